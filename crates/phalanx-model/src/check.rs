@@ -1,0 +1,266 @@
+//! The [`Checker`]: collects errors and warnings for one object, with
+//! helpers that check one property each. Type-specific rules
+//! (`types.rs`) and common rules (`object.rs`) are written with it.
+
+use crate::error::ObjectError;
+use crate::id::{StixId, is_valid_type_name};
+use crate::timestamp::Timestamp;
+use serde_json::{Map, Value};
+
+/// Collects the problems of one object.
+#[derive(Debug)]
+pub struct Checker {
+    base: String,
+    object_id: Option<String>,
+    /// Problems that make the object refused.
+    pub errors: Vec<ObjectError>,
+    /// Problems reported while the object is kept.
+    pub warnings: Vec<ObjectError>,
+}
+
+/// A short JSON type name for messages.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Checker {
+    /// A checker for the object at JSON path `base` (e.g. `$.objects[3]`).
+    pub fn new(base: &str, object_id: Option<String>) -> Self {
+        Checker { base: base.to_owned(), object_id, errors: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// The full path of a property path inside the object.
+    pub fn path(&self, prop: &str) -> String {
+        if prop.is_empty() {
+            self.base.clone()
+        } else if prop.starts_with('[') {
+            format!("{}{prop}", self.base)
+        } else {
+            format!("{}.{prop}", self.base)
+        }
+    }
+
+    /// Records an error at `prop` (a path inside the object, `""` for the
+    /// object itself).
+    pub fn error(&mut self, prop: &str, rule: &'static str, message: impl Into<String>) {
+        let path = self.path(prop);
+        self.errors.push(ObjectError { object_id: self.object_id.clone(), path, rule, message: message.into() });
+    }
+
+    /// Records a warning at `prop`.
+    pub fn warn(&mut self, prop: &str, rule: &'static str, message: impl Into<String>) {
+        let path = self.path(prop);
+        self.warnings.push(ObjectError { object_id: self.object_id.clone(), path, rule, message: message.into() });
+    }
+
+    /// Whether any error was recorded.
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Checks that each of `keys` is present.
+    pub fn require(&mut self, map: &Map<String, Value>, keys: &[&str]) {
+        for key in keys {
+            if !map.contains_key(*key) {
+                self.error(key, "required-property", format!("required property '{key}' is missing"));
+            }
+        }
+    }
+
+    /// Checks that at least one of `keys` is present.
+    pub fn require_one_of(&mut self, map: &Map<String, Value>, keys: &[&str]) {
+        if !keys.iter().any(|k| map.contains_key(*k)) {
+            self.error("", "required-property", format!("at least one of {} is required", keys.join(", ")));
+        }
+    }
+
+    /// A string property; an error when present and not a string.
+    pub fn string<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+        match map.get(key)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.error(key, "property-type", format!("'{key}' must be a string, not {}", json_kind(other)));
+                None
+            }
+        }
+    }
+
+    /// A boolean property.
+    pub fn boolean(&mut self, map: &Map<String, Value>, key: &str) -> Option<bool> {
+        match map.get(key)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.error(key, "property-type", format!("'{key}' must be a boolean, not {}", json_kind(other)));
+                None
+            }
+        }
+    }
+
+    /// An integer property within `min..=max`.
+    pub fn integer(&mut self, map: &Map<String, Value>, key: &str, min: i64, max: i64) -> Option<i64> {
+        let v = map.get(key)?;
+        let Some(i) = v.as_i64() else {
+            self.error(key, "property-type", format!("'{key}' must be an integer, not {}", json_kind(v)));
+            return None;
+        };
+        if i < min || i > max {
+            self.error(key, "range", format!("'{key}' must be between {min} and {max}, not {i}"));
+            return None;
+        }
+        Some(i)
+    }
+
+    /// A number property (integer or float).
+    pub fn number(&mut self, map: &Map<String, Value>, key: &str) -> Option<f64> {
+        let v = map.get(key)?;
+        let n = v.as_f64();
+        if n.is_none() {
+            self.error(key, "property-type", format!("'{key}' must be a number, not {}", json_kind(v)));
+        }
+        n
+    }
+
+    /// A timestamp property.
+    pub fn timestamp(&mut self, map: &Map<String, Value>, key: &str) -> Option<Timestamp> {
+        let s = self.string(map, key)?;
+        match Timestamp::parse(s) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.error(key, "timestamp-format", format!("'{key}': {e}"));
+                None
+            }
+        }
+    }
+
+    /// A non-empty list property; returns its items.
+    pub fn list<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Option<&'m [Value]> {
+        match map.get(key)? {
+            Value::Array(items) if items.is_empty() => {
+                self.error(key, "empty-list", format!("'{key}' is an empty list; STIX prohibits empty lists (§2.12)"));
+                None
+            }
+            Value::Array(items) => Some(items),
+            other => {
+                self.error(key, "property-type", format!("'{key}' must be a list, not {}", json_kind(other)));
+                None
+            }
+        }
+    }
+
+    /// A non-empty list of strings.
+    pub fn string_list<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Vec<&'m str> {
+        let mut out = Vec::new();
+        let Some(items) = self.list(map, key) else { return out };
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => out.push(s.as_str()),
+                other => self.error(
+                    &format!("{key}[{i}]"),
+                    "property-type",
+                    format!("'{key}' items must be strings, not {}", json_kind(other)),
+                ),
+            }
+        }
+        out
+    }
+
+    /// An object (dictionary) property.
+    pub fn object<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Option<&'m Map<String, Value>> {
+        match map.get(key)? {
+            Value::Object(m) => Some(m),
+            other => {
+                self.error(key, "property-type", format!("'{key}' must be an object, not {}", json_kind(other)));
+                None
+            }
+        }
+    }
+
+    /// Checks one identifier value at `path`; `types` limits the allowed
+    /// object types (empty = any).
+    pub fn id_value(&mut self, path: &str, value: &Value, types: &[&str]) -> Option<StixId> {
+        let Value::String(s) = value else {
+            self.error(path, "property-type", format!("'{path}' must be an identifier string, not {}", json_kind(value)));
+            return None;
+        };
+        match StixId::parse(s) {
+            Ok(id) => {
+                if !types.is_empty() && !types.contains(&id.object_type()) {
+                    self.error(
+                        path,
+                        "reference-type",
+                        format!("'{path}' must refer to {}, not to a {}", types.join(" or "), id.object_type()),
+                    );
+                    return None;
+                }
+                Some(id)
+            }
+            Err(e) => {
+                self.error(path, "id-format", format!("'{path}': {e}"));
+                None
+            }
+        }
+    }
+
+    /// A single reference property (`*_ref`).
+    pub fn id_ref(&mut self, map: &Map<String, Value>, key: &str, types: &[&str]) -> Option<StixId> {
+        let v = map.get(key)?;
+        self.id_value(key, v, types)
+    }
+
+    /// A list of references (`*_refs`).
+    pub fn id_refs(&mut self, map: &Map<String, Value>, key: &str, types: &[&str]) -> Vec<StixId> {
+        let mut out = Vec::new();
+        let Some(items) = self.list(map, key) else { return out };
+        for (i, item) in items.iter().enumerate() {
+            if let Some(id) = self.id_value(&format!("{key}[{i}]"), item, types) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    /// A value from a closed enumeration: anything else is an error.
+    pub fn enumeration(&mut self, map: &Map<String, Value>, key: &str, allowed: &[&str]) -> Option<String> {
+        let s = self.string(map, key)?;
+        if !allowed.contains(&s) {
+            self.error(key, "enumeration", format!("'{key}' must be one of {}, not '{s}'", allowed.join(", ")));
+            return None;
+        }
+        Some(s.to_owned())
+    }
+
+    /// A value from an open vocabulary: anything else is a warning.
+    pub fn open_vocab(&mut self, map: &Map<String, Value>, key: &str, vocab: &[&str]) {
+        let Some(v) = map.get(key) else { return };
+        let values: Vec<&str> = match v {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(_) => self.string_list(map, key),
+            other => {
+                self.error(key, "property-type", format!("'{key}' must be a string, not {}", json_kind(other)));
+                return;
+            }
+        };
+        for s in values {
+            if !vocab.contains(&s) {
+                self.warn(key, "open-vocabulary", format!("'{s}' is not in the suggested vocabulary for '{key}'"));
+            }
+        }
+    }
+
+    /// A STIX type-name property (e.g. `relationship_type`-like names).
+    pub fn type_name(&mut self, map: &Map<String, Value>, key: &str) -> Option<String> {
+        let s = self.string(map, key)?;
+        if !is_valid_type_name(s) {
+            self.error(key, "type-name", format!("'{key}' value '{s}' is not a valid STIX type name"));
+            return None;
+        }
+        Some(s.to_owned())
+    }
+}

@@ -1,0 +1,132 @@
+//! STIX identifiers: `type--uuid`.
+
+use std::fmt;
+use uuid::Uuid;
+
+/// A STIX identifier, `<object type>--<RFC 4122 UUID>`, kept as given.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StixId {
+    text: String,
+    split: usize,
+}
+
+/// Why a text is not a STIX identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not a STIX identifier (type--uuid): {reason}")]
+pub struct IdError {
+    /// The text that was given (cut to 80 characters).
+    pub text: String,
+    /// What was wrong with it.
+    pub reason: &'static str,
+}
+
+/// Whether `name` is a valid STIX object type name: `[a-z0-9-]`, 3 to 250
+/// characters, no `--`, starting and ending with an alphanumeric.
+pub fn is_valid_type_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=250).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !name.contains("--")
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Whether `text` is an RFC 4122 UUID in the 8-4-4-4-12 form with a valid
+/// version (1 to 8) and variant, as STIX requires.
+pub fn is_rfc4122_uuid(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() != 36 {
+        return false;
+    }
+    for (i, c) in b.iter().enumerate() {
+        let ok = match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    matches!(b[14], b'1'..=b'8') && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+}
+
+impl StixId {
+    /// Parses `type--uuid`.
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let fail = |reason| IdError { text: text.chars().take(80).collect(), reason };
+        let split = text.find("--").ok_or_else(|| fail("no '--' between type and uuid"))?;
+        let (ty, rest) = (&text[..split], &text[split + 2..]);
+        if !is_valid_type_name(ty) {
+            return Err(fail("the type part is not a valid STIX type name"));
+        }
+        if !is_rfc4122_uuid(rest) {
+            return Err(fail("the uuid part is not an RFC 4122 UUID"));
+        }
+        Ok(StixId { text: text.to_owned(), split })
+    }
+
+    /// Makes an identifier from a type and a UUID.
+    pub fn new(object_type: &str, uuid: Uuid) -> Self {
+        let text = format!("{object_type}--{uuid}");
+        StixId { split: object_type.len(), text }
+    }
+
+    /// A fresh random (version 4) identifier for an object of this type.
+    pub fn new_v4(object_type: &str) -> Self {
+        Self::new(object_type, Uuid::new_v4())
+    }
+
+    /// The object type part.
+    pub fn object_type(&self) -> &str {
+        &self.text[..self.split]
+    }
+
+    /// The UUID part, as given.
+    pub fn uuid_text(&self) -> &str {
+        &self.text[self.split + 2..]
+    }
+
+    /// The UUID part, parsed.
+    pub fn uuid(&self) -> Uuid {
+        Uuid::parse_str(self.uuid_text()).unwrap_or_default()
+    }
+
+    /// The whole identifier.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for StixId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_splits() {
+        let id = StixId::parse("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").unwrap();
+        assert_eq!(id.object_type(), "indicator");
+        assert_eq!(id.uuid_text(), "8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f");
+        assert_eq!(id.uuid().get_version_num(), 4);
+    }
+
+    #[test]
+    fn refuses_bad_ids() {
+        for t in [
+            "indicator-8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "indicator--8e2e2d2b17d44cbf938f98ee46b3cd3f",
+            "indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd3f",
+            "indicator--8e2e2d2b-17d4-4cbf-738f-98ee46b3cd3f",
+            "in--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        ] {
+            assert!(StixId::parse(t).is_err(), "{t}");
+        }
+    }
+}

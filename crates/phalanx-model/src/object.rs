@@ -1,0 +1,399 @@
+//! [`StixObject`]: one validated STIX 2.1 object, kept as the JSON it came
+//! in (properties in their order, custom properties and extensions
+//! untouched) with its identity and version read out.
+
+use crate::check::{Checker, json_kind};
+use crate::error::{ObjectError, ObjectErrors};
+use crate::id::{StixId, is_valid_type_name};
+use crate::kinds::{Family, builtin_family};
+use crate::sco::deterministic_id;
+use crate::timestamp::Timestamp;
+use crate::types::check_type;
+use serde_json::{Map, Value};
+
+/// A validated STIX 2.1 object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StixObject {
+    id: StixId,
+    family: Family,
+    created: Option<Timestamp>,
+    modified: Option<Timestamp>,
+    revoked: bool,
+    map: Map<String, Value>,
+}
+
+/// A parsed object with the warnings found while validating it.
+#[derive(Clone, Debug)]
+pub struct ParsedObject {
+    /// The object.
+    pub object: StixObject,
+    /// Problems that did not make it invalid (open vocabularies, ...).
+    pub warnings: Vec<ObjectError>,
+    /// Whether the `id` was absent and computed (SCOs only).
+    pub id_computed: bool,
+}
+
+const TLP_1_0_AND_KNOWN_EXTENSION_TYPES: &[&str] =
+    &["new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension"];
+
+impl StixObject {
+    /// Parses and validates an object from JSON bytes. `base` is the JSON
+    /// path of the object in its container, used in error messages.
+    pub fn from_json(bytes: &[u8], base: &str) -> Result<ParsedObject, ObjectErrors> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(value) => Self::from_value(value, base),
+            Err(e) => Err(ObjectErrors(vec![ObjectError {
+                object_id: None,
+                path: base.to_owned(),
+                rule: "json-syntax",
+                message: format!("invalid json: {e}"),
+            }])),
+        }
+    }
+
+    /// Validates a JSON value as a STIX 2.1 object.
+    pub fn from_value(value: Value, base: &str) -> Result<ParsedObject, ObjectErrors> {
+        let mut map = match value {
+            Value::Object(map) => map,
+            other => {
+                return Err(ObjectErrors(vec![ObjectError {
+                    object_id: None,
+                    path: base.to_owned(),
+                    rule: "property-type",
+                    message: format!("a STIX object must be a JSON object, not {}", json_kind(&other)),
+                }]));
+            }
+        };
+        let given_id = map.get("id").and_then(Value::as_str).map(str::to_owned);
+        let mut c = Checker::new(base, given_id.clone());
+
+        let Some(object_type) = c.string(&map, "type").map(str::to_owned) else {
+            if !map.contains_key("type") {
+                c.error("type", "required-property", "required property 'type' is missing");
+            }
+            return Err(ObjectErrors(c.errors));
+        };
+        if !is_valid_type_name(&object_type) {
+            c.error("type", "type-name", format!("'{object_type}' is not a valid STIX type name"));
+            return Err(ObjectErrors(c.errors));
+        }
+        if object_type == "bundle" {
+            c.error("type", "nested-bundle", "a bundle cannot be an object inside another container");
+            return Err(ObjectErrors(c.errors));
+        }
+        let family = builtin_family(&object_type).unwrap_or_else(|| {
+            if map.contains_key("created") && map.contains_key("modified") {
+                Family::CustomVersioned
+            } else {
+                Family::CustomUnversioned
+            }
+        });
+
+        // Identifier: required, except for SCOs whose id can be computed.
+        let computed = if family == Family::Sco { deterministic_id(&object_type, &map) } else { None };
+        let mut id_computed = false;
+        let id = match map.get("id") {
+            Some(v) => c.id_value("id", v, &[]),
+            None => match &computed {
+                Some(id) => {
+                    id_computed = true;
+                    Some(id.clone())
+                }
+                None => {
+                    c.error("id", "required-property", "required property 'id' is missing");
+                    None
+                }
+            },
+        };
+        if let Some(id) = &id {
+            if id.object_type() != object_type {
+                c.error(
+                    "id",
+                    "id-type-mismatch",
+                    format!("id type '{}' does not match the object type '{object_type}'", id.object_type()),
+                );
+            }
+            if let Some(expected) = &computed {
+                if !id_computed && expected.uuid() != id.uuid() {
+                    c.error(
+                        "id",
+                        "sco-id",
+                        format!(
+                            "id does not match the deterministic id computed from the id-contributing properties: expected {expected}"
+                        ),
+                    );
+                }
+            }
+        }
+
+        let (created, modified) = check_common(&mut c, &map, family);
+        let revoked = c.boolean(&map, "revoked").unwrap_or(false);
+        check_type(&object_type, &map, &mut c);
+
+        if c.failed() {
+            return Err(ObjectErrors(c.errors));
+        }
+        let Some(id) = id else {
+            c.error("id", "required-property", "required property 'id' is missing");
+            return Err(ObjectErrors(c.errors));
+        };
+        if id_computed {
+            map.insert("id".into(), Value::String(id.to_string()));
+        }
+        let object = StixObject { id, family, created, modified, revoked, map };
+        Ok(ParsedObject { object, warnings: c.warnings, id_computed })
+    }
+
+    /// The object's identifier.
+    pub fn id(&self) -> &StixId {
+        &self.id
+    }
+
+    /// The object's type.
+    pub fn object_type(&self) -> &str {
+        self.id.object_type()
+    }
+
+    /// The family of the object's type.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// `created`, when the object has one.
+    pub fn created(&self) -> Option<Timestamp> {
+        self.created
+    }
+
+    /// `modified`, when the object has one.
+    pub fn modified(&self) -> Option<Timestamp> {
+        self.modified
+    }
+
+    /// The version of the object as TAXII sees it: `modified`, else
+    /// `created`, else none (SCOs are not versioned).
+    pub fn version(&self) -> Option<Timestamp> {
+        self.modified.or(self.created)
+    }
+
+    /// Whether the object is revoked.
+    pub fn revoked(&self) -> bool {
+        self.revoked
+    }
+
+    /// `created_by_ref`, when present.
+    pub fn created_by_ref(&self) -> Option<&str> {
+        self.map.get("created_by_ref").and_then(Value::as_str)
+    }
+
+    /// `spec_version`, defaulting to 2.1.
+    pub fn spec_version(&self) -> &str {
+        self.map.get("spec_version").and_then(Value::as_str).unwrap_or("2.1")
+    }
+
+    /// A string property, when present.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.map.get(key).and_then(Value::as_str)
+    }
+
+    /// The object's properties.
+    pub fn map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+
+    /// The object's properties, for a change that is validated again.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.map
+    }
+
+    /// The object as a JSON value.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.map.clone())
+    }
+
+    /// The object as compact JSON text, properties in their stored order.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(&self.map).unwrap_or_default()
+    }
+
+    /// Identifiers this object refers to through its top-level `*_ref`
+    /// and `*_refs` properties (markings not included).
+    pub fn references(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for (key, value) in &self.map {
+            if key == "object_marking_refs" {
+                continue;
+            }
+            if key.ends_with("_ref") {
+                if let Some(s) = value.as_str() {
+                    out.push(s);
+                }
+            } else if key.ends_with("_refs") {
+                if let Some(items) = value.as_array() {
+                    out.extend(items.iter().filter_map(Value::as_str));
+                }
+            }
+        }
+        out
+    }
+
+    /// The text indexed for full-text search: the name and aliases, then
+    /// the description (and an SCO's `value`).
+    pub fn search_text(&self) -> (String, String) {
+        let mut name = String::new();
+        for key in ["name", "value", "pattern"] {
+            if let Some(s) = self.get_str(key) {
+                if !name.is_empty() {
+                    name.push(' ');
+                }
+                name.push_str(s);
+            }
+        }
+        if let Some(aliases) = self.map.get("aliases").and_then(Value::as_array) {
+            for a in aliases.iter().filter_map(Value::as_str) {
+                name.push(' ');
+                name.push_str(a);
+            }
+        }
+        let description = self.get_str("description").unwrap_or_default().to_owned();
+        (name, description)
+    }
+}
+
+/// Common properties (§3.2) by family; returns (created, modified).
+fn check_common(c: &mut Checker, map: &Map<String, Value>, family: Family) -> (Option<Timestamp>, Option<Timestamp>) {
+    let versioned = family.is_versioned();
+    match family {
+        Family::Sco | Family::CustomUnversioned => {}
+        Family::MarkingDefinition => c.require(map, &["spec_version", "created"]),
+        _ => c.require(map, &["spec_version", "created", "modified"]),
+    }
+    if let Some(v) = c.string(map, "spec_version") {
+        if v != "2.1" {
+            c.error("spec_version", "spec-version", format!("spec_version must be '2.1', not '{v}'"));
+        }
+    }
+    let created = c.timestamp(map, "created");
+    let modified = c.timestamp(map, "modified");
+    if versioned {
+        if let (Some(cr), Some(m)) = (created, modified) {
+            if m < cr {
+                c.error("modified", "modified-before-created", format!("modified ({m}) is earlier than created ({cr})"));
+            }
+        }
+        for (key, digits) in [("created", created), ("modified", modified)] {
+            if let Some(t) = digits {
+                if t.digits() < 3 && family != Family::CustomVersioned {
+                    c.warn(key, "timestamp-precision", format!("'{key}' should have at least millisecond precision"));
+                }
+            }
+        }
+    }
+    c.id_ref(map, "created_by_ref", &["identity"]);
+    c.string_list(map, "labels");
+    c.integer(map, "confidence", 0, 100);
+    c.string(map, "lang");
+    check_external_references(c, map);
+    c.id_refs(map, "object_marking_refs", &["marking-definition"]);
+    check_granular_markings(c, map);
+    check_extensions(c, map);
+    c.boolean(map, "defanged");
+    for (key, value) in map {
+        if matches!(value, Value::Array(a) if a.is_empty()) && !key.starts_with("x_") && !key.starts_with("x-") {
+            // `list()` reports known list properties; this catches the rest.
+            let known = ["labels", "external_references", "object_marking_refs", "granular_markings"];
+            if !known.contains(&key.as_str()) {
+                c.error(key, "empty-list", format!("'{key}' is an empty list; STIX prohibits empty lists (§2.12)"));
+            }
+        }
+    }
+    (created, if versioned || family == Family::CustomVersioned { modified } else { None })
+}
+
+fn check_external_references(c: &mut Checker, map: &Map<String, Value>) {
+    let Some(items) = c.list(map, "external_references") else { return };
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("external_references[{i}]");
+        let Value::Object(er) = item else {
+            c.error(&path, "property-type", format!("'{path}' must be an object, not {}", json_kind(item)));
+            continue;
+        };
+        match er.get("source_name") {
+            Some(Value::String(_)) => {}
+            Some(other) => c.error(
+                &format!("{path}.source_name"),
+                "property-type",
+                format!("source_name must be a string, not {}", json_kind(other)),
+            ),
+            None => c.error(&format!("{path}.source_name"), "required-property", "required property 'source_name' is missing"),
+        }
+        for key in ["description", "url", "external_id"] {
+            if let Some(v) = er.get(key) {
+                if !v.is_string() {
+                    c.error(&format!("{path}.{key}"), "property-type", format!("{key} must be a string, not {}", json_kind(v)));
+                }
+            }
+        }
+        if !er.contains_key("description") && !er.contains_key("url") && !er.contains_key("external_id") {
+            c.error(&path, "required-property", "an external reference needs at least one of description, url, external_id");
+        }
+        if let Some(h) = er.get("hashes") {
+            if !h.is_object() {
+                c.error(&format!("{path}.hashes"), "property-type", format!("hashes must be an object, not {}", json_kind(h)));
+            }
+        }
+    }
+}
+
+fn check_granular_markings(c: &mut Checker, map: &Map<String, Value>) {
+    let Some(items) = c.list(map, "granular_markings") else { return };
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("granular_markings[{i}]");
+        let Value::Object(gm) = item else {
+            c.error(&path, "property-type", format!("'{path}' must be an object, not {}", json_kind(item)));
+            continue;
+        };
+        match (gm.get("marking_ref"), gm.get("lang")) {
+            (Some(r), None) => {
+                c.id_value(&format!("{path}.marking_ref"), r, &["marking-definition"]);
+            }
+            (None, Some(Value::String(_))) => {}
+            (None, Some(other)) => {
+                c.error(&format!("{path}.lang"), "property-type", format!("lang must be a string, not {}", json_kind(other)))
+            }
+            _ => c.error(&path, "granular-marking", "a granular marking needs exactly one of marking_ref and lang"),
+        }
+        match gm.get("selectors") {
+            Some(Value::Array(s)) if !s.is_empty() && s.iter().all(Value::is_string) => {}
+            _ => c.error(&format!("{path}.selectors"), "granular-marking", "selectors must be a non-empty list of strings"),
+        }
+    }
+}
+
+fn check_extensions(c: &mut Checker, map: &Map<String, Value>) {
+    let Some(exts) = c.object(map, "extensions") else { return };
+    if exts.is_empty() {
+        c.error("extensions", "empty-dictionary", "'extensions' must not be empty");
+    }
+    for (key, value) in exts {
+        let path = format!("extensions.{key}");
+        let Value::Object(ext) = value else {
+            c.error(&path, "property-type", format!("an extension must be an object, not {}", json_kind(value)));
+            continue;
+        };
+        if key.starts_with("extension-definition--") {
+            if let Err(e) = StixId::parse(key) {
+                c.error(&path, "id-format", format!("extension key: {e}"));
+            }
+            if let Some(t) = ext.get("extension_type") {
+                match t.as_str() {
+                    Some(t) if TLP_1_0_AND_KNOWN_EXTENSION_TYPES.contains(&t) => {}
+                    _ => c.error(
+                        &format!("{path}.extension_type"),
+                        "enumeration",
+                        format!("extension_type must be one of {}", TLP_1_0_AND_KNOWN_EXTENSION_TYPES.join(", ")),
+                    ),
+                }
+            }
+        }
+    }
+}

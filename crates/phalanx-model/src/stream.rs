@@ -1,0 +1,530 @@
+//! Splits a JSON input into STIX objects without holding the whole input
+//! in memory.
+//!
+//! Three input shapes are read, and may follow one another in one input:
+//! a STIX bundle (`{"type":"bundle","objects":[...]}`, members in any
+//! order), a JSON array of objects, and JSON lines (one object after
+//! another). The splitter only finds where each object starts and ends; it
+//! tracks strings and brackets but does not build values. Each object's
+//! bytes are handed on whole, so they can be parsed on other threads.
+//!
+//! Structural problems (truncation, a bracket that does not close, nesting
+//! deeper than the limit, anything that is not JSON) stop the input with a
+//! [`StreamError`] naming the line and column. An object larger than the
+//! size limit is skipped and reported as [`Item::TooLarge`].
+
+use std::io::BufRead;
+
+/// Limits applied while splitting.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest object, in bytes of JSON text.
+    pub max_object_bytes: usize,
+    /// Deepest nesting of arrays and objects, counting the container.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_object_bytes: 64 << 20, max_depth: 100 }
+    }
+}
+
+/// One object found in the input.
+#[derive(Debug)]
+pub enum Item {
+    /// The JSON text of one object.
+    Object {
+        /// Where it is: `$.objects[3]`, `$[3]` or `line 7`.
+        path: String,
+        /// Line on which it starts (1-based).
+        line: u64,
+        /// Its JSON text.
+        bytes: Vec<u8>,
+    },
+    /// An object over [`Limits::max_object_bytes`], skipped.
+    TooLarge {
+        /// Where it is.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+/// The input cannot be read as JSON: nothing after this point is usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line} column {column}")]
+pub struct StreamError {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column (in bytes).
+    pub column: u64,
+    /// 0-based byte offset.
+    pub offset: u64,
+    /// What was wrong, lowercase.
+    pub message: String,
+}
+
+struct Input<R> {
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    line: u64,
+    column: u64,
+    offset: u64,
+    io_error: Option<String>,
+}
+
+impl<R: BufRead> Input<R> {
+    fn new(reader: R) -> Self {
+        Input { reader, buf: vec![0; 1 << 16], pos: 0, len: 0, line: 1, column: 1, offset: 0, io_error: None }
+    }
+
+    fn fill(&mut self) -> bool {
+        if self.pos < self.len {
+            return true;
+        }
+        loop {
+            match self.reader.read(&mut self.buf) {
+                Ok(n) => {
+                    self.pos = 0;
+                    self.len = n;
+                    return n > 0;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.io_error = Some(e.to_string());
+                    self.len = 0;
+                    self.pos = 0;
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        if self.fill() { Some(self.buf[self.pos]) } else { None }
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        self.offset += 1;
+        if b == b'\n' {
+            self.line += 1;
+            self.column = 1;
+        } else {
+            self.column += 1;
+        }
+        Some(b)
+    }
+
+    fn error(&self, message: impl Into<String>) -> StreamError {
+        let mut message = message.into();
+        if let Some(io) = &self.io_error {
+            message = format!("read error: {io}");
+        }
+        StreamError { line: self.line, column: self.column, offset: self.offset, message }
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b) = self.peek() {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                self.bump();
+            } else if self.offset == 0 && b == 0xEF {
+                // A UTF-8 byte order mark at the very start.
+                self.bump();
+                self.bump();
+                self.bump();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn expect(&mut self, want: u8, what: &str) -> Result<(), StreamError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b) if b == want => {
+                self.bump();
+                Ok(())
+            }
+            Some(b) => Err(self.error(format!("expected {what}, found '{}'", b as char))),
+            None => Err(self.error(format!("unexpected end of input: expected {what}"))),
+        }
+    }
+}
+
+/// Where bytes of the value being scanned go.
+struct Capture<'a> {
+    out: Option<&'a mut Vec<u8>>,
+    limit: usize,
+    size: u64,
+}
+
+impl Capture<'_> {
+    fn push(&mut self, b: u8) {
+        self.size += 1;
+        if let Some(out) = self.out.as_deref_mut() {
+            if out.len() < self.limit {
+                out.push(b);
+            }
+        }
+    }
+    fn over(&self) -> bool {
+        self.size > self.limit as u64
+    }
+}
+
+/// Scans one JSON value, copying its bytes into `cap`. `depth` is the
+/// depth of the enclosing container.
+fn scan_value<R: BufRead>(
+    input: &mut Input<R>,
+    cap: &mut Capture<'_>,
+    depth: usize,
+    limits: &Limits,
+) -> Result<(), StreamError> {
+    input.skip_ws();
+    let mut stack: Vec<u8> = Vec::new();
+    loop {
+        let Some(b) = input.peek() else {
+            return Err(input.error("unexpected end of input inside a value"));
+        };
+        match b {
+            b'"' => scan_string(input, cap)?,
+            b'{' | b'[' => {
+                if depth + stack.len() + 1 > limits.max_depth {
+                    return Err(input.error(format!("nesting deeper than {} levels", limits.max_depth)));
+                }
+                stack.push(if b == b'{' { b'}' } else { b']' });
+                input.bump();
+                cap.push(b);
+            }
+            b'}' | b']' => {
+                match stack.pop() {
+                    Some(want) if want == b => {}
+                    _ => return Err(input.error(format!("unexpected '{}'", b as char))),
+                }
+                input.bump();
+                cap.push(b);
+            }
+            b',' | b':' => {
+                if stack.is_empty() {
+                    return Err(input.error(format!("unexpected '{}'", b as char)));
+                }
+                input.bump();
+                cap.push(b);
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                input.bump();
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                while let Some(c) = input.peek() {
+                    if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.') {
+                        input.bump();
+                        cap.push(c);
+                    } else {
+                        break;
+                    }
+                }
+            }
+            other => return Err(input.error(format!("unexpected character '{}'", other.escape_ascii()))),
+        }
+        if stack.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+fn scan_string<R: BufRead>(input: &mut Input<R>, cap: &mut Capture<'_>) -> Result<(), StreamError> {
+    let start = input.error("");
+    input.bump();
+    cap.push(b'"');
+    loop {
+        // Fast path: copy a run of plain bytes from the buffer at once.
+        if !input.fill() {
+            return Err(StreamError {
+                message: format!("unexpected end of input inside a string that starts at line {} column {}", start.line, start.column),
+                ..input.error("")
+            });
+        }
+        let chunk = &input.buf[input.pos..input.len];
+        let run = chunk.iter().position(|&c| c == b'"' || c == b'\\' || c == b'\n').unwrap_or(chunk.len());
+        if run > 0 {
+            let (plain, n) = (&input.buf[input.pos..input.pos + run], run);
+            cap.size += n as u64;
+            if let Some(out) = cap.out.as_deref_mut() {
+                let room = cap.limit.saturating_sub(out.len());
+                out.extend_from_slice(&plain[..n.min(room)]);
+            }
+            input.pos += n;
+            input.offset += n as u64;
+            input.column += n as u64;
+            continue;
+        }
+        let Some(c) = input.bump() else { continue };
+        cap.push(c);
+        match c {
+            b'"' => return Ok(()),
+            b'\\' => {
+                let Some(e) = input.bump() else { continue };
+                cap.push(e);
+            }
+            b'\n' => return Err(input.error("raw line break inside a string")),
+            _ => {}
+        }
+    }
+}
+
+/// Reads a JSON string key (after white space) and returns its text when
+/// it is short and plain; long or escaped keys come back as `None`.
+fn scan_key<R: BufRead>(input: &mut Input<R>, limits: &Limits) -> Result<Vec<u8>, StreamError> {
+    input.skip_ws();
+    if input.peek() != Some(b'"') {
+        return Err(input.error("expected a member name in double quotes"));
+    }
+    let mut key = Vec::new();
+    let mut cap = Capture { out: Some(&mut key), limit: limits.max_object_bytes, size: 0 };
+    scan_string(input, &mut cap)?;
+    Ok(key)
+}
+
+/// Splits `reader` into objects, calling `on_item` for each in input order.
+/// Returns the number of items handed on.
+pub fn split_objects<R: BufRead>(
+    reader: R,
+    limits: &Limits,
+    on_item: &mut dyn FnMut(Item),
+) -> Result<u64, StreamError> {
+    let mut input = Input::new(reader);
+    let mut count = 0u64;
+    loop {
+        input.skip_ws();
+        let Some(b) = input.peek() else {
+            if input.io_error.is_some() {
+                return Err(input.error(""));
+            }
+            return Ok(count);
+        };
+        match b {
+            b'[' => {
+                input.bump();
+                let mut index = 0usize;
+                input.skip_ws();
+                if input.peek() == Some(b']') {
+                    input.bump();
+                    continue;
+                }
+                loop {
+                    let path = format!("$[{index}]");
+                    emit_value(&mut input, &path, limits, on_item)?;
+                    count += 1;
+                    index += 1;
+                    input.skip_ws();
+                    match input.peek() {
+                        Some(b',') => {
+                            input.bump();
+                        }
+                        Some(b']') => {
+                            input.bump();
+                            break;
+                        }
+                        Some(o) => return Err(input.error(format!("expected ',' or ']' after {path}, found '{}'", o.escape_ascii()))),
+                        None => return Err(input.error(format!("unexpected end of input after {path}: expected ',' or ']'"))),
+                    }
+                }
+            }
+            b'{' => count += top_level_object(&mut input, limits, on_item)?,
+            other => {
+                return Err(input.error(format!(
+                    "expected a bundle, a json array or json lines, found '{}'",
+                    other.escape_ascii()
+                )));
+            }
+        }
+    }
+}
+
+fn emit_value<R: BufRead>(
+    input: &mut Input<R>,
+    path: &str,
+    limits: &Limits,
+    on_item: &mut dyn FnMut(Item),
+) -> Result<(), StreamError> {
+    input.skip_ws();
+    let line = input.line;
+    let mut bytes = Vec::new();
+    let mut cap = Capture { out: Some(&mut bytes), limit: limits.max_object_bytes, size: 0 };
+    scan_value(input, &mut cap, 1, limits)?;
+    if cap.over() {
+        on_item(Item::TooLarge { path: path.to_owned(), size: cap.size });
+    } else {
+        on_item(Item::Object { path: path.to_owned(), line, bytes });
+    }
+    Ok(())
+}
+
+/// A top-level `{...}`: a bundle whose objects are streamed, or one object
+/// (a JSON line) handed on whole.
+fn top_level_object<R: BufRead>(
+    input: &mut Input<R>,
+    limits: &Limits,
+    on_item: &mut dyn FnMut(Item),
+) -> Result<u64, StreamError> {
+    let line = input.line;
+    let mut raw = Vec::new();
+    let mut raw_size: u64 = 0;
+    let mut type_value: Vec<u8> = Vec::new();
+    let mut streamed: Option<u64> = None;
+    input.bump();
+    raw.push(b'{');
+    input.skip_ws();
+    if input.peek() == Some(b'}') {
+        input.bump();
+        return Err(input.error("an empty object is not a STIX object or bundle"));
+    }
+    loop {
+        let key = scan_key(input, limits)?;
+        input.expect(b':', "':' after a member name")?;
+        input.skip_ws();
+        if key == b"\"objects\"" && input.peek() == Some(b'[') && streamed.is_none() {
+            input.bump();
+            let mut index = 0u64;
+            input.skip_ws();
+            if input.peek() == Some(b']') {
+                input.bump();
+            } else {
+                loop {
+                    let path = format!("$.objects[{index}]");
+                    emit_value(input, &path, limits, on_item)?;
+                    index += 1;
+                    input.skip_ws();
+                    match input.peek() {
+                        Some(b',') => {
+                            input.bump();
+                        }
+                        Some(b']') => {
+                            input.bump();
+                            break;
+                        }
+                        Some(o) => return Err(input.error(format!("expected ',' or ']' after {path}, found '{}'", o.escape_ascii()))),
+                        None => return Err(input.error(format!("unexpected end of input after {path}: expected ',' or ']'"))),
+                    }
+                }
+            }
+            streamed = Some(index);
+        } else {
+            if raw.len() > 1 {
+                raw.push(b',');
+            }
+            raw.extend_from_slice(&key);
+            raw.push(b':');
+            let is_type = key == b"\"type\"";
+            let before = raw.len();
+            let mut cap = Capture { out: Some(&mut raw), limit: limits.max_object_bytes, size: before as u64 };
+            scan_value(input, &mut cap, 1, limits)?;
+            raw_size = raw_size.max(cap.size);
+            if is_type {
+                type_value = raw[before..].to_vec();
+            }
+        }
+        input.skip_ws();
+        match input.peek() {
+            Some(b',') => {
+                input.bump();
+            }
+            Some(b'}') => {
+                input.bump();
+                break;
+            }
+            Some(o) => return Err(input.error(format!("expected ',' or '}}' after a member, found '{}'", o.escape_ascii()))),
+            None => return Err(input.error("unexpected end of input: expected ',' or '}'")),
+        }
+    }
+    raw.push(b'}');
+    let is_bundle = type_value == b"\"bundle\"";
+    match (streamed, is_bundle) {
+        (Some(n), true) => Ok(n),
+        (None, true) => Ok(0),
+        (Some(_), false) => Err(input.error("a top-level object with an 'objects' list must have type 'bundle'")),
+        (None, false) => {
+            let path = format!("line {line}");
+            if raw_size > limits.max_object_bytes as u64 {
+                on_item(Item::TooLarge { path, size: raw_size });
+            } else {
+                on_item(Item::Object { path, line, bytes: raw });
+            }
+            Ok(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str, limits: Limits) -> Result<Vec<(String, String)>, StreamError> {
+        let mut out = Vec::new();
+        split_objects(text.as_bytes(), &limits, &mut |item| match item {
+            Item::Object { path, bytes, .. } => out.push((path, String::from_utf8(bytes).unwrap())),
+            Item::TooLarge { path, size } => out.push((path, format!("too large: {size}"))),
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn bundle_members_in_any_order() {
+        let t = r#"{"objects": [{"a": 1}, {"b": [1, {"c": "x\"]}"}]}], "type": "bundle", "id": "bundle--1"}"#;
+        let got = split(t, Limits::default()).unwrap();
+        assert_eq!(got, vec![
+            ("$.objects[0]".to_owned(), r#"{"a":1}"#.to_owned()),
+            ("$.objects[1]".to_owned(), r#"{"b":[1,{"c":"x\"]}"}]}"#.to_owned()),
+        ]);
+    }
+
+    #[test]
+    fn arrays_and_json_lines() {
+        let got = split("[{\"x\": 1},\n {\"y\": 2}]", Limits::default()).unwrap();
+        assert_eq!(got[1], ("$[1]".to_owned(), r#"{"y":2}"#.to_owned()));
+        let got = split("{\"type\": \"x\"}\n{\"type\": \"y\", \"n\": [1]}\n", Limits::default()).unwrap();
+        assert_eq!(got, vec![
+            ("line 1".to_owned(), r#"{"type":"x"}"#.to_owned()),
+            ("line 2".to_owned(), r#"{"type":"y","n":[1]}"#.to_owned()),
+        ]);
+    }
+
+    #[test]
+    fn objects_list_outside_a_bundle_is_refused() {
+        let e = split(r#"{"type": "x", "objects": [{"a": 1}]}"#, Limits::default()).unwrap_err();
+        assert!(e.message.contains("must have type 'bundle'"), "{e}");
+    }
+
+    #[test]
+    fn truncation_and_garbage_name_the_place() {
+        let e = split("{\"type\": \"bundle\", \"objects\": [{\"a\": 1}, {\"b\": ", Limits::default()).unwrap_err();
+        assert!(e.message.contains("end of input"), "{e}");
+        assert_eq!(e.line, 1);
+        let e = split("[{\"a\": 1}\n nope]", Limits::default()).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 2), "{e}");
+        let e = split("{\"a\": \"unterminated", Limits::default()).unwrap_err();
+        assert!(e.message.contains("inside a string"), "{e}");
+        let e = split("[{\"a\": 1]]", Limits::default()).unwrap_err();
+        assert!(e.message.contains("unexpected ']'"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let deep = format!("[{}{}]", "[".repeat(100_000), "]".repeat(100_000));
+        let e = split(&deep, Limits::default()).unwrap_err();
+        assert!(e.message.contains("nesting deeper than 100"), "{e}");
+    }
+
+    #[test]
+    fn oversized_object_is_skipped_and_reported() {
+        let big = format!("[{{\"s\": \"{}\"}}, {{\"t\": 1}}]", "x".repeat(5000));
+        let got = split(&big, Limits { max_object_bytes: 1000, max_depth: 10 }).unwrap();
+        assert_eq!(got[0].1, "too large: 5008");
+        assert_eq!(got[1].1, r#"{"t":1}"#);
+    }
+}

@@ -1,1 +1,149 @@
-//! placeholder
+//! The Phalanx object store.
+//!
+//! Every version of every STIX object is kept with its security label, its
+//! origin and the `date_added` the node gave it. The [`Store`] trait is the
+//! one interface the rest of Phalanx uses; [`SqliteStore`] is the embedded
+//! backend (one file in the data directory, zero set-up) and PostgreSQL
+//! will be another. [`store_test_suite!`] runs the same tests on each.
+//!
+//! Architecture invariants:
+//! - only this crate speaks SQL;
+//! - every read takes the reader ([`Subject`]) and applies the read rule
+//!   *inside the query*: the store resolves which access classes (distinct
+//!   label + originator pairs) the reader may read with
+//!   [`phalanx_labels::can_read`] and selects only rows of those classes,
+//!   so pages, counts and search results are already filtered;
+//! - `date_added` strictly increases within a node.
+
+mod error;
+pub mod ingest;
+mod query;
+pub mod registry;
+mod sqlite;
+mod sqlite_registry;
+#[doc(hidden)]
+pub mod test_suite;
+
+pub use error::StoreError;
+pub use phalanx_labels::{Label, Subject};
+pub use query::{Cursor, Order, Page, Query, VersionFilter};
+pub use registry::{Actor, AuditEntry, OrganisationRecord, Registry, Role, TokenRecord, UserRecord};
+pub use sqlite::SqliteStore;
+
+use phalanx_model::{StixObject, Timestamp};
+
+/// One stored version of an object, as a reader sees it.
+#[derive(Clone, Debug)]
+pub struct StoredObject {
+    /// Internal sequence number; increases with `date_added`.
+    pub seq: i64,
+    /// The object's STIX id.
+    pub id: String,
+    /// The object's type.
+    pub object_type: String,
+    /// `modified` (or `created`) as given; `None` for unversioned objects.
+    pub version: Option<Timestamp>,
+    /// When this node stored this version.
+    pub date_added: Timestamp,
+    /// The object's security label.
+    pub label: Label,
+    /// Where it came from: `local:<user>` or `peer:<name>`.
+    pub origin: String,
+    /// Whether this version is revoked.
+    pub revoked: bool,
+    /// The object's JSON text.
+    pub json: String,
+}
+
+/// A version to store.
+#[derive(Clone, Copy, Debug)]
+pub struct NewVersion<'a> {
+    /// The validated object.
+    pub object: &'a StixObject,
+    /// Its JSON text as it will be served.
+    pub json: &'a str,
+    /// Its label, originator set.
+    pub label: &'a Label,
+    /// Where it came from.
+    pub origin: &'a str,
+}
+
+/// What storing one version did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// A new version was stored.
+    Stored {
+        /// The `date_added` it got.
+        date_added: Timestamp,
+    },
+    /// The same (id, version) was already stored with the same content.
+    Unchanged,
+}
+
+/// What the store holds about an object's versions, for the write rules.
+#[derive(Clone, Debug)]
+pub struct ExistingVersion {
+    /// The version's sort key (`modified`/`created`, 9 digits), or `""`.
+    pub version_key: String,
+    /// Its label (originator set).
+    pub label: Label,
+    /// Whether it is revoked.
+    pub revoked: bool,
+    /// Its JSON text.
+    pub json: String,
+}
+
+/// Counts for `phalanx stats`, under the read rule.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Object versions per type, sorted by type.
+    pub versions_by_type: Vec<(String, u64)>,
+    /// Distinct objects (latest readable versions).
+    pub objects: u64,
+    /// All readable versions.
+    pub versions: u64,
+    /// Distinct labels (access classes) stored in all.
+    pub access_classes: u64,
+    /// Newest `date_added`, if any.
+    pub last_added: Option<Timestamp>,
+}
+
+/// A write transaction: all of its puts become visible together on
+/// [`WriteTxn::commit`], or none of them if it is dropped.
+pub trait WriteTxn {
+    /// Every stored version of `id`, newest first (no read rule: the write
+    /// rules need to see what they protect).
+    fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError>;
+    /// Stores one version. An (id, version) already stored with other
+    /// content is a [`StoreError::Conflict`].
+    fn put(&mut self, version: NewVersion<'_>) -> Result<PutOutcome, StoreError>;
+    /// Appends an audit entry that commits or rolls back with the rest.
+    fn audit(&mut self, actor: &str, action: &str, target: &str, details: &serde_json::Value)
+    -> Result<AuditEntry, StoreError>;
+    /// Makes every put durable and visible.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// The object store.
+pub trait Store: Registry + Send + Sync {
+    /// Starts the (single) write transaction; waits for any other writer.
+    fn begin(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError>;
+    /// Versions of one object that `reader` may read, filtered by
+    /// `versions`, oldest first. Empty when the object does not exist or
+    /// the reader may not read it.
+    fn get(&self, reader: &Subject, id: &str, versions: &VersionFilter) -> Result<Vec<StoredObject>, StoreError>;
+    /// A page of objects that `reader` may read.
+    fn query(&self, reader: &Subject, query: &Query) -> Result<Page, StoreError>;
+    /// How many objects `reader` may read that match `query` (its limit
+    /// and cursor ignored).
+    fn count(&self, reader: &Subject, query: &Query) -> Result<u64, StoreError>;
+    /// Counts of what `reader` may read.
+    fn stats(&self, reader: &Subject) -> Result<Stats, StoreError>;
+    /// Every marking-definition stored (markings are readable metadata:
+    /// their content is needed to compute labels).
+    fn marking_definitions(&self) -> Result<Vec<serde_json::Value>, StoreError>;
+    /// A value from the node's key-value settings.
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a value in the node's key-value settings.
+    fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}

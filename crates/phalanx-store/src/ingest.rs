@@ -1,0 +1,441 @@
+//! Ingest: the write rules between a validated object and the store.
+//!
+//! For each object, in input order: its label is computed from its
+//! markings (spec §6, with the writer's defaults for unmarked objects), its
+//! originator decided, a derived object (relationship, sighting, note,
+//! opinion, report, grouping) raised to the least upper bound of what it
+//! refers to, and the write refused when the writer could not read the
+//! result, when a registered organisation other than the writer's created
+//! it, or when a new version comes from anyone but the originator (spec
+//! §4). Every loosening of a label is a release decision in the audit log.
+//! The backend only stores; it never decides.
+
+use crate::registry::Actor;
+use crate::{NewVersion, PutOutcome, Store, StoreError, WriteTxn};
+use phalanx_labels::{
+    Label, LabelDefaults, LabelError, MarkingDefinitionRef, MarkingKind, Tlp, can_write, explain_read, is_loosening,
+    label_from_object, label_marking_definition, label_marking_id, lub, parse_marking_definition, tlp_from_marking_id,
+};
+use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Types whose label is raised to cover the objects they refer to.
+pub const DERIVED_TYPES: &[&str] = &["relationship", "sighting", "note", "opinion", "report", "grouping"];
+
+/// How a write is made.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// TLP and label given to objects that carry none.
+    pub defaults: LabelDefaults,
+    /// Recorded as each version's origin (`local:<user>`, `peer:<name>`).
+    pub origin: String,
+    /// The objects arrive signed by their originators (federation): an
+    /// object created by another registered organisation is accepted.
+    pub signed_by_originator: bool,
+}
+
+/// An object that was not stored, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Where it was in the input.
+    pub path: String,
+    /// Its id, when it had one.
+    pub id: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// A label that was raised to cover what the object refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Raise {
+    /// The object.
+    pub id: String,
+    /// Its label as given.
+    pub from: String,
+    /// The label it was stored with.
+    pub to: String,
+}
+
+/// What one ingest did.
+#[derive(Clone, Debug, Default)]
+pub struct IngestReport {
+    /// New versions stored.
+    pub stored: u64,
+    /// Versions already stored with the same content.
+    pub unchanged: u64,
+    /// Objects refused, with reasons.
+    pub refused: Vec<Refusal>,
+    /// Labels raised (spec §4).
+    pub raised: Vec<Raise>,
+    /// Warnings (kept objects with problems), as text.
+    pub warnings: Vec<String>,
+    /// Ids and versions stored, for the audit digest.
+    stored_keys: Vec<String>,
+}
+
+impl IngestReport {
+    /// Every object accounted for: stored + unchanged + refused.
+    pub fn total(&self) -> u64 {
+        self.stored + self.unchanged + self.refused.len() as u64
+    }
+}
+
+/// Writes objects for one actor through one write transaction.
+pub struct Ingest<'a> {
+    actor: &'a Actor,
+    options: IngestOptions,
+    /// Known marking definitions: stored, and met earlier in this input.
+    markings: HashMap<String, MarkingKind>,
+    registered: HashSet<String>,
+    /// Labels of objects written by this ingest, for derived objects.
+    written: HashMap<String, Label>,
+    /// Objects whose markings are defined later in the input.
+    pending: Vec<(String, ParsedObject)>,
+    label_cache: HashMap<String, Label>,
+    report: IngestReport,
+}
+
+fn marking_refs_key(map: &Map<String, Value>) -> Option<String> {
+    if map.contains_key("granular_markings") {
+        return None;
+    }
+    match map.get("object_marking_refs") {
+        None => Some(String::new()),
+        Some(Value::Array(items)) => {
+            let mut key = String::new();
+            for item in items {
+                key.push_str(item.as_str()?);
+                key.push(',');
+            }
+            Some(key)
+        }
+        Some(_) => None,
+    }
+}
+
+impl<'a> Ingest<'a> {
+    /// Prepares an ingest for `actor`, loading the stored marking
+    /// definitions and registered organisations.
+    pub fn new(store: &dyn Store, actor: &'a Actor, options: IngestOptions) -> Result<Self, StoreError> {
+        let mut markings = HashMap::new();
+        for def in store.marking_definitions()? {
+            let id = def.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if let Ok(kind) = parse_marking_definition(&def) {
+                markings.insert(id, kind);
+            }
+        }
+        let registered = store.organisations()?.into_iter().map(|o| o.org.id).collect();
+        Ok(Ingest {
+            actor,
+            options,
+            markings,
+            registered,
+            written: HashMap::new(),
+            pending: Vec::new(),
+            label_cache: HashMap::new(),
+            report: IngestReport::default(),
+        })
+    }
+
+    /// Records an object that could not be parsed or validated.
+    pub fn refuse_invalid(&mut self, path: &str, errors: &ObjectErrors) {
+        let id = errors.first().and_then(|e| e.object_id.clone());
+        self.report.refused.push(Refusal { path: path.to_owned(), id, reason: errors.to_string() });
+    }
+
+    /// Records an object refused before parsing (e.g. too large).
+    pub fn refuse(&mut self, path: &str, reason: String) {
+        self.report.refused.push(Refusal { path: path.to_owned(), id: None, reason });
+    }
+
+    /// Writes one validated object.
+    pub fn object(&mut self, txn: &mut dyn WriteTxn, path: &str, parsed: ParsedObject) -> Result<(), StoreError> {
+        self.write(txn, path, parsed, false)
+    }
+
+    fn write(&mut self, txn: &mut dyn WriteTxn, path: &str, parsed: ParsedObject, last_try: bool) -> Result<(), StoreError> {
+        for w in &parsed.warnings {
+            if self.report.warnings.len() < 10_000 {
+                self.report.warnings.push(w.to_string());
+            }
+        }
+        let object = parsed.object;
+        let id = object.id().to_string();
+        let refuse = |report: &mut IngestReport, reason: String| {
+            report.refused.push(Refusal { path: path.to_owned(), id: Some(id.clone()), reason });
+        };
+
+        // Marking definitions are public metadata: every node needs them to
+        // compute labels. They carry their own content, never a label.
+        if object.object_type() == "marking-definition" {
+            let kind = match parse_marking_definition(&object.to_value()) {
+                Ok(kind) => kind,
+                Err(e) => {
+                    refuse(&mut self.report, e.to_string());
+                    return Ok(());
+                }
+            };
+            self.markings.insert(id.clone(), kind);
+            let label = Label::unclassified(Tlp::Clear).with_originator(Some(self.actor.org_id().to_owned()));
+            let json = object.to_json_string();
+            return self.put(txn, path, &object, &json, label);
+        }
+
+        // The label from the object's markings.
+        let cached = marking_refs_key(object.map()).and_then(|k| self.label_cache.get(&k).cloned().map(|l| (k, l)));
+        let (mut map, mut label) = match cached {
+            Some((_, label)) if object.map().contains_key("object_marking_refs") => (None, label),
+            _ => {
+                let resolve = |mid: &str| self.markings.get(mid).cloned().map(MarkingDefinitionRef::Kind);
+                match label_from_object(object.map(), &resolve, &self.options.defaults) {
+                    Ok(found) => {
+                        let mut map = None;
+                        if !found.added_markings.is_empty() {
+                            let mut m = object.map().clone();
+                            if let Err(e) = phalanx_labels::apply_added_markings(&mut m, &found.added_markings) {
+                                refuse(&mut self.report, e.to_string());
+                                return Ok(());
+                            }
+                            for added in &found.added_markings {
+                                if tlp_from_marking_id(added).is_none() && !self.markings.contains_key(added) {
+                                    self.store_label_marking(txn, &found.label)?;
+                                }
+                            }
+                            map = Some(m);
+                        } else if let Some(k) = marking_refs_key(object.map()) {
+                            self.label_cache.insert(k, found.label.clone());
+                        }
+                        (map, found.label)
+                    }
+                    Err(LabelError::UnresolvedMarking { .. }) if !last_try => {
+                        self.pending.push((path.to_owned(), ParsedObject { object, warnings: Vec::new(), id_computed: false }));
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        refuse(&mut self.report, e.to_string());
+                        return Ok(());
+                    }
+                }
+            }
+        };
+
+        // Originator: a registered created_by_ref, else the writer's organisation.
+        let originator = match object.created_by_ref() {
+            Some(creator) if self.registered.contains(creator) => {
+                if creator != self.actor.org_id() && !self.options.signed_by_originator {
+                    refuse(
+                        &mut self.report,
+                        format!(
+                            "created_by_ref names {creator}, another organisation registered in the federation; \
+                             its objects are accepted only when they arrive signed by it through the federation"
+                        ),
+                    );
+                    return Ok(());
+                }
+                creator.to_owned()
+            }
+            _ => self.actor.org_id().to_owned(),
+        };
+        label = label.with_originator(Some(originator.clone()));
+
+        // Derived objects cover what they refer to.
+        if DERIVED_TYPES.contains(&object.object_type()) {
+            let given = label.clone();
+            for reference in object.references() {
+                let referred = match self.written.get(reference) {
+                    Some(l) => Some(l.clone()),
+                    None => txn.versions_of(reference)?.into_iter().next().map(|v| v.label),
+                };
+                let Some(referred) = referred else { continue };
+                if !phalanx_labels::can_read(&self.actor.subject, &referred) {
+                    continue;
+                }
+                let mut referred_marking = referred.clone();
+                referred_marking.originator = label.originator.clone();
+                match lub(&label, &referred_marking) {
+                    Ok(l) => label = l,
+                    Err(e) => {
+                        refuse(&mut self.report, format!("cannot combine its label with that of {reference}: {e}"));
+                        return Ok(());
+                    }
+                }
+            }
+            if label != given {
+                let m = map.get_or_insert_with(|| object.map().clone());
+                self.carry_label(txn, m, &label)?;
+                self.report.raised.push(Raise {
+                    id: id.clone(),
+                    from: given.display_name(None),
+                    to: label.display_name(None),
+                });
+            }
+        }
+
+        // Nobody writes above their own reach.
+        if !can_write(&self.actor.subject, &label) {
+            let why = explain_read(&self.actor.subject, &label).err().map(|d| d.to_string()).unwrap_or_default();
+            refuse(&mut self.report, format!("its label ({}) is above the writer's reach: {why}", label.display_name(None)));
+            return Ok(());
+        }
+
+        // Versions: only the originator makes new ones; revocation is final.
+        let existing = txn.versions_of(&id)?;
+        if let Some(latest) = existing.first() {
+            let version_key = object.version().map(|t| t.sort_key()).unwrap_or_default();
+            let is_new = !existing.iter().any(|v| v.version_key == version_key);
+            if is_new {
+                if latest.label.originator.as_deref() != Some(originator.as_str()) {
+                    refuse(
+                        &mut self.report,
+                        format!(
+                            "only the originator organisation ({}) may make a new version of this object",
+                            latest.label.originator.as_deref().unwrap_or("unknown")
+                        ),
+                    );
+                    return Ok(());
+                }
+                if latest.revoked && version_key > latest.version_key {
+                    refuse(&mut self.report, "the object is revoked: revocation is permanent and no later version is accepted".into());
+                    return Ok(());
+                }
+                if version_key > latest.version_key && is_loosening(&latest.label, &label) {
+                    txn.audit(
+                        &self.actor.audit_name(),
+                        "release",
+                        &id,
+                        &serde_json::json!({
+                            "from": latest.label.display_name(None),
+                            "to": label.display_name(None),
+                            "from_label": latest.label,
+                            "to_label": label,
+                            "version": object.version().map(|t| t.to_string()),
+                        }),
+                    )?;
+                }
+            }
+        }
+
+        let final_object;
+        let (object_ref, json) = match map {
+            Some(m) => {
+                match StixObject::from_value(Value::Object(m), path) {
+                    Ok(p) => final_object = p.object,
+                    Err(e) => {
+                        refuse(&mut self.report, format!("after adding its markings the object is invalid: {e}"));
+                        return Ok(());
+                    }
+                }
+                let json = final_object.to_json_string();
+                (&final_object, json)
+            }
+            None => {
+                let json = object.to_json_string();
+                (&object, json)
+            }
+        };
+        self.written.insert(id.clone(), label.clone());
+        self.put(txn, path, object_ref, &json, label)
+    }
+
+    /// Rewrites an object's markings so that it carries `label` explicitly,
+    /// storing the label's marking definition when it is new.
+    fn carry_label(&mut self, txn: &mut dyn WriteTxn, map: &mut Map<String, Value>, label: &Label) -> Result<(), StoreError> {
+        let mut refs: Vec<Value> = Vec::new();
+        if let Some(Value::Array(items)) = map.get("object_marking_refs") {
+            for item in items {
+                let keep = match item.as_str().and_then(|r| self.markings.get(r).map(|k| (r, k))) {
+                    Some((_, MarkingKind::Tlp(_))) | Some((_, MarkingKind::PhalanxLabel(_))) => false,
+                    Some(_) => true,
+                    None => tlp_from_marking_id(item.as_str().unwrap_or_default()).is_none(),
+                };
+                if keep {
+                    refs.push(item.clone());
+                }
+            }
+        }
+        if let Some(tlp) = label.tlp {
+            refs.push(Value::String(tlp.marking_id().to_owned()));
+        }
+        if label.marking() != phalanx_labels::LabelMarking::unclassified() {
+            self.store_label_marking(txn, label)?;
+            refs.push(Value::String(label_marking_id(label)));
+        }
+        map.insert("object_marking_refs".into(), Value::Array(refs));
+        Ok(())
+    }
+
+    /// Stores the Phalanx marking definition of `label` unless known.
+    fn store_label_marking(&mut self, txn: &mut dyn WriteTxn, label: &Label) -> Result<(), StoreError> {
+        let mid = label_marking_id(label);
+        if self.markings.contains_key(&mid) {
+            return Ok(());
+        }
+        let def = label_marking_definition(label);
+        let parsed = StixObject::from_value(def.clone(), "$").map_err(|e| StoreError::Corrupt {
+            what: format!("generated marking definition {mid}"),
+            message: e.to_string(),
+        })?;
+        if let Ok(kind) = parse_marking_definition(&def) {
+            self.markings.insert(mid, kind);
+        }
+        let json = parsed.object.to_json_string();
+        let public = Label::unclassified(Tlp::Clear).with_originator(Some(self.actor.org_id().to_owned()));
+        match txn.put(NewVersion { object: &parsed.object, json: &json, label: &public, origin: &self.options.origin }) {
+            Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn put(&mut self, txn: &mut dyn WriteTxn, path: &str, object: &StixObject, json: &str, label: Label) -> Result<(), StoreError> {
+        let version = NewVersion { object, json, label: &label, origin: &self.options.origin };
+        match txn.put(version) {
+            Ok(PutOutcome::Stored { .. }) => {
+                self.report.stored += 1;
+                self.report
+                    .stored_keys
+                    .push(format!("{}|{}", object.id(), object.version().map(|t| t.to_string()).unwrap_or_default()));
+            }
+            Ok(PutOutcome::Unchanged) => self.report.unchanged += 1,
+            Err(e @ StoreError::Conflict { .. }) => self.report.refused.push(Refusal {
+                path: path.to_owned(),
+                id: Some(object.id().to_string()),
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Writes the objects that waited for marking definitions, audits the
+    /// write, and returns the report. Commit the transaction afterwards.
+    pub fn finish(mut self, txn: &mut dyn WriteTxn) -> Result<IngestReport, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        for (path, parsed) in pending {
+            self.write(txn, &path, parsed, true)?;
+        }
+        if self.report.stored > 0 {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            for key in &self.report.stored_keys {
+                h.update(key.as_bytes());
+                h.update(b"\n");
+            }
+            let digest = crate::registry::hex(&h.finalize());
+            let first = self.report.stored_keys.first().cloned().unwrap_or_default();
+            txn.audit(
+                &self.actor.audit_name(),
+                "write",
+                &if self.report.stored == 1 { first } else { format!("{} objects", self.report.stored) },
+                &serde_json::json!({
+                    "stored": self.report.stored,
+                    "unchanged": self.report.unchanged,
+                    "refused": self.report.refused.len(),
+                    "origin": self.options.origin,
+                    "versions_sha256": digest,
+                }),
+            )?;
+        }
+        Ok(self.report)
+    }
+}

@@ -28,6 +28,10 @@ pub const DERIVED_TYPES: &[&str] = &["relationship", "sighting", "note", "opinio
 pub struct IngestOptions {
     /// TLP and label given to objects that carry none.
     pub defaults: LabelDefaults,
+    /// The writer gave `defaults` itself: unmarked objects then carry them
+    /// as explicit markings. Otherwise they take the node defaults
+    /// implicitly and are stored as given.
+    pub explicit_defaults: bool,
     /// Recorded as each version's origin (`local:<user>`, `peer:<name>`).
     pub origin: String,
     /// The objects arrive signed by their originators (federation): an
@@ -185,13 +189,13 @@ impl<'a> Ingest<'a> {
         // The label from the object's markings.
         let cached = marking_refs_key(object.map()).and_then(|k| self.label_cache.get(&k).cloned().map(|l| (k, l)));
         let (mut map, mut label) = match cached {
-            Some((_, label)) if object.map().contains_key("object_marking_refs") => (None, label),
+            Some((_, label)) => (None, label),
             _ => {
                 let resolve = |mid: &str| self.markings.get(mid).cloned().map(MarkingDefinitionRef::Kind);
                 match label_from_object(object.map(), &resolve, &self.options.defaults) {
                     Ok(found) => {
                         let mut map = None;
-                        if !found.added_markings.is_empty() {
+                        if !found.added_markings.is_empty() && self.options.explicit_defaults {
                             let mut m = object.map().clone();
                             if let Err(e) = phalanx_labels::apply_added_markings(&mut m, &found.added_markings) {
                                 refuse(&mut self.report, e.to_string());
@@ -203,7 +207,7 @@ impl<'a> Ingest<'a> {
                                 }
                             }
                             map = Some(m);
-                        } else if let Some(k) = marking_refs_key(object.map()) {
+                        } else if let Some(k) = marking_refs_key(object.map()).filter(|_| found.added_markings.is_empty() || !self.options.explicit_defaults) {
                             self.label_cache.insert(k, found.label.clone());
                         }
                         (map, found.label)

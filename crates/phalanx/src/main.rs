@@ -1,1 +1,78 @@
-fn main() {}
+//! `phalanx`: the Phalanx node and its command line.
+//!
+//! Only this crate sets process-wide state (the tracing subscriber, exit
+//! codes) and uses `anyhow`.
+
+mod export;
+mod import;
+mod node;
+mod show;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Phalanx: collective cyber defence for EU and NATO CSIRTs.
+#[derive(Parser, Debug)]
+#[command(name = "phalanx", version, about)]
+struct Cli {
+    /// Data directory of the node.
+    #[arg(long, global = true, env = "PHALANX_DATA", default_value = "./phalanx-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the data directory, the node's organisation and its admin user.
+    Init(node::InitArgs),
+    /// Import STIX 2.1 bundles, JSON arrays of objects or JSON lines.
+    Import(import::ImportArgs),
+    /// Write a STIX 2.1 bundle of what a user may read.
+    Export(export::ExportArgs),
+    /// Show one object.
+    Get(show::GetArgs),
+    /// Count what a user may read.
+    Stats(show::StatsArgs),
+}
+
+/// Outcome of a command that finished: success, or a partial result (some
+/// inputs refused) that scripts must notice.
+pub enum Finished {
+    /// Everything went as asked.
+    Ok,
+    /// The command ran, but some input was refused (exit code 1).
+    Partial,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PHALANX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => node::init(&cli.data, args),
+        Command::Import(args) => import::run(&cli.data, args),
+        Command::Export(args) => export::run(&cli.data, args),
+        Command::Get(args) => show::get(&cli.data, args),
+        Command::Stats(args) => show::stats(&cli.data, args),
+    };
+    match result {
+        Ok(Finished::Ok) => ExitCode::SUCCESS,
+        Ok(Finished::Partial) => ExitCode::from(1),
+        Err(e) => {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("phalanx: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

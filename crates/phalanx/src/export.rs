@@ -1,0 +1,120 @@
+//! `phalanx export`: a STIX 2.1 bundle of what a user may read, written
+//! page by page so that memory stays flat.
+
+use crate::Finished;
+use crate::node::{actor, open_store};
+use phalanx_model::Timestamp;
+use phalanx_store::{Query, Store, VersionFilter};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `phalanx export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Act as this user (default: the node's admin user).
+    #[arg(long = "as", env = "PHALANX_USER")]
+    pub as_user: Option<String>,
+    /// Exercise context to read from (default: the real world).
+    #[arg(long)]
+    pub exercise: Option<String>,
+    /// Only objects of these types (repeat or comma-separate).
+    #[arg(long = "type", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Only versions added after this instant (RFC 3339, UTC).
+    #[arg(long)]
+    pub added_after: Option<String>,
+    /// Every version, not only the newest.
+    #[arg(long)]
+    pub all_versions: bool,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+/// `phalanx export`.
+pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<Finished> {
+    let store = open_store(data)?;
+    let mut actor = actor(&store, args.as_user.as_deref())?;
+    if let phalanx_labels::Subject::User(r) = &mut actor.subject {
+        r.context = args.exercise.clone();
+    }
+    let added_after = match &args.added_after {
+        Some(t) => Some(Timestamp::parse_lenient(t).map_err(|e| anyhow::anyhow!("--added-after: {e}"))?),
+        None => None,
+    };
+    let mut query = Query {
+        types: args.types.clone(),
+        added_after,
+        versions: if args.all_versions { VersionFilter::All } else { VersionFilter::Last },
+        limit: 5000,
+        ..Query::default()
+    };
+    let stdout = std::io::stdout();
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| anyhow::anyhow!("--out {}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(stdout.lock())),
+    };
+    write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
+    let mut first = true;
+    let mut emitted: BTreeSet<String> = BTreeSet::new();
+    let mut wanted_markings: BTreeSet<String> = BTreeSet::new();
+    let mut count = 0u64;
+    loop {
+        let page = store.query(&actor.subject, &query)?;
+        for object in &page.objects {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            out.write_all(object.json.as_bytes())?;
+            count += 1;
+            if object.object_type == "marking-definition" {
+                emitted.insert(object.id.clone());
+            }
+            collect_marking_refs(&object.json, &mut wanted_markings);
+        }
+        match page.next {
+            Some(next) if page.more => query.after = Some(next),
+            _ => break,
+        }
+    }
+    // The definitions of the markings used, so the bundle stands alone.
+    for id in wanted_markings.difference(&emitted) {
+        let def = match store.get(&actor.subject, id, &VersionFilter::Last)?.into_iter().next() {
+            Some(stored) => Some(stored.json),
+            None => phalanx_labels::tlp_from_marking_id(id)
+                .filter(|_| id.as_str() == phalanx_labels::tlp_from_marking_id(id).map(|t| t.marking_id()).unwrap_or_default())
+                .map(|t| phalanx_labels::tlp_marking_definition(t).to_string()),
+        };
+        if let Some(json) = def {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            out.write_all(json.as_bytes())?;
+            count += 1;
+        }
+    }
+    out.write_all(b"]}\n")?;
+    out.flush()?;
+    eprintln!("exported {count} objects");
+    Ok(Finished::Ok)
+}
+
+fn collect_marking_refs(json: &str, into: &mut BTreeSet<String>) {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) else { return };
+    if let Some(Value::Array(refs)) = map.get("object_marking_refs") {
+        into.extend(refs.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    if let Some(Value::Array(gms)) = map.get("granular_markings") {
+        for gm in gms {
+            if let Some(r) = gm.get("marking_ref").and_then(Value::as_str) {
+                into.insert(r.to_owned());
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! `phalanx import`: streams objects from files, directories or stdin
+//! into the store, one transaction per input file.
+
+use crate::Finished;
+use crate::node::{actor, open_store};
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use phalanx_labels::{LabelDefaults, LabelMarking, Tlp};
+use phalanx_model::stream::{Item, Limits, split_objects};
+use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
+use phalanx_store::ingest::{Ingest, IngestOptions, IngestReport};
+use phalanx_store::{SqliteStore, Store};
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+/// Arguments of `phalanx import`.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// Act as this user (default: the node's admin user).
+    #[arg(long = "as", env = "PHALANX_USER")]
+    pub as_user: Option<String>,
+    /// Exercise context to write into (default: the real world).
+    #[arg(long)]
+    pub exercise: Option<String>,
+    /// TLP given explicitly to objects that carry none (clear, green,
+    /// amber, amber+strict, red). Without it they take the node default
+    /// (amber+strict) without a marking being added.
+    #[arg(long)]
+    pub default_tlp: Option<String>,
+    /// Label marking given explicitly to objects that carry none, as JSON
+    /// (the content of the Phalanx label extension, e.g.
+    /// '{"policy":"EU","classification":"RESTRICTED","releasable_to":["LTU"]}').
+    #[arg(long)]
+    pub default_label: Option<String>,
+    /// Largest object accepted, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_object_mib: usize,
+    /// Files or directories to read; `-` reads standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+}
+
+/// Objects handed from the parsing thread to the writer, in order.
+enum Parsed {
+    Object(String, ParsedObject),
+    Invalid(String, ObjectErrors),
+    TooLarge(String, u64),
+}
+
+/// Everything an input's import produced.
+pub struct InputResult {
+    /// What the ingest did, when the input was read to its end.
+    pub report: Option<IngestReport>,
+    /// Why the whole input was refused, when it was.
+    pub fatal: Option<String>,
+}
+
+/// Collects the files to read under `input`, in a stable order.
+fn collect_files(input: &str, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let path = Path::new(input);
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {input}"))?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot list {input}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for entry in entries {
+            if entry.is_dir() {
+                collect_files(&entry.to_string_lossy(), out)?;
+            } else if matches!(entry.extension().and_then(|e| e.to_str()), Some("json" | "jsonl" | "ndjson")) {
+                out.push(entry);
+            }
+        }
+    } else {
+        out.push(path.to_owned());
+    }
+    Ok(())
+}
+
+/// Counts bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Imports one input (already opened) in one transaction.
+pub fn import_reader(
+    store: &SqliteStore,
+    actor: &phalanx_store::Actor,
+    options: &IngestOptions,
+    limits: Limits,
+    reader: Box<dyn BufRead + Send>,
+) -> anyhow::Result<InputResult> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(64);
+    let parser = std::thread::spawn(move || -> Result<(), phalanx_model::stream::StreamError> {
+        let mut batch = Vec::with_capacity(256);
+        let result = split_objects(reader, &limits, &mut |item| {
+            let parsed = match item {
+                Item::Object { path, bytes, .. } => match StixObject::from_json(&bytes, &path) {
+                    Ok(p) => Parsed::Object(path, p),
+                    Err(e) => Parsed::Invalid(path, e),
+                },
+                Item::TooLarge { path, size } => Parsed::TooLarge(path, size),
+            };
+            batch.push(parsed);
+            if batch.len() == 256 {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(256));
+                let _ = tx.send(full);
+            }
+        });
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        result.map(|_| ())
+    });
+
+    let mut txn = store.begin()?;
+    let mut ingest = Ingest::new(store, actor, options.clone())?;
+    let mut fatal = None;
+    for batch in rx.iter() {
+        if fatal.is_some() {
+            continue; // drain so the parser can finish
+        }
+        for parsed in batch {
+            match parsed {
+                Parsed::Object(path, p) => ingest.object(txn.as_mut(), &path, p)?,
+                Parsed::Invalid(path, errors) => {
+                    if errors.first().is_some_and(|e| e.rule == "json-syntax") {
+                        fatal = Some(errors.to_string());
+                        break;
+                    }
+                    ingest.refuse_invalid(&path, &errors);
+                }
+                Parsed::TooLarge(path, size) => ingest.refuse(
+                    &path,
+                    format!("object is {size} bytes, larger than the limit of {} bytes", limits.max_object_bytes),
+                ),
+            }
+        }
+    }
+    let split = parser.join().map_err(|_| anyhow::anyhow!("the parsing thread panicked"))?;
+    if let Err(e) = split {
+        fatal.get_or_insert_with(|| format!("invalid json: {e}"));
+    }
+    if let Some(reason) = fatal {
+        drop(txn); // rolls back: nothing from this input is stored
+        return Ok(InputResult { report: None, fatal: Some(reason) });
+    }
+    let report = ingest.finish(txn.as_mut())?;
+    txn.commit()?;
+    Ok(InputResult { report: Some(report), fatal: None })
+}
+
+/// Builds the ingest options from the command line.
+pub fn ingest_options(
+    actor: &phalanx_store::Actor,
+    default_tlp: Option<&str>,
+    default_label: Option<&str>,
+) -> anyhow::Result<IngestOptions> {
+    let mut defaults = LabelDefaults::default();
+    let mut explicit = false;
+    if let Some(t) = default_tlp {
+        defaults.tlp = t.parse::<Tlp>().map_err(|e| anyhow::anyhow!("--default-tlp: {e}"))?;
+        explicit = true;
+    }
+    if let Some(l) = default_label {
+        let marking: LabelMarking =
+            serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--default-label: not a label marking: {e}"))?;
+        marking.validate().map_err(|e| anyhow::anyhow!("--default-label: {e}"))?;
+        defaults.label = Some(marking);
+        explicit = true;
+    }
+    Ok(IngestOptions { defaults, explicit_defaults: explicit, origin: actor.origin(), signed_by_originator: false })
+}
+
+/// `phalanx import`.
+pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
+    let store = open_store(data)?;
+    let mut actor = actor(&store, args.as_user.as_deref())?;
+    if let phalanx_labels::Subject::User(r) = &mut actor.subject {
+        r.context = args.exercise.clone();
+    }
+    if !actor.user.role.can_write() {
+        bail!("user '{}' has the role {} and may not write", actor.user.name, actor.user.role);
+    }
+    let options = ingest_options(&actor, args.default_tlp.as_deref(), args.default_label.as_deref())?;
+    let limits = Limits { max_object_bytes: args.max_object_mib.max(1) << 20, ..Limits::default() };
+
+    let mut files: Vec<Option<PathBuf>> = Vec::new();
+    for input in &args.inputs {
+        if input == "-" {
+            files.push(None);
+        } else {
+            let mut found = Vec::new();
+            collect_files(input, &mut found)?;
+            if found.is_empty() {
+                bail!("{input}: no .json, .jsonl or .ndjson files found");
+            }
+            files.extend(found.into_iter().map(Some));
+        }
+    }
+
+    let terminal = std::io::stderr().is_terminal();
+    let (mut stored, mut unchanged, mut refused, mut failed_inputs) = (0u64, 0u64, 0u64, 0u64);
+    for file in files {
+        let name = file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into());
+        let bar = match (&file, terminal) {
+            (Some(p), true) => {
+                let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                let bar = ProgressBar::new(size);
+                if let Ok(style) = ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {eta}") {
+                    bar.set_style(style);
+                }
+                bar.set_message(name.clone());
+                bar
+            }
+            _ => ProgressBar::hidden(),
+        };
+        let reader: Box<dyn Read + Send> = match &file {
+            Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
+            None => Box::new(std::io::stdin()),
+        };
+        let reader = Box::new(BufReader::with_capacity(1 << 20, Counting { inner: reader, bar: bar.clone() }));
+        let result = import_reader(&store, &actor, &options, limits, reader)?;
+        bar.finish_and_clear();
+        match (result.report, result.fatal) {
+            (Some(report), _) => {
+                println!(
+                    "{name}: stored {}, unchanged {}, refused {}",
+                    report.stored,
+                    report.unchanged,
+                    report.refused.len()
+                );
+                for r in &report.refused {
+                    println!("  refused {} {}: {}", r.path, r.id.as_deref().unwrap_or("-"), r.reason);
+                }
+                for r in &report.raised {
+                    println!("  raised {}: label {} -> {}", r.id, r.from, r.to);
+                }
+                if !report.warnings.is_empty() {
+                    println!("  warnings: {}", report.warnings.len());
+                    for w in report.warnings.iter().take(5) {
+                        println!("    {w}");
+                    }
+                }
+                stored += report.stored;
+                unchanged += report.unchanged;
+                refused += report.refused.len() as u64;
+            }
+            (None, Some(reason)) => {
+                println!("{name}: refused whole, nothing stored: {reason}");
+                failed_inputs += 1;
+            }
+            (None, None) => {}
+        }
+    }
+    println!(
+        "total: stored {stored}, unchanged {unchanged}, refused {refused}{}",
+        if failed_inputs > 0 { format!(", inputs refused {failed_inputs}") } else { String::new() }
+    );
+    Ok(if refused > 0 || failed_inputs > 0 { Finished::Partial } else { Finished::Ok })
+}

@@ -113,15 +113,19 @@ impl StixObject {
                     format!("id type '{}' does not match the object type '{object_type}'", id.object_type()),
                 );
             }
+            // A UUIDv5 SCO id claims to be the deterministic one, so a
+            // mismatch is an error; other versions are allowed (a SHOULD in
+            // §2.9) and only reported.
             if let Some(expected) = &computed {
                 if !id_computed && expected.uuid() != id.uuid() {
-                    c.error(
-                        "id",
-                        "sco-id",
-                        format!(
-                            "id does not match the deterministic id computed from the id-contributing properties: expected {expected}"
-                        ),
+                    let message = format!(
+                        "id does not match the deterministic id computed from the id-contributing properties: expected {expected}"
                     );
+                    if id.uuid().get_version_num() == 5 {
+                        c.error("id", "sco-id", message);
+                    } else {
+                        c.warn("id", "sco-id", message);
+                    }
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! Recursive-descent parser with one token of lookahead.
 //!
 //! Operator chains are loops (never recursion), so only parentheses and brackets make the
-//! parser recurse; their nesting is limited to [`MAX_DEPTH`].
+//! parser recurse, two small stack frames a level; their nesting is limited to [`MAX_DEPTH`].
+//! Everything with a large frame (literals, qualifiers, messages) sits off the recursive path.
 
 use crate::ast::*;
 use crate::error::PatternError;
@@ -124,79 +125,79 @@ impl<'a> Parser<'a> {
     // ---- observation expressions -------------------------------------------------------
 
     pub(crate) fn parse_pattern(&mut self) -> Result<Pattern, PatternError> {
-        let expr = self.followed_by()?;
+        let expr = self.obs_expr()?;
         if self.peek()?.kind != TokKind::Eof {
             return Err(self.unexpected("'AND', 'OR', 'FOLLOWEDBY', a qualifier or end of input"));
         }
         Ok(Pattern { expr })
     }
 
-    fn followed_by(&mut self) -> Result<ObservationExpr, PatternError> {
-        let mut items = vec![self.obs_or()?];
-        while self.peek()?.kind == TokKind::Kw(Kw::FollowedBy) {
+    /// `unit (op unit)*` with op one of AND, OR, FOLLOWEDBY, collected flat and then grouped by
+    /// precedence. A parenthesised unit recurses through here: two small frames a level.
+    fn obs_expr(&mut self) -> Result<ObservationExpr, PatternError> {
+        let mut units = vec![self.obs_unit()?];
+        let mut ops = Vec::new();
+        loop {
+            let op = match self.peek()?.kind {
+                TokKind::Kw(Kw::And) => ObsOp::And,
+                TokKind::Kw(Kw::Or) => ObsOp::Or,
+                TokKind::Kw(Kw::FollowedBy) => ObsOp::FollowedBy,
+                _ => return Ok(build_obs(units, &ops)),
+            };
             self.bump()?;
-            items.push(self.obs_or()?);
+            ops.push(op);
+            units.push(self.obs_unit()?);
         }
-        Ok(join_obs(items, ObsOp::FollowedBy))
-    }
-
-    fn obs_or(&mut self) -> Result<ObservationExpr, PatternError> {
-        let mut items = vec![self.obs_and()?];
-        while self.peek()?.kind == TokKind::Kw(Kw::Or) {
-            self.bump()?;
-            items.push(self.obs_and()?);
-        }
-        Ok(join_obs(items, ObsOp::Or))
-    }
-
-    fn obs_and(&mut self) -> Result<ObservationExpr, PatternError> {
-        let mut items = vec![self.obs_unit()?];
-        while self.peek()?.kind == TokKind::Kw(Kw::And) {
-            self.bump()?;
-            items.push(self.obs_unit()?);
-        }
-        Ok(join_obs(items, ObsOp::And))
     }
 
     /// `[ comparison ] qualifiers*` or `( observation ) qualifiers*`.
     fn obs_unit(&mut self) -> Result<ObservationExpr, PatternError> {
-        match self.peek_kind()? {
-            TokKind::LBrack => {
-                self.enter()?;
-                self.bump()?;
-                let comparison = self.cmp_or()?;
-                self.expect(TokKind::RBrack, "'AND', 'OR' or ']'")?;
-                self.leave();
-                let qualifiers = self.qualifiers(true)?;
-                Ok(ObservationExpr::Observation {
-                    comparison,
-                    qualifiers,
-                })
-            }
+        match self.peek()?.kind {
+            TokKind::LBrack => self.bracket_observation(),
             TokKind::LParen => {
                 self.enter()?;
                 self.bump()?;
-                let inner = self.followed_by()?;
-                self.expect(
-                    TokKind::RParen,
-                    "'AND', 'OR', 'FOLLOWEDBY', a qualifier or ')'",
-                )?;
-                self.leave();
-                let qualifiers = self.qualifiers(false)?;
-                if qualifiers.is_empty() {
-                    Ok(inner)
-                } else {
-                    Ok(ObservationExpr::Grouped {
-                        expr: Box::new(inner),
-                        qualifiers,
-                    })
-                }
+                let inner = self.obs_expr()?;
+                self.close_group(inner)
             }
             _ => Err(self.unexpected("'[' or '('")),
         }
     }
 
+    #[inline(never)]
+    fn bracket_observation(&mut self) -> Result<ObservationExpr, PatternError> {
+        self.enter()?;
+        self.bump()?;
+        let comparison = self.cmp_expr()?;
+        self.expect(TokKind::RBrack, "'AND', 'OR' or ']'")?;
+        self.leave();
+        let qualifiers = self.qualifiers(true)?;
+        Ok(ObservationExpr::Observation {
+            comparison,
+            qualifiers,
+        })
+    }
+
+    #[inline(never)]
+    fn close_group(&mut self, inner: ObservationExpr) -> Result<ObservationExpr, PatternError> {
+        self.expect(
+            TokKind::RParen,
+            "'AND', 'OR', 'FOLLOWEDBY', a qualifier or ')'",
+        )?;
+        self.leave();
+        let qualifiers = self.qualifiers(false)?;
+        if qualifiers.is_empty() {
+            Ok(inner)
+        } else {
+            Ok(ObservationExpr::Grouped {
+                expr: Box::new(inner),
+                qualifiers,
+            })
+        }
+    }
+
     /// Qualifiers after `]` or `)`. `unique` refuses a second qualifier of one kind.
+    #[inline(never)]
     fn qualifiers(&mut self, unique: bool) -> Result<Vec<Qualifier>, PatternError> {
         let mut out = Vec::new();
         let mut seen = Seen::default();
@@ -303,105 +304,117 @@ impl<'a> Parser<'a> {
 
     // ---- comparison expressions ---------------------------------------------------------
 
-    fn cmp_or(&mut self) -> Result<ComparisonExpr, PatternError> {
-        let mut items = vec![self.cmp_and()?];
-        while self.peek()?.kind == TokKind::Kw(Kw::Or) {
+    /// `test (op test)*` with op AND or OR, grouped by precedence; see [`Self::obs_expr`].
+    fn cmp_expr(&mut self) -> Result<ComparisonExpr, PatternError> {
+        let mut units = vec![self.prop_test()?];
+        let mut ands = Vec::new();
+        loop {
+            let and = match self.peek()?.kind {
+                TokKind::Kw(Kw::And) => true,
+                TokKind::Kw(Kw::Or) => false,
+                _ => return Ok(build_cmp(units, &ands)),
+            };
             self.bump()?;
-            items.push(self.cmp_and()?);
+            ands.push(and);
+            units.push(self.prop_test()?);
         }
-        Ok(join_cmp(items, false))
-    }
-
-    fn cmp_and(&mut self) -> Result<ComparisonExpr, PatternError> {
-        let mut items = vec![self.prop_test()?];
-        while self.peek()?.kind == TokKind::Kw(Kw::And) {
-            self.bump()?;
-            items.push(self.prop_test()?);
-        }
-        Ok(join_cmp(items, true))
     }
 
     fn prop_test(&mut self) -> Result<ComparisonExpr, PatternError> {
-        match self.peek_kind()? {
+        match self.peek()?.kind {
             TokKind::LParen => {
                 self.enter()?;
                 self.bump()?;
-                let inner = self.cmp_or()?;
-                self.expect(TokKind::RParen, "'AND', 'OR' or ')'")?;
-                self.leave();
+                let inner = self.cmp_expr()?;
+                self.close_paren_test()?;
                 Ok(inner)
             }
-            TokKind::Kw(Kw::Not) | TokKind::Kw(Kw::Exists) => {
-                let negated = self.peek()?.kind == TokKind::Kw(Kw::Not);
-                if negated {
-                    self.bump()?;
-                }
-                self.expect(
-                    TokKind::Kw(Kw::Exists),
-                    if negated {
-                        "'EXISTS' after 'NOT'"
-                    } else {
-                        "'EXISTS'"
-                    },
-                )?;
-                let path = self.object_path()?;
-                Ok(ComparisonExpr::Comparison(Comparison {
-                    path,
-                    negated,
-                    op: Operator::Exists,
-                    value: None,
-                }))
-            }
-            TokKind::Ident { .. } => {
-                let path = self.object_path()?;
-                let negated = self.peek()?.kind == TokKind::Kw(Kw::Not);
-                if negated {
-                    self.bump()?;
-                }
-                let op = match self.peek_kind()? {
-                    TokKind::Op(OpTok::Eq) => Operator::Eq,
-                    TokKind::Op(OpTok::Neq) => Operator::Neq,
-                    TokKind::Op(OpTok::Gt) => Operator::Gt,
-                    TokKind::Op(OpTok::Lt) => Operator::Lt,
-                    TokKind::Op(OpTok::Ge) => Operator::Ge,
-                    TokKind::Op(OpTok::Le) => Operator::Le,
-                    TokKind::Kw(Kw::In) => Operator::In,
-                    TokKind::Kw(Kw::Like) => Operator::Like,
-                    TokKind::Kw(Kw::Matches) => Operator::Matches,
-                    TokKind::Kw(Kw::IsSubset) => Operator::IsSubset,
-                    TokKind::Kw(Kw::IsSuperset) => Operator::IsSuperset,
-                    _ => {
-                        return Err(self.unexpected(if negated {
-                            "a comparison operator after 'NOT'"
-                        } else {
-                            "'.', '[', 'NOT' or a comparison operator"
-                        }));
-                    }
-                };
-                self.bump()?;
-                let value_start = self.peek()?.start;
-                let value = self.value_for(op)?;
-                let value_end = self.last_end;
-                if self.strict {
-                    let raw = self.src.get(value_start..value_end).unwrap_or("");
-                    if let Some(problem) = hashes::check(&path, &value, raw) {
-                        return Err(PatternError::expected(
-                            self.src,
-                            value_start,
-                            &problem.expected,
-                            &problem.found,
-                        ));
-                    }
-                }
-                Ok(ComparisonExpr::Comparison(Comparison {
-                    path,
-                    negated,
-                    op,
-                    value: Some(value),
-                }))
-            }
+            TokKind::Kw(Kw::Not) | TokKind::Kw(Kw::Exists) => self.exists_test(),
+            TokKind::Ident { .. } => self.comparison(),
             _ => Err(self.unexpected("an object path, '(', 'NOT' or 'EXISTS'")),
         }
+    }
+
+    #[inline(never)]
+    fn close_paren_test(&mut self) -> Result<(), PatternError> {
+        self.expect(TokKind::RParen, "'AND', 'OR' or ')'")?;
+        self.leave();
+        Ok(())
+    }
+
+    /// `[NOT] EXISTS path`.
+    #[inline(never)]
+    fn exists_test(&mut self) -> Result<ComparisonExpr, PatternError> {
+        let negated = self.peek()?.kind == TokKind::Kw(Kw::Not);
+        if negated {
+            self.bump()?;
+        }
+        self.expect(
+            TokKind::Kw(Kw::Exists),
+            if negated {
+                "'EXISTS' after 'NOT'"
+            } else {
+                "'EXISTS'"
+            },
+        )?;
+        let path = self.object_path()?;
+        Ok(ComparisonExpr::Comparison(Comparison {
+            path,
+            negated,
+            op: Operator::Exists,
+            value: None,
+        }))
+    }
+
+    /// `path [NOT] op value`.
+    #[inline(never)]
+    fn comparison(&mut self) -> Result<ComparisonExpr, PatternError> {
+        let path = self.object_path()?;
+        let negated = self.peek()?.kind == TokKind::Kw(Kw::Not);
+        if negated {
+            self.bump()?;
+        }
+        let op = match self.peek_kind()? {
+            TokKind::Op(OpTok::Eq) => Operator::Eq,
+            TokKind::Op(OpTok::Neq) => Operator::Neq,
+            TokKind::Op(OpTok::Gt) => Operator::Gt,
+            TokKind::Op(OpTok::Lt) => Operator::Lt,
+            TokKind::Op(OpTok::Ge) => Operator::Ge,
+            TokKind::Op(OpTok::Le) => Operator::Le,
+            TokKind::Kw(Kw::In) => Operator::In,
+            TokKind::Kw(Kw::Like) => Operator::Like,
+            TokKind::Kw(Kw::Matches) => Operator::Matches,
+            TokKind::Kw(Kw::IsSubset) => Operator::IsSubset,
+            TokKind::Kw(Kw::IsSuperset) => Operator::IsSuperset,
+            _ => {
+                return Err(self.unexpected(if negated {
+                    "a comparison operator after 'NOT'"
+                } else {
+                    "'.', '[', 'NOT' or a comparison operator"
+                }));
+            }
+        };
+        self.bump()?;
+        let value_start = self.peek()?.start;
+        let value = self.value_for(op)?;
+        let value_end = self.last_end;
+        if self.strict {
+            let raw = self.src.get(value_start..value_end).unwrap_or("");
+            if let Some(problem) = hashes::check(&path, &value, raw) {
+                return Err(PatternError::expected(
+                    self.src,
+                    value_start,
+                    &problem.expected,
+                    &problem.found,
+                ));
+            }
+        }
+        Ok(ComparisonExpr::Comparison(Comparison {
+            path,
+            negated,
+            op,
+            value: Some(value),
+        }))
     }
 
     fn object_path(&mut self) -> Result<ObjectPath, PatternError> {
@@ -560,14 +573,35 @@ fn unreachable_token<T>(src: &str) -> Result<T, PatternError> {
     ))
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum ObsOp {
     And,
     Or,
     FollowedBy,
 }
 
-/// Builds an n-ary node from a chain, merging operands that are the same operator.
+/// Groups `units[0] ops[0] units[1] ops[1] ...` by precedence (AND, then OR, then FOLLOWEDBY).
+fn build_obs(units: Vec<ObservationExpr>, ops: &[ObsOp]) -> ObservationExpr {
+    let mut followed: Vec<ObservationExpr> = Vec::new();
+    let mut ors: Vec<ObservationExpr> = Vec::new();
+    let mut ands: Vec<ObservationExpr> = Vec::new();
+    for (i, unit) in units.into_iter().enumerate() {
+        ands.push(unit);
+        let next = ops.get(i).copied();
+        if next == Some(ObsOp::And) {
+            continue;
+        }
+        ors.push(join_obs(std::mem::take(&mut ands), ObsOp::And));
+        if next == Some(ObsOp::Or) {
+            continue;
+        }
+        followed.push(join_obs(std::mem::take(&mut ors), ObsOp::Or));
+    }
+    join_obs(followed, ObsOp::FollowedBy)
+}
+
+/// Builds an n-ary node from operands, merging operands that are the same operator; one
+/// operand is returned as it is.
 fn join_obs(items: Vec<ObservationExpr>, op: ObsOp) -> ObservationExpr {
     if items.len() == 1 {
         if let Some(only) = items.into_iter().next() {
@@ -589,6 +623,20 @@ fn join_obs(items: Vec<ObservationExpr>, op: ObsOp) -> ObservationExpr {
         ObsOp::Or => ObservationExpr::Or(flat),
         ObsOp::FollowedBy => ObservationExpr::FollowedBy(flat),
     }
+}
+
+/// Groups `units[0] ands[0] units[1] ...` by precedence (`true` is AND, `false` is OR).
+fn build_cmp(units: Vec<ComparisonExpr>, ands: &[bool]) -> ComparisonExpr {
+    let mut ors: Vec<ComparisonExpr> = Vec::new();
+    let mut group: Vec<ComparisonExpr> = Vec::new();
+    for (i, unit) in units.into_iter().enumerate() {
+        group.push(unit);
+        if ands.get(i).copied() == Some(true) {
+            continue;
+        }
+        ors.push(join_cmp(std::mem::take(&mut group), true));
+    }
+    join_cmp(ors, false)
 }
 
 fn join_cmp(items: Vec<ComparisonExpr>, and: bool) -> ComparisonExpr {

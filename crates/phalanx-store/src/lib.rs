@@ -15,14 +15,17 @@
 //!   so pages, counts and search results are already filtered;
 //! - `date_added` strictly increases within a node.
 
+#[cfg(test)]
+#[macro_use]
+mod test_suite;
+
 mod error;
 pub mod ingest;
 mod query;
 pub mod registry;
 mod sqlite;
 mod sqlite_registry;
-#[doc(hidden)]
-pub mod test_suite;
+
 
 pub use error::StoreError;
 pub use phalanx_labels::{Label, Subject};

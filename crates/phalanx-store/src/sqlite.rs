@@ -614,3 +614,35 @@ fn same_json(a: &str, b: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        (dir, store)
+    }
+
+    store_test_suite!(make);
+
+    #[test]
+    fn reopening_keeps_data_and_date_added_order() {
+        let (dir, store) = make();
+        crate::test_suite::date_added_strictly_increases(&store);
+        drop(store);
+        let again = SqliteStore::open(dir.path()).unwrap();
+        let o = crate::test_suite::obj(serde_json::json!({"type": "domain-name", "value": "example.org"}));
+        let json = o.to_json_string();
+        let label = Label::unclassified(phalanx_labels::Tlp::Green).with_originator(Some("identity--a0000000-0000-4000-8000-000000000001".into()));
+        let mut txn = again.begin().unwrap();
+        let out = txn.put(NewVersion { object: &o, json: &json, label: &label, origin: "t" }).unwrap();
+        txn.commit().unwrap();
+        let max_before: i64 = again.with_reader(|c| Ok(c.query_row("SELECT MAX(date_added) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0))?)).unwrap();
+        match out {
+            PutOutcome::Stored { date_added } => assert!(date_added.unix_micros() > max_before),
+            PutOutcome::Unchanged => panic!("new object reported unchanged"),
+        }
+    }
+}

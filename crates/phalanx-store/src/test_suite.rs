@@ -1,1 +1,505 @@
-//! placeholder
+//! The backend test suite: every backend runs these same tests through
+//! [`store_test_suite!`] (Quickwit's metastore pattern).
+
+use crate::ingest::{Ingest, IngestOptions};
+use crate::registry::{AuditBreak, verify_audit_chain};
+use crate::*;
+use phalanx_labels::{LabelDefaults, Organisation, Pap, Policy, Rank, Reader, Tlp, can_read};
+use phalanx_model::{StixObject, Timestamp};
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashSet};
+
+/// Declares the suite's tests for a backend; `$make` returns
+/// `(guard, store)` where the guard keeps the backend's resources alive.
+macro_rules! store_test_suite {
+    ($make:expr) => {
+        mod suite {
+            use super::*;
+            #[test]
+            fn versions_are_kept_and_selected() {
+                let (_g, s) = $make();
+                $crate::test_suite::versions_are_kept_and_selected(&s);
+            }
+            #[test]
+            fn same_content_is_unchanged_other_content_conflicts() {
+                let (_g, s) = $make();
+                $crate::test_suite::same_content_is_unchanged_other_content_conflicts(&s);
+            }
+            #[test]
+            fn date_added_strictly_increases() {
+                let (_g, s) = $make();
+                $crate::test_suite::date_added_strictly_increases(&s);
+            }
+            #[test]
+            fn dropped_transaction_writes_nothing() {
+                let (_g, s) = $make();
+                $crate::test_suite::dropped_transaction_writes_nothing(&s);
+            }
+            #[test]
+            fn pages_counts_and_search_are_filtered_in_the_query() {
+                let (_g, s) = $make();
+                $crate::test_suite::pages_counts_and_search_are_filtered_in_the_query(&s);
+            }
+            #[test]
+            fn last_version_is_the_newest_readable_one() {
+                let (_g, s) = $make();
+                $crate::test_suite::last_version_is_the_newest_readable_one(&s);
+            }
+            #[test]
+            fn registry_and_audit_chain() {
+                let (_g, s) = $make();
+                $crate::test_suite::registry_and_audit_chain(&s);
+            }
+            #[test]
+            fn ingest_applies_the_write_rules() {
+                let (_g, s) = $make();
+                $crate::test_suite::ingest_applies_the_write_rules(&s);
+            }
+            #[test]
+            fn store_equals_the_pure_rule_for_random_worlds() {
+                $crate::test_suite::store_equals_the_pure_rule_for_random_worlds(&|| $make());
+            }
+        }
+    };
+}
+
+/// Parses a JSON value into a StixObject or panics (test data only).
+pub fn obj(v: Value) -> StixObject {
+    match StixObject::from_value(v, "$") {
+        Ok(p) => p.object,
+        Err(e) => panic!("test object invalid: {e}"),
+    }
+}
+
+fn indicator(id: &str, modified: &str, name: &str) -> StixObject {
+    obj(json!({
+        "type": "indicator", "spec_version": "2.1", "id": id,
+        "created": "2026-01-01T00:00:00.000Z", "modified": modified,
+        "name": name, "description": format!("{name} described"),
+        "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00Z"
+    }))
+}
+
+fn org(id: &str, country: &str, groups: &[&str]) -> Organisation {
+    let mut o = Organisation::new(id);
+    o.country = Some(country.into());
+    o.memberships = groups.iter().map(|g| g.to_string()).collect();
+    o
+}
+
+fn reader(o: &Organisation, clearance: Rank, briefed: &[Policy]) -> Subject {
+    let mut r = Reader::new(o.clone());
+    r.clearance = clearance;
+    r.briefed = briefed.iter().cloned().collect();
+    Subject::User(r)
+}
+
+fn put_all(store: &dyn Store, items: &[(StixObject, Label)]) {
+    let mut txn = store.begin().expect("begin");
+    for (o, l) in items {
+        let json = o.to_json_string();
+        txn.put(NewVersion { object: o, json: &json, label: l, origin: "test" }).expect("put");
+    }
+    txn.commit().expect("commit");
+}
+
+const ORG_A: &str = "identity--a0000000-0000-4000-8000-000000000001";
+const ORG_B: &str = "identity--b0000000-0000-4000-8000-000000000002";
+const IND: &str = "indicator--c0000000-0000-4000-8000-000000000003";
+
+fn green(originator: &str) -> Label {
+    Label::unclassified(Tlp::Green).with_originator(Some(originator.into()))
+}
+
+pub fn versions_are_kept_and_selected(store: &dyn Store) {
+    let v1 = indicator(IND, "2026-01-01T00:00:00.000Z", "one");
+    let v2 = indicator(IND, "2026-02-01T00:00:00.123456Z", "two");
+    let v3 = indicator(IND, "2026-01-15T00:00:00.5Z", "between");
+    put_all(store, &[(v1, green(ORG_A)), (v2, green(ORG_A)), (v3, green(ORG_A))]);
+    let r = reader(&org(ORG_A, "LTU", &["EU"]), Rank::Unclassified, &[]);
+    let last = store.get(&r, IND, &VersionFilter::Last).unwrap();
+    assert_eq!(last.len(), 1);
+    assert!(last[0].json.contains("\"two\""));
+    assert_eq!(last[0].version.unwrap().to_string(), "2026-02-01T00:00:00.123456Z", "digits kept");
+    let first = store.get(&r, IND, &VersionFilter::First).unwrap();
+    assert!(first[0].json.contains("\"one\""));
+    let all = store.get(&r, IND, &VersionFilter::All).unwrap();
+    assert_eq!(all.len(), 3);
+    let exact = store
+        .get(&r, IND, &VersionFilter::Exact(vec![Timestamp::parse("2026-01-15T00:00:00.500Z").unwrap()]))
+        .unwrap();
+    assert_eq!(exact.len(), 1, "exact versions compare as instants");
+    assert!(exact[0].json.contains("between"));
+    let both = store.get(&r, IND, &VersionFilter::AnyOf(vec![VersionFilter::First, VersionFilter::Last])).unwrap();
+    assert_eq!(both.len(), 2);
+    assert!(store.get(&r, "indicator--d0000000-0000-4000-8000-000000000009", &VersionFilter::All).unwrap().is_empty());
+}
+
+pub fn same_content_is_unchanged_other_content_conflicts(store: &dyn Store) {
+    let v1 = indicator(IND, "2026-01-01T00:00:00.000Z", "one");
+    put_all(store, &[(v1.clone(), green(ORG_A))]);
+    // Same content, members in another order: unchanged.
+    let mut reordered: Vec<(String, Value)> = v1.map().clone().into_iter().collect();
+    reordered.reverse();
+    let reordered = obj(Value::Object(reordered.into_iter().collect()));
+    let mut txn = store.begin().unwrap();
+    let json = reordered.to_json_string();
+    let out = txn.put(NewVersion { object: &reordered, json: &json, label: &green(ORG_A), origin: "t" }).unwrap();
+    assert_eq!(out, PutOutcome::Unchanged);
+    let other = indicator(IND, "2026-01-01T00:00:00.000Z", "changed");
+    let json = other.to_json_string();
+    let err = txn.put(NewVersion { object: &other, json: &json, label: &green(ORG_A), origin: "t" }).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains(IND));
+}
+
+pub fn date_added_strictly_increases(store: &dyn Store) {
+    let mut last = None;
+    for batch in 0..3 {
+        let mut txn = store.begin().unwrap();
+        for i in 0..200 {
+            let ip = format!("10.{batch}.{}.{}", i / 256, i % 256);
+            let o = obj(json!({"type": "ipv4-addr", "value": ip}));
+            let json = o.to_json_string();
+            match txn.put(NewVersion { object: &o, json: &json, label: &green(ORG_A), origin: "t" }).unwrap() {
+                PutOutcome::Stored { date_added } => {
+                    if let Some(prev) = last {
+                        assert!(date_added > prev, "date_added must strictly increase");
+                    }
+                    last = Some(date_added);
+                }
+                PutOutcome::Unchanged => panic!("new object reported unchanged"),
+            }
+        }
+        txn.commit().unwrap();
+    }
+    let r = reader(&org(ORG_A, "LTU", &[]), Rank::Unclassified, &[]);
+    let page = store.query(&r, &Query { versions: VersionFilter::All, ..Query::default() }).unwrap();
+    assert_eq!(page.objects.len(), 600);
+    for w in page.objects.windows(2) {
+        assert!(w[1].date_added > w[0].date_added);
+    }
+}
+
+pub fn dropped_transaction_writes_nothing(store: &dyn Store) {
+    {
+        let mut txn = store.begin().unwrap();
+        let o = indicator(IND, "2026-01-01T00:00:00.000Z", "one");
+        let json = o.to_json_string();
+        txn.put(NewVersion { object: &o, json: &json, label: &green(ORG_A), origin: "t" }).unwrap();
+        txn.audit("test", "write", IND, &json!({})).unwrap();
+        // dropped without commit
+    }
+    let r = reader(&org(ORG_A, "LTU", &[]), Rank::Unclassified, &[]);
+    assert!(store.get(&r, IND, &VersionFilter::All).unwrap().is_empty());
+    assert!(store.audit_entries(0, 10).unwrap().is_empty());
+    // The store is usable after the rollback.
+    put_all(store, &[(indicator(IND, "2026-01-01T00:00:00.000Z", "one"), green(ORG_A))]);
+    assert_eq!(store.get(&r, IND, &VersionFilter::All).unwrap().len(), 1);
+}
+
+fn secret_eu(originator: &str) -> Label {
+    Label {
+        policy: Policy::Eu,
+        classification: Rank::Secret,
+        releasable_to: BTreeSet::new(),
+        caveats: BTreeSet::new(),
+        tlp: Some(Tlp::Green),
+        pap: Some(Pap::Amber),
+        exercise: None,
+        originator: Some(originator.into()),
+    }
+}
+
+pub fn pages_counts_and_search_are_filtered_in_the_query(store: &dyn Store) {
+    // 300 objects: every third is EU SECRET, the rest TLP:GREEN.
+    let mut items = Vec::new();
+    for i in 0..300 {
+        let id = format!("indicator--e0000000-0000-4000-8000-{i:012}");
+        let name = if i % 3 == 0 { format!("secret ransomware {i}") } else { format!("open ransomware {i}") };
+        let label = if i % 3 == 0 { secret_eu(ORG_A) } else { green(ORG_A) };
+        items.push((indicator(&id, "2026-01-01T00:00:00.000Z", &name), label));
+    }
+    put_all(store, &items);
+    let cleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Secret, &[Policy::Eu]);
+    let uncleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Restricted, &[Policy::Eu]);
+    let q = Query { types: vec!["indicator".into()], limit: 100, ..Query::default() };
+    assert_eq!(store.count(&cleared, &q).unwrap(), 300);
+    assert_eq!(store.count(&uncleared, &q).unwrap(), 200);
+    // Paging: full pages of readable objects, no duplicates, nothing missing.
+    let mut seen = HashSet::new();
+    let mut query = q.clone();
+    loop {
+        let page = store.query(&uncleared, &query).unwrap();
+        for o in &page.objects {
+            assert!(!o.json.contains("secret ransomware"), "leak: {}", o.id);
+            assert!(seen.insert(o.id.clone()), "duplicate {}", o.id);
+        }
+        if !page.more {
+            assert!(page.objects.len() <= 100);
+            break;
+        }
+        assert_eq!(page.objects.len(), 100, "a page of 100 is 100 readable objects");
+        query.after = page.next;
+    }
+    assert_eq!(seen.len(), 200);
+    // Full text: the search itself is filtered.
+    let text = Query { text: Some("secret".into()), ..Query::default() };
+    assert_eq!(store.count(&cleared, &text).unwrap(), 100);
+    assert_eq!(store.count(&uncleared, &text).unwrap(), 0);
+    assert!(store.query(&uncleared, &text).unwrap().objects.is_empty());
+    let prefix = Query { text: Some("ransom".into()), ..Query::default() };
+    assert_eq!(store.count(&uncleared, &prefix).unwrap(), 200);
+    // FTS syntax in user text is quoted, never interpreted.
+    assert!(store.count(&cleared, &Query { text: Some("\"NEAR( OR *".into()), ..Query::default() }).is_ok());
+    // Anonymous: TLP:GREEN is not public.
+    assert_eq!(store.count(&Subject::Anonymous, &q).unwrap(), 0);
+    // Stats are filtered too.
+    assert_eq!(store.stats(&uncleared).unwrap().objects, 200);
+}
+
+pub fn last_version_is_the_newest_readable_one(store: &dyn Store) {
+    let v1 = indicator(IND, "2026-01-01T00:00:00.000Z", "public one");
+    let v2 = indicator(IND, "2026-02-01T00:00:00.000Z", "secret two");
+    put_all(store, &[(v1, green(ORG_A)), (v2, secret_eu(ORG_A))]);
+    let uncleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Unclassified, &[]);
+    let last = store.get(&uncleared, IND, &VersionFilter::Last).unwrap();
+    assert_eq!(last.len(), 1);
+    assert!(last[0].json.contains("public one"));
+    let all = store.get(&uncleared, IND, &VersionFilter::All).unwrap();
+    assert_eq!(all.len(), 1, "the secret version is invisible");
+    let cleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Secret, &[Policy::Eu]);
+    assert!(store.get(&cleared, IND, &VersionFilter::Last).unwrap()[0].json.contains("secret two"));
+}
+
+pub fn registry_and_audit_chain(store: &dyn Store) {
+    let now = Timestamp::now(3);
+    store
+        .put_organisation(&OrganisationRecord { org: org(ORG_A, "LTU", &["EU", "NATO"]), name: "CERT-LT".into(), kind: "national-authority".into(), created: now })
+        .unwrap();
+    assert_eq!(store.find_organisation("cert-lt").unwrap().unwrap().org.id, ORG_A);
+    assert_eq!(store.find_organisation(ORG_A).unwrap().unwrap().name, "CERT-LT");
+    let user = UserRecord {
+        id: "user--1".into(),
+        name: "alice".into(),
+        org_id: ORG_A.into(),
+        role: Role::Analyst,
+        clearance: Rank::Secret,
+        briefed: [Policy::Eu].into_iter().collect(),
+        caveats: BTreeSet::new(),
+        password_hash: None,
+        created: now,
+        disabled: false,
+    };
+    store.put_user(&user).unwrap();
+    let actor = store.actor(&store.find_user("alice").unwrap().unwrap(), None).unwrap();
+    assert!(can_read(&actor.subject, &secret_eu(ORG_B)));
+    let token = TokenRecord { id: "tok_1".into(), user_id: "user--1".into(), secret_hash: "ab".repeat(32), created: now, expires: None, revoked: None };
+    store.put_token(&token).unwrap();
+    assert_eq!(store.token_by_hash(&"ab".repeat(32)).unwrap().unwrap().id, "tok_1");
+    assert!(store.revoke_token("tok_1", now).unwrap());
+    assert!(!store.revoke_token("tok_1", now).unwrap(), "a revoked token cannot be revoked again");
+    assert!(store.token_by_hash(&"ab".repeat(32)).unwrap().unwrap().revoked.is_some());
+    for i in 0..5 {
+        store.audit("user:alice", "login", "alice", &json!({"i": i})).unwrap();
+    }
+    let entries = store.audit_entries(0, 100).unwrap();
+    assert_eq!(entries.len(), 5);
+    assert_eq!(verify_audit_chain(&entries), None);
+    let mut changed = entries.clone();
+    changed[2].details = "{\"i\":99}".into();
+    assert_eq!(verify_audit_chain(&changed).map(|b: AuditBreak| b.seq), Some(3));
+    let mut removed = entries.clone();
+    removed.remove(1);
+    assert_eq!(verify_audit_chain(&removed).map(|b| b.seq), Some(3));
+    let mut reordered = entries;
+    reordered.swap(3, 4);
+    assert_eq!(verify_audit_chain(&reordered).map(|b| b.seq), Some(5));
+}
+
+pub fn ingest_applies_the_write_rules(store: &dyn Store) {
+    let now = Timestamp::now(3);
+    for (id, name, country) in [(ORG_A, "CERT-LT", "LTU"), (ORG_B, "CERT-EE", "EST")] {
+        store
+            .put_organisation(&OrganisationRecord { org: org(id, country, &["EU"]), name: name.into(), kind: "national-authority".into(), created: now })
+            .unwrap();
+    }
+    let mk = |name: &str, org_id: &str, clearance: Rank| UserRecord {
+        id: format!("user--{name}"),
+        name: name.into(),
+        org_id: org_id.into(),
+        role: Role::Analyst,
+        clearance,
+        briefed: [Policy::Eu].into_iter().collect(),
+        caveats: BTreeSet::new(),
+        password_hash: None,
+        created: now,
+        disabled: false,
+    };
+    store.put_user(&mk("lt", ORG_A, Rank::Restricted)).unwrap();
+    store.put_user(&mk("ee", ORG_B, Rank::Secret)).unwrap();
+    let lt = store.actor(&store.find_user("lt").unwrap().unwrap(), None).unwrap();
+    let ee = store.actor(&store.find_user("ee").unwrap().unwrap(), None).unwrap();
+    let options = |a: &Actor| IngestOptions {
+        defaults: LabelDefaults::default(),
+        explicit_defaults: false,
+        origin: a.origin(),
+        signed_by_originator: false,
+    };
+    let secret_marking = phalanx_labels::label_marking_definition(&secret_eu(ORG_A));
+    let secret_id = secret_marking["id"].as_str().unwrap().to_owned();
+    let run = |actor: &Actor, objects: Vec<Value>| {
+        let mut txn = store.begin().unwrap();
+        let mut ingest = Ingest::new(store, actor, options(actor)).unwrap();
+        for (i, v) in objects.into_iter().enumerate() {
+            match StixObject::from_value(v, &format!("$[{i}]")) {
+                Ok(p) => ingest.object(txn.as_mut(), &format!("$[{i}]"), p).unwrap(),
+                Err(e) => ingest.refuse_invalid(&format!("$[{i}]"), &e),
+            }
+        }
+        let report = ingest.finish(txn.as_mut()).unwrap();
+        txn.commit().unwrap();
+        report
+    };
+    let mut secret_ind = indicator(IND, "2026-01-01T00:00:00.000Z", "x").to_value();
+    secret_ind["object_marking_refs"] = json!([secret_id]);
+    // The marking is defined after its first use: it still resolves.
+    let report = run(&lt, vec![secret_ind.clone(), secret_marking.clone()]);
+    assert_eq!(report.stored, 1, "{:?}", report.refused);
+    assert_eq!(report.refused.len(), 1);
+    assert!(report.refused[0].reason.contains("above the writer's reach"), "{}", report.refused[0].reason);
+    // A cleared writer stores it; its organisation is the originator.
+    let report = run(&ee, vec![secret_ind]);
+    assert_eq!((report.stored, report.refused.len()), (1, 0), "{:?}", report.refused);
+    // Only the originator makes a new version.
+    let mut v2 = indicator(IND, "2026-03-01T00:00:00.000Z", "y").to_value();
+    v2["object_marking_refs"] = json!([phalanx_labels::TLP2_GREEN]);
+    let report = run(&lt, vec![v2]);
+    assert!(report.refused.iter().any(|r| r.reason.contains("only the originator")), "{:?}", report.refused);
+    // created_by_ref naming another registered organisation is refused.
+    let mut foreign = indicator("indicator--f0000000-0000-4000-8000-000000000004", "2026-01-01T00:00:00.000Z", "z").to_value();
+    foreign["created_by_ref"] = json!(ORG_A);
+    let report = run(&ee, vec![foreign]);
+    assert!(report.refused[0].reason.contains("another organisation registered"), "{:?}", report.refused);
+    // A relationship to the SECRET indicator is raised to SECRET.
+    let rel = json!({
+        "type": "relationship", "spec_version": "2.1", "id": "relationship--f0000000-0000-4000-8000-000000000005",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "relationship_type": "indicates", "source_ref": IND,
+        "target_ref": "malware--f0000000-0000-4000-8000-000000000006"
+    });
+    let report = run(&ee, vec![rel]);
+    assert_eq!(report.raised.len(), 1, "{report:?}");
+    let ee_subject = &ee.subject;
+    let stored = store.get(ee_subject, "relationship--f0000000-0000-4000-8000-000000000005", &VersionFilter::Last).unwrap();
+    assert_eq!(stored[0].label.classification, Rank::Secret);
+    assert!(stored[0].json.contains(&secret_id), "the raised label is carried explicitly");
+    // Loosening a label in a new version is an audited release decision.
+    let mut open = indicator(IND, "2026-04-01T00:00:00.000Z", "released").to_value();
+    open["object_marking_refs"] = json!([phalanx_labels::TLP2_GREEN]);
+    let report = run(&ee, vec![open]);
+    assert_eq!(report.stored, 1, "{:?}", report.refused);
+    let audit = store.audit_entries(0, 100).unwrap();
+    assert!(audit.iter().any(|e| e.action == "release" && e.target == IND), "{audit:?}");
+    assert!(audit.iter().any(|e| e.action == "write"));
+    assert_eq!(verify_audit_chain(&audit), None);
+}
+
+/// Property: for random organisations, users and labelled objects, what
+/// the store returns to each user (listing, count, search) is exactly what
+/// the pure rule allows.
+pub fn store_equals_the_pure_rule_for_random_worlds<G, S: Store>(make: &dyn Fn() -> (G, S)) {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let countries = ["LTU", "EST", "DEU", "FRA"];
+    let groups = ["EU", "NATO", "CRRT"];
+    let org_ids: Vec<String> = (0..6).map(|i| format!("identity--00000000-0000-4000-8000-00000000000{i}")).collect();
+    let token = prop_oneof![
+        proptest::sample::select(countries.to_vec()).prop_map(str::to_owned),
+        proptest::sample::select(groups.to_vec()).prop_map(str::to_owned),
+        proptest::sample::select(org_ids.clone()),
+    ];
+    let label = (
+        0usize..4,
+        0u8..5,
+        proptest::collection::btree_set(token, 0..3),
+        proptest::collection::btree_set(proptest::sample::select(vec!["ATOMAL", "CASE-1"]), 0..2),
+        0usize..6,
+        proptest::option::of(proptest::sample::select(vec!["ex-1"])),
+        0usize..6,
+    )
+        .prop_map(move |(p, rank, rel, cav, tlp, exercise, originator)| {
+            let policy = [Policy::Unclassified, Policy::Eu, Policy::Nato, Policy::National("LTU".into())][p].clone();
+            let rank = match policy {
+                Policy::Unclassified => Rank::Unclassified,
+                Policy::Nato => Rank::from_u8(rank).unwrap_or(Rank::Unclassified),
+                _ => Rank::from_u8(rank.max(1)).unwrap_or(Rank::Restricted),
+            };
+            Label {
+                policy,
+                classification: rank,
+                releasable_to: rel,
+                caveats: cav.into_iter().map(str::to_owned).collect(),
+                tlp: [None, Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), Some(Tlp::AmberStrict), Some(Tlp::Red)][tlp],
+                pap: None,
+                exercise: exercise.map(str::to_owned),
+                originator: Some(format!("identity--00000000-0000-4000-8000-00000000000{originator}")),
+            }
+        });
+    let world = proptest::collection::vec(label, 1..40);
+    let mut runner = TestRunner::new(Config { cases: 24, ..Config::default() });
+    let result = runner.run(&world, |labels| {
+        let (_guard, store) = make();
+        let mut items = Vec::new();
+        for (i, l) in labels.iter().enumerate() {
+            let id = format!("indicator--10000000-0000-4000-8000-{i:012}");
+            items.push((indicator(&id, "2026-01-01T00:00:00.000Z", &format!("needle {i}")), l.clone()));
+        }
+        put_all(&store, &items);
+        let mut subjects = vec![Subject::Anonymous];
+        for (i, oid) in org_ids.iter().enumerate() {
+            let mut o = Organisation::new(oid.clone());
+            o.country = Some(countries[i % countries.len()].into());
+            o.memberships = groups.iter().take(i % 4).map(|g| g.to_string()).collect();
+            if i == 5 {
+                o.parent = Some(org_ids[0].clone());
+            }
+            for clearance in [Rank::Unclassified, Rank::Secret] {
+                let mut r = Reader::new(o.clone());
+                r.clearance = clearance;
+                r.briefed = [Policy::Eu, Policy::Nato].into_iter().collect();
+                r.caveats = if i % 2 == 0 { ["ATOMAL".to_owned()].into_iter().collect() } else { BTreeSet::new() };
+                r.context = if i == 3 { Some("ex-1".into()) } else { None };
+                subjects.push(Subject::User(r));
+            }
+        }
+        for subject in &subjects {
+            let expected: BTreeSet<String> =
+                items.iter().filter(|(_, l)| can_read(subject, l)).map(|(o, _)| o.id().to_string()).collect();
+            let listed: BTreeSet<String> = store
+                .query(subject, &Query { limit: 7, ..Query::default() })
+                .and_then(|first| {
+                    let mut all: Vec<String> = first.objects.iter().map(|o| o.id.clone()).collect();
+                    let mut next = first.next;
+                    while let Some(cursor) = next {
+                        let page = store.query(subject, &Query { limit: 7, after: Some(cursor), ..Query::default() })?;
+                        all.extend(page.objects.iter().map(|o| o.id.clone()));
+                        next = if page.more { page.next } else { None };
+                    }
+                    Ok(all)
+                })
+                .unwrap()
+                .into_iter()
+                .collect();
+            prop_assert_eq!(&listed, &expected);
+            prop_assert_eq!(store.count(subject, &Query::default()).unwrap(), expected.len() as u64);
+            let searched = store.count(subject, &Query { text: Some("needle".into()), ..Query::default() }).unwrap();
+            prop_assert_eq!(searched, expected.len() as u64);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

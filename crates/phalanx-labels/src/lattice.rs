@@ -12,7 +12,7 @@
 //!    community's token, a token set, or nobody) before the intersection.
 //! 2. Two disjoint lists intersect to the empty list, which would read as
 //!    "default community". The result is `["NOBODY"]` instead
-//!    ([`NOBODY`](crate::NOBODY) matches no organisation), or the empty list
+//!    ([`NOBODY`] matches no organisation), or the empty list
 //!    when the result's TLP is `amber` or stricter (where empty already means
 //!    the originator alone).
 //! 3. TLP `amber` lets the clients of a listed organisation read; `green`

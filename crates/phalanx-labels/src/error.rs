@@ -30,7 +30,9 @@ pub enum LabelError {
     },
 
     /// A TLP string is not one of the five TLP 2.0 levels.
-    #[error("tlp: `{value}` is not a tlp 2.0 level (expected clear, green, amber, amber+strict or red)")]
+    #[error(
+        "tlp: `{value}` is not a tlp 2.0 level (expected clear, green, amber, amber+strict or red)"
+    )]
     InvalidTlp {
         /// The refused text.
         value: String,

@@ -77,7 +77,10 @@ fn meet(a: Audience, b: Audience) -> Audience {
         (Audience::Everyone, x) | (x, Audience::Everyone) => x,
         (Audience::Default(p), Audience::Default(q)) if p == q => Audience::Default(p),
         (a, b) => {
-            let (a, b) = (tokens_of(a).unwrap_or_default(), tokens_of(b).unwrap_or_default());
+            let (a, b) = (
+                tokens_of(a).unwrap_or_default(),
+                tokens_of(b).unwrap_or_default(),
+            );
             Audience::Tokens(a.intersection(&b).cloned().collect())
         }
     }
@@ -138,7 +141,11 @@ pub fn lub(a: &Label, b: &Label) -> Result<Label, LubError> {
         }
     };
 
-    let mut tlp = if tlp_order(a.tlp) >= tlp_order(b.tlp) { a.tlp } else { b.tlp };
+    let mut tlp = if tlp_order(a.tlp) >= tlp_order(b.tlp) {
+        a.tlp
+    } else {
+        b.tlp
+    };
     if tlp == Some(Tlp::Amber) && (below_amber_and_restricted(a) || below_amber_and_restricted(b)) {
         tlp = Some(Tlp::AmberStrict);
     }

@@ -181,7 +181,13 @@ pub enum Tlp {
 
 impl Tlp {
     /// All levels, least restrictive first.
-    pub const ALL: [Tlp; 5] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
+    pub const ALL: [Tlp; 5] = [
+        Tlp::Clear,
+        Tlp::Green,
+        Tlp::Amber,
+        Tlp::AmberStrict,
+        Tlp::Red,
+    ];
 
     /// The TLP 2.0 level text: `clear`, `green`, `amber`, `amber+strict`, `red`.
     pub fn as_str(self) -> &'static str {
@@ -459,7 +465,11 @@ impl LabelMarking {
             s.push_str(c);
             s.push(' ');
         }
-        s.push_str(&display_name(&self.policy, self.classification, national_names));
+        s.push_str(&display_name(
+            &self.policy,
+            self.classification,
+            national_names,
+        ));
         for c in &self.caveats {
             s.push(' ');
             s.push_str(c);
@@ -502,8 +512,7 @@ pub(crate) fn check_token(field: &'static str, t: &str) -> Result<(), LabelError
 /// Whether `s` is `identity--` followed by a hyphenated lowercase UUID.
 pub fn is_identity_id(s: &str) -> bool {
     s.strip_prefix("identity--").is_some_and(|u| {
-        u.len() == 36
-            && uuid::Uuid::try_parse(u).is_ok_and(|p| p.hyphenated().to_string() == u)
+        u.len() == 36 && uuid::Uuid::try_parse(u).is_ok_and(|p| p.hyphenated().to_string() == u)
     })
 }
 
@@ -550,7 +559,11 @@ impl Label {
     }
 
     /// Builds a label from its marking part, a TLP and an originator.
-    pub fn from_marking(marking: LabelMarking, tlp: Option<Tlp>, originator: Option<String>) -> Self {
+    pub fn from_marking(
+        marking: LabelMarking,
+        tlp: Option<Tlp>,
+        originator: Option<String>,
+    ) -> Self {
         let LabelMarking {
             policy,
             classification,

@@ -344,7 +344,9 @@ fn tlp_of_definition(
             "red" => Ok(Some(Tlp::Red)),
             other => Err(malformed(
                 id,
-                format!("definition.tlp: `{other}` is not a tlp 1.0 level (white, green, amber, red)"),
+                format!(
+                    "definition.tlp: `{other}` is not a tlp 1.0 level (white, green, amber, red)"
+                ),
             )),
         };
     }
@@ -358,7 +360,13 @@ fn parse_label_extension(id: &str, ext: &Value) -> Result<LabelMarking, LabelErr
     for k in ext.keys() {
         if !matches!(
             k.as_str(),
-            "extension_type" | "policy" | "classification" | "releasable_to" | "caveats" | "pap" | "exercise"
+            "extension_type"
+                | "policy"
+                | "classification"
+                | "releasable_to"
+                | "caveats"
+                | "pap"
+                | "exercise"
         ) {
             return Err(malformed(
                 id,
@@ -367,7 +375,10 @@ fn parse_label_extension(id: &str, ext: &Value) -> Result<LabelMarking, LabelErr
         }
     }
     if ext.get("extension_type").and_then(Value::as_str) != Some("property-extension") {
-        return Err(malformed(id, "extension_type: expected `property-extension`"));
+        return Err(malformed(
+            id,
+            "extension_type: expected `property-extension`",
+        ));
     }
     let field_err = |e: LabelError| malformed(id, e.to_string());
     let required_str = |k: &str| {
@@ -603,7 +614,10 @@ fn resolve_ref(
 /// Appends `added` (from [`ObjectLabel::added_markings`]) to the object's
 /// `object_marking_refs`, creating it if absent and skipping ids already
 /// there. Errors if `object_marking_refs` is present but not an array.
-pub fn apply_added_markings(obj: &mut Map<String, Value>, added: &[String]) -> Result<(), LabelError> {
+pub fn apply_added_markings(
+    obj: &mut Map<String, Value>,
+    added: &[String],
+) -> Result<(), LabelError> {
     if added.is_empty() {
         return Ok(());
     }

@@ -11,8 +11,16 @@ use proptest::prelude::*;
 
 #[test]
 fn lub_takes_highest_classification_union_of_caveats_and_strictest_tlp_pap() {
-    let a = L::new(Policy::Nato, Rank::Restricted).caveats(&["A"]).tlp(Tlp::Green).pap(Pap::Red).l();
-    let b = L::new(Policy::Nato, Rank::Secret).caveats(&["B"]).tlp(Tlp::Red).pap(Pap::Green).l();
+    let a = L::new(Policy::Nato, Rank::Restricted)
+        .caveats(&["A"])
+        .tlp(Tlp::Green)
+        .pap(Pap::Red)
+        .l();
+    let b = L::new(Policy::Nato, Rank::Secret)
+        .caveats(&["B"])
+        .tlp(Tlp::Red)
+        .pap(Pap::Green)
+        .l();
     let l = lub(&a, &b).unwrap();
     assert_eq!(l.policy, Policy::Nato);
     assert_eq!(l.classification, Rank::Secret);
@@ -40,8 +48,14 @@ fn lub_unclassified_combines_with_any_policy() {
     let a = L::uncl().l();
     let b = L::new(Policy::Eu, Rank::Confidential).l();
     let l = lub(&a, &b).unwrap();
-    assert_eq!((l.policy, l.classification), (Policy::Eu, Rank::Confidential));
-    assert!(l.releasable_to.is_empty(), "the EU default community stays implicit");
+    assert_eq!(
+        (l.policy, l.classification),
+        (Policy::Eu, Rank::Confidential)
+    );
+    assert!(
+        l.releasable_to.is_empty(),
+        "the EU default community stays implicit"
+    );
 }
 
 #[test]
@@ -49,8 +63,17 @@ fn lub_refuses_eu_and_nato() {
     let a = L::new(Policy::Eu, Rank::Secret).l();
     let b = L::new(Policy::Nato, Rank::Secret).l();
     let e = lub(&a, &b).unwrap_err();
-    assert_eq!(e, LubError::PolicyConflict { a: Policy::Eu, b: Policy::Nato });
-    assert_eq!(e.to_string(), "policy: EU and NATO do not combine (different classification policies)");
+    assert_eq!(
+        e,
+        LubError::PolicyConflict {
+            a: Policy::Eu,
+            b: Policy::Nato
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "policy: EU and NATO do not combine (different classification policies)"
+    );
     // NATO UNCLASSIFIED is still NATO.
     assert!(lub(&a, &L::new(Policy::Nato, Rank::Unclassified).l()).is_err());
 }
@@ -72,14 +95,20 @@ fn lub_refuses_real_and_exercise_and_two_exercises() {
         e.to_string(),
         "exercise: real-world data and exercise `ex-1` do not combine (real-world and exercise data, or two exercises, never combine)"
     );
-    assert!(matches!(lub(&ex1, &ex2), Err(LubError::ExerciseConflict { .. })));
+    assert!(matches!(
+        lub(&ex1, &ex2),
+        Err(LubError::ExerciseConflict { .. })
+    ));
     assert_eq!(lub(&ex1, &ex1).unwrap().exercise.as_deref(), Some("ex-1"));
 }
 
 #[test]
 fn lub_refuses_invalid_labels() {
     let bad = L::new(Policy::Unclassified, Rank::Secret).l();
-    assert!(matches!(lub(&bad, &L::uncl().l()), Err(LubError::InvalidLabel(_))));
+    assert!(matches!(
+        lub(&bad, &L::uncl().l()),
+        Err(LubError::InvalidLabel(_))
+    ));
 }
 
 #[test]
@@ -92,7 +121,11 @@ fn lub_disjoint_releasability_is_nobody_not_everybody() {
     assert!(!can_read(&R::of(ee_cert()).s(), &l));
     assert!(!can_read(&R::of(bare()).s(), &l));
     // Under amber the empty list already means "originator alone".
-    let l = lub(&L::uncl().tlp(Tlp::Amber).rel(&["LTU"]).l(), &L::uncl().tlp(Tlp::Amber).rel(&["EST"]).l()).unwrap();
+    let l = lub(
+        &L::uncl().tlp(Tlp::Amber).rel(&["LTU"]).l(),
+        &L::uncl().tlp(Tlp::Amber).rel(&["EST"]).l(),
+    )
+    .unwrap();
     assert!(l.releasable_to.is_empty());
     assert_eq!(l.validate(), Ok(()));
 }
@@ -154,7 +187,12 @@ fn no_tlp_is_not_public_after_lub() {
 
 #[test]
 fn loosening() {
-    let base = L::new(Policy::Nato, Rank::Secret).rel(&["EU", "NATO"]).caveats(&["A"]).tlp(Tlp::Amber).pap(Pap::Amber).l();
+    let base = L::new(Policy::Nato, Rank::Secret)
+        .rel(&["EU", "NATO"])
+        .caveats(&["A"])
+        .tlp(Tlp::Amber)
+        .pap(Pap::Amber)
+        .l();
     let with = |f: &dyn Fn(&mut Label)| {
         let mut l = base.clone();
         f(&mut l);
@@ -162,41 +200,85 @@ fn loosening() {
     };
     assert!(!is_loosening(&base, &base));
     // Tightening is not loosening.
-    assert!(!is_loosening(&base, &with(&|l| l.classification = Rank::TopSecret)));
-    assert!(!is_loosening(&base, &with(&|l| { l.caveats.insert("B".into()); })));
-    assert!(!is_loosening(&base, &with(&|l| l.releasable_to = set(&["EU"]))));
+    assert!(!is_loosening(
+        &base,
+        &with(&|l| l.classification = Rank::TopSecret)
+    ));
+    assert!(!is_loosening(
+        &base,
+        &with(&|l| {
+            l.caveats.insert("B".into());
+        })
+    ));
+    assert!(!is_loosening(
+        &base,
+        &with(&|l| l.releasable_to = set(&["EU"]))
+    ));
     assert!(!is_loosening(&base, &with(&|l| l.tlp = Some(Tlp::Red))));
     assert!(!is_loosening(&base, &with(&|l| l.pap = Some(Pap::Red))));
-    assert!(!is_loosening(&base, &with(&|l| l.originator = Some(ID_LT_CERT.into()))));
+    assert!(!is_loosening(
+        &base,
+        &with(&|l| l.originator = Some(ID_LT_CERT.into()))
+    ));
     // Each loosening named in spec §4.
-    assert!(is_loosening(&base, &with(&|l| l.classification = Rank::Restricted)));
+    assert!(is_loosening(
+        &base,
+        &with(&|l| l.classification = Rank::Restricted)
+    ));
     assert!(is_loosening(&base, &with(&|l| l.caveats.clear())));
-    assert!(is_loosening(&base, &with(&|l| l.releasable_to = set(&["EU", "NATO", "LTU"]))));
+    assert!(is_loosening(
+        &base,
+        &with(&|l| l.releasable_to = set(&["EU", "NATO", "LTU"]))
+    ));
     // Emptying the list: under amber that is "originator alone" (tighter);
     // under green it is the NATO default community (a different audience).
     assert!(!is_loosening(&base, &with(&|l| l.releasable_to.clear())));
-    let green = L::new(Policy::Nato, Rank::Secret).rel(&["EU"]).tlp(Tlp::Green).l();
-    assert!(is_loosening(&green, &L::new(Policy::Nato, Rank::Secret).tlp(Tlp::Green).l()));
+    let green = L::new(Policy::Nato, Rank::Secret)
+        .rel(&["EU"])
+        .tlp(Tlp::Green)
+        .l();
+    assert!(is_loosening(
+        &green,
+        &L::new(Policy::Nato, Rank::Secret).tlp(Tlp::Green).l()
+    ));
     assert!(is_loosening(&base, &with(&|l| l.tlp = Some(Tlp::Green))));
     assert!(is_loosening(&base, &with(&|l| l.pap = Some(Pap::Clear))));
     assert!(is_loosening(&base, &with(&|l| l.pap = None)));
     // Changes of policy or context are release decisions.
     assert!(is_loosening(&base, &with(&|l| l.policy = Policy::Eu)));
-    assert!(is_loosening(&base, &with(&|l| l.exercise = Some("ex".into()))));
+    assert!(is_loosening(
+        &base,
+        &with(&|l| l.exercise = Some("ex".into()))
+    ));
     // From UNCLASSIFIED to a classified policy is a tightening.
-    assert!(!is_loosening(&L::uncl().l(), &L::new(Policy::Eu, Rank::Restricted).l()));
-    assert!(is_loosening(&L::new(Policy::Eu, Rank::Restricted).l(), &L::uncl().l()));
+    assert!(!is_loosening(
+        &L::uncl().l(),
+        &L::new(Policy::Eu, Rank::Restricted).l()
+    ));
+    assert!(is_loosening(
+        &L::new(Policy::Eu, Rank::Restricted).l(),
+        &L::uncl().l()
+    ));
     // Green to amber with a list lets clients in.
-    assert!(is_loosening(&L::uncl().rel(&["LTU"]).tlp(Tlp::Green).l(), &L::uncl().rel(&["LTU"]).tlp(Tlp::Amber).l()));
+    assert!(is_loosening(
+        &L::uncl().rel(&["LTU"]).tlp(Tlp::Green).l(),
+        &L::uncl().rel(&["LTU"]).tlp(Tlp::Amber).l()
+    ));
 }
 
 // ----------------------------------------------------------- properties
 
-const POOL: &[&str] = &["EU", "NATO", "LTU", "EST", "NET", ID_LT_CERT, ID_EE_CERT, NOBODY];
+const POOL: &[&str] = &[
+    "EU", "NATO", "LTU", "EST", "NET", ID_LT_CERT, ID_EE_CERT, NOBODY,
+];
 const ORG_IDS: &[&str] = &[ID_LT_CERT, ID_EE_CERT, ID_DE_BSI, ID_LT_CLIENT];
 
-fn subset(pool: &'static [&'static str], max: usize) -> impl Strategy<Value = std::collections::BTreeSet<String>> {
-    proptest::sample::subsequence(pool, 0..=max).prop_map(|v| v.into_iter().map(str::to_string).collect())
+fn subset(
+    pool: &'static [&'static str],
+    max: usize,
+) -> impl Strategy<Value = std::collections::BTreeSet<String>> {
+    proptest::sample::subsequence(pool, 0..=max)
+        .prop_map(|v| v.into_iter().map(str::to_string).collect())
 }
 
 fn arb_policy() -> impl Strategy<Value = Policy> {
@@ -268,26 +350,28 @@ fn arb_label() -> impl Strategy<Value = Label> {
 /// Two labels that often share policy, exercise and originator (so that
 /// their lub combines and is often readable), or two independent labels.
 fn arb_pair() -> impl Strategy<Value = (Label, Label)> {
-    let related = (arb_label(), arb_label(), any::<bool>(), any::<bool>()).prop_map(|(a, mut b, keep_rel, keep_tlp)| {
-        b.policy = a.policy.clone();
-        if !b.policy.allows(b.classification) {
-            b.classification = a.classification;
-        }
-        b.exercise = a.exercise.clone();
-        b.originator = a.originator.clone();
-        if keep_rel {
-            b.releasable_to = a.releasable_to.clone();
-        }
-        if keep_tlp {
-            b.tlp = a.tlp;
-        }
-        if b.validate().is_err() {
-            b.releasable_to = a.releasable_to.clone();
-            b.tlp = a.tlp;
-        }
-        assert_eq!(b.validate(), Ok(()), "{b:?}");
-        (a, b)
-    });
+    let related = (arb_label(), arb_label(), any::<bool>(), any::<bool>()).prop_map(
+        |(a, mut b, keep_rel, keep_tlp)| {
+            b.policy = a.policy.clone();
+            if !b.policy.allows(b.classification) {
+                b.classification = a.classification;
+            }
+            b.exercise = a.exercise.clone();
+            b.originator = a.originator.clone();
+            if keep_rel {
+                b.releasable_to = a.releasable_to.clone();
+            }
+            if keep_tlp {
+                b.tlp = a.tlp;
+            }
+            if b.validate().is_err() {
+                b.releasable_to = a.releasable_to.clone();
+                b.tlp = a.tlp;
+            }
+            assert_eq!(b.validate(), Ok(()), "{b:?}");
+            (a, b)
+        },
+    );
     prop_oneof![1 => (arb_label(), arb_label()), 2 => related]
 }
 
@@ -305,9 +389,15 @@ fn arb_subject() -> impl Strategy<Value = Subject> {
     // Biased towards readers who pass rules 1, 3 and 5, so that rules 2 and 4
     // (where lub has its subtleties) decide often.
     let all_policies = || {
-        [Policy::Unclassified, Policy::Eu, Policy::Nato, national("DEU"), national("LTU")]
-            .into_iter()
-            .collect::<std::collections::BTreeSet<_>>()
+        [
+            Policy::Unclassified,
+            Policy::Eu,
+            Policy::Nato,
+            national("DEU"),
+            national("LTU"),
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
     };
     let reader = (
         arb_org(),
@@ -337,7 +427,12 @@ fn arb_peer() -> impl Strategy<Value = PeerScope> {
         arb_rank(),
         subset(&["ex-1", "ex-2"], 2),
     )
-        .prop_map(|(serves, accredited, ceiling, exercises)| PeerScope { serves, accredited, ceiling, exercises })
+        .prop_map(|(serves, accredited, ceiling, exercises)| PeerScope {
+            serves,
+            accredited,
+            ceiling,
+            exercises,
+        })
 }
 
 proptest! {
@@ -425,7 +520,9 @@ fn generators_produce_readable_lubs() {
     let mut combined = 0;
     let mut hist = std::collections::BTreeMap::new();
     for _ in 0..4000 {
-        let Ok(tree) = strat.new_tree(&mut runner) else { continue };
+        let Ok(tree) = strat.new_tree(&mut runner) else {
+            continue;
+        };
         let ((a, b), s) = tree.current();
         if let Ok(l) = lub(&a, &b) {
             combined += 1;

@@ -16,16 +16,37 @@ fn policy_text() {
         assert_eq!(s.parse::<Policy>(), Ok(p.clone()));
         assert_eq!(p.to_string(), s);
     }
-    for bad in ["", "nato", "Eu", "NATIONAL:", "NATIONAL:ltu", "NATIONAL:LT", "NATIONAL:LTUX", "NATIONAL LTU", "NATIONAL:LT1"] {
+    for bad in [
+        "",
+        "nato",
+        "Eu",
+        "NATIONAL:",
+        "NATIONAL:ltu",
+        "NATIONAL:LT",
+        "NATIONAL:LTUX",
+        "NATIONAL LTU",
+        "NATIONAL:LT1",
+    ] {
         let e = bad.parse::<Policy>().unwrap_err();
-        assert_eq!(e, LabelError::InvalidPolicy { value: bad.to_string() });
+        assert_eq!(
+            e,
+            LabelError::InvalidPolicy {
+                value: bad.to_string()
+            }
+        );
         assert!(e.to_string().starts_with("policy: "), "{e}");
     }
 }
 
 #[test]
 fn rank_text_and_numbers() {
-    let names = ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP_SECRET"];
+    let names = [
+        "UNCLASSIFIED",
+        "RESTRICTED",
+        "CONFIDENTIAL",
+        "SECRET",
+        "TOP_SECRET",
+    ];
     for (n, name) in names.iter().enumerate() {
         let r = Rank::from_u8(n as u8).expect("rank");
         assert_eq!(r as u8, n as u8);
@@ -35,7 +56,11 @@ fn rank_text_and_numbers() {
     assert_eq!(Rank::from_u8(5), None);
     assert!(Rank::Unclassified < Rank::Restricted && Rank::Secret < Rank::TopSecret);
     let e = "TOP SECRET".parse::<Rank>().unwrap_err();
-    assert!(e.to_string().starts_with("classification: `TOP SECRET` is not a rank"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("classification: `TOP SECRET` is not a rank"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -45,8 +70,19 @@ fn tlp_and_pap_text_and_order() {
         assert_eq!(t.to_string(), s);
         assert_eq!(s.parse::<Tlp>(), Ok(*t));
     }
-    assert!(Tlp::Clear < Tlp::Green && Tlp::Green < Tlp::Amber && Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red);
-    assert!("white".parse::<Tlp>().unwrap_err().to_string().starts_with("tlp: "));
+    assert!(
+        Tlp::Clear < Tlp::Green
+            && Tlp::Green < Tlp::Amber
+            && Tlp::Amber < Tlp::AmberStrict
+            && Tlp::AmberStrict < Tlp::Red
+    );
+    assert!(
+        "white"
+            .parse::<Tlp>()
+            .unwrap_err()
+            .to_string()
+            .starts_with("tlp: ")
+    );
     assert!("AMBER".parse::<Tlp>().is_err());
     let paps = ["clear", "green", "amber", "red"];
     for (p, s) in Pap::ALL.iter().zip(paps) {
@@ -54,33 +90,69 @@ fn tlp_and_pap_text_and_order() {
         assert_eq!(s.parse::<Pap>(), Ok(*p));
     }
     assert!(Pap::Clear < Pap::Green && Pap::Amber < Pap::Red);
-    assert!("amber+strict".parse::<Pap>().unwrap_err().to_string().starts_with("pap: "));
+    assert!(
+        "amber+strict"
+            .parse::<Pap>()
+            .unwrap_err()
+            .to_string()
+            .starts_with("pap: ")
+    );
 }
 
 #[test]
 fn display_names() {
-    let eu = ["RESTREINT UE/EU RESTRICTED", "CONFIDENTIEL UE/EU CONFIDENTIAL", "SECRET UE/EU SECRET", "TRES SECRET UE/EU TOP SECRET"];
-    let nato = ["NATO UNCLASSIFIED", "NATO RESTRICTED", "NATO CONFIDENTIAL", "NATO SECRET", "COSMIC TOP SECRET"];
+    let eu = [
+        "RESTREINT UE/EU RESTRICTED",
+        "CONFIDENTIEL UE/EU CONFIDENTIAL",
+        "SECRET UE/EU SECRET",
+        "TRES SECRET UE/EU TOP SECRET",
+    ];
+    let nato = [
+        "NATO UNCLASSIFIED",
+        "NATO RESTRICTED",
+        "NATO CONFIDENTIAL",
+        "NATO SECRET",
+        "COSMIC TOP SECRET",
+    ];
     for (i, r) in Rank::ALL.iter().enumerate() {
         assert_eq!(display_name(&Policy::Nato, *r, None), nato[i]);
         if i > 0 {
             assert_eq!(display_name(&Policy::Eu, *r, None), eu[i - 1]);
         }
     }
-    assert_eq!(display_name(&Policy::Unclassified, Rank::Unclassified, None), "UNCLASSIFIED");
+    assert_eq!(
+        display_name(&Policy::Unclassified, Rank::Unclassified, None),
+        "UNCLASSIFIED"
+    );
     let mut names = NationalNames::new();
     names.insert("DEU", Rank::Restricted, "VS-NUR FÜR DEN DIENSTGEBRAUCH");
-    assert_eq!(display_name(&national("DEU"), Rank::Restricted, Some(&names)), "VS-NUR FÜR DEN DIENSTGEBRAUCH");
+    assert_eq!(
+        display_name(&national("DEU"), Rank::Restricted, Some(&names)),
+        "VS-NUR FÜR DEN DIENSTGEBRAUCH"
+    );
     // No configured name: the rank name.
-    assert_eq!(display_name(&national("DEU"), Rank::Secret, Some(&names)), "SECRET");
-    assert_eq!(display_name(&national("LTU"), Rank::Restricted, Some(&names)), "RESTRICTED");
-    assert_eq!(display_name(&national("DEU"), Rank::Restricted, None), "RESTRICTED");
+    assert_eq!(
+        display_name(&national("DEU"), Rank::Secret, Some(&names)),
+        "SECRET"
+    );
+    assert_eq!(
+        display_name(&national("LTU"), Rank::Restricted, Some(&names)),
+        "RESTRICTED"
+    );
+    assert_eq!(
+        display_name(&national("DEU"), Rank::Restricted, None),
+        "RESTRICTED"
+    );
     // Label display with national names.
     let l = L::new(national("DEU"), Rank::Restricted).rel(&["DEU"]).l();
-    assert_eq!(l.display_name(Some(&names)), "DEU VS-NUR FÜR DEN DIENSTGEBRAUCH REL TO DEU");
+    assert_eq!(
+        l.display_name(Some(&names)),
+        "DEU VS-NUR FÜR DEN DIENSTGEBRAUCH REL TO DEU"
+    );
     // National names deserialise from configuration.
     let from_cfg: NationalNames =
-        serde_json::from_str(r#"{"DEU": {"RESTRICTED": "VS-NUR FÜR DEN DIENSTGEBRAUCH"}}"#).expect("config");
+        serde_json::from_str(r#"{"DEU": {"RESTRICTED": "VS-NUR FÜR DEN DIENSTGEBRAUCH"}}"#)
+            .expect("config");
     assert_eq!(from_cfg, names);
 }
 
@@ -88,14 +160,31 @@ fn display_names() {
 fn valid_policy_rank_pairs() {
     for r in Rank::ALL {
         let ok = |p: Policy| L::new(p, r).l().validate().is_ok();
-        assert_eq!(ok(Policy::Unclassified), r == Rank::Unclassified, "UNCLASSIFIED {r}");
+        assert_eq!(
+            ok(Policy::Unclassified),
+            r == Rank::Unclassified,
+            "UNCLASSIFIED {r}"
+        );
         assert!(ok(Policy::Nato), "NATO {r}");
         assert_eq!(ok(Policy::Eu), r != Rank::Unclassified, "EU {r}");
         assert_eq!(ok(national("DEU")), r != Rank::Unclassified, "NATIONAL {r}");
     }
-    let e = L::new(Policy::Eu, Rank::Unclassified).l().validate().unwrap_err();
-    assert_eq!(e, LabelError::InvalidPolicyRank { policy: Policy::Eu, classification: Rank::Unclassified });
-    assert!(e.to_string().starts_with("classification: UNCLASSIFIED is not valid under policy EU"), "{e}");
+    let e = L::new(Policy::Eu, Rank::Unclassified)
+        .l()
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        e,
+        LabelError::InvalidPolicyRank {
+            policy: Policy::Eu,
+            classification: Rank::Unclassified
+        }
+    );
+    assert!(
+        e.to_string()
+            .starts_with("classification: UNCLASSIFIED is not valid under policy EU"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -104,15 +193,31 @@ fn malformed_tokens_are_refused_naming_the_field() {
     assert!(err(L::uncl().rel(&[""]).l()).starts_with("releasable_to: `` must not be empty"));
     assert!(err(L::uncl().rel(&["L TU"]).l()).starts_with("releasable_to: `L TU`"));
     assert!(err(L::uncl().rel(&["LTU,EST"]).l()).starts_with("releasable_to: `LTU,EST`"));
-    assert!(err(L::uncl().rel(&["identity--nope"]).l()).starts_with("releasable_to: `identity--nope` is not a valid identity id"));
-    assert!(err(L::uncl().rel(&["identity--0A1B2C3D-0000-4000-8000-000000000001"]).l()).starts_with("releasable_to:"));
-    assert!(err(L::uncl().rel(&[NOBODY, "LTU"]).l()).starts_with("releasable_to: `NOBODY` must stand alone"));
-    assert!(err(L::uncl().rel(&[NOBODY]).tlp(Tlp::Amber).l()).starts_with("releasable_to: `NOBODY` is not used with tlp amber"));
+    assert!(
+        err(L::uncl().rel(&["identity--nope"]).l())
+            .starts_with("releasable_to: `identity--nope` is not a valid identity id")
+    );
+    assert!(
+        err(L::uncl()
+            .rel(&["identity--0A1B2C3D-0000-4000-8000-000000000001"])
+            .l())
+        .starts_with("releasable_to:")
+    );
+    assert!(
+        err(L::uncl().rel(&[NOBODY, "LTU"]).l())
+            .starts_with("releasable_to: `NOBODY` must stand alone")
+    );
+    assert!(
+        err(L::uncl().rel(&[NOBODY]).tlp(Tlp::Amber).l())
+            .starts_with("releasable_to: `NOBODY` is not used with tlp amber")
+    );
     assert!(err(L::uncl().caveats(&["A|B"]).l()).starts_with("caveats: `A|B`"));
     assert!(err(L::uncl().caveats(&["A\nB"]).l()).starts_with("caveats: "));
     assert!(err(L::uncl().exercise("").l()).starts_with("exercise: "));
     assert!(err(L::uncl().exercise(&"x".repeat(257)).l()).contains("longer than 256 bytes"));
-    assert!(err(L::uncl().orig("LTU").l()).starts_with("originator: `LTU` is not a valid identity id"));
+    assert!(
+        err(L::uncl().orig("LTU").l()).starts_with("originator: `LTU` is not a valid identity id")
+    );
     let mut l = L::uncl().l();
     l.policy = Policy::National("ltu".into());
     l.classification = Rank::Secret;
@@ -125,14 +230,28 @@ fn malformed_tokens_are_refused_naming_the_field() {
         .orig(ID_EE_CERT)
         .l();
     assert_eq!(ok.validate(), Ok(()));
-    assert_eq!(L::uncl().rel(&[NOBODY]).tlp(Tlp::Green).l().validate(), Ok(()));
+    assert_eq!(
+        L::uncl().rel(&[NOBODY]).tlp(Tlp::Green).l().validate(),
+        Ok(())
+    );
 }
 
 #[test]
 fn access_key_covers_every_read_input() {
-    let l = L::new(Policy::Nato, Rank::Secret).rel(&["EU"]).pap(Pap::Amber).tlp(Tlp::AmberStrict).orig(ID_LT_CERT).l();
-    assert_eq!(l.access_key(), format!("NATO|SECRET|EU||amber||amber+strict|{ID_LT_CERT}"));
-    assert_eq!(Label::unclassified(Tlp::Clear).access_key(), "UNCLASSIFIED|UNCLASSIFIED|||||clear|");
+    let l = L::new(Policy::Nato, Rank::Secret)
+        .rel(&["EU"])
+        .pap(Pap::Amber)
+        .tlp(Tlp::AmberStrict)
+        .orig(ID_LT_CERT)
+        .l();
+    assert_eq!(
+        l.access_key(),
+        format!("NATO|SECRET|EU||amber||amber+strict|{ID_LT_CERT}")
+    );
+    assert_eq!(
+        Label::unclassified(Tlp::Clear).access_key(),
+        "UNCLASSIFIED|UNCLASSIFIED|||||clear|"
+    );
     let mut other = l.clone();
     other.tlp = Some(Tlp::Amber);
     assert_ne!(other.access_key(), l.access_key());
@@ -142,7 +261,13 @@ fn access_key_covers_every_read_input() {
 
 #[test]
 fn label_serde_shape() {
-    let l = L::new(national("LTU"), Rank::TopSecret).rel(&["EST", "EU"]).tlp(Tlp::AmberStrict).pap(Pap::Red).exercise("ex").orig(ID_LT_CERT).l();
+    let l = L::new(national("LTU"), Rank::TopSecret)
+        .rel(&["EST", "EU"])
+        .tlp(Tlp::AmberStrict)
+        .pap(Pap::Red)
+        .exercise("ex")
+        .orig(ID_LT_CERT)
+        .l();
     let v = serde_json::to_value(&l).expect("json");
     assert_eq!(
         v,
@@ -160,19 +285,37 @@ fn label_serde_shape() {
     let back: Label = serde_json::from_value(v).expect("back");
     assert_eq!(back, l);
     // Missing optional fields default; bad values are refused naming the field.
-    let min: Label = serde_json::from_str(r#"{"policy":"UNCLASSIFIED","classification":"UNCLASSIFIED"}"#).expect("min");
+    let min: Label =
+        serde_json::from_str(r#"{"policy":"UNCLASSIFIED","classification":"UNCLASSIFIED"}"#)
+            .expect("min");
     assert_eq!(min, L::uncl().no_tlp().l());
-    let e = serde_json::from_str::<Label>(r#"{"policy":"NATO","classification":"SECRET","tlp":"amber-strict"}"#).unwrap_err();
+    let e = serde_json::from_str::<Label>(
+        r#"{"policy":"NATO","classification":"SECRET","tlp":"amber-strict"}"#,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("tlp: `amber-strict`"), "{e}");
 }
 
 #[test]
 fn marking_and_label_convert() {
-    let l = L::new(Policy::Eu, Rank::Secret).rel(&["LTU"]).caveats(&["X"]).pap(Pap::Green).exercise("ex").tlp(Tlp::Red).orig(ID_LT_CERT).l();
+    let l = L::new(Policy::Eu, Rank::Secret)
+        .rel(&["LTU"])
+        .caveats(&["X"])
+        .pap(Pap::Green)
+        .exercise("ex")
+        .tlp(Tlp::Red)
+        .orig(ID_LT_CERT)
+        .l();
     let m = l.marking();
-    assert_eq!(Label::from_marking(m.clone(), l.tlp, l.originator.clone()), l);
+    assert_eq!(
+        Label::from_marking(m.clone(), l.tlp, l.originator.clone()),
+        l
+    );
     assert_eq!(m.canonical_form(), label_canonical_form(&l));
-    assert_eq!(LabelMarking::unclassified().canonical_form(), "UNCLASSIFIED|UNCLASSIFIED||||");
+    assert_eq!(
+        LabelMarking::unclassified().canonical_form(),
+        "UNCLASSIFIED|UNCLASSIFIED||||"
+    );
 }
 
 #[test]
@@ -186,7 +329,10 @@ fn organisation_matching() {
     assert!(!o.matches(NOBODY));
     let mut odd = bare();
     odd.memberships.insert(NOBODY.into());
-    assert!(!odd.matches(NOBODY), "NOBODY matches no organisation, whatever its memberships");
+    assert!(
+        !odd.matches(NOBODY),
+        "NOBODY matches no organisation, whatever its memberships"
+    );
     assert!(o.in_default_community(&Policy::Unclassified));
     assert!(o.in_default_community(&Policy::Eu));
     assert!(o.in_default_community(&national("LTU")));

@@ -22,6 +22,7 @@ fn case(name: &'static str, subject: Subject, label: Label, expect: Option<u8>) 
     }
 }
 
+#[rustfmt::skip]
 fn cases() -> Vec<Case> {
     use Policy::{Eu, Nato};
     use Rank::{Confidential, Restricted, Secret, TopSecret};
@@ -124,7 +125,12 @@ fn read_rule_table() {
         assert_eq!(can_read(&c.subject, &c.label), got.is_none(), "{}", c.name);
         assert_eq!(can_write(&c.subject, &c.label), got.is_none(), "{}", c.name);
     }
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -136,19 +142,35 @@ fn read_rule_case_names_are_unique() {
 
 #[test]
 fn deny_reasons_name_the_rule_and_the_missing_parts() {
-    let s = R::of(lt_cert()).cleared(Rank::Secret, &[Policy::Eu]).caveats(&["A"]).s();
-    let l = L::new(Policy::Eu, Rank::Restricted).caveats(&["A", "B", "C"]).l();
+    let s = R::of(lt_cert())
+        .cleared(Rank::Secret, &[Policy::Eu])
+        .caveats(&["A"])
+        .s();
+    let l = L::new(Policy::Eu, Rank::Restricted)
+        .caveats(&["A", "B", "C"])
+        .l();
     let e = explain_read(&s, &l).unwrap_err();
-    assert_eq!(e, DenyReason::MissingCaveats { missing: set(&["B", "C"]) });
+    assert_eq!(
+        e,
+        DenyReason::MissingCaveats {
+            missing: set(&["B", "C"])
+        }
+    );
     assert_eq!(e.to_string(), "rule 3 (caveats): missing caveats B, C");
 
     let l = L::new(Policy::Nato, Rank::TopSecret).l();
     let e = explain_read(&s, &l).unwrap_err();
     assert_eq!(
         e,
-        DenyReason::Clearance { required: Rank::TopSecret, held: Rank::Secret }
+        DenyReason::Clearance {
+            required: Rank::TopSecret,
+            held: Rank::Secret
+        }
     );
-    assert_eq!(e.to_string(), "rule 1 (classification): clearance SECRET is below TOP_SECRET");
+    assert_eq!(
+        e.to_string(),
+        "rule 1 (classification): clearance SECRET is below TOP_SECRET"
+    );
 
     let l = L::uncl().exercise("ex-1").l();
     let e = explain_read(&s, &l).unwrap_err();
@@ -158,7 +180,12 @@ fn deny_reasons_name_the_rule_and_the_missing_parts() {
     );
 }
 
-fn peer(serves: Vec<Organisation>, accredited: &[Policy], ceiling: Rank, exercises: &[&str]) -> PeerScope {
+fn peer(
+    serves: Vec<Organisation>,
+    accredited: &[Policy],
+    ceiling: Rank,
+    exercises: &[&str],
+) -> PeerScope {
     PeerScope {
         serves,
         accredited: accredited.iter().cloned().collect(),
@@ -173,40 +200,85 @@ fn peer_release() {
     use Rank::{Restricted, Secret, TopSecret};
     let ee_node = peer(vec![ee_cert()], &[Eu, Nato], Secret, &["cyber-europe-2026"]);
     // Public data goes.
-    assert!(may_release_to_peer(&ee_node, &L::uncl().tlp(Tlp::Clear).l()));
+    assert!(may_release_to_peer(
+        &ee_node,
+        &L::uncl().tlp(Tlp::Clear).l()
+    ));
     // UNCLASSIFIED is always accredited.
     let unaccredited = peer(vec![ee_cert()], &[], Rank::Unclassified, &[]);
     assert!(may_release_to_peer(&unaccredited, &L::uncl().l()));
     // NATO UNCLASSIFIED needs NATO accreditation.
-    assert!(!may_release_to_peer(&unaccredited, &L::new(Nato, Rank::Unclassified).l()));
+    assert!(!may_release_to_peer(
+        &unaccredited,
+        &L::new(Nato, Rank::Unclassified).l()
+    ));
     // Ceiling.
     assert!(may_release_to_peer(&ee_node, &L::new(Nato, Secret).l()));
     assert!(!may_release_to_peer(&ee_node, &L::new(Nato, TopSecret).l()));
     // Accreditation.
-    assert!(!may_release_to_peer(&ee_node, &L::new(national("DEU"), Restricted).rel(&["EST"]).l()));
+    assert!(!may_release_to_peer(
+        &ee_node,
+        &L::new(national("DEU"), Restricted).rel(&["EST"]).l()
+    ));
     // Releasability: a served organisation must be in the audience.
     assert!(!may_release_to_peer(&ee_node, &L::uncl().rel(&["LTU"]).l()));
-    assert!(may_release_to_peer(&ee_node, &L::uncl().rel(&["LTU", "EST"]).l()));
+    assert!(may_release_to_peer(
+        &ee_node,
+        &L::uncl().rel(&["LTU", "EST"]).l()
+    ));
     // TLP:RED: only named organisations.
-    assert!(!may_release_to_peer(&ee_node, &L::uncl().tlp(Tlp::Red).rel(&["EST"]).l()));
-    assert!(may_release_to_peer(&ee_node, &L::uncl().tlp(Tlp::Red).rel(&[ID_EE_CERT]).l()));
+    assert!(!may_release_to_peer(
+        &ee_node,
+        &L::uncl().tlp(Tlp::Red).rel(&["EST"]).l()
+    ));
+    assert!(may_release_to_peer(
+        &ee_node,
+        &L::uncl().tlp(Tlp::Red).rel(&[ID_EE_CERT]).l()
+    ));
     // Amber with an empty list: originator only.
-    assert!(!may_release_to_peer(&ee_node, &L::uncl().tlp(Tlp::Amber).orig(ID_LT_CERT).l()));
-    assert!(may_release_to_peer(&ee_node, &L::uncl().tlp(Tlp::Amber).orig(ID_EE_CERT).l()));
+    assert!(!may_release_to_peer(
+        &ee_node,
+        &L::uncl().tlp(Tlp::Amber).orig(ID_LT_CERT).l()
+    ));
+    assert!(may_release_to_peer(
+        &ee_node,
+        &L::uncl().tlp(Tlp::Amber).orig(ID_EE_CERT).l()
+    ));
     // Exercises: only to participants.
-    assert!(may_release_to_peer(&ee_node, &L::uncl().exercise("cyber-europe-2026").l()));
-    assert!(!may_release_to_peer(&ee_node, &L::uncl().exercise("locked-shields-2026").l()));
+    assert!(may_release_to_peer(
+        &ee_node,
+        &L::uncl().exercise("cyber-europe-2026").l()
+    ));
+    assert!(!may_release_to_peer(
+        &ee_node,
+        &L::uncl().exercise("locked-shields-2026").l()
+    ));
     // Amber clients: a served client whose parent is listed.
     let lt_node = peer(vec![lt_client()], &[], Rank::Unclassified, &[]);
-    assert!(may_release_to_peer(&lt_node, &L::uncl().tlp(Tlp::Amber).rel(&[ID_LT_CERT]).l()));
-    assert!(!may_release_to_peer(&lt_node, &L::uncl().tlp(Tlp::AmberStrict).rel(&[ID_LT_CERT]).l()));
+    assert!(may_release_to_peer(
+        &lt_node,
+        &L::uncl().tlp(Tlp::Amber).rel(&[ID_LT_CERT]).l()
+    ));
+    assert!(!may_release_to_peer(
+        &lt_node,
+        &L::uncl().tlp(Tlp::AmberStrict).rel(&[ID_LT_CERT]).l()
+    ));
     // ... by country only when the parent is served too.
-    assert!(!may_release_to_peer(&lt_node, &L::uncl().tlp(Tlp::Amber).rel(&["LTU"]).l()));
+    assert!(!may_release_to_peer(
+        &lt_node,
+        &L::uncl().tlp(Tlp::Amber).rel(&["LTU"]).l()
+    ));
     let lt_node2 = peer(vec![lt_client(), lt_cert()], &[], Rank::Unclassified, &[]);
     let amber_ltu = L::uncl().tlp(Tlp::Amber).rel(&["LTU"]).l();
     assert!(may_release_to_peer(&lt_node2, &amber_ltu));
     // A peer that serves nobody gets nothing.
-    assert!(!may_release_to_peer(&peer(vec![], &[Eu, Nato], TopSecret, &[]), &L::uncl().l()));
+    assert!(!may_release_to_peer(
+        &peer(vec![], &[Eu, Nato], TopSecret, &[]),
+        &L::uncl().l()
+    ));
     // An invalid label never goes.
-    assert!(!may_release_to_peer(&ee_node, &L::new(Policy::Unclassified, Secret).l()));
+    assert!(!may_release_to_peer(
+        &ee_node,
+        &L::new(Policy::Unclassified, Secret).l()
+    ));
 }

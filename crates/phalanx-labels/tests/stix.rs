@@ -43,12 +43,18 @@ const STATEMENT_ID: &str = "marking-definition--2a5a3a2c-5b4a-4a0e-9d43-cf6e1e1b
 fn spec_test_vectors() {
     let vectors = [
         (
-            L::new(Policy::Nato, Rank::Secret).rel(&["EU"]).pap(Pap::Amber).l(),
+            L::new(Policy::Nato, Rank::Secret)
+                .rel(&["EU"])
+                .pap(Pap::Amber)
+                .l(),
             "NATO|SECRET|EU||amber|",
             "marking-definition--4fb0d4c5-a754-5cd8-a2c2-13e50e40ff02",
         ),
         (
-            L::new(Policy::Eu, Rank::Restricted).rel(&["LTU", "EST"]).caveats(&["CASE-2026-0042"]).l(),
+            L::new(Policy::Eu, Rank::Restricted)
+                .rel(&["LTU", "EST"])
+                .caveats(&["CASE-2026-0042"])
+                .l(),
             "EU|RESTRICTED|EST,LTU|CASE-2026-0042||",
             "marking-definition--95409599-3837-56a5-a50c-6f4e70f9eb88",
         ),
@@ -82,7 +88,11 @@ fn phalanx_identity_id_is_derived_as_documented() {
 
 #[test]
 fn label_marking_definition_is_the_spec_example() {
-    let label = L::new(Policy::Nato, Rank::Secret).rel(&["EU"]).pap(Pap::Amber).tlp(Tlp::Amber).l();
+    let label = L::new(Policy::Nato, Rank::Secret)
+        .rel(&["EU"])
+        .pap(Pap::Amber)
+        .tlp(Tlp::Amber)
+        .l();
     let expected = json!({
       "type": "marking-definition",
       "spec_version": "2.1",
@@ -109,15 +119,38 @@ fn label_marking_definition_is_the_spec_example() {
 
 #[test]
 fn marking_definition_names() {
-    let name = |l: Label| label_marking_definition(&l)["name"].as_str().unwrap_or_default().to_string();
+    let name = |l: Label| {
+        label_marking_definition(&l)["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_eq!(name(L::uncl().l()), "UNCLASSIFIED");
     assert_eq!(
-        name(L::new(Policy::Eu, Rank::Restricted).rel(&["LTU", "EST"]).caveats(&["CASE-2026-0042"]).l()),
+        name(
+            L::new(Policy::Eu, Rank::Restricted)
+                .rel(&["LTU", "EST"])
+                .caveats(&["CASE-2026-0042"])
+                .l()
+        ),
         "RESTREINT UE/EU RESTRICTED CASE-2026-0042 REL TO EST, LTU"
     );
-    assert_eq!(name(L::uncl().exercise("cyber-europe-2026").l()), "EXERCISE cyber-europe-2026 UNCLASSIFIED");
-    assert_eq!(name(L::new(national("DEU"), Rank::Restricted).l()), "DEU RESTRICTED");
-    assert_eq!(name(L::new(Policy::Nato, Rank::TopSecret).caveats(&["ATOMAL"]).l()), "COSMIC TOP SECRET ATOMAL");
+    assert_eq!(
+        name(L::uncl().exercise("cyber-europe-2026").l()),
+        "EXERCISE cyber-europe-2026 UNCLASSIFIED"
+    );
+    assert_eq!(
+        name(L::new(national("DEU"), Rank::Restricted).l()),
+        "DEU RESTRICTED"
+    );
+    assert_eq!(
+        name(
+            L::new(Policy::Nato, Rank::TopSecret)
+                .caveats(&["ATOMAL"])
+                .l()
+        ),
+        "COSMIC TOP SECRET ATOMAL"
+    );
 }
 
 #[test]
@@ -156,7 +189,10 @@ fn extension_definition_object() {
     let d = extension_definition();
     assert_eq!(d["type"], "extension-definition");
     assert_eq!(d["spec_version"], "2.1");
-    assert_eq!(d["id"], "extension-definition--8ea66e3e-9f13-48ea-8a0f-a87be27069e0");
+    assert_eq!(
+        d["id"],
+        "extension-definition--8ea66e3e-9f13-48ea-8a0f-a87be27069e0"
+    );
     assert_eq!(d["created_by_ref"], PHALANX_IDENTITY_ID);
     assert_eq!(d["created"], "2026-01-01T00:00:00.000Z");
     assert_eq!(d["modified"], "2026-01-01T00:00:00.000Z");
@@ -170,7 +206,15 @@ fn extension_definition_object() {
     assert_eq!(schema, label_extension_schema());
     assert_eq!(schema["type"], "object");
     assert_eq!(schema["additionalProperties"], false);
-    for p in ["extension_type", "policy", "classification", "releasable_to", "caveats", "pap", "exercise"] {
+    for p in [
+        "extension_type",
+        "policy",
+        "classification",
+        "releasable_to",
+        "caveats",
+        "pap",
+        "exercise",
+    ] {
         assert!(schema["properties"].get(p).is_some(), "schema lacks {p}");
     }
 }
@@ -180,24 +224,44 @@ fn extension_definition_object() {
 #[test]
 fn round_trip_label_to_json_to_label() {
     let labels = [
-        L::new(Policy::Nato, Rank::Secret).rel(&["EU"]).pap(Pap::Amber).tlp(Tlp::Amber).l(),
-        L::new(Policy::Eu, Rank::Restricted).rel(&["LTU", "EST"]).caveats(&["CASE-2026-0042"]).tlp(Tlp::Red).l(),
-        L::uncl().pap(Pap::Green).exercise("cyber-europe-2026").tlp(Tlp::Clear).l(),
-        L::new(national("LTU"), Rank::TopSecret).rel(&[ID_EE_CERT, "NATO"]).caveats(&["A", "B"]).tlp(Tlp::Green).l(),
+        L::new(Policy::Nato, Rank::Secret)
+            .rel(&["EU"])
+            .pap(Pap::Amber)
+            .tlp(Tlp::Amber)
+            .l(),
+        L::new(Policy::Eu, Rank::Restricted)
+            .rel(&["LTU", "EST"])
+            .caveats(&["CASE-2026-0042"])
+            .tlp(Tlp::Red)
+            .l(),
+        L::uncl()
+            .pap(Pap::Green)
+            .exercise("cyber-europe-2026")
+            .tlp(Tlp::Clear)
+            .l(),
+        L::new(national("LTU"), Rank::TopSecret)
+            .rel(&[ID_EE_CERT, "NATO"])
+            .caveats(&["A", "B"])
+            .tlp(Tlp::Green)
+            .l(),
         L::uncl().rel(&[NOBODY]).tlp(Tlp::Green).l(),
     ];
     for label in labels {
         let def = label_marking_definition(&label);
         // Through the JSON text, as a peer would receive it.
         let def: Value = serde_json::from_str(&def.to_string()).expect("json");
-        assert_eq!(parse_marking_definition(&def), Ok(MarkingKind::PhalanxLabel(label.marking())));
+        assert_eq!(
+            parse_marking_definition(&def),
+            Ok(MarkingKind::PhalanxLabel(label.marking()))
+        );
         // And through an object that refers to it and to its TLP.
         let tlp = label.tlp.expect("test labels have a tlp");
         let o = obj(json!({
             "type": "indicator",
             "object_marking_refs": [tlp.marking_id(), label_marking_id(&label)]
         }));
-        let got = label_from_object(&o, &resolver(&[def]), &LabelDefaults::default()).expect("label");
+        let got =
+            label_from_object(&o, &resolver(&[def]), &LabelDefaults::default()).expect("label");
         assert_eq!(got.label, label.clone().with_originator(None));
         assert!(got.added_markings.is_empty());
     }
@@ -208,7 +272,11 @@ fn parse_refuses_a_label_under_another_id() {
     let mut def = label_marking_definition(&L::new(Policy::Nato, Rank::Secret).l());
     def["id"] = json!(label_marking_id(&L::uncl().l()));
     let e = parse_marking_definition(&def).unwrap_err();
-    assert!(e.to_string().contains("id: does not match the label it carries"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("id: does not match the label it carries"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -219,17 +287,31 @@ fn parse_refuses_malformed_label_extensions() {
         f(&mut d["extensions"][PHALANX_LABEL_EXTENSION_ID]);
         parse_marking_definition(&d).unwrap_err().to_string()
     };
-    assert!(ext(&|e| e["classification"] = json!("SECRETISH")).contains("classification: `SECRETISH` is not a rank"));
-    assert!(ext(&|e| e["policy"] = json!("NATIONAL:ltu")).contains("policy: `NATIONAL:ltu` is not a policy"));
-    assert!(ext(&|e| {
-        e["policy"] = json!("EU");
-        e["classification"] = json!("UNCLASSIFIED");
-    })
-    .contains("classification: UNCLASSIFIED is not valid under policy EU"));
+    assert!(
+        ext(&|e| e["classification"] = json!("SECRETISH"))
+            .contains("classification: `SECRETISH` is not a rank")
+    );
+    assert!(
+        ext(&|e| e["policy"] = json!("NATIONAL:ltu"))
+            .contains("policy: `NATIONAL:ltu` is not a policy")
+    );
+    assert!(
+        ext(&|e| {
+            e["policy"] = json!("EU");
+            e["classification"] = json!("UNCLASSIFIED");
+        })
+        .contains("classification: UNCLASSIFIED is not valid under policy EU")
+    );
     // A valid label under the wrong id.
     assert!(ext(&|e| e["policy"] = json!("EU")).contains("id: does not match"));
-    assert!(ext(&|e| e["policy"] = json!("UNCLASSIFIED")).contains("is not valid under policy UNCLASSIFIED"));
-    assert!(ext(&|e| e["releasable_to"] = json!("EU")).contains("releasable_to: expected an array of strings"));
+    assert!(
+        ext(&|e| e["policy"] = json!("UNCLASSIFIED"))
+            .contains("is not valid under policy UNCLASSIFIED")
+    );
+    assert!(
+        ext(&|e| e["releasable_to"] = json!("EU"))
+            .contains("releasable_to: expected an array of strings")
+    );
     assert!(ext(&|e| e["releasable_to"] = json!(["E U"])).contains("releasable_to: `E U`"));
     assert!(ext(&|e| e["caveats"] = json!(["A,B"])).contains("caveats: `A,B`"));
     assert!(ext(&|e| e["pap"] = json!("purple")).contains("pap: `purple`"));
@@ -238,38 +320,61 @@ fn parse_refuses_malformed_label_extensions() {
     assert!(ext(&|e| e["extension_type"] = json!("new-sdo")).contains("extension_type"));
     // Both a TLP and a label in one definition.
     let mut d = base.clone();
-    d["extensions"][TLP2_EXTENSION_ID] = json!({"extension_type": "property-extension", "tlp_2_0": "red"});
-    assert!(parse_marking_definition(&d).unwrap_err().to_string().contains("both a tlp level and a phalanx label"));
+    d["extensions"][TLP2_EXTENSION_ID] =
+        json!({"extension_type": "property-extension", "tlp_2_0": "red"});
+    assert!(
+        parse_marking_definition(&d)
+            .unwrap_err()
+            .to_string()
+            .contains("both a tlp level and a phalanx label")
+    );
     // Not a marking definition.
     let mut d = base.clone();
     d["type"] = json!("indicator");
-    assert!(parse_marking_definition(&d).unwrap_err().to_string().contains("type: expected `marking-definition`"));
+    assert!(
+        parse_marking_definition(&d)
+            .unwrap_err()
+            .to_string()
+            .contains("type: expected `marking-definition`")
+    );
     assert!(parse_marking_definition(&json!("x")).is_err());
 }
 
 #[test]
 fn parse_other_kinds() {
-    assert_eq!(parse_marking_definition(&statement(STATEMENT_ID)), Ok(MarkingKind::Other));
+    assert_eq!(
+        parse_marking_definition(&statement(STATEMENT_ID)),
+        Ok(MarkingKind::Other)
+    );
     // A custom TLP definition is read as its level, never ignored.
     let custom2 = json!({
         "type": "marking-definition", "spec_version": "2.1",
         "id": "marking-definition--11111111-2222-4333-8444-555555555555", "created": "2024-01-01T00:00:00.000Z",
         "extensions": { TLP2_EXTENSION_ID: { "extension_type": "property-extension", "tlp_2_0": "red" } }
     });
-    assert_eq!(parse_marking_definition(&custom2), Ok(MarkingKind::Tlp(Tlp::Red)));
+    assert_eq!(
+        parse_marking_definition(&custom2),
+        Ok(MarkingKind::Tlp(Tlp::Red))
+    );
     let custom1 = json!({
         "type": "marking-definition", "spec_version": "2.1",
         "id": "marking-definition--11111111-2222-4333-8444-666666666666", "created": "2017-01-20T00:00:00.000Z",
         "definition_type": "tlp", "definition": { "tlp": "white" }
     });
-    assert_eq!(parse_marking_definition(&custom1), Ok(MarkingKind::Tlp(Tlp::Clear)));
+    assert_eq!(
+        parse_marking_definition(&custom1),
+        Ok(MarkingKind::Tlp(Tlp::Clear))
+    );
     // The STIX 2.1 predefined TLP 1.0 objects.
     let red1 = json!({
         "type": "marking-definition", "spec_version": "2.1", "id": TLP1_RED,
         "created": "2017-01-20T00:00:00.000Z", "definition_type": "tlp", "name": "TLP:RED",
         "definition": { "tlp": "red" }
     });
-    assert_eq!(parse_marking_definition(&red1), Ok(MarkingKind::Tlp(Tlp::Red)));
+    assert_eq!(
+        parse_marking_definition(&red1),
+        Ok(MarkingKind::Tlp(Tlp::Red))
+    );
 }
 
 // ------------------------------------------------------- label_from_object
@@ -305,9 +410,20 @@ fn several_tlp_markings_take_the_most_restrictive() {
 
 #[test]
 fn granular_markings_count_like_object_markings() {
-    let secret = L::new(Policy::Nato, Rank::Secret).rel(&["EU", "NATO"]).caveats(&["ATOMAL"]).l();
-    let restricted = L::new(Policy::Nato, Rank::Restricted).rel(&["NATO", "LTU"]).caveats(&["C1"]).pap(Pap::Red).l();
-    let defs = [label_marking_definition(&secret), label_marking_definition(&restricted), statement(STATEMENT_ID)];
+    let secret = L::new(Policy::Nato, Rank::Secret)
+        .rel(&["EU", "NATO"])
+        .caveats(&["ATOMAL"])
+        .l();
+    let restricted = L::new(Policy::Nato, Rank::Restricted)
+        .rel(&["NATO", "LTU"])
+        .caveats(&["C1"])
+        .pap(Pap::Red)
+        .l();
+    let defs = [
+        label_marking_definition(&secret),
+        label_marking_definition(&restricted),
+        statement(STATEMENT_ID),
+    ];
     let o = obj(json!({
         "type": "report",
         "object_marking_refs": [TLP2_GREEN, label_marking_id(&restricted), STATEMENT_ID],
@@ -334,30 +450,59 @@ fn granular_markings_count_like_object_markings() {
 fn unresolvable_reference_is_an_error_with_its_path() {
     let missing = "marking-definition--00000000-0000-4000-8000-00000000dead";
     let o = obj(json!({ "object_marking_refs": [TLP2_GREEN, STATEMENT_ID, missing] }));
-    let e = label_from_object(&o, &resolver(&[statement(STATEMENT_ID)]), &LabelDefaults::default()).unwrap_err();
+    let e = label_from_object(
+        &o,
+        &resolver(&[statement(STATEMENT_ID)]),
+        &LabelDefaults::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         e,
-        LabelError::UnresolvedMarking { marking_ref: missing.to_string(), path: "object_marking_refs[2]".to_string() }
+        LabelError::UnresolvedMarking {
+            marking_ref: missing.to_string(),
+            path: "object_marking_refs[2]".to_string()
+        }
     );
     assert_eq!(
         e.to_string(),
-        format!("object_marking_refs[2]: marking reference `{missing}` cannot be resolved to a marking definition")
+        format!(
+            "object_marking_refs[2]: marking reference `{missing}` cannot be resolved to a marking definition"
+        )
     );
     let o = obj(json!({
         "object_marking_refs": [TLP2_GREEN],
         "granular_markings": [{ "lang": "en", "selectors": ["name"] }, { "marking_ref": missing, "selectors": ["name"] }]
     }));
     let e = label_from_object(&o, &no_resolver, &LabelDefaults::default()).unwrap_err();
-    assert!(e.to_string().starts_with("granular_markings[1].marking_ref: marking reference"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("granular_markings[1].marking_ref: marking reference"),
+        "{e}"
+    );
 }
 
 #[test]
 fn malformed_marking_properties_are_errors_with_their_path() {
-    let err = |v: Value| label_from_object(&obj(v), &no_resolver, &LabelDefaults::default()).unwrap_err().to_string();
-    assert!(err(json!({ "object_marking_refs": TLP2_RED })).starts_with("object_marking_refs: expected an array"));
-    assert!(err(json!({ "object_marking_refs": [TLP2_RED, 7] })).starts_with("object_marking_refs[1]: expected a marking-definition id"));
-    assert!(err(json!({ "granular_markings": {} })).starts_with("granular_markings: expected an array"));
-    assert!(err(json!({ "granular_markings": [3] })).starts_with("granular_markings[0]: expected a granular marking object"));
+    let err = |v: Value| {
+        label_from_object(&obj(v), &no_resolver, &LabelDefaults::default())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        err(json!({ "object_marking_refs": TLP2_RED }))
+            .starts_with("object_marking_refs: expected an array")
+    );
+    assert!(
+        err(json!({ "object_marking_refs": [TLP2_RED, 7] }))
+            .starts_with("object_marking_refs[1]: expected a marking-definition id")
+    );
+    assert!(
+        err(json!({ "granular_markings": {} })).starts_with("granular_markings: expected an array")
+    );
+    assert!(
+        err(json!({ "granular_markings": [3] }))
+            .starts_with("granular_markings[0]: expected a granular marking object")
+    );
 }
 
 #[test]
@@ -369,10 +514,19 @@ fn a_bad_resolved_definition_is_an_error_with_its_path() {
     let o = obj(json!({ "object_marking_refs": [TLP2_AMBER, id.clone()] }));
     let e = label_from_object(&o, &resolver(&[def]), &LabelDefaults::default()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.starts_with(&format!("object_marking_refs[1]: marking `{id}`: marking definition")), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "object_marking_refs[1]: marking `{id}`: marking definition"
+        )),
+        "{msg}"
+    );
     // A resolver handing back a parsed label that is not the referenced one.
     let other = L::new(Policy::Eu, Rank::Restricted).l().marking();
-    let lying = move |_: &str| Some(MarkingDefinitionRef::Kind(MarkingKind::PhalanxLabel(other.clone())));
+    let lying = move |_: &str| {
+        Some(MarkingDefinitionRef::Kind(MarkingKind::PhalanxLabel(
+            other.clone(),
+        )))
+    };
     let e = label_from_object(&o, &lying, &LabelDefaults::default()).unwrap_err();
     assert!(matches!(e, LabelError::AtMarking { .. }), "{e}");
 }
@@ -381,11 +535,23 @@ fn a_bad_resolved_definition_is_an_error_with_its_path() {
 fn conflicting_label_markings_on_one_object_are_an_error() {
     let eu = L::new(Policy::Eu, Rank::Secret).l();
     let nato = L::new(Policy::Nato, Rank::Secret).l();
-    let defs = [label_marking_definition(&eu), label_marking_definition(&nato)];
-    let o = obj(json!({ "object_marking_refs": [label_marking_id(&eu)], "granular_markings": [{ "marking_ref": label_marking_id(&nato), "selectors": ["name"] }] }));
+    let defs = [
+        label_marking_definition(&eu),
+        label_marking_definition(&nato),
+    ];
+    let o = obj(
+        json!({ "object_marking_refs": [label_marking_id(&eu)], "granular_markings": [{ "marking_ref": label_marking_id(&nato), "selectors": ["name"] }] }),
+    );
     let e = label_from_object(&o, &resolver(&defs), &LabelDefaults::default()).unwrap_err();
-    assert!(matches!(e, LabelError::Lub(LubError::PolicyConflict { .. })), "{e}");
-    assert!(e.to_string().starts_with("markings: policy: EU and NATO do not combine"), "{e}");
+    assert!(
+        matches!(e, LabelError::Lub(LubError::PolicyConflict { .. })),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("markings: policy: EU and NATO do not combine"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -398,15 +564,31 @@ fn unmarked_object_takes_the_node_defaults() {
 
 #[test]
 fn writer_defaults_are_applied_and_made_explicit() {
-    let marking = L::new(Policy::Eu, Rank::Restricted).rel(&["LTU"]).l().marking();
-    let defaults = LabelDefaults { tlp: Tlp::Green, label: Some(marking.clone()) };
+    let marking = L::new(Policy::Eu, Rank::Restricted)
+        .rel(&["LTU"])
+        .l()
+        .marking();
+    let defaults = LabelDefaults {
+        tlp: Tlp::Green,
+        label: Some(marking.clone()),
+    };
     let mut o = obj(json!({ "type": "indicator", "object_marking_refs": [STATEMENT_ID] }));
-    let got = label_from_object(&o, &resolver(&[statement(STATEMENT_ID)]), &defaults).expect("label");
-    assert_eq!(got.label, Label::from_marking(marking.clone(), Some(Tlp::Green), None));
-    assert_eq!(got.added_markings, vec![TLP2_GREEN.to_string(), marking.marking_id()]);
+    let got =
+        label_from_object(&o, &resolver(&[statement(STATEMENT_ID)]), &defaults).expect("label");
+    assert_eq!(
+        got.label,
+        Label::from_marking(marking.clone(), Some(Tlp::Green), None)
+    );
+    assert_eq!(
+        got.added_markings,
+        vec![TLP2_GREEN.to_string(), marking.marking_id()]
+    );
 
     apply_added_markings(&mut o, &got.added_markings).expect("apply");
-    assert_eq!(o["object_marking_refs"], json!([STATEMENT_ID, TLP2_GREEN, marking.marking_id()]));
+    assert_eq!(
+        o["object_marking_refs"],
+        json!([STATEMENT_ID, TLP2_GREEN, marking.marking_id()])
+    );
     // Applying twice adds nothing.
     apply_added_markings(&mut o, &got.added_markings).expect("apply");
     assert_eq!(o["object_marking_refs"].as_array().map(Vec::len), Some(3));
@@ -420,7 +602,10 @@ fn writer_defaults_are_applied_and_made_explicit() {
 #[test]
 fn defaults_fill_only_what_is_missing() {
     let marking = L::new(Policy::Eu, Rank::Restricted).l().marking();
-    let defaults = LabelDefaults { tlp: Tlp::Green, label: Some(marking) };
+    let defaults = LabelDefaults {
+        tlp: Tlp::Green,
+        label: Some(marking),
+    };
     // Has a TLP: only the label default is added.
     let o = obj(json!({ "object_marking_refs": [TLP2_RED] }));
     let got = label_from_object(&o, &no_resolver, &defaults).expect("label");
@@ -429,13 +614,17 @@ fn defaults_fill_only_what_is_missing() {
     // Has a label: only the TLP default is added.
     let own = L::new(Policy::Nato, Rank::Secret).l();
     let o = obj(json!({ "object_marking_refs": [label_marking_id(&own)] }));
-    let got = label_from_object(&o, &resolver(&[label_marking_definition(&own)]), &defaults).expect("label");
+    let got = label_from_object(&o, &resolver(&[label_marking_definition(&own)]), &defaults)
+        .expect("label");
     assert_eq!(got.label.policy, Policy::Nato);
     assert_eq!(got.added_markings, vec![TLP2_GREEN.to_string()]);
     // An invalid default label is refused.
     let mut bad = L::uncl().l().marking();
     bad.classification = Rank::Secret;
-    let defaults = LabelDefaults { tlp: Tlp::Green, label: Some(bad) };
+    let defaults = LabelDefaults {
+        tlp: Tlp::Green,
+        label: Some(bad),
+    };
     assert!(label_from_object(&obj(json!({})), &no_resolver, &defaults).is_err());
 }
 
@@ -443,7 +632,12 @@ fn defaults_fill_only_what_is_missing() {
 fn nobody_under_amber_reads_as_empty() {
     let nobody = L::uncl().rel(&[NOBODY]).tlp(Tlp::Green).l();
     let o = obj(json!({ "object_marking_refs": [TLP2_AMBER, label_marking_id(&nobody)] }));
-    let got = label_from_object(&o, &resolver(&[label_marking_definition(&nobody)]), &LabelDefaults::default()).expect("label");
+    let got = label_from_object(
+        &o,
+        &resolver(&[label_marking_definition(&nobody)]),
+        &LabelDefaults::default(),
+    )
+    .expect("label");
     assert!(got.label.releasable_to.is_empty());
     assert_eq!(got.label.validate(), Ok(()));
 }
@@ -484,7 +678,14 @@ fn arb_marking() -> impl Strategy<Value = LabelMarking> {
                 Rank::Secret
             };
             let releasable_to = releasable_to.into_iter().filter(|t| t != NOBODY).collect();
-            LabelMarking { policy, classification, releasable_to, caveats, pap, exercise }
+            LabelMarking {
+                policy,
+                classification,
+                releasable_to,
+                caveats,
+                pap,
+                exercise,
+            }
         })
 }
 
@@ -516,8 +717,17 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         proptest::sample::select(vec![
-            "marking-definition", "property-extension", "tlp", "red", "NATO", "SECRET", TLP2_RED,
-            PHALANX_LABEL_EXTENSION_ID, TLP2_EXTENSION_ID, "object_marking_refs", "x"
+            "marking-definition",
+            "property-extension",
+            "tlp",
+            "red",
+            "NATO",
+            "SECRET",
+            TLP2_RED,
+            PHALANX_LABEL_EXTENSION_ID,
+            TLP2_EXTENSION_ID,
+            "object_marking_refs",
+            "x"
         ])
         .prop_map(|s| json!(s)),
     ];
@@ -527,16 +737,33 @@ fn arb_json() -> impl Strategy<Value = Value> {
             proptest::collection::vec(
                 (
                     proptest::sample::select(vec![
-                        "type", "id", "extensions", "definition_type", "definition", "tlp", "tlp_2_0",
-                        "policy", "classification", "releasable_to", "caveats", "pap", "exercise",
-                        "extension_type", "object_marking_refs", "granular_markings", "marking_ref",
-                        PHALANX_LABEL_EXTENSION_ID, TLP2_EXTENSION_ID
+                        "type",
+                        "id",
+                        "extensions",
+                        "definition_type",
+                        "definition",
+                        "tlp",
+                        "tlp_2_0",
+                        "policy",
+                        "classification",
+                        "releasable_to",
+                        "caveats",
+                        "pap",
+                        "exercise",
+                        "extension_type",
+                        "object_marking_refs",
+                        "granular_markings",
+                        "marking_ref",
+                        PHALANX_LABEL_EXTENSION_ID,
+                        TLP2_EXTENSION_ID
                     ]),
                     inner
                 ),
                 0..5
             )
-            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
         ]
     })
 }

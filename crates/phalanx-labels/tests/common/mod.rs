@@ -18,7 +18,12 @@ pub fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn org(id: &str, country: Option<&str>, memberships: &[&str], parent: Option<&str>) -> Organisation {
+pub fn org(
+    id: &str,
+    country: Option<&str>,
+    memberships: &[&str],
+    parent: Option<&str>,
+) -> Organisation {
     Organisation {
         id: id.to_string(),
         country: country.map(str::to_string),

@@ -21,6 +21,7 @@ pub mod sco;
 pub mod stream;
 pub mod timestamp;
 mod types;
+mod vocab;
 
 pub use error::{ObjectError, ObjectErrors};
 pub use id::StixId;

@@ -1,0 +1,1 @@
+//! Unit tests of the type-specific rules (`types.rs`).

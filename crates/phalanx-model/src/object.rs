@@ -20,6 +20,9 @@ pub struct StixObject {
     modified: Option<Timestamp>,
     revoked: bool,
     map: Map<String, Value>,
+    /// The compact JSON text the object was parsed from, when it is known
+    /// to equal what serialising `map` gives (saves serialising again).
+    source: Option<String>,
 }
 
 /// A parsed object with the warnings found while validating it.
@@ -49,6 +52,17 @@ impl StixObject {
                 message: format!("invalid json: {e}"),
             }])),
         }
+    }
+
+    /// Like [`StixObject::from_json`], for bytes that are compact JSON (no
+    /// white space outside strings, as [`crate::stream`] hands them on):
+    /// the text is kept and served as is.
+    pub fn from_compact_json(bytes: Vec<u8>, base: &str) -> Result<ParsedObject, ObjectErrors> {
+        let mut parsed = Self::from_json(&bytes, base)?;
+        if !parsed.id_computed {
+            parsed.object.source = String::from_utf8(bytes).ok();
+        }
+        Ok(parsed)
     }
 
     /// Validates a JSON value as a STIX 2.1 object.
@@ -144,7 +158,7 @@ impl StixObject {
         if id_computed {
             map.insert("id".into(), Value::String(id.to_string()));
         }
-        let object = StixObject { id, family, created, modified, revoked, map };
+        let object = StixObject { id, family, created, modified, revoked, map, source: None };
         Ok(ParsedObject { object, warnings: c.warnings, id_computed })
     }
 
@@ -216,7 +230,10 @@ impl StixObject {
 
     /// The object as compact JSON text, properties in their stored order.
     pub fn to_json_string(&self) -> String {
-        serde_json::to_string(&self.map).unwrap_or_default()
+        match &self.source {
+            Some(text) => text.clone(),
+            None => serde_json::to_string(&self.map).unwrap_or_default(),
+        }
     }
 
     /// Identifiers this object refers to through its top-level `*_ref`

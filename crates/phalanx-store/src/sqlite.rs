@@ -12,7 +12,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
+
+/// 64-bit FNV-1a of an object id: a small integer key for the id index.
+/// Collisions are harmless: every lookup also compares the id itself.
+pub(crate) fn id_hash(id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS settings (
@@ -25,24 +36,24 @@ CREATE TABLE IF NOT EXISTS access_classes (
     label      TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS objects (
-    seq          INTEGER PRIMARY KEY,
+    seq          INTEGER PRIMARY KEY, -- date_added, µs since the epoch
+    id_hash      INTEGER NOT NULL,    -- 64-bit FNV-1a of id
     id           TEXT NOT NULL,
     type         TEXT NOT NULL,
-    version      TEXT NOT NULL,
-    date_added   INTEGER NOT NULL,
+    version      TEXT NOT NULL,       -- modified/created, 9 digits; '' when unversioned
+    version_us   INTEGER,             -- the same in µs, for range queries
     access_class INTEGER NOT NULL,
     is_latest    INTEGER NOT NULL,
     revoked      INTEGER NOT NULL,
     origin       TEXT NOT NULL,
-    json         TEXT NOT NULL,
-    UNIQUE (id, version)
+    json         TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS objects_id ON objects (id_hash);
 CREATE INDEX IF NOT EXISTS objects_type ON objects (type, seq);
-CREATE INDEX IF NOT EXISTS objects_version ON objects (version);
-CREATE UNIQUE INDEX IF NOT EXISTS objects_date_added ON objects (date_added);
+CREATE INDEX IF NOT EXISTS objects_modified ON objects (version_us);
 CREATE INDEX IF NOT EXISTS objects_access_class ON objects (access_class, seq);
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5 (
-    name, description, content = '', contentless_delete = 1,
+    name, description, content = '', contentless_delete = 1, detail = none,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 "#;
@@ -109,7 +120,7 @@ impl SqliteStore {
             }
         }
         let last_date_added: i64 =
-            conn.query_row("SELECT COALESCE(MAX(date_added), 0) FROM objects", [], |r| r.get(0))?;
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM objects", [], |r| r.get(0))?;
         let mut classes = AccessClasses::default();
         {
             let mut stmt = conn.prepare("SELECT id, access_key, label FROM access_classes")?;
@@ -187,7 +198,15 @@ impl SqliteStore {
 fn where_clause(query: &Query, readable: &str, params: &mut Vec<SqlValue>) -> Result<String, StoreError> {
     let mut sql = format!("o.access_class IN ({readable})");
     if !query.ids.is_empty() {
-        sql.push_str(" AND o.id IN (");
+        sql.push_str(" AND o.id_hash IN (");
+        for (i, id) in query.ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+            params.push(SqlValue::Integer(id_hash(id)));
+        }
+        sql.push_str(") AND o.id IN (");
         for (i, id) in query.ids.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
@@ -209,7 +228,7 @@ fn where_clause(query: &Query, readable: &str, params: &mut Vec<SqlValue>) -> Re
         sql.push(')');
     }
     if let Some(after) = query.added_after {
-        sql.push_str(" AND o.date_added > ?");
+        sql.push_str(" AND o.seq > ?");
         params.push(SqlValue::Integer(after.unix_micros()));
     }
     if query.exclude_revoked {
@@ -229,10 +248,10 @@ fn version_clause(filter: &VersionFilter, readable: &str, params: &mut Vec<SqlVa
     match filter {
         VersionFilter::All => "1".into(),
         VersionFilter::Last => format!(
-            "(o.is_latest = 1 OR NOT EXISTS (SELECT 1 FROM objects n WHERE n.id = o.id AND n.version > o.version AND n.access_class IN ({readable})))"
+            "(o.is_latest = 1 OR NOT EXISTS (SELECT 1 FROM objects n WHERE n.id_hash = o.id_hash AND n.id = o.id AND n.version > o.version AND n.access_class IN ({readable})))"
         ),
         VersionFilter::First => format!(
-            "NOT EXISTS (SELECT 1 FROM objects n WHERE n.id = o.id AND n.version < o.version AND n.access_class IN ({readable}))"
+            "NOT EXISTS (SELECT 1 FROM objects n WHERE n.id_hash = o.id_hash AND n.id = o.id AND n.version < o.version AND n.access_class IN ({readable}))"
         ),
         VersionFilter::Exact(list) => {
             if list.is_empty() {
@@ -259,12 +278,14 @@ fn version_clause(filter: &VersionFilter, readable: &str, params: &mut Vec<SqlVa
     }
 }
 
-/// Turns free text into an FTS5 query: each word must appear (prefix match
-/// on the last one); quotes are escaped so no FTS5 syntax reaches SQLite.
+/// Turns free text into an FTS5 query: the text is cut into words at
+/// anything that is not a letter or digit (as the unicode61 tokenizer
+/// does), each word must appear, and the last one matches as a prefix.
+/// Every word is quoted, so no FTS5 syntax reaches SQLite.
 fn fts_query(text: &str) -> Result<String, StoreError> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     if words.is_empty() {
-        return Err(StoreError::InvalidQuery("the full-text query is empty".into()));
+        return Err(StoreError::InvalidQuery("the full-text query has no words".into()));
     }
     if words.len() > 32 {
         return Err(StoreError::InvalidQuery("the full-text query has more than 32 words".into()));
@@ -275,7 +296,7 @@ fn fts_query(text: &str) -> Result<String, StoreError> {
             out.push(' ');
         }
         out.push('"');
-        out.push_str(&w.replace('"', "\"\""));
+        out.push_str(w);
         out.push('"');
         if i + 1 == words.len() {
             out.push('*');
@@ -285,7 +306,7 @@ fn fts_query(text: &str) -> Result<String, StoreError> {
 }
 
 const SELECT_COLUMNS: &str =
-    "o.seq, o.id, o.type, o.version, o.date_added, o.access_class, o.revoked, o.origin, o.json";
+    "o.seq, o.id, o.type, o.version, o.seq, o.access_class, o.revoked, o.origin, o.json";
 
 fn row_to_object(store: &SqliteStore, row: &rusqlite::Row<'_>) -> Result<StoredObject, StoreError> {
     let version: String = row.get(3)?;
@@ -330,7 +351,7 @@ impl Store for SqliteStore {
     fn begin(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
         let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         guard.conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTxn { store: self, guard, open: true, new_classes: Vec::new() }))
+        Ok(Box::new(SqliteTxn { store: self, guard, open: true, new_classes: Vec::new(), last_lookup: None }))
     }
 
     fn get(&self, reader: &Subject, id: &str, versions: &VersionFilter) -> Result<Vec<StoredObject>, StoreError> {
@@ -406,7 +427,7 @@ impl Store for SqliteStore {
                 versions_by_type.push(row?);
             }
             let last: Option<i64> = conn.query_row(
-                &format!("SELECT MAX(date_added) FROM objects WHERE access_class IN ({readable})"),
+                &format!("SELECT MAX(seq) FROM objects WHERE access_class IN ({readable})"),
                 [],
                 |r| r.get(0),
             )?;
@@ -457,9 +478,52 @@ struct SqliteTxn<'s> {
     guard: MutexGuard<'s, WriterState>,
     open: bool,
     new_classes: Vec<(String, i64, Label)>,
+    /// The rows of the id looked up last, reused by the `put` that
+    /// usually follows `versions_of` for the same id.
+    last_lookup: Option<(String, Vec<VersionRow>)>,
+}
+
+/// One stored version, as the write path reads it.
+#[derive(Clone)]
+struct VersionRow {
+    seq: i64,
+    version: String,
+    is_latest: bool,
+    access_class: i64,
+    revoked: bool,
+    json: String,
 }
 
 impl SqliteTxn<'_> {
+    /// Every stored version of `id` (one query, no ORDER BY: with STAT4 an
+    /// ORDER BY here made SQLite re-prepare the statement on every call).
+    fn lookup(&mut self, id: &str) -> Result<Vec<VersionRow>, StoreError> {
+        if let Some((last_id, rows)) = &self.last_lookup {
+            if last_id == id {
+                return Ok(rows.clone());
+            }
+        }
+        let mut out = Vec::new();
+        {
+            let mut stmt = self.guard.conn.prepare_cached(
+                "SELECT seq, version, is_latest, access_class, revoked, json FROM objects WHERE id_hash = ?1 AND id = ?2",
+            )?;
+            let mut rows = stmt.query(params![id_hash(id), id])?;
+            while let Some(row) = rows.next()? {
+                out.push(VersionRow {
+                    seq: row.get(0)?,
+                    version: row.get(1)?,
+                    is_latest: row.get::<_, i64>(2)? != 0,
+                    access_class: row.get(3)?,
+                    revoked: row.get::<_, i64>(4)? != 0,
+                    json: row.get(5)?,
+                });
+            }
+        }
+        self.last_lookup = Some((id.to_owned(), out.clone()));
+        Ok(out)
+    }
+
     fn access_class(&mut self, label: &Label) -> Result<i64, StoreError> {
         let key = label.access_key();
         if let Some(id) = self.store.classes.read().unwrap_or_else(|p| p.into_inner()).by_key.get(&key) {
@@ -492,25 +556,16 @@ impl WriteTxn for SqliteTxn<'_> {
     }
 
     fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError> {
-        let mut rows_out = Vec::new();
-        {
-            let mut stmt = self
-                .guard
-                .conn
-                .prepare_cached("SELECT version, access_class, revoked, json FROM objects WHERE id = ?1 ORDER BY version DESC")?;
-            let mut rows = stmt.query([id])?;
-            while let Some(row) = rows.next()? {
-                rows_out.push((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?, row.get::<_, String>(3)?));
-            }
-        }
+        let rows = self.lookup(id)?;
         let mut out = Vec::new();
-        for (version_key, class, revoked, json) in rows_out {
-            let label = match self.new_classes.iter().find(|(_, id, _)| *id == class) {
+        for row in rows {
+            let label = match self.new_classes.iter().find(|(_, cid, _)| *cid == row.access_class) {
                 Some((_, _, l)) => l.clone(),
-                None => self.store.label_of(class)?,
+                None => self.store.label_of(row.access_class)?,
             };
-            out.push(ExistingVersion { version_key, label, revoked: revoked != 0, json });
+            out.push(ExistingVersion { version_key: row.version, label, revoked: row.revoked, json: row.json });
         }
+        out.sort_by(|a, b| b.version_key.cmp(&a.version_key));
         Ok(out)
     }
 
@@ -518,29 +573,21 @@ impl WriteTxn for SqliteTxn<'_> {
         let id = v.object.id().as_str();
         let version_key = v.object.version().map(|t| t.sort_key()).unwrap_or_default();
         let mut latest: Option<(i64, String)> = None;
-        {
-            let mut stmt = self
-                .guard
-                .conn
-                .prepare_cached("SELECT seq, version, is_latest, json FROM objects WHERE id = ?1")?;
-            let mut rows = stmt.query([id])?;
-            while let Some(row) = rows.next()? {
-                let version: String = row.get(1)?;
-                if version == version_key {
-                    let json: String = row.get(3)?;
-                    if json == v.json || same_json(&json, v.json) {
-                        return Ok(PutOutcome::Unchanged);
-                    }
-                    return Err(StoreError::Conflict {
-                        id: id.to_owned(),
-                        version: v.object.version().map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                    });
+        for row in self.lookup(id)? {
+            if row.version == version_key {
+                if row.json == v.json || same_json(&row.json, v.json) {
+                    return Ok(PutOutcome::Unchanged);
                 }
-                if row.get::<_, i64>(2)? != 0 {
-                    latest = Some((row.get(0)?, version));
-                }
+                return Err(StoreError::Conflict {
+                    id: id.to_owned(),
+                    version: v.object.version().map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                });
+            }
+            if row.is_latest {
+                latest = Some((row.seq, row.version));
             }
         }
+        self.last_lookup = None;
         let is_latest = match &latest {
             Some((_, latest_version)) => version_key > *latest_version,
             None => true,
@@ -552,24 +599,27 @@ impl WriteTxn for SqliteTxn<'_> {
         }
         let class = self.access_class(v.label)?;
         let date_added = now_micros().max(self.guard.last_date_added + 1);
+        let version_us = v.object.version().map(|t| t.unix_micros());
         self.guard
             .conn
             .prepare_cached(
-                "INSERT INTO objects (id, type, version, date_added, access_class, is_latest, revoked, origin, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO objects (seq, id_hash, id, type, version, version_us, access_class, is_latest, revoked, origin, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
+                date_added,
+                id_hash(id),
                 id,
                 v.object.object_type(),
                 version_key,
-                date_added,
+                version_us,
                 class,
                 is_latest as i64,
                 v.object.revoked() as i64,
                 v.origin,
                 v.json
             ])?;
-        let seq = self.guard.conn.last_insert_rowid();
+        let seq = date_added;
         let (name, description) = v.object.search_text();
         if !name.is_empty() || !description.is_empty() {
             self.guard
@@ -639,7 +689,7 @@ mod tests {
         let mut txn = again.begin().unwrap();
         let out = txn.put(NewVersion { object: &o, json: &json, label: &label, origin: "t" }).unwrap();
         txn.commit().unwrap();
-        let max_before: i64 = again.with_reader(|c| Ok(c.query_row("SELECT MAX(date_added) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0))?)).unwrap();
+        let max_before: i64 = again.with_reader(|c| Ok(c.query_row("SELECT MAX(seq) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0))?)).unwrap();
         match out {
             PutOutcome::Stored { date_added } => assert!(date_added.unix_micros() > max_before),
             PutOutcome::Unchanged => panic!("new object reported unchanged"),

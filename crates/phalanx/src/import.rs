@@ -106,7 +106,7 @@ pub fn import_reader(
         let mut batch = Vec::with_capacity(256);
         let result = split_objects(reader, &limits, &mut |item| {
             let parsed = match item {
-                Item::Object { path, bytes, .. } => match StixObject::from_json(&bytes, &path) {
+                Item::Object { path, bytes, .. } => match StixObject::from_compact_json(bytes, &path) {
                     Ok(p) => Parsed::Object(path, p),
                     Err(e) => Parsed::Invalid(path, e),
                 },

@@ -1,1 +1,5 @@
+//! The one integration-test binary of Phalanx (one link step for all).
+//! Each module drives the real `phalanx` binary on temporary data
+//! directories.
 
+mod cli_import;

@@ -63,3 +63,12 @@ pub fn parse(input: &str) -> Result<Pattern, PatternError> {
 pub fn parse_strict(input: &str) -> Result<Pattern, PatternError> {
     parser::Parser::new(input, true).parse_pattern()
 }
+
+impl std::str::FromStr for Pattern {
+    type Err = PatternError;
+
+    /// Same as [`parse`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s)
+    }
+}

@@ -902,3 +902,11 @@ fn deepest_accepted_trees_fit_a_small_thread_stack() {
         .expect("spawn");
     handle.join().expect("no stack overflow or failure");
 }
+
+#[test]
+fn from_str_is_parse() {
+    let p: Pattern = "[x:a = 1]".parse().expect("parses");
+    assert_eq!(p, ok("[x:a = 1]"));
+    let e = "[x:a = ]".parse::<Pattern>().unwrap_err();
+    assert_eq!(e, parse("[x:a = ]").unwrap_err());
+}

@@ -29,8 +29,8 @@ pub use kinds::Family;
 pub use object::{ParsedObject, StixObject};
 pub use timestamp::Timestamp;
 
-/// Checks a STIX pattern's syntax.
+/// Checks a STIX pattern as the OASIS validator does (syntax, and hash
+/// literals that fit their algorithm).
 fn pattern_check(pattern: &str) -> Result<(), String> {
-    let _ = pattern;
-    Ok(())
+    phalanx_pattern::parse_strict(pattern).map(|_| ()).map_err(|e| e.to_string())
 }

@@ -321,3 +321,15 @@ fn acknowledged_writes_survive_kill_9() {
         eprintln!("note: the import finished before it could be killed; the recovery check ran on a clean store");
     }
 }
+
+#[test]
+fn invalid_pattern_is_refused_with_its_position() {
+    let node = new_node();
+    let mut bad = indicator(IND, "2026-01-01T00:00:00.000Z", "x");
+    bad["pattern"] = json!("[ipv4-addr:value = '198.51.100.7'");
+    let file = write(node.path(), "p.json", &bundle(vec![bad]));
+    let out = import(node.path(), &file);
+    let t = text(&out);
+    assert!(t.contains("$.objects[0].pattern") && t.contains("[pattern-syntax]"), "{t}");
+    assert!(t.contains("1:34"), "the error names the position: {t}");
+}

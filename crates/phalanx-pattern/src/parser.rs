@@ -46,13 +46,11 @@ impl<'a> Parser<'a> {
     }
 
     fn peek(&mut self) -> Result<&Token, PatternError> {
-        if self.peeked.is_none() {
-            self.peeked = Some(self.lexer.next_token()?);
-        }
-        match &self.peeked {
-            Some(t) => Ok(t),
-            None => unreachable_token(self.src),
-        }
+        let token = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lexer.next_token()?,
+        };
+        Ok(self.peeked.insert(token))
     }
 
     fn peek_kind(&mut self) -> Result<TokKind, PatternError> {
@@ -60,14 +58,12 @@ impl<'a> Parser<'a> {
     }
 
     fn bump(&mut self) -> Result<Token, PatternError> {
-        self.peek()?;
-        match self.peeked.take() {
-            Some(t) => {
-                self.last_end = t.end;
-                Ok(t)
-            }
-            None => unreachable_token(self.src),
-        }
+        let token = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lexer.next_token()?,
+        };
+        self.last_end = token.end;
+        Ok(token)
     }
 
     fn text(&self, t: &Token) -> &'a str {
@@ -566,16 +562,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn unreachable_token<T>(src: &str) -> Result<T, PatternError> {
-    // `peeked` is always filled just before; kept as an error rather than a panic.
-    Err(PatternError::expected(
-        src,
-        src.len(),
-        "a token",
-        "an internal parser error",
-    ))
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum ObsOp {
     And,
@@ -605,12 +591,11 @@ fn build_obs(units: Vec<ObservationExpr>, ops: &[ObsOp]) -> ObservationExpr {
 
 /// Builds an n-ary node from operands, merging operands that are the same operator; one
 /// operand is returned as it is.
-fn join_obs(items: Vec<ObservationExpr>, op: ObsOp) -> ObservationExpr {
-    if items.len() == 1 {
-        if let Some(only) = items.into_iter().next() {
-            return only;
-        }
-        return ObservationExpr::And(Vec::new());
+fn join_obs(mut items: Vec<ObservationExpr>, op: ObsOp) -> ObservationExpr {
+    if items.len() == 1
+        && let Some(only) = items.pop()
+    {
+        return only;
     }
     let mut flat = Vec::with_capacity(items.len());
     for item in items {
@@ -642,12 +627,11 @@ fn build_cmp(units: Vec<ComparisonExpr>, ands: &[bool]) -> ComparisonExpr {
     join_cmp(ors, false)
 }
 
-fn join_cmp(items: Vec<ComparisonExpr>, and: bool) -> ComparisonExpr {
-    if items.len() == 1 {
-        if let Some(only) = items.into_iter().next() {
-            return only;
-        }
-        return ComparisonExpr::And(Vec::new());
+fn join_cmp(mut items: Vec<ComparisonExpr>, and: bool) -> ComparisonExpr {
+    if items.len() == 1
+        && let Some(only) = items.pop()
+    {
+        return only;
     }
     let mut flat = Vec::with_capacity(items.len());
     for item in items {

@@ -86,9 +86,12 @@ pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<Finished> {
     for id in wanted_markings.difference(&emitted) {
         let def = match store.get(&actor.subject, id, &VersionFilter::Last)?.into_iter().next() {
             Some(stored) => Some(stored.json),
-            None => phalanx_labels::tlp_from_marking_id(id)
-                .filter(|_| id.as_str() == phalanx_labels::tlp_from_marking_id(id).map(|t| t.marking_id()).unwrap_or_default())
-                .map(|t| phalanx_labels::tlp_marking_definition(t).to_string()),
+            // The TLP 2.0 definitions are well known; TLP 1.0 ones are
+            // predefined by STIX itself and need no definition.
+            None => match phalanx_labels::tlp_from_marking_id(id) {
+                Some(tlp) if tlp.marking_id() == id.as_str() => Some(phalanx_labels::tlp_marking_definition(tlp).to_string()),
+                _ => None,
+            },
         };
         if let Some(json) = def {
             if !first {

@@ -212,7 +212,7 @@ fn is_cpe23(s: &str) -> bool {
 
 /// Whether `s` looks like an IANA character set name (for `*_enc`).
 fn is_charset_name(s: &str) -> bool {
-    (1..=250).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+()/".contains(&b))
+    (2..=250).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+()/".contains(&b))
 }
 
 /// The expected format of a hash value, by algorithm: `Some(true)` when
@@ -733,10 +733,10 @@ impl V<'_> {
                 self.vocab(o, "identity_class", IDENTITY_CLASS_OV, "identity-class-ov");
                 self.vocab_list(o, "sectors", INDUSTRY_SECTOR_OV, "industry-sector-ov");
             }
+            // A stub in STIX 2.1 (§4.6): name and description only.
             "incident" => {
                 self.require(o, &["name"]);
                 self.strings(o, &["name", "description"]);
-                self.kill_chain_phases(o);
             }
             "indicator" => self.indicator(o),
             "infrastructure" => {
@@ -866,6 +866,17 @@ impl V<'_> {
         for (key, ext) in exts {
             let path = o.p(&format!("extensions.{key}"));
             if key.starts_with("extension-definition--") {
+                // §3.2: extensions of the extension facility carry their
+                // extension_type (its value is checked by the common rules).
+                if let Value::Object(m) = ext
+                    && !m.contains_key("extension_type")
+                {
+                    self.err(
+                        &format!("{path}.extension_type"),
+                        "required-property",
+                        "required property 'extension_type' is missing (§3.2)",
+                    );
+                }
                 continue;
             }
             let owner = PREDEFINED_EXTENSIONS.iter().find(|(k, _)| k == key).map(|(_, t)| *t);
@@ -1238,14 +1249,16 @@ impl V<'_> {
         if created.is_some() && created != standard {
             self.err("created", "tlp-marking", format!("a tlp marking must have created {TLP_1_0_CREATED} (§7.2.1.4)"));
         }
-        if let Some(Value::String(n)) = o.get("name")
-            && n != name
-        {
-            self.err(
+        match o.get("name") {
+            Some(Value::String(n)) if n != name => self.err(
                 "name",
                 "tlp-marking",
                 format!("the tlp:{level} marking must be named '{name}', not '{}'", short(n)),
-            );
+            ),
+            // STIX 2.0 had no name on the TLP markings; upgraded copies
+            // often lack it.
+            None => self.warn("name", "tlp-marking", format!("the tlp:{level} marking should be named '{name}'")),
+            _ => {}
         }
     }
 
@@ -1373,7 +1386,13 @@ impl V<'_> {
                 if let Some(v) = self.string(o, "value") {
                     if v.is_empty() {
                         self.err(&o.p("value"), "domain-format", "'value' must not be empty");
-                    } else if v.chars().any(|ch| ch.is_whitespace() || ch == '/' || ch == '@') {
+                    } else if v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                        self.err(
+                            &o.p("value"),
+                            "domain-format",
+                            format!("'{}' is not a domain name (rfc 1034): it contains white space", short(v)),
+                        );
+                    } else if v.chars().any(|ch| matches!(ch, '/' | '@' | ':' | '?' | '#' | '[' | ']')) {
                         self.warn(
                             &o.p("value"),
                             "domain-format",

@@ -16,10 +16,6 @@ fn id(ty: &str) -> String {
     format!("{ty}--{UUID}")
 }
 
-fn id2(ty: &str) -> String {
-    format!("{ty}--{UUID2}")
-}
-
 fn merge(mut base: Value, extra: Value) -> Value {
     if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
         b.extend(e);
@@ -219,6 +215,15 @@ fn required_properties_of_every_type() {
             refused(&v, "required-property", key);
         }
     }
+}
+
+#[test]
+fn incident_is_a_stub() {
+    // §4.6: name and description only; anything else is an unknown
+    // property, kept as is.
+    let v = set(&minimal("incident"), "kill_chain_phases", json!("not checked"));
+    assert!(accepted(&v).is_empty());
+    refused(&set(&minimal("incident"), "description", json!(1)), "property-type", "description");
 }
 
 #[test]
@@ -628,6 +633,11 @@ fn extension_keys_by_type() {
         &format!("extension-definition--{UUID}"),
         json!({"extension_type": "property-extension", "a": 1}),
     ));
+    refused(
+        &ext("file", &format!("extension-definition--{UUID}"), json!({"a": 1})),
+        "required-property",
+        &format!("extensions.extension-definition--{UUID}.extension_type"),
+    );
 }
 
 #[test]
@@ -858,6 +868,8 @@ fn address_values() {
         refused(&set(&minimal("mac-addr"), "value", json!(bad)), "mac-format", "value");
     }
     refused(&set(&minimal("domain-name"), "value", json!("")), "domain-format", "value");
+    refused(&set(&minimal("domain-name"), "value", json!("example .com")), "domain-format", "value");
+    warned(&set(&minimal("domain-name"), "value", json!("http://example.com/")), "domain-format", "value");
     refused(
         &set(&minimal("domain-name"), "resolves_to_refs", json!([id("url")])),
         "reference-type",
@@ -921,6 +933,8 @@ fn tlp_1_0_markings_are_the_only_tlp_markings() {
         "required-property",
         "definition.tlp",
     );
+    // STIX 2.0 TLP markings had no name: kept with a warning.
+    warned(&del(&tlp("red", std[3].1, "TLP:RED"), "name"), "tlp-marking", "name");
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub mod ingest;
 mod query;
 pub mod registry;
 mod sqlite;
+mod sqlite_delete;
 mod sqlite_registry;
 
 
@@ -149,4 +150,15 @@ pub trait Store: Registry + Send + Sync {
     fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Sets a value in the node's key-value settings.
     fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Deletes the versions of `id` that `versions` selects among *all*
+    /// its stored versions (no read rule: the caller decides what may be
+    /// deleted first), with their search entries; the newest remaining
+    /// version becomes the latest; a tombstone per version and an audit
+    /// entry by `actor` commit with the deletion. Returns how many
+    /// versions were deleted.
+    fn delete_versions_by(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError>;
+    /// [`Store::delete_versions_by`] with the node itself as the actor.
+    fn delete_versions(&self, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
+        self.delete_versions_by("node", id, versions)
+    }
 }

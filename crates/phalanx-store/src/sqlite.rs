@@ -471,6 +471,8 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+
+    fn delete_versions_by(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> { self.delete_versions_impl(actor, id, versions) }
 }
 
 struct SqliteTxn<'s> {

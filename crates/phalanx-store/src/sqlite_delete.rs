@@ -1,0 +1,201 @@
+//! Deleting object versions from the SQLite store (TAXII §5.7): the rows,
+//! their full-text entries, the `is_latest` mark, a tombstone per version
+//! in `deleted` (for federation to propagate later) and an audit entry,
+//! all in one transaction.
+
+use crate::query::VersionFilter;
+use crate::sqlite::{SqliteStore, id_hash};
+use crate::StoreError;
+use phalanx_model::Timestamp;
+use rusqlite::{Connection, params};
+
+/// Tombstones of deleted versions: one row per (id, version) deleted.
+const DELETED_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS deleted (
+    id      TEXT NOT NULL,
+    version TEXT NOT NULL, -- modified/created, 9 digits; '' when unversioned
+    at      TEXT NOT NULL  -- when it was deleted
+)";
+
+/// One stored version of the object being deleted.
+struct Row {
+    seq: i64,
+    version: String,
+    is_latest: bool,
+}
+
+/// Whether the version `key` (9-digit sort key, `''` unversioned) is
+/// selected by `filter` among `all` the object's version keys.
+fn selected(filter: &VersionFilter, key: &str, all: &[String]) -> bool {
+    match filter {
+        VersionFilter::All => true,
+        VersionFilter::Last => all.iter().max().is_some_and(|m| m == key),
+        VersionFilter::First => all.iter().min().is_some_and(|m| m == key),
+        VersionFilter::Exact(list) => !key.is_empty() && list.iter().any(|t| t.sort_key() == key),
+        VersionFilter::AnyOf(list) => list.iter().any(|f| selected(f, key, all)),
+    }
+}
+
+fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
+    conn.execute_batch(DELETED_SCHEMA)?;
+    let mut rows = Vec::new();
+    {
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, version, is_latest FROM objects WHERE id_hash = ?1 AND id = ?2")?;
+        let mut found = stmt.query(params![id_hash(id), id])?;
+        while let Some(r) = found.next()? {
+            rows.push(Row { seq: r.get(0)?, version: r.get(1)?, is_latest: r.get::<_, i64>(2)? != 0 });
+        }
+    }
+    let keys: Vec<String> = rows.iter().map(|r| r.version.clone()).collect();
+    let doomed: Vec<&Row> = rows.iter().filter(|r| selected(versions, &r.version, &keys)).collect();
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    let at = Timestamp::now(6).to_string();
+    let mut latest_gone = false;
+    for row in &doomed {
+        conn.prepare_cached("DELETE FROM objects WHERE seq = ?1")?.execute([row.seq])?;
+        // Contentless FTS5 table with contentless_delete: delete by rowid
+        // (a row that had no text has no entry; deleting it is a no-op).
+        conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([row.seq])?;
+        conn.prepare_cached("INSERT INTO deleted (id, version, at) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, row.version, at])?;
+        latest_gone |= row.is_latest;
+    }
+    if latest_gone {
+        // The newest remaining version becomes the latest.
+        conn.prepare_cached(
+            "UPDATE objects SET is_latest = 1 WHERE seq = (
+                 SELECT seq FROM objects WHERE id_hash = ?1 AND id = ?2 ORDER BY version DESC LIMIT 1)",
+        )?
+        .execute(params![id_hash(id), id])?;
+    }
+    let deleted: Vec<&str> = doomed.iter().map(|r| r.version.as_str()).collect();
+    crate::sqlite_registry::append_audit(
+        conn,
+        actor,
+        "delete",
+        id,
+        &serde_json::json!({"versions": deleted, "remaining": rows.len() - doomed.len()}),
+    )?;
+    Ok(doomed.len() as u64)
+}
+
+impl SqliteStore {
+    /// Deletes the versions of `id` that `versions` selects (among all its
+    /// stored versions; the caller has checked what it may delete), with
+    /// their full-text rows, fixes `is_latest`, writes tombstones and an
+    /// audit entry by `actor`. Returns how many versions were deleted.
+    pub(crate) fn delete_versions_impl(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
+        self.with_writer(|conn| {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            match delete_in(conn, actor, id, versions) {
+                Ok(n) => {
+                    conn.execute_batch("COMMIT")?;
+                    Ok(n)
+                }
+                Err(e) => {
+                    if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                        tracing::error!(error = %rollback, "rollback of a delete failed");
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Tombstones of deleted versions, oldest first: (id, version, at).
+    pub fn deleted_versions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.with_writer(|conn| {
+            conn.execute_batch(DELETED_SCHEMA)?;
+            let mut stmt = conn.prepare("SELECT id, version, at FROM deleted ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::{Registry, verify_audit_chain};
+    use crate::{NewVersion, Query, SqliteStore, Store, VersionFilter};
+    use phalanx_labels::{Label, Organisation, Reader, Subject, Tlp};
+    use phalanx_model::{StixObject, Timestamp};
+    use serde_json::json;
+
+    const ORG: &str = "identity--a0000000-0000-4000-8000-000000000001";
+    const ID: &str = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+
+    fn indicator(modified: &str, name: &str) -> StixObject {
+        let v = json!({"type": "indicator", "spec_version": "2.1", "id": ID, "created": "2026-01-01T00:00:00.000Z",
+            "modified": modified, "name": name, "pattern": "[domain-name:value = 'evil.example']",
+            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"});
+        StixObject::from_value(v, "$").expect("valid").object
+    }
+
+    fn put_all(store: &SqliteStore, objects: &[StixObject]) {
+        let label = Label::unclassified(Tlp::Green).with_originator(Some(ORG.into()));
+        let mut txn = store.begin().expect("begin");
+        for o in objects {
+            let json = o.to_json_string();
+            txn.put(NewVersion { object: o, json: &json, label: &label, origin: "t" }).expect("put");
+        }
+        txn.commit().expect("commit");
+    }
+
+    fn reader() -> Subject {
+        Subject::User(Reader::new(Organisation::new(ORG)))
+    }
+
+    fn versions(store: &SqliteStore, filter: VersionFilter) -> Vec<String> {
+        store.get(&reader(), ID, &filter).expect("get").iter().map(|o| o.version.expect("versioned").to_string()).collect()
+    }
+
+    #[test]
+    fn deleting_the_latest_version_makes_the_previous_one_latest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let (t1, t2, t3) = ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z");
+        put_all(&store, &[indicator(t1, "one"), indicator(t2, "two"), indicator(t3, "three")]);
+        assert_eq!(store.delete_versions(ID, &VersionFilter::Last).expect("delete"), 1);
+        assert_eq!(versions(&store, VersionFilter::Last), vec![t2]);
+        assert_eq!(versions(&store, VersionFilter::All), vec![t1, t2]);
+        // The full-text row of the deleted version is gone.
+        let q = Query { text: Some("three".into()), versions: VersionFilter::All, ..Query::default() };
+        assert_eq!(store.count(&reader(), &q).expect("count"), 0);
+        let q = Query { text: Some("two".into()), ..Query::default() };
+        assert_eq!(store.count(&reader(), &q).expect("count"), 1);
+        // Exact version, then everything.
+        let exact = VersionFilter::Exact(vec![Timestamp::parse("2026-01-01T00:00:00Z").expect("ts")]);
+        assert_eq!(store.delete_versions(ID, &exact).expect("delete"), 1);
+        assert_eq!(versions(&store, VersionFilter::All), vec![t2]);
+        assert_eq!(store.delete_versions(ID, &VersionFilter::All).expect("delete"), 1);
+        assert!(versions(&store, VersionFilter::All).is_empty());
+        assert_eq!(store.delete_versions(ID, &VersionFilter::All).expect("delete"), 0);
+        // Tombstones and a verified audit chain with the deletions.
+        let tombs = store.deleted_versions().expect("tombstones");
+        assert_eq!(tombs.len(), 3);
+        assert!(tombs.iter().all(|(id, _, _)| id == ID));
+        let audit = store.audit_entries(0, 100).expect("audit");
+        assert_eq!(audit.iter().filter(|e| e.action == "delete" && e.target == ID).count(), 3);
+        assert!(verify_audit_chain(&audit).is_none());
+    }
+
+    #[test]
+    fn an_object_can_be_stored_again_after_deletion() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let t1 = "2026-01-01T00:00:00.000Z";
+        put_all(&store, &[indicator(t1, "one")]);
+        assert_eq!(store.delete_versions_by("user:alice", ID, &VersionFilter::All).expect("delete"), 1);
+        assert!(versions(&store, VersionFilter::Last).is_empty());
+        put_all(&store, &[indicator(t1, "one")]);
+        assert_eq!(versions(&store, VersionFilter::Last), vec![t1]);
+        let audit = store.audit_entries(0, 100).expect("audit");
+        assert!(audit.iter().any(|e| e.action == "delete" && e.actor == "user:alice"));
+    }
+}

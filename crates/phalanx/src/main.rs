@@ -6,6 +6,7 @@
 mod export;
 mod import;
 mod node;
+mod serve;
 mod show;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,8 @@ enum Command {
     Get(show::GetArgs),
     /// Count what a user may read.
     Stats(show::StatsArgs),
+    /// Serve TAXII 2.1, health and metrics over HTTP(S).
+    Serve(serve::ServeArgs),
 }
 
 /// Outcome of a command that finished: success, or a partial result (some
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(&cli.data, args),
         Command::Get(args) => show::get(&cli.data, args),
         Command::Stats(args) => show::stats(&cli.data, args),
+        Command::Serve(args) => serve::run(&cli.data, args),
     };
     match result {
         Ok(Finished::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,183 @@
+//! Who is calling: credentials from the `Authorization` header, checked
+//! by an [`Authenticator`], give a [`Caller`] whose [`Subject`] every
+//! handler hands to the store.
+//!
+//! Schemes: HTTP Basic (user name, API token as the password; TAXII
+//! §1.6.9), `Bearer <token>`, and `Token <token>` (taxii2-client's
+//! `TokenAuth`). No `Authorization` header: the anonymous subject, who
+//! reads only public data (spec §3). A header that is present but does not
+//! authenticate is always refused (401): a bad token never silently
+//! downgrades to anonymous.
+
+use crate::error::{ApiError, ErrorCode};
+use base64::Engine;
+use phalanx_labels::Subject;
+use phalanx_store::{Actor, Store};
+
+/// Credentials read from an `Authorization` header.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// HTTP Basic: a user name and a secret (an API token).
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password: an API token.
+        secret: String,
+    },
+    /// `Bearer <token>` or `Token <token>`.
+    Token(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Basic { user, .. } => write!(f, "Basic({user}, <secret>)"),
+            Credentials::Token(_) => f.write_str("Token(<secret>)"),
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, message)
+}
+
+/// Parses an `Authorization` header value.
+pub fn parse_authorization(value: &str) -> Result<Credentials, ApiError> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .map_err(|_| unauthorized("authorization: basic credentials are not valid base64"))?;
+        let text = String::from_utf8(bytes).map_err(|_| unauthorized("authorization: basic credentials are not utf-8"))?;
+        let (user, secret) =
+            text.split_once(':').ok_or_else(|| unauthorized("authorization: basic credentials have no ':'"))?;
+        if user.is_empty() || secret.is_empty() {
+            return Err(unauthorized("authorization: basic credentials need a user name and a token"));
+        }
+        Ok(Credentials::Basic { user: user.to_owned(), secret: secret.to_owned() })
+    } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+        if rest.is_empty() {
+            return Err(unauthorized("authorization: the token is empty"));
+        }
+        Ok(Credentials::Token(rest.to_owned()))
+    } else {
+        Err(unauthorized("authorization: unsupported scheme (use Basic, Bearer or Token)"))
+    }
+}
+
+/// Why credentials were refused. The caller sees only a generic 401; the
+/// reason goes to the log (and `phalanx-auth` audits it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// The credentials do not authenticate (unknown, revoked or expired
+    /// token, disabled user, Basic user name not the token's).
+    #[error("credentials refused: {0}")]
+    Refused(String),
+    /// The node failed while checking them.
+    #[error("store error: {0}")]
+    Store(String),
+}
+
+/// Checks credentials against the node's registry.
+///
+/// The handlers see only this seam; [`TokenAuthenticator`] is the
+/// implementation over `phalanx-auth`.
+pub trait Authenticator: Send + Sync {
+    /// The actor the credentials belong to. Called on a blocking thread.
+    fn authenticate(&self, store: &dyn Store, credentials: &Credentials) -> Result<Actor, AuthFailure>;
+}
+
+/// API tokens through `phalanx_auth::authenticate_token` (constant-time
+/// digest check, expiry, revocation, disabled users, `login` /
+/// `login-failed` audited). With Basic, the user name must also be the
+/// token's user's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokenAuthenticator;
+
+impl Authenticator for TokenAuthenticator {
+    fn authenticate(&self, store: &dyn Store, credentials: &Credentials) -> Result<Actor, AuthFailure> {
+        let (user_name, secret) = match credentials {
+            Credentials::Basic { user, secret } => (Some(user.as_str()), secret.as_str()),
+            Credentials::Token(secret) => (None, secret.as_str()),
+        };
+        let actor = phalanx_auth::authenticate_token(store, secret).map_err(|e| {
+            if e.is_credential_failure() { AuthFailure::Refused(e.to_string()) } else { AuthFailure::Store(e.to_string()) }
+        })?;
+        if let Some(name) = user_name.filter(|name| *name != actor.user.name) {
+            let reason = "basic user name is not the token's user";
+            let details = serde_json::json!({"method": "basic", "reason": reason});
+            store
+                .audit(phalanx_auth::ANONYMOUS, "login-failed", &name.chars().take(64).collect::<String>(), &details)
+                .map_err(|e| AuthFailure::Store(e.to_string()))?;
+            return Err(AuthFailure::Refused(reason.into()));
+        }
+        Ok(actor)
+    }
+}
+
+/// The caller of a request: a signed-in actor, or anonymous.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The signed-in user, when there is one.
+    pub actor: Option<Actor>,
+    /// The reader the read rule sees; every store read takes it.
+    pub subject: Subject,
+}
+
+impl Caller {
+    /// An anonymous caller (public data only).
+    pub fn anonymous() -> Self {
+        Caller { actor: None, subject: Subject::Anonymous }
+    }
+
+    /// A signed-in caller.
+    pub fn user(actor: Actor) -> Self {
+        let subject = actor.subject.clone();
+        Caller { actor: Some(actor), subject }
+    }
+
+    /// Whether the caller's role may write objects.
+    pub fn can_write(&self) -> bool {
+        self.actor.as_ref().is_some_and(|a| a.user.role.can_write())
+    }
+
+    /// A stable key for the caller: the user id, or `anonymous`.
+    pub fn key(&self) -> &str {
+        self.actor.as_ref().map(|a| a.user.id.as_str()).unwrap_or("anonymous")
+    }
+
+    /// The user name for logs: the name, or `anonymous`.
+    pub fn name(&self) -> &str {
+        self.actor.as_ref().map(|a| a.user.name.as_str()).unwrap_or("anonymous")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_schemes() {
+        let basic = base64::engine::general_purpose::STANDARD.encode("alice:phx_secret");
+        assert_eq!(
+            parse_authorization(&format!("Basic {basic}")).unwrap(),
+            Credentials::Basic { user: "alice".into(), secret: "phx_secret".into() }
+        );
+        assert_eq!(parse_authorization("Bearer abc").unwrap(), Credentials::Token("abc".into()));
+        assert_eq!(parse_authorization("token abc").unwrap(), Credentials::Token("abc".into()));
+        for bad in ["Basic !!!", "Digest x", "Bearer ", "Basic", &format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("nocolon"))] {
+            let e = parse_authorization(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Unauthorized, "{bad}");
+            assert!(e.message.starts_with("authorization:"));
+        }
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Credentials::Basic { user: "u".into(), secret: "s3cr3t".into() };
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert!(!format!("{:?}", Credentials::Token("s3cr3t".into())).contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The HTTP interface of a Phalanx node.
+//!
+//! [`router`] builds the whole axum application from an [`AppState`]:
+//! TAXII 2.1 under `/taxii2/` ([`taxii`]), the health check at
+//! `/api/v1/health`, and Prometheus metrics at `/metrics`. The REST API
+//! (`/api/v1/...`, with its OpenAPI document) and the live event stream
+//! join as further modules merged in [`router`]; they reuse [`AppState`],
+//! [`auth::Caller`], [`blocking`] and the error table in [`error`].
+//!
+//! Architecture invariants:
+//! - only this crate (and the web dashboard) knows HTTP;
+//! - every handler resolves the caller first and passes its
+//!   [`phalanx_labels::Subject`] to the store, which applies the read rule
+//!   inside the query; nothing is filtered afterwards, and an object the
+//!   caller may not read answers exactly like a missing one;
+//! - the store is synchronous: handlers call it through [`blocking`]
+//!   (`tokio::task::spawn_blocking`), never on the async threads;
+//! - every write goes through `phalanx_store::ingest::Ingest`, as
+//!   `phalanx import` does: one transaction per request;
+//! - process-wide state (tracing subscriber, metrics recorder, signals)
+//!   belongs to the binary; this crate only emits.
+
+pub mod auth;
+pub mod error;
+pub mod media;
+mod observe;
+pub mod taxii;
+
+use crate::auth::Authenticator;
+use crate::error::{ApiError, ErrorCode};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use phalanx_labels::Tlp;
+use phalanx_store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the HTTP interface needs to know from the node's configuration.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Title of the TAXII server and API root.
+    pub title: String,
+    /// Description shown in discovery.
+    pub description: Option<String>,
+    /// Contact shown in discovery.
+    pub contact: Option<String>,
+    /// Largest request body, in bytes (TAXII `max_content_length`).
+    pub max_content_length: usize,
+    /// Most objects in one page, whatever `limit` asks.
+    pub page_size_cap: usize,
+    /// TLP that unmarked objects take implicitly (the node default;
+    /// `None` = amber+strict).
+    pub default_tlp: Option<Tlp>,
+    /// How long a status resource stays queryable.
+    pub status_ttl: Duration,
+    /// Most status resources kept.
+    pub status_capacity: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            title: "Phalanx TAXII 2.1 server".into(),
+            description: None,
+            contact: None,
+            max_content_length: 10 << 20,
+            page_size_cap: 1000,
+            default_tlp: None,
+            status_ttl: Duration::from_secs(48 * 3600),
+            status_capacity: 10_000,
+        }
+    }
+}
+
+/// Renders the metrics registry as Prometheus text.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+struct Inner {
+    store: Arc<dyn Store>,
+    auth: Arc<dyn Authenticator>,
+    config: ApiConfig,
+    collections: Vec<taxii::collections::Collection>,
+    statuses: taxii::status::StatusStore,
+    metrics: Option<MetricsRender>,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// Builds the state: loads (or creates) the collection ids. Blocking:
+    /// call it before serving or on a blocking thread.
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Arc<dyn Authenticator>,
+        config: ApiConfig,
+        metrics: Option<MetricsRender>,
+    ) -> Result<Self, StoreError> {
+        let collections = taxii::collections::load(store.as_ref())?;
+        let statuses = taxii::status::StatusStore::new(config.status_ttl, config.status_capacity);
+        Ok(AppState(Arc::new(Inner { store, auth, config, collections, statuses, metrics })))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    /// The authenticator.
+    pub fn authenticator(&self) -> &Arc<dyn Authenticator> {
+        &self.0.auth
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+}
+
+/// Runs blocking work (store calls) on the blocking pool.
+pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/metrics", get(metrics))
+        .merge(taxii::router(state.clone()))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn(observe::track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
+        .with_state(state)
+}
+
+/// Unknown paths: a TAXII error under `/taxii2/`, plain JSON elsewhere.
+async fn fallback(uri: axum::http::Uri) -> Response {
+    let e = ApiError::not_found(format!("no resource at {}", uri.path()));
+    if uri.path().starts_with("/taxii2") { e.into_taxii_response() } else { e.into_response() }
+}
+
+/// `GET /api/v1/health`: 200 when the store answers.
+async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let store = state.store().clone();
+    blocking(move || {
+        store.setting("schema_version").map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("store: {e}")))
+    })
+    .await?;
+    let body = serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")});
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response())
+}
+
+/// `GET /metrics`: Prometheus text, when the binary installed a recorder.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let Some(render) = state.0.metrics.clone() else {
+        return Err(ApiError::not_found("metrics are not enabled on this node"));
+    };
+    let text = render();
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text).into_response())
+}

@@ -1,0 +1,532 @@
+//! The TAXII 2.1 endpoints (§4, §5). Each resolves the collection and the
+//! caller's rights, parses its filters, and asks the store with the
+//! caller's subject on a blocking thread.
+
+use super::collections::Collection;
+use super::params::{Binding, Endpoint, Filters, parse_filters};
+use super::status::{StatusDetail, StatusResource};
+use super::{API_ROOT_PATH, DISCOVERY_PATH};
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorCode, TAXII_CONTENT_TYPE, TaxiiError};
+use crate::media::is_taxii_content_type;
+use crate::{AppState, blocking};
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use phalanx_labels::{LabelDefaults, Tlp};
+use phalanx_model::{StixId, StixObject, Timestamp};
+use phalanx_store::ingest::{Ingest, IngestOptions};
+use phalanx_store::{Page, Query, StoredObject, VersionFilter};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+
+type TaxiiResult = Result<Response, TaxiiError>;
+
+/// The STIX media type objects are served as.
+const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
+/// Header of the first `date_added` in a response.
+const DATE_ADDED_FIRST: &str = "X-TAXII-Date-Added-First";
+/// Header of the last `date_added` in a response.
+const DATE_ADDED_LAST: &str = "X-TAXII-Date-Added-Last";
+
+/// A TAXII timestamp: exactly 6 fractional digits and `Z` (§2).
+fn taxii_timestamp(t: Timestamp) -> String {
+    t.with_digits(6).to_string()
+}
+
+/// An object version as TAXII shows it: `modified`/`created` as given,
+/// else (unversioned objects) the `date_added`.
+fn version_text(o: &StoredObject) -> String {
+    match o.version {
+        Some(v) => v.to_string(),
+        None => taxii_timestamp(o.date_added),
+    }
+}
+
+fn respond(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_CONTENT_TYPE));
+    r
+}
+
+fn ok_json(value: &Value) -> Response {
+    respond(StatusCode::OK, value.to_string())
+}
+
+/// Adds the `X-TAXII-Date-Added-First`/`-Last` headers of a page.
+fn with_date_headers(mut response: Response, objects: &[StoredObject]) -> Response {
+    if let (Some(first), Some(last)) = (objects.first(), objects.last()) {
+        let h = response.headers_mut();
+        for (name, t) in [(DATE_ADDED_FIRST, first.date_added), (DATE_ADDED_LAST, last.date_added)] {
+            if let Ok(v) = HeaderValue::from_str(&taxii_timestamp(t)) {
+                h.insert(name, v);
+            }
+        }
+    }
+    response
+}
+
+fn find_collection<'a>(state: &'a AppState, key: &str) -> Result<&'a Collection, ApiError> {
+    state
+        .0
+        .collections
+        .iter()
+        .find(|c| c.id == key || c.alias == key)
+        .ok_or_else(|| ApiError::not_found(format!("collection: no collection '{key}' in this api root")))
+}
+
+/// The collection, if the caller may read from it.
+fn readable_collection(state: &AppState, key: &str, caller: &Caller) -> Result<Collection, ApiError> {
+    let c = find_collection(state, key)?;
+    if !c.can_read(caller) {
+        return Err(ApiError::new(ErrorCode::Forbidden, format!("collection {}: may not be read (can_read is false)", c.alias)));
+    }
+    Ok(c.clone())
+}
+
+/// The collection, if the caller may write to it (anonymous: 401).
+fn writable_collection(state: &AppState, key: &str, caller: &Caller) -> Result<Collection, ApiError> {
+    let c = find_collection(state, key)?;
+    if !c.can_write(caller) {
+        if caller.actor.is_none() {
+            return Err(ApiError::new(ErrorCode::Unauthorized, format!("collection {}: writing needs authentication", c.alias)));
+        }
+        return Err(ApiError::new(ErrorCode::Forbidden, format!("collection {}: may not be written (can_write is false)", c.alias)));
+    }
+    Ok(c.clone())
+}
+
+fn parse_object_id(text: &str) -> Result<String, ApiError> {
+    StixId::parse(text).map(|id| id.to_string()).map_err(|e| ApiError::parameter(format!("object id: {e}")))
+}
+
+/// The store query for `filters` in `collection`; `None` when nothing can
+/// match (another spec_version, or types outside a view).
+fn build_query(state: &AppState, c: &Collection, f: &Filters, object: Option<&str>, versions: VersionFilter) -> Option<Query> {
+    if !f.spec_21 {
+        return None;
+    }
+    let types = match c.types() {
+        None => f.types.clone(),
+        Some(view) if f.types.is_empty() => view.iter().map(|t| (*t).to_owned()).collect(),
+        Some(view) => {
+            let kept: Vec<String> = f.types.iter().filter(|t| view.contains(&t.as_str())).cloned().collect();
+            if kept.is_empty() {
+                return None;
+            }
+            kept
+        }
+    };
+    let cap = state.config().page_size_cap.max(1);
+    Some(Query {
+        ids: match object {
+            Some(id) => vec![id.to_owned()],
+            None => f.ids.clone(),
+        },
+        types,
+        added_after: f.added_after,
+        versions,
+        limit: f.limit.unwrap_or(cap).min(cap),
+        after: f.after,
+        ..Query::default()
+    })
+}
+
+/// Runs a query as the caller, and audits the classified reads it returns
+/// (`phalanx_auth::audit_reads`) before anything is sent: a read that
+/// cannot be audited is not served.
+async fn run(state: &AppState, caller: &Caller, query: Option<Query>) -> Result<Page, ApiError> {
+    let Some(query) = query else { return Ok(Page::default()) };
+    let store = state.store().clone();
+    let subject = caller.subject.clone();
+    let actor = caller.actor.clone();
+    blocking(move || {
+        let page = store.query(&subject, &query)?;
+        if let Some(actor) = &actor {
+            phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "taxii")?;
+        }
+        Ok(page)
+    })
+    .await
+}
+
+/// `{"more": .., "next": ..}` plus the list under `key`, or `{}` when empty.
+fn paged_body(page: &Page, next: Option<String>, key: &str, items: String) -> String {
+    if page.objects.is_empty() && !page.more {
+        return "{}".to_owned();
+    }
+    let mut out = format!("{{\"more\":{}", page.more);
+    if let Some(next) = next.filter(|_| page.more) {
+        out.push_str(&format!(",\"next\":{}", Value::String(next)));
+    }
+    if !page.objects.is_empty() {
+        out.push_str(&format!(",\"{key}\":[{items}]"));
+    }
+    out.push('}');
+    out
+}
+
+fn next_of(page: &Page, f: &Filters, binding: &Binding<'_>) -> Option<String> {
+    page.next.map(|c| f.next_token(c, binding))
+}
+
+/// GET `/taxii2/` (§4.1).
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    let c = state.config();
+    let mut body = json!({"title": c.title, "default": API_ROOT_PATH, "api_roots": [API_ROOT_PATH]});
+    if let Some(d) = &c.description {
+        body["description"] = json!(d);
+    }
+    if let Some(contact) = &c.contact {
+        body["contact"] = json!(contact);
+    }
+    debug_assert!(DISCOVERY_PATH.ends_with('/') && API_ROOT_PATH.starts_with(DISCOVERY_PATH));
+    ok_json(&body)
+}
+
+/// GET `{api-root}/` (§4.2).
+pub async fn api_root(State(state): State<AppState>) -> Response {
+    let c = state.config();
+    ok_json(&json!({
+        "title": c.title,
+        "description": "Phalanx node: STIX 2.1 objects under security labels; you see what the read rule lets you read.",
+        "versions": [TAXII_CONTENT_TYPE],
+        "max_content_length": c.max_content_length,
+    }))
+}
+
+/// GET `{api-root}/status/{id}/` (§4.3): only the caller that posted sees it.
+pub async fn status(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> TaxiiResult {
+    match state.0.statuses.get(caller.key(), &id) {
+        Some(s) => Ok(ok_json(&serde_json::to_value(&*s).map_err(ApiError::internal)?)),
+        None => Err(ApiError::not_found(format!("status: no status '{id}' (unknown, expired, or not yours)")).into()),
+    }
+}
+
+/// GET `{api-root}/collections/` (§5.1).
+pub async fn collections(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    let list: Vec<Value> = state.0.collections.iter().map(|c| c.resource(&caller)).collect();
+    ok_json(&json!({"collections": list}))
+}
+
+/// GET `{api-root}/collections/{id}/` (§5.2).
+pub async fn collection(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> TaxiiResult {
+    Ok(ok_json(&find_collection(&state, &key)?.resource(&caller)))
+}
+
+/// GET `.../manifest/` (§5.3).
+pub async fn manifest(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> TaxiiResult {
+    let c = readable_collection(&state, &key, &caller)?;
+    let (mut f, next) = parse_filters(raw.as_deref(), Endpoint::Manifest)?;
+    let binding = Binding { endpoint: Endpoint::Manifest, collection: &c.id, object: "", caller: caller.key() };
+    f.verify_next(next.as_deref(), &binding)?;
+    let versions = f.versions.clone();
+    let page = run(&state, &caller, build_query(&state, &c, &f, None, versions)).await?;
+    let records: Vec<String> = page
+        .objects
+        .iter()
+        .map(|o| {
+            json!({"id": o.id, "date_added": taxii_timestamp(o.date_added), "version": version_text(o), "media_type": STIX_MEDIA_TYPE})
+                .to_string()
+        })
+        .collect();
+    let body = paged_body(&page, next_of(&page, &f, &binding), "objects", records.join(","));
+    Ok(with_date_headers(respond(StatusCode::OK, body), &page.objects))
+}
+
+/// GET `.../objects/` (§5.4): an envelope.
+pub async fn objects(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> TaxiiResult {
+    let c = readable_collection(&state, &key, &caller)?;
+    let (mut f, next) = parse_filters(raw.as_deref(), Endpoint::Objects)?;
+    let binding = Binding { endpoint: Endpoint::Objects, collection: &c.id, object: "", caller: caller.key() };
+    f.verify_next(next.as_deref(), &binding)?;
+    let versions = f.versions.clone();
+    let page = run(&state, &caller, build_query(&state, &c, &f, None, versions)).await?;
+    let items: Vec<&str> = page.objects.iter().map(|o| o.json.as_str()).collect();
+    let body = paged_body(&page, next_of(&page, &f, &binding), "objects", items.join(","));
+    Ok(with_date_headers(respond(StatusCode::OK, body), &page.objects))
+}
+
+/// GET `.../objects/{id}/` (§5.6): an envelope; 404 when the caller may
+/// read no version of it (or it does not exist: the same answer).
+pub async fn object(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((key, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> TaxiiResult {
+    let c = readable_collection(&state, &key, &caller)?;
+    let id = parse_object_id(&object)?;
+    let (mut f, next) = parse_filters(raw.as_deref(), Endpoint::Object)?;
+    let binding = Binding { endpoint: Endpoint::Object, collection: &c.id, object: &id, caller: caller.key() };
+    f.verify_next(next.as_deref(), &binding)?;
+    let versions = f.versions.clone();
+    let page = run(&state, &caller, build_query(&state, &c, &f, Some(&id), versions)).await?;
+    if page.objects.is_empty() && f.after.is_none() {
+        return Err(ApiError::not_found(format!("object: no object {id} in this collection")).into());
+    }
+    let items: Vec<&str> = page.objects.iter().map(|o| o.json.as_str()).collect();
+    let body = paged_body(&page, next_of(&page, &f, &binding), "objects", items.join(","));
+    Ok(with_date_headers(respond(StatusCode::OK, body), &page.objects))
+}
+
+/// GET `.../objects/{id}/versions/` (§5.8).
+pub async fn versions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((key, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> TaxiiResult {
+    let c = readable_collection(&state, &key, &caller)?;
+    let id = parse_object_id(&object)?;
+    let (mut f, next) = parse_filters(raw.as_deref(), Endpoint::Versions)?;
+    let binding = Binding { endpoint: Endpoint::Versions, collection: &c.id, object: &id, caller: caller.key() };
+    f.verify_next(next.as_deref(), &binding)?;
+    let page = run(&state, &caller, build_query(&state, &c, &f, Some(&id), VersionFilter::All)).await?;
+    if page.objects.is_empty() && f.after.is_none() {
+        return Err(ApiError::not_found(format!("object: no object {id} in this collection")).into());
+    }
+    let items: Vec<String> = page.objects.iter().map(|o| Value::String(version_text(o)).to_string()).collect();
+    let body = paged_body(&page, next_of(&page, &f, &binding), "versions", items.join(","));
+    Ok(with_date_headers(respond(StatusCode::OK, body), &page.objects))
+}
+
+/// DELETE `.../objects/{id}/` (§5.7). Needs can_read and can_write on the
+/// collection (r=f,w=f: 404; one of them false: 403), a version the
+/// caller may read (else 404), and the caller's organisation as the
+/// originator of every version deleted (else 403).
+pub async fn delete_object(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((key, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> TaxiiResult {
+    let c = find_collection(&state, &key)?.clone();
+    let Some(actor) = caller.actor.clone() else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "delete: needs authentication").into());
+    };
+    match (c.can_read(&caller), c.can_write(&caller)) {
+        (true, true) => {}
+        (false, false) => return Err(ApiError::not_found(format!("object: no object {object} in this collection")).into()),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("collection {}: deleting needs can_read and can_write", c.alias),
+            )
+            .into());
+        }
+    }
+    let id = parse_object_id(&object)?;
+    let (f, _) = parse_filters(raw.as_deref(), Endpoint::Delete)?;
+    if !f.spec_21 {
+        return Err(ApiError::not_found(format!("object: no object {id} in this collection")).into());
+    }
+    let store = state.store().clone();
+    let subject = caller.subject.clone();
+    let types = c.types();
+    let deleted = blocking(move || {
+        let visible: Vec<StoredObject> = store
+            .get(&subject, &id, &f.versions)?
+            .into_iter()
+            .filter(|o| types.is_none_or(|t| t.contains(&o.object_type.as_str())))
+            .collect();
+        if visible.is_empty() {
+            return Err(ApiError::not_found(format!("object: no object {id} in this collection")));
+        }
+        if visible.iter().any(|o| o.label.originator.as_deref() != Some(actor.org_id())) {
+            return Err(ApiError::new(ErrorCode::Forbidden, "object: only the originator organisation may delete it"));
+        }
+        let filter = if visible.iter().all(|o| o.version.is_none()) {
+            VersionFilter::All
+        } else {
+            VersionFilter::Exact(visible.iter().filter_map(|o| o.version).collect())
+        };
+        let n = store.delete_versions_by(&actor.audit_name(), &id, &filter)?;
+        tracing::info!(user = %actor.user.name, object = %id, versions = n, "taxii delete");
+        Ok(n)
+    })
+    .await?;
+    metrics::counter!("phalanx_objects_deleted_total").increment(deleted);
+    Ok(respond(StatusCode::OK, String::new()))
+}
+
+/// One object of a POST body, parsed or refused.
+struct Posted {
+    path: String,
+    /// The id as given, or the path when there is none.
+    id: String,
+    /// `modified`/`created` as given.
+    version: Option<String>,
+    parsed: Result<phalanx_model::ParsedObject, phalanx_model::ObjectErrors>,
+}
+
+fn read_envelope(bytes: &[u8]) -> Result<Vec<Posted>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("body: not valid json: {e}")))?;
+    let Value::Object(mut envelope) = value else {
+        return Err(ApiError::new(ErrorCode::UnprocessableContent, "body: expected a TAXII envelope (a json object)"));
+    };
+    let objects = match envelope.remove("objects") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(ApiError::new(ErrorCode::UnprocessableContent, "body: objects: expected a list")),
+    };
+    let mut out = Vec::with_capacity(objects.len());
+    for (i, object) in objects.into_iter().enumerate() {
+        let path = format!("$.objects[{i}]");
+        let id = object.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| path.clone());
+        let version = ["modified", "created"]
+            .iter()
+            .find_map(|k| object.get(*k).and_then(Value::as_str).map(str::to_owned));
+        let parsed = StixObject::from_value(object, &path);
+        let id = match &parsed {
+            Ok(p) => p.object.id().to_string(),
+            Err(_) => id,
+        };
+        out.push(Posted { path, id, version, parsed });
+    }
+    Ok(out)
+}
+
+/// POST `.../objects/` (§5.5): the envelope's objects are written through
+/// the ingest (the write rules), in one transaction; 202 with a complete
+/// status resource.
+pub async fn add_objects(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> TaxiiResult {
+    let request_timestamp = taxii_timestamp(Timestamp::now(6));
+    let c = writable_collection(&state, &key, &caller)?;
+    let Some(actor) = caller.actor.clone() else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "post: needs authentication").into());
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !is_taxii_content_type(content_type) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "content-type: must be application/taxii+json;version=2.1",
+        )
+        .into());
+    }
+    let max = state.config().max_content_length;
+    let too_large =
+        || ApiError::new(ErrorCode::PayloadTooLarge, format!("body: larger than max_content_length ({max} bytes)"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large().into());
+    }
+    let (f, _) = parse_filters(raw.as_deref(), Endpoint::Post)?;
+    let explicit_tlp = match &f.default_tlp {
+        Some(t) => Some(t.parse::<Tlp>().map_err(|e| ApiError::parameter(format!("default_tlp: {e}")))?),
+        None => None,
+    };
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| too_large())?;
+    let posted = read_envelope(&bytes)?;
+    drop(bytes);
+
+    let options = IngestOptions {
+        defaults: LabelDefaults {
+            tlp: explicit_tlp.or(state.config().default_tlp).unwrap_or(LabelDefaults::default().tlp),
+            label: None,
+        },
+        explicit_defaults: explicit_tlp.is_some(),
+        origin: actor.origin(),
+        signed_by_originator: false,
+    };
+    let store = state.store().clone();
+    let subject = caller.subject.clone();
+    let total = posted.len() as u64;
+    let received = request_timestamp.clone();
+    let (successes, failures, stored) = blocking(move || {
+        let mut txn = store.begin()?;
+        let mut ingest = Ingest::new(store.as_ref(), &actor, options)?;
+        let mut meta = Vec::with_capacity(posted.len());
+        for p in posted {
+            match p.parsed {
+                Ok(parsed) => ingest.object(txn.as_mut(), &p.path, parsed)?,
+                Err(errors) => ingest.refuse_invalid(&p.path, &errors),
+            }
+            meta.push((p.path, p.id, p.version));
+        }
+        let report = ingest.finish(txn.as_mut())?;
+        txn.commit()?;
+        let mut refused: HashMap<&str, String> = HashMap::new();
+        for r in &report.refused {
+            refused.entry(r.path.as_str()).or_insert_with(|| r.reason.clone());
+        }
+        // Unversioned objects are known by their date_added.
+        let unversioned: Vec<String> = meta
+            .iter()
+            .filter(|(path, _, version)| version.is_none() && !refused.contains_key(path.as_str()))
+            .map(|(_, id, _)| id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut added: HashMap<String, String> = HashMap::new();
+        for chunk in unversioned.chunks(200) {
+            let q = Query { ids: chunk.to_vec(), ..Query::default() };
+            for o in store.query(&subject, &q)?.objects {
+                added.insert(o.id.clone(), taxii_timestamp(o.date_added));
+            }
+        }
+        let (mut ok, mut failed) = (Vec::new(), Vec::new());
+        for (path, id, version) in meta {
+            match refused.get(path.as_str()) {
+                Some(reason) => failed.push(StatusDetail {
+                    version: version.unwrap_or_else(|| received.clone()),
+                    id,
+                    message: Some(reason.clone()),
+                }),
+                None => {
+                    let version = version.or_else(|| added.get(&id).cloned()).unwrap_or_else(|| received.clone());
+                    ok.push(StatusDetail { id, version, message: None });
+                }
+            }
+        }
+        tracing::info!(
+            user = %actor.user.name,
+            stored = report.stored,
+            unchanged = report.unchanged,
+            refused = report.refused.len(),
+            raised = report.raised.len(),
+            "taxii post"
+        );
+        Ok((ok, failed, report.stored))
+    })
+    .await?;
+    metrics::counter!("phalanx_objects_stored_total").increment(stored);
+    metrics::counter!("phalanx_objects_refused_total").increment(failures.len() as u64);
+    let resource = StatusResource {
+        id: uuid::Uuid::new_v4().to_string(),
+        status: "complete",
+        request_timestamp,
+        total_count: total,
+        success_count: successes.len() as u64,
+        failure_count: failures.len() as u64,
+        pending_count: 0,
+        successes,
+        failures,
+        pendings: Vec::new(),
+    };
+    debug_assert_eq!(resource.success_count + resource.failure_count + resource.pending_count, resource.total_count);
+    tracing::debug!(collection = %c.alias, status = %resource.id, "status resource made");
+    let resource = state.0.statuses.insert(caller.key(), resource);
+    let body = serde_json::to_string(&*resource).map_err(ApiError::internal)?;
+    Ok(respond(StatusCode::ACCEPTED, body))
+}

@@ -1,0 +1,313 @@
+//! `phalanx serve`: the HTTP node (TAXII 2.1, health, metrics), plain or
+//! over TLS (rustls), with graceful shutdown on SIGTERM/SIGINT.
+//!
+//! Configuration, highest precedence first: command-line flags, then
+//! `PHALANX_*` environment variables, then the TOML file given with
+//! `--config`, then the defaults. The file carries `version = 1`.
+
+use crate::Finished;
+use crate::node::open_store;
+use anyhow::{Context, bail};
+use phalanx_api::auth::TokenAuthenticator;
+use phalanx_api::{ApiConfig, AppState, MetricsRender};
+use phalanx_labels::Tlp;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The listen address when none is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+/// The configuration file version this build reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// Arguments of `phalanx serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8470].
+    #[arg(long, env = "PHALANX_LISTEN")]
+    pub listen: Option<String>,
+    /// TOML configuration file (keys: version, listen, data_dir, body_limit,
+    /// page_size_cap, default_tlp, title, description, contact, tls_cert,
+    /// tls_key, status_ttl_hours, status_capacity, shutdown_grace_secs).
+    #[arg(long, env = "PHALANX_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
+    #[arg(long, env = "PHALANX_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "PHALANX_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Format version; must be 1 when given.
+    pub version: Option<u32>,
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Data directory (used when neither --data nor PHALANX_DATA is given).
+    pub data_dir: Option<PathBuf>,
+    /// Largest request body in bytes (TAXII max_content_length).
+    pub body_limit: Option<usize>,
+    /// Most objects in one page.
+    pub page_size_cap: Option<usize>,
+    /// TLP of unmarked objects (clear, green, amber, amber+strict, red).
+    pub default_tlp: Option<String>,
+    /// Server title.
+    pub title: Option<String>,
+    /// Server description.
+    pub description: Option<String>,
+    /// Contact information.
+    pub contact: Option<String>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Hours a TAXII status resource stays queryable (at least 24).
+    pub status_ttl_hours: Option<u64>,
+    /// Most status resources kept.
+    pub status_capacity: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// The resolved configuration of `phalanx serve`.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// Listen address.
+    pub listen: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// TLS certificate and key, when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// What the HTTP interface needs.
+    pub api: ApiConfig,
+    /// Grace period for in-flight requests on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Reads `PHALANX_<NAME>` and parses it.
+fn env_value<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    let var = format!("PHALANX_{name}");
+    match std::env::var(&var) {
+        Ok(text) => text.trim().parse::<T>().map(Some).map_err(|e| anyhow::anyhow!("{var}: '{text}': {e}")),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{var}: not unicode"),
+    }
+}
+
+/// Whether `--data` or `PHALANX_DATA` chose the data directory.
+fn data_dir_given() -> bool {
+    std::env::var_os("PHALANX_DATA").is_some()
+        || std::env::args_os().any(|a| a == "--data" || a.to_string_lossy().starts_with("--data="))
+}
+
+/// Resolves the configuration from flags, environment, file and defaults.
+pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+            if let Some(v) = parsed.version.filter(|v| *v != CONFIG_VERSION) {
+                bail!("config {}: version: {v} is not supported (this build reads version {CONFIG_VERSION})", path.display());
+            }
+            parsed
+        }
+        None => FileConfig::default(),
+    };
+    let data_dir = match (&file.data_dir, data_dir_given()) {
+        (Some(dir), false) => dir.clone(),
+        _ => data.to_owned(),
+    };
+    let listen = args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let tls_cert = args.tls_cert.clone().or(file.tls_cert);
+    let tls_key = args.tls_key.clone().or(file.tls_key);
+    let tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some(_), None) => bail!("tls_key: a TLS certificate was given without its key (--tls-key)"),
+        (None, Some(_)) => bail!("tls_cert: a TLS key was given without its certificate (--tls-cert)"),
+    };
+    let defaults = ApiConfig::default();
+    let body_limit = env_value::<usize>("BODY_LIMIT")?.or(file.body_limit).unwrap_or(defaults.max_content_length);
+    if body_limit == 0 {
+        bail!("body_limit: must be greater than 0");
+    }
+    let page_size_cap = env_value::<usize>("PAGE_SIZE_CAP")?.or(file.page_size_cap).unwrap_or(defaults.page_size_cap);
+    if page_size_cap == 0 || page_size_cap > 1 << 53 {
+        bail!("page_size_cap: must be between 1 and 2^53");
+    }
+    let default_tlp = match env_value::<String>("DEFAULT_TLP")?.or(file.default_tlp) {
+        Some(t) => Some(t.parse::<Tlp>().map_err(|e| anyhow::anyhow!("default_tlp: {e}"))?),
+        None => None,
+    };
+    let ttl_hours = env_value::<u64>("STATUS_TTL_HOURS")?.or(file.status_ttl_hours).unwrap_or(48);
+    if ttl_hours < 24 {
+        bail!("status_ttl_hours: must be at least 24 (TAXII keeps statuses for 24 hours)");
+    }
+    let status_capacity =
+        env_value::<usize>("STATUS_CAPACITY")?.or(file.status_capacity).unwrap_or(defaults.status_capacity);
+    if status_capacity == 0 {
+        bail!("status_capacity: must be greater than 0");
+    }
+    let grace = env_value::<u64>("SHUTDOWN_GRACE_SECS")?.or(file.shutdown_grace_secs).unwrap_or(30);
+    let api = ApiConfig {
+        title: env_value::<String>("TITLE")?.or(file.title).unwrap_or(defaults.title),
+        description: env_value::<String>("DESCRIPTION")?.or(file.description),
+        contact: env_value::<String>("CONTACT")?.or(file.contact),
+        max_content_length: body_limit,
+        page_size_cap,
+        default_tlp,
+        status_ttl: Duration::from_secs(ttl_hours * 3600),
+        status_capacity,
+    };
+    Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace) })
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!(signal = "SIGINT", "shutting down"),
+        _ = term => tracing::info!(signal = "SIGTERM", "shutting down"),
+    }
+}
+
+/// Installs the process-wide Prometheus recorder (once per process).
+fn install_metrics() -> Option<MetricsRender> {
+    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => {
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            Some(Arc::new(move || handle.render()))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "metrics disabled: cannot install the recorder");
+            None
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let store = open_store(&config.data_dir)?;
+    let metrics = install_metrics();
+    let api = config.api.clone();
+    let state = tokio::task::spawn_blocking(move || AppState::new(Arc::new(store), Arc::new(TokenAuthenticator), api, metrics))
+        .await
+        .context("starting the api")?
+        .context("loading the TAXII collections")?;
+    let app = phalanx_api::router(state);
+    let listener =
+        std::net::TcpListener::bind(&config.listen).with_context(|| format!("--listen: cannot bind {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    let stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    match &config.tls {
+        Some((cert, key)) => {
+            // aws-lc-rs is the one provider built in; installing it makes
+            // the choice explicit (an error only means one is installed).
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| format!("tls: cannot load {} and {}", cert.display(), key.display()))?;
+            let handle = axum_server::Handle::new();
+            let on_signal = handle.clone();
+            let grace = config.shutdown_grace;
+            let wait = stopping(rx.clone());
+            tokio::spawn(async move {
+                wait.await;
+                on_signal.graceful_shutdown(Some(grace));
+            });
+            println!("listening on {scheme}://{addr}");
+            tracing::info!(%addr, scheme, "listening");
+            axum_server::tls_rustls::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .context("serving https")?;
+        }
+        None => {
+            listener.set_nonblocking(true)?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            println!("listening on {scheme}://{addr}");
+            tracing::info!(%addr, scheme, "listening");
+            let server = axum::serve(listener, app).with_graceful_shutdown(stopping(rx.clone()));
+            let grace = config.shutdown_grace;
+            let deadline = {
+                let wait = stopping(rx.clone());
+                async move {
+                    wait.await;
+                    tokio::time::sleep(grace).await;
+                }
+            };
+            tokio::select! {
+                result = server.into_future() => result.context("serving http")?,
+                _ = deadline => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing the connections left"),
+            }
+        }
+    }
+    println!("stopped");
+    Ok(())
+}
+
+/// `phalanx serve`.
+pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<Finished> {
+    let config = resolve(data, &args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(config))?;
+    // Dropping the runtime waits for store work already running on the
+    // blocking pool: a write is committed whole or not at all, and only a
+    // committed write was acknowledged.
+    drop(runtime);
+    Ok(Finished::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_config_refuses_unknown_keys_and_reads_known_ones() {
+        let ok: FileConfig = toml::from_str("version = 1\nlisten = \"127.0.0.1:9000\"\npage_size_cap = 50\ndefault_tlp = \"green\"")
+            .expect("valid config");
+        assert_eq!(ok.page_size_cap, Some(50));
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# End-to-end import benchmark (issue "Node foundation", performance section).
+#
+#   bench/import/run.sh [--count N] [--sample N] [--no-anchor] [--keep-data]
+#
+# 1. installs the interop venv (interop/install.sh) when stix2 is missing;
+# 2. builds `phalanx` in release mode (CARGO_TARGET_DIR is honoured);
+# 3. generates bench/out/corpus-N.jsonl with the seeded generator
+#    (bench/gen_corpus.py, seed 42, JSON lines) when it is absent;
+# 4. runs `phalanx init` + `phalanx import` on a fresh data directory
+#    (bench/out/data-import) under /usr/bin/time -v;
+# 5. runs the OASIS stix2.parse anchor (bench/stix2_parse_anchor.py) on the
+#    first --sample objects of the same corpus (default 50,000: stix2.parse
+#    runs at about 3k objects/s) and computes the ratio from that rate;
+# 6. prints objects, seconds, objects/s, user+sys CPU seconds, peak RSS,
+#    the anchor rate, the ratio, and PASS/FAIL per target.
+#
+# Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
+# peak RSS < 1 GiB. Exit status: 0 all targets met, 1 a target missed,
+# 2 the benchmark could not run. Every step has a time limit (timeout).
+# Nothing here is committed: bench/out/ is git-ignored.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+count=1000000
+sample=50000
+anchor=1
+keep=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --count) count="$2"; shift 2 ;;
+        --sample) sample="$2"; shift 2 ;;
+        --no-anchor) anchor=0; shift ;;
+        --keep-data) keep=1; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[[ "$count" =~ ^[0-9]+$ && "$count" -gt 0 ]] || { echo "run.sh: --count must be a positive integer" >&2; exit 2; }
+[[ "$sample" =~ ^[0-9]+$ && "$sample" -gt 0 ]] || { echo "run.sh: --sample must be a positive integer" >&2; exit 2; }
+(( sample > count )) && sample=$count
+
+log() { echo "run.sh: $*" >&2; }
+out="$root/bench/out"
+mkdir -p "$out"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target_dir/release/phalanx"
+
+# 1. interop venv (for the anchor)
+if [[ $anchor -eq 1 ]]; then
+    if ! "$root/.venv-interop/bin/python" -c 'import stix2' >/dev/null 2>&1; then
+        log "installing the interop venv"
+        timeout 1800 bash "$root/interop/install.sh"
+    fi
+fi
+
+# 2. build
+log "building phalanx (release) in $target_dir"
+(cd "$root" && CARGO_TARGET_DIR="$target_dir" timeout 3600 cargo build --release -q -p phalanx)
+
+# 3. corpus
+corpus="$out/corpus-$count.jsonl"
+if [[ ! -s "$corpus" ]]; then
+    log "generating $corpus"
+    timeout 1800 python3 "$root/bench/gen_corpus.py" --count "$count" --seed 42 --format jsonl --out "$corpus.tmp"
+    mv "$corpus.tmp" "$corpus"
+fi
+lines=$(wc -l < "$corpus")
+[[ "$lines" -eq "$count" ]] || { log "error: $corpus has $lines lines, expected $count"; exit 2; }
+
+# 4. import on a fresh data directory
+data="$out/data-import"
+rm -rf "$data"
+timeout 60 "$bin" --data "$data" init >/dev/null
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+set +e
+timeout 1800 /usr/bin/time -v -o "$out/import.time" "$bin" --data "$data" import "$corpus" > "$out/import.log" 2> "$out/import.err"
+rc=$?
+set -e
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ $rc -ne 0 ]]; then
+    log "error: phalanx import exited $rc"; tail -5 "$out/import.err" >&2; tail -5 "$out/import.log" >&2; exit 2
+fi
+total_line=$(grep '^total:' "$out/import.log" | tail -1)
+stored=$(sed -E 's/^total: stored ([0-9]+).*/\1/' <<< "$total_line")
+[[ "$stored" -eq "$count" ]] || { log "error: stored $stored of $count objects ($total_line)"; exit 2; }
+
+wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$out/import.time")
+user=$(awk -F': ' '/User time/ {print $2}' "$out/import.time")
+sys=$(awk -F': ' '/System time/ {print $2}' "$out/import.time")
+rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/import.time")
+data_mib=$(du -sm "$data" | cut -f1)
+[[ $keep -eq 1 ]] || rm -rf "$data"
+
+# 5. anchor
+anchor_rate=""
+if [[ $anchor -eq 1 ]]; then
+    log "running the stix2.parse anchor on the first $sample objects"
+    anchor_out=$(timeout 3600 "$root/.venv-interop/bin/python" "$root/bench/stix2_parse_anchor.py" --limit "$sample" "$corpus" 2> "$out/anchor.err")
+    anchor_rate=$(sed -nE 's/.*rate=([0-9.]+) objects\/s.*/\1/p' <<< "$anchor_out" | tail -1)
+    anchor_secs=$(sed -nE 's/.*seconds=([0-9.]+).*/\1/p' <<< "$anchor_out" | tail -1)
+    anchor_cpu=$(sed -nE 's/.*cpu_seconds=([0-9.]+).*/\1/p' "$out/anchor.err" | tail -1)
+fi
+
+# 6. report
+python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" <<'PY'
+import sys
+count, wall, user, sys_, rss_kb, data_mib = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+anchor = float(sys.argv[7]) if sys.argv[7] else None
+sample, asecs, acpu, lb, la = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
+rate = count / wall if wall > 0 else 0.0
+cpu = user + sys_
+rss_mib = rss_kb / 1024
+ok = True
+def verdict(cond):
+    global ok
+    ok = ok and cond
+    return "PASS" if cond else "FAIL"
+print(f"objects            {count}")
+print(f"seconds (wall)     {wall:.2f}")
+print(f"objects/s          {rate:,.0f}")
+print(f"cpu seconds        {cpu:.2f} (user {user:.2f} + sys {sys_:.2f}); {count / cpu if cpu else 0:,.0f} objects per cpu-second")
+print(f"peak RSS MiB       {rss_mib:.0f}")
+print(f"data dir MiB       {data_mib}")
+print(f"load average       before {lb}, after {la} (2 cores)")
+if anchor is not None:
+    ratio = rate / anchor if anchor else 0.0
+    print(f"anchor             stix2.parse on the first {sample} objects: {asecs} s, cpu {acpu} s, {anchor:,.0f} objects/s")
+    print(f"ratio ours/anchor  {ratio:.1f}x")
+print(f"target >= 100,000 objects/s: {verdict(rate >= 100_000)} ({rate:,.0f})")
+if anchor is not None:
+    print(f"target >= 20x stix2.parse:   {verdict(ratio >= 20)} ({ratio:.1f}x)")
+else:
+    print("target >= 20x stix2.parse:   SKIPPED (--no-anchor)")
+print(f"target peak RSS < 1 GiB:     {verdict(rss_mib < 1024)} ({rss_mib:.0f} MiB)")
+sys.exit(0 if ok else 1)
+PY

@@ -3,3 +3,4 @@
 //! directories.
 
 mod cli_import;
+mod taxii;

@@ -154,7 +154,9 @@ fn is_spec_version(v: &str) -> bool {
 
 /// Parses the query string of a request to `endpoint`.
 pub fn parse_filters(raw: Option<&str>, endpoint: Endpoint) -> Result<(Filters, Option<String>), ApiError> {
-    let mut f = Filters { spec_21: true, ..Filters::default() };
+    // DELETE without match[version] deletes every version (§5.7).
+    let versions = if endpoint == Endpoint::Delete { VersionFilter::All } else { VersionFilter::Last };
+    let mut f = Filters { spec_21: true, versions, ..Filters::default() };
     let mut next_text = None;
     let mut canonical: Vec<(String, String)> = Vec::new();
     for (name, value) in parse_query(raw)? {
@@ -287,6 +289,9 @@ mod tests {
         assert!(matches!(exact.versions, VersionFilter::Exact(ref v) if v.len() == 2));
         assert!(!parse("match[spec_version]=2.0", Endpoint::Objects).unwrap().spec_21);
         assert!(parse("match[spec_version]=2.0,2.1", Endpoint::Objects).unwrap().spec_21);
+        // DELETE defaults to every version; the others to the latest.
+        assert_eq!(parse("", Endpoint::Delete).unwrap().versions, VersionFilter::All);
+        assert_eq!(parse("match[version]=last", Endpoint::Delete).unwrap().versions, VersionFilter::Last);
         // Not for this endpoint: ignored.
         assert!(parse("match[type]=indicator", Endpoint::Versions).unwrap().types.is_empty());
         assert!(parse("match[foo]=bar&x=y", Endpoint::Objects).is_ok());

@@ -304,7 +304,7 @@ fn check_common(c: &mut Checker, map: &Map<String, Value>, family: Family) -> (O
         for (key, digits) in [("created", created), ("modified", modified)] {
             if let Some(t) = digits {
                 if t.digits() < 3 && family != Family::CustomVersioned {
-                    c.warn(key, "timestamp-precision", format!("'{key}' should have at least millisecond precision"));
+                    c.error(key, "timestamp-precision", format!("'{key}' must have at least millisecond precision (§3.2)"));
                 }
             }
         }

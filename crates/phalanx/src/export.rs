@@ -65,6 +65,8 @@ pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<Finished> {
     let mut count = 0u64;
     loop {
         let page = store.query(&actor.subject, &query)?;
+        // Every read of an object ranked RESTRICTED or above is audited before it is written out.
+        phalanx_auth::audit_reads(&store, &actor, &page.objects, "export")?;
         for object in &page.objects {
             if !first {
                 out.write_all(b",")?;

@@ -3,11 +3,15 @@
 //! Only this crate sets process-wide state (the tracing subscriber, exit
 //! codes) and uses `anyhow`.
 
+mod audit;
 mod export;
 mod import;
 mod node;
+mod org;
 mod serve;
 mod show;
+mod token;
+mod user;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +42,18 @@ enum Command {
     Stats(show::StatsArgs),
     /// Serve TAXII 2.1, health and metrics over HTTP(S).
     Serve(serve::ServeArgs),
+    /// Organisations: add, list.
+    #[command(subcommand)]
+    Org(org::OrgCommand),
+    /// Users: add, list.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// API tokens: new, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// The hash-chained audit log: verify, show.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Outcome of a command that finished: success, or a partial result (some
@@ -65,6 +81,10 @@ fn main() -> ExitCode {
         Command::Get(args) => show::get(&cli.data, args),
         Command::Stats(args) => show::stats(&cli.data, args),
         Command::Serve(args) => serve::run(&cli.data, args),
+        Command::Org(command) => org::run(&cli.data, command),
+        Command::User(command) => user::run(&cli.data, command),
+        Command::Token(command) => token::run(&cli.data, command),
+        Command::Audit(command) => audit::run(&cli.data, command),
     };
     match result {
         Ok(Finished::Ok) => ExitCode::SUCCESS,

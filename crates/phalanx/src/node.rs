@@ -2,11 +2,11 @@
 
 use crate::Finished;
 use anyhow::{Context, bail};
-use phalanx_labels::{Organisation, Rank};
-use phalanx_model::{StixId, Timestamp};
-use phalanx_store::registry::hex;
-use phalanx_store::{Actor, OrganisationRecord, Registry, Role, SqliteStore, Store, TokenRecord, UserRecord};
-use sha2::{Digest, Sha256};
+use phalanx_auth::identity::{OrganisationInput, RegisterError, organisation_record, register_user};
+use phalanx_auth::register_organisation;
+use phalanx_labels::Rank;
+use phalanx_model::Timestamp;
+use phalanx_store::{Actor, Registry, Role, SqliteStore, Store, UserRecord};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -37,27 +37,6 @@ pub fn open_store(data: &Path) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(data).with_context(|| format!("cannot open the store in {}", data.display()))
 }
 
-/// A new API token secret and its stored record. The secret is shown once.
-pub fn new_token(user_id: &str, expires: Option<Timestamp>) -> anyhow::Result<(String, TokenRecord)> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    let secret = format!("phx_{}", hex(&bytes));
-    let record = TokenRecord {
-        id: format!("tok_{}", &hex(&Sha256::digest(secret.as_bytes()))[..12]),
-        user_id: user_id.to_owned(),
-        secret_hash: hash_token(&secret),
-        created: Timestamp::now(6),
-        expires,
-        revoked: None,
-    };
-    Ok((secret, record))
-}
-
-/// The stored form of a token secret.
-pub fn hash_token(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
 /// `phalanx init`.
 pub fn init(data: &Path, args: InitArgs) -> anyhow::Result<Finished> {
     let store = SqliteStore::open(data).with_context(|| format!("cannot create the store in {}", data.display()))?;
@@ -65,17 +44,17 @@ pub fn init(data: &Path, args: InitArgs) -> anyhow::Result<Finished> {
         println!("{} is already initialised (node organisation {org})", data.display());
         return Ok(Finished::Ok);
     }
-    if let Some(c) = &args.country {
-        if !phalanx_labels::is_alpha3(c) {
-            bail!("--country: '{c}' is not an ISO 3166 alpha-3 code (three upper-case letters)");
-        }
-    }
-    let org_id = StixId::new_v4("identity").to_string();
-    let mut org = Organisation::new(org_id.clone());
-    org.country = args.country.clone();
-    org.memberships = args.member_of.iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
-    let now = Timestamp::now(3);
-    store.put_organisation(&OrganisationRecord { org, name: args.org_name.clone(), kind: "node-operator".into(), created: now })?;
+    let input = OrganisationInput {
+        name: &args.org_name,
+        country: args.country.as_deref(),
+        member_of: &args.member_of,
+        parent: None,
+        kind: Some("node-operator"),
+    };
+    let record = organisation_record(&store, &input).map_err(|e| input_error(e, "org-name"))?;
+    let org_id = record.org.id.clone();
+    store.audit("cli", "init", &org_id, &serde_json::json!({"organisation": record.name}))?;
+    register_organisation(&store, &record, &org_id, "cli", "builtin").map_err(|e| input_error(e, "org-name"))?;
     let admin = UserRecord {
         id: format!("user--{}", uuid::Uuid::new_v4()),
         name: ADMIN_USER.into(),
@@ -85,20 +64,39 @@ pub fn init(data: &Path, args: InitArgs) -> anyhow::Result<Finished> {
         briefed: BTreeSet::new(),
         caveats: BTreeSet::new(),
         password_hash: None,
-        created: now,
+        created: Timestamp::now(3),
         disabled: false,
     };
-    store.put_user(&admin)?;
-    let (secret, token) = new_token(&admin.id, None)?;
-    store.put_token(&token)?;
+    register_user(&store, &admin, "cli")?;
+    let (secret, _) = phalanx_auth::issue_token(&store, &admin, None, "cli")?;
     store.set_setting(NODE_ORG_SETTING, &org_id)?;
-    store.audit("cli", "init", &org_id, &serde_json::json!({"organisation": args.org_name}))?;
-    store.audit("cli", "token-created", ADMIN_USER, &serde_json::json!({"token": token.id}))?;
     seed_definitions(&store, &admin)?;
-    println!("initialised {} for organisation '{}' ({org_id})", data.display(), args.org_name);
+    println!("initialised {} for organisation '{}' ({org_id})", data.display(), record.name);
     println!("admin user '{ADMIN_USER}' (node-admin, not cleared for classified data); its API token:");
     println!("{secret}");
     Ok(Finished::Ok)
+}
+
+/// An error of `phalanx-auth`'s input checks as the command line shows it:
+/// the field as a flag (`--country: ...`). `name_flag` is the flag that
+/// gives the name in this command (`name`, or `org-name` for `init`).
+pub fn input_error(e: RegisterError, name_flag: &str) -> anyhow::Error {
+    match e {
+        RegisterError::Input(i) => {
+            let flag = match i.field {
+                "name" => name_flag,
+                "password" => "password-stdin",
+                other => other,
+            };
+            anyhow::anyhow!("--{flag}: {}", i.message)
+        }
+        RegisterError::Store(s) => anyhow::Error::new(s),
+    }
+}
+
+/// The node's own organisation id (set by `init`).
+pub fn node_organisation(store: &SqliteStore) -> anyhow::Result<String> {
+    store.setting(NODE_ORG_SETTING)?.context("the node has no organisation: run `phalanx init`")
 }
 
 /// Stores the Phalanx label extension-definition and the identity that

@@ -45,6 +45,8 @@ pub fn get(data: &Path, args: GetArgs) -> anyhow::Result<Finished> {
     if found.is_empty() {
         bail!("no object {} (or none you may read)", args.id);
     }
+    // Every read of an object ranked RESTRICTED or above is audited before it is shown.
+    phalanx_auth::audit_reads(&store, &actor, &found, "get")?;
     for object in found {
         if args.all_versions {
             println!("{}", object.json);

@@ -2,8 +2,8 @@
 """Phalanx's TAXII 2.1 server driven by the OASIS client, checked by OASIS tools.
 
 Starts `phalanx serve` on a free loopback port against a fresh node with two
-users of different rights (alice: analyst, cleared SECRET; bob: viewer, not
-cleared), then drives every endpoint with taxii2-client 2.3.0 (and raw
+users of different rights made with `phalanx user add` (alice: analyst,
+cleared SECRET; bob: viewer, not cleared), then drives every endpoint with taxii2-client 2.3.0 (and raw
 `requests`/`http.client` where the client hides the status code):
 discovery, API root, collections, add_objects + status, get_objects with
 every filter, as_pages over objects and manifest, get_object, versions,
@@ -18,14 +18,11 @@ Only loopback traffic; every loop is bounded. Prints one line per check and
 """
 import argparse
 import datetime
-import hashlib
 import http.client
 import json
 import os
-import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -79,26 +76,16 @@ def run(phalanx, data, *args):
     return subprocess.run([phalanx, "--data", data, *args], capture_output=True, text=True, timeout=120)
 
 
-def add_user(data, name, role, clearance, briefed):
-    """Adds a user of the node's organisation with an API token, written to
-    the registry the way `phalanx init` writes its admin (the `user add`
-    command is another issue). Returns the token secret."""
-    db = sqlite3.connect(os.path.join(data, "phalanx.sqlite"))
-    try:
-        (admin,) = db.execute("SELECT record FROM users WHERE name = 'admin'").fetchone()
-        record = json.loads(admin)
-        record.update({"id": f"user--{uuid.uuid4()}", "name": name, "role": role, "clearance": clearance,
-                       "briefed": briefed, "password_hash": None})
-        db.execute("INSERT INTO users (id, name, record) VALUES (?, ?, ?)",
-                   (record["id"], name, json.dumps(record, separators=(",", ":"))))
-        secret = "phx_" + secrets.token_hex(32)
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        db.execute("INSERT INTO tokens (id, user_id, secret_hash, created) VALUES (?, ?, ?, ?)",
-                   ("tok_" + secrets.token_hex(8), record["id"], hashlib.sha256(secret.encode()).hexdigest(), now))
-        db.commit()
-        return secret
-    finally:
-        db.close()
+def add_user(phalanx, data, name, role, clearance, briefed):
+    """`phalanx user add` in the node's organisation; returns the API token
+    it prints alone on its last line."""
+    args = ["user", "add", "--org", "CERT-LT", "--name", name, "--role", role, "--clearance", clearance]
+    if briefed:
+        args += ["--briefed", ",".join(briefed)]
+    out = run(phalanx, data, *args)
+    token = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    check(f"user add {name}", out.returncode == 0 and token.startswith("phx_"), out.stderr)
+    return token
 
 
 class Node:
@@ -208,8 +195,8 @@ def main():
         data = os.path.join(work, "node")
         init = run(phalanx, data, "init", "--org-name", "CERT-LT", "--country", "LTU", "--member-of", "EU,NATO")
         check("init", init.returncode == 0, init.stderr)
-        tokens = {"alice": add_user(data, "alice", "analyst", "SECRET", ["EU", "NATO"]),
-                  "bob": add_user(data, "bob", "viewer", "UNCLASSIFIED", [])}
+        tokens = {"alice": add_user(phalanx, data, "alice", "analyst", "SECRET", ["EU", "NATO"]),
+                  "bob": add_user(phalanx, data, "bob", "viewer", "UNCLASSIFIED", [])}
         node = Node(phalanx, data)
         nodes.append(node)
         drive(node, tokens)

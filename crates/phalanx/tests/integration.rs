@@ -2,5 +2,7 @@
 //! Each module drives the real `phalanx` binary on temporary data
 //! directories.
 
+mod cli_identity;
 mod cli_import;
+mod common;
 mod taxii;

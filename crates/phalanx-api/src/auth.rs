@@ -10,6 +10,8 @@
 //! downgrades to anonymous.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::{AppState, blocking};
+use axum::http::HeaderValue;
 use base64::Engine;
 use phalanx_labels::Subject;
 use phalanx_store::{Actor, Store};
@@ -152,6 +154,31 @@ impl Caller {
     pub fn name(&self) -> &str {
         self.actor.as_ref().map(|a| a.user.name.as_str()).unwrap_or("anonymous")
     }
+}
+
+/// The caller of a request from its `Authorization` header: anonymous
+/// without one, 401 ([`ErrorCode::Unauthorized`]) when it does not
+/// authenticate, 500 when the node fails. Every route family (TAXII, REST,
+/// streams) resolves its caller through this.
+pub async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> Result<Caller, ApiError> {
+    let Some(value) = header else { return Ok(Caller::anonymous()) };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "authorization: the header is not visible ascii"))?;
+    let credentials = parse_authorization(text)?;
+    let store = state.store().clone();
+    let auth = state.authenticator().clone();
+    let actor = blocking(move || {
+        auth.authenticate(store.as_ref(), &credentials).map_err(|failure| match failure {
+            AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),
+            AuthFailure::Refused(reason) => {
+                tracing::warn!(%reason, credentials = ?credentials, "authentication failed");
+                ApiError::new(ErrorCode::Unauthorized, "authorization: authentication failed")
+            }
+        })
+    })
+    .await?;
+    Ok(Caller::user(actor))
 }
 
 #[cfg(test)]

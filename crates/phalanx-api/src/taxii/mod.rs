@@ -11,10 +11,10 @@ mod handlers;
 pub mod params;
 pub mod status;
 
-use crate::auth::{AuthFailure, Caller, parse_authorization};
+use crate::AppState;
+use crate::auth::resolve_caller;
 use crate::error::{ApiError, ErrorCode, TAXII_CONTENT_TYPE};
 use crate::media::accepts_taxii;
-use crate::{AppState, blocking};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -40,29 +40,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/taxii2/root/collections/{collection}/objects/", get(h::objects).post(h::add_objects))
         .route("/taxii2/root/collections/{collection}/objects/{object}/", get(h::object).delete(h::delete_object))
         .route("/taxii2/root/collections/{collection}/objects/{object}/versions/", get(h::versions))
+        // A panicking handler answers a TAXII 500 (inside the guard, which
+        // then sets the TAXII media type).
+        .route_layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a taxii handler panicked").into_taxii_response()
+        }))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
-}
-
-/// Resolves the caller from the `Authorization` header.
-async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> Result<Caller, ApiError> {
-    let Some(value) = header else { return Ok(Caller::anonymous()) };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "authorization: the header is not visible ascii"))?;
-    let credentials = parse_authorization(text)?;
-    let store = state.store().clone();
-    let auth = state.authenticator().clone();
-    let actor = blocking(move || {
-        auth.authenticate(store.as_ref(), &credentials).map_err(|failure| match failure {
-            AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),
-            other => {
-                tracing::warn!(reason = %other, credentials = ?credentials, "authentication failed");
-                ApiError::new(ErrorCode::Unauthorized, "authorization: the credentials are not valid")
-            }
-        })
-    })
-    .await?;
-    Ok(Caller::user(actor))
 }
 
 /// Middleware of every TAXII route: Accept (406), caller (401), and the

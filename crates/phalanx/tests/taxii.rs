@@ -749,6 +749,26 @@ fn configuration_file_and_environment() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{text}: {err}");
     }
+    // listen and data_dir from the file (no --data, no PHALANX_DATA).
+    let data_dir = node.data.path().to_str().expect("utf-8");
+    std::fs::write(&config, format!("version = 1\nlisten = \"127.0.0.1:0\"\ndata_dir = {data_dir:?}\n")).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .args(["serve", "--config", config.to_str().expect("utf-8")])
+        .env_remove("PHALANX_DATA")
+        .env_remove("PHALANX_LISTEN")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line}")).to_owned();
+    let other = Node { data: tempfile::tempdir().expect("tempdir"), child: Some(child), base, tokens: node.tokens.clone(), agent: node.agent.clone() };
+    let served = other.get("/taxii2/root/collections/", Some("alice"));
+    served.expect(200);
+    assert_eq!(served.json(), node.get("/taxii2/root/collections/", Some("alice")).json(), "same node, same collection ids");
+    drop(other);
     let out = Command::new(env!("CARGO_BIN_EXE_phalanx"))
         .arg("--data")
         .arg(node.data.path())

@@ -236,6 +236,15 @@ impl StixObject {
         }
     }
 
+    /// Like [`StixObject::to_json_string`], borrowing the text the object
+    /// was parsed from when it is kept (no copy).
+    pub fn json_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.source {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => std::borrow::Cow::Owned(serde_json::to_string(&self.map).unwrap_or_default()),
+        }
+    }
+
     /// Identifiers this object refers to through its top-level `*_ref`
     /// and `*_refs` properties (markings not included).
     pub fn references(&self) -> Vec<&str> {

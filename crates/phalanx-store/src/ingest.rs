@@ -20,6 +20,10 @@ use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
+/// A fast hasher (randomly seeded) for the maps keyed by object ids and
+/// marking lists: they see one or two lookups per object written.
+type FastState = foldhash::fast::RandomState;
+
 /// Types whose label is raised to cover the objects they refer to.
 pub const DERIVED_TYPES: &[&str] = &["relationship", "sighting", "note", "opinion", "report", "grouping"];
 
@@ -74,8 +78,6 @@ pub struct IngestReport {
     pub raised: Vec<Raise>,
     /// Warnings (kept objects with problems), as text.
     pub warnings: Vec<String>,
-    /// Ids and versions stored, for the audit digest.
-    stored_keys: Vec<String>,
 }
 
 impl IngestReport {
@@ -92,12 +94,20 @@ pub struct Ingest<'a> {
     /// Known marking definitions: stored, and met earlier in this input.
     markings: HashMap<String, MarkingKind>,
     registered: HashSet<String>,
-    /// Labels of objects written by this ingest, for derived objects.
-    written: HashMap<String, Label>,
+    /// Labels of objects written by this ingest, for derived objects: an
+    /// index into `written_labels` (a large input has few distinct labels
+    /// and many objects).
+    written: HashMap<Box<str>, u32, FastState>,
+    written_labels: Vec<Label>,
+    written_label_index: HashMap<Label, u32>,
     /// Objects whose markings are defined later in the input.
     pending: Vec<(String, ParsedObject)>,
-    label_cache: HashMap<String, Label>,
+    label_cache: HashMap<String, Label, FastState>,
     report: IngestReport,
+    /// SHA-256 over the ids and versions stored (`id|version\n` each),
+    /// for the audit digest, and the first of them.
+    stored_digest: sha2::Sha256,
+    first_stored: Option<String>,
 }
 
 fn marking_refs_key(map: &Map<String, Value>) -> Option<String> {
@@ -135,10 +145,14 @@ impl<'a> Ingest<'a> {
             options,
             markings,
             registered,
-            written: HashMap::new(),
+            written: HashMap::default(),
+            written_labels: Vec::new(),
+            written_label_index: HashMap::new(),
             pending: Vec::new(),
-            label_cache: HashMap::new(),
+            label_cache: HashMap::default(),
             report: IngestReport::default(),
+            stored_digest: sha2::Digest::new(),
+            first_stored: None,
         })
     }
 
@@ -182,7 +196,7 @@ impl<'a> Ingest<'a> {
             };
             self.markings.insert(id.clone(), kind);
             let label = Label::unclassified(Tlp::Clear).with_originator(Some(self.actor.org_id().to_owned()));
-            let json = object.to_json_string();
+            let json = object.json_text();
             return self.put(txn, path, &object, &json, label);
         }
 
@@ -248,7 +262,7 @@ impl<'a> Ingest<'a> {
             let given = label.clone();
             for reference in object.references() {
                 let referred = match self.written.get(reference) {
-                    Some(l) => Some(l.clone()),
+                    Some(i) => Some(self.written_labels[*i as usize].clone()),
                     None => txn.versions_of(reference)?.into_iter().next().map(|v| v.label),
                 };
                 let Some(referred) = referred else { continue };
@@ -330,15 +344,21 @@ impl<'a> Ingest<'a> {
                         return Ok(());
                     }
                 }
-                let json = final_object.to_json_string();
+                let json = final_object.json_text();
                 (&final_object, json)
             }
+            None => (&object, object.json_text()),
+        };
+        let index = match self.written_label_index.get(&label) {
+            Some(i) => *i,
             None => {
-                let json = object.to_json_string();
-                (&object, json)
+                let i = self.written_labels.len() as u32;
+                self.written_labels.push(label.clone());
+                self.written_label_index.insert(label.clone(), i);
+                i
             }
         };
-        self.written.insert(id.clone(), label.clone());
+        self.written.insert(id.as_str().into(), index);
         self.put(txn, path, object_ref, &json, label)
     }
 
@@ -396,9 +416,13 @@ impl<'a> Ingest<'a> {
         match txn.put(version) {
             Ok(PutOutcome::Stored { .. }) => {
                 self.report.stored += 1;
-                self.report
-                    .stored_keys
-                    .push(format!("{}|{}", object.id(), object.version().map(|t| t.to_string()).unwrap_or_default()));
+                use sha2::Digest;
+                let key = format!("{}|{}", object.id(), object.version().map(|t| t.to_string()).unwrap_or_default());
+                self.stored_digest.update(key.as_bytes());
+                self.stored_digest.update(b"\n");
+                if self.first_stored.is_none() {
+                    self.first_stored = Some(key);
+                }
             }
             Ok(PutOutcome::Unchanged) => self.report.unchanged += 1,
             Err(e @ StoreError::Conflict { .. }) => self.report.refused.push(Refusal {
@@ -419,14 +443,9 @@ impl<'a> Ingest<'a> {
             self.write(txn, &path, parsed, true)?;
         }
         if self.report.stored > 0 {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            for key in &self.report.stored_keys {
-                h.update(key.as_bytes());
-                h.update(b"\n");
-            }
-            let digest = crate::registry::hex(&h.finalize());
-            let first = self.report.stored_keys.first().cloned().unwrap_or_default();
+            use sha2::Digest;
+            let digest = crate::registry::hex(&std::mem::take(&mut self.stored_digest).finalize());
+            let first = self.first_stored.take().unwrap_or_default();
             txn.audit(
                 &self.actor.audit_name(),
                 "write",

@@ -3,7 +3,8 @@
 //! Every version of every STIX object is kept with its security label, its
 //! origin and the `date_added` the node gave it. The [`Store`] trait is the
 //! one interface the rest of Phalanx uses; [`SqliteStore`] is the embedded
-//! backend (one file in the data directory, zero set-up) and PostgreSQL
+//! backend (a database and an append-only body file in the data
+//! directory, zero set-up) and PostgreSQL
 //! will be another. [`store_test_suite!`] runs the same tests on each.
 //!
 //! Architecture invariants:
@@ -21,6 +22,7 @@ mod test_suite;
 
 mod error;
 pub mod ingest;
+mod bodies;
 mod query;
 pub mod registry;
 mod sqlite;

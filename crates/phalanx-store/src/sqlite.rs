@@ -1,18 +1,35 @@
 //! The embedded backend: one SQLite database in the data directory, in WAL
-//! mode, with one writer connection and a small pool of readers.
+//! mode, with one writer connection and a small pool of readers. The JSON
+//! text of each version lives in the append-only body file beside it
+//! ([`crate::bodies`]); a row names its body by offset and length.
 
+use crate::bodies::{Appender, Bodies, HEADER_LEN};
 use crate::query::{Cursor, Order, Page, Query, VersionFilter};
 use crate::{ExistingVersion, NewVersion, PutOutcome, Stats, Store, StoreError, StoredObject, WriteTxn};
 use phalanx_labels::{Label, Subject, can_read};
 use phalanx_model::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const SCHEMA_VERSION: &str = "2";
+const SCHEMA_VERSION: &str = "3";
+
+/// Settings key of the end of the committed bytes in the body file.
+const BODY_END_SETTING: &str = "body_end";
+
+/// A write transaction that looks up this many ids loads the set of
+/// stored id hashes ([`KnownIds`]), so that ids certainly new skip the
+/// lookup; small writes never pay for loading it.
+const KNOWN_IDS_AFTER_LOOKUPS: u32 = 256;
+
+/// Rows handed to the SQL worker at once.
+const WORKER_BATCH: usize = 256;
 
 /// 64-bit FNV-1a of an object id: a small integer key for the id index.
 /// Collisions are harmless: every lookup also compares the id itself.
@@ -46,11 +63,13 @@ CREATE TABLE IF NOT EXISTS objects (
     is_latest    INTEGER NOT NULL,
     revoked      INTEGER NOT NULL,
     origin       TEXT NOT NULL,
-    json         TEXT NOT NULL
+    body_off     INTEGER NOT NULL,    -- the JSON text: offset in the body file
+    body_len     INTEGER NOT NULL     -- and length in bytes
 );
 CREATE INDEX IF NOT EXISTS objects_id ON objects (id_hash);
 CREATE INDEX IF NOT EXISTS objects_type ON objects (type, seq);
-CREATE INDEX IF NOT EXISTS objects_modified ON objects (version_us);
+-- No index on version_us: no query ranges over it yet (an index costs a
+-- random-key B-tree insert per version; create it with the first query).
 CREATE INDEX IF NOT EXISTS objects_access_class ON objects (access_class, seq);
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5 (
     name, description, content = '', contentless_delete = 1, detail = none,
@@ -71,22 +90,86 @@ pub struct SqliteStore {
     writer: Mutex<WriterState>,
     readers: Mutex<Vec<Connection>>,
     classes: RwLock<AccessClasses>,
+    bodies: Bodies,
+    /// Lookups after which a write transaction loads the known ids and
+    /// hands its SQL to a worker thread ([`KNOWN_IDS_AFTER_LOOKUPS`];
+    /// tests lower it to run every write through that path).
+    large_after: u32,
 }
 
 struct WriterState {
     conn: Connection,
     last_date_added: i64,
+    /// Id hashes of every stored version, once a large write loaded them.
+    known: Option<KnownIds>,
 }
+
+/// Hashes an id hash (already a hash) for the in-memory set.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        let x = (v ^ (v >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
+/// The id hashes of every stored version with `seq <= upto`: an id whose
+/// hash is not in the set is certainly not stored, so the write path skips
+/// looking it up. Versions added by another process are caught up at the
+/// start of each write transaction (their `seq` is always larger, see
+/// [`SqliteStore::begin`]); deleted ones only leave a harmless extra hash.
+struct KnownIds {
+    hashes: HashSet<i64, BuildHasherDefault<IdHasher>>,
+    upto: i64,
+}
+
+impl KnownIds {
+    /// Every stored id hash (from the covering index on `id_hash`).
+    fn load(conn: &Connection) -> Result<KnownIds, StoreError> {
+        let upto: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM objects", [], |r| r.get(0))?;
+        let count: i64 = conn.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0))?;
+        let mut hashes = HashSet::with_capacity_and_hasher(count.max(0) as usize + 1024, Default::default());
+        let mut stmt = conn.prepare("SELECT id_hash FROM objects INDEXED BY objects_id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            hashes.insert(row.get(0)?);
+        }
+        Ok(KnownIds { hashes, upto })
+    }
+
+    /// Adds the versions stored (by another process) since `upto`.
+    fn catch_up(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let mut stmt = conn.prepare_cached("SELECT seq, id_hash FROM objects WHERE seq > ?1")?;
+        let mut rows = stmt.query([self.upto])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            self.hashes.insert(row.get(1)?);
+            self.upto = self.upto.max(seq);
+        }
+        Ok(())
+    }
+}
+
+/// Settings of every connection.
+const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+     PRAGMA synchronous = NORMAL;
+     PRAGMA temp_store = MEMORY;
+     PRAGMA cache_size = -65536;";
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -65536;",
-    )?;
+    conn.execute_batch(CONNECTION_PRAGMAS)?;
     Ok(conn)
 }
 
@@ -102,6 +185,7 @@ impl SqliteStore {
             message: e.to_string(),
         })?;
         let path = dir.join("phalanx.sqlite");
+        let bodies = Bodies::open(&dir.join(crate::bodies::FILE_NAME))?;
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::sqlite_registry::SCHEMA)?;
@@ -135,12 +219,32 @@ impl SqliteStore {
                 classes.labels.push((id, label));
             }
         }
+        // Drop the bytes of a write that died before its COMMIT, unless
+        // another process is writing right now (its begin does it then).
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        if conn.execute_batch("BEGIN IMMEDIATE").is_ok() {
+            let end = committed_body_end(&conn);
+            conn.execute_batch("COMMIT")?;
+            bodies.truncate_to_committed(end?)?;
+        }
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         Ok(SqliteStore {
             path,
-            writer: Mutex::new(WriterState { conn, last_date_added }),
+            writer: Mutex::new(WriterState { conn, last_date_added, known: None }),
             readers: Mutex::new(Vec::new()),
             classes: RwLock::new(classes),
+            bodies,
+            large_after: KNOWN_IDS_AFTER_LOOKUPS,
         })
+    }
+
+    /// Makes every write transaction take the large-write path (known ids,
+    /// SQL worker) after `lookups` lookups instead of
+    /// [`KNOWN_IDS_AFTER_LOOKUPS`] (0: from the first).
+    #[cfg(test)]
+    pub(crate) fn with_large_after(mut self, lookups: u32) -> Self {
+        self.large_after = lookups;
+        self
     }
 
     /// Runs `f` on the writer connection (outside any write transaction).
@@ -191,6 +295,19 @@ impl SqliteStore {
             .find(|(id, _)| *id == class)
             .map(|(_, l)| l.clone())
             .ok_or_else(|| StoreError::Corrupt { what: format!("access class {class}"), message: "unknown".into() })
+    }
+}
+
+/// The end of the committed bytes in the body file.
+fn committed_body_end(conn: &Connection) -> Result<u64, StoreError> {
+    let end: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [BODY_END_SETTING], |r| r.get(0))
+        .optional()?;
+    match end {
+        None => Ok(HEADER_LEN),
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|e| StoreError::Corrupt { what: format!("setting {BODY_END_SETTING}"), message: e.to_string() }),
     }
 }
 
@@ -306,7 +423,7 @@ fn fts_query(text: &str) -> Result<String, StoreError> {
 }
 
 const SELECT_COLUMNS: &str =
-    "o.seq, o.id, o.type, o.version, o.seq, o.access_class, o.revoked, o.origin, o.json";
+    "o.seq, o.id, o.type, o.version, o.seq, o.access_class, o.revoked, o.origin, o.body_off, o.body_len";
 
 fn row_to_object(store: &SqliteStore, row: &rusqlite::Row<'_>) -> Result<StoredObject, StoreError> {
     let version: String = row.get(3)?;
@@ -315,7 +432,7 @@ fn row_to_object(store: &SqliteStore, row: &rusqlite::Row<'_>) -> Result<StoredO
     } else {
         Some(Timestamp::parse(&version).map_err(|e| StoreError::Corrupt { what: "version".into(), message: e.to_string() })?)
     };
-    let json: String = row.get(8)?;
+    let json = store.bodies.read(row.get::<_, i64>(8)? as u64, row.get::<_, i64>(9)? as u64)?;
     // The version as given (digits kept) is read back from the object.
     let version = match version {
         Some(v) => Some(given_version(&json).filter(|g| *g == v).unwrap_or(v)),
@@ -349,9 +466,42 @@ fn given_version(json: &str) -> Option<Timestamp> {
 
 impl Store for SqliteStore {
     fn begin(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
-        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         guard.conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTxn { store: self, guard, open: true, new_classes: Vec::new(), last_lookup: None }))
+        let prepared = (|| -> Result<u64, StoreError> {
+            // Another process may have written since: date_added stays
+            // above every stored one, and the id set catches up.
+            let max_seq: i64 = guard.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM objects", [], |r| r.get(0))?;
+            guard.last_date_added = guard.last_date_added.max(max_seq);
+            let WriterState { conn, known, .. } = &mut *guard;
+            if let Some(k) = known.as_mut().filter(|k| k.upto < max_seq) {
+                k.catch_up(conn)?;
+            }
+            let end = committed_body_end(&guard.conn)?;
+            self.bodies.truncate_to_committed(end)?;
+            Ok(end)
+        })();
+        let end = match prepared {
+            Ok(end) => end,
+            Err(e) => {
+                let _ = guard.conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
+        Ok(Box::new(SqliteTxn {
+            store: self,
+            guard,
+            open: true,
+            new_classes: Vec::new(),
+            last_lookup: None,
+            appender: Appender::new(end),
+            lookups: 0,
+            recent_classes: Vec::new(),
+            worker: None,
+            rows: Vec::new(),
+            by_hash: HashMap::default(),
+            demoted: HashSet::default(),
+        }))
     }
 
     fn get(&self, reader: &Subject, id: &str, versions: &VersionFilter) -> Result<Vec<StoredObject>, StoreError> {
@@ -443,11 +593,13 @@ impl Store for SqliteStore {
 
     fn marking_definitions(&self) -> Result<Vec<serde_json::Value>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT json FROM objects WHERE type = 'marking-definition'")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut stmt =
+                conn.prepare_cached("SELECT body_off, body_len FROM objects WHERE type = 'marking-definition'")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
-                let json = row?;
+                let (off, len) = row?;
+                let json = self.bodies.read(off as u64, len as u64)?;
                 let v = serde_json::from_str(&json)
                     .map_err(|e| StoreError::Corrupt { what: "marking-definition".into(), message: e.to_string() })?;
                 out.push(v);
@@ -483,6 +635,177 @@ struct SqliteTxn<'s> {
     /// The rows of the id looked up last, reused by the `put` that
     /// usually follows `versions_of` for the same id.
     last_lookup: Option<(String, Vec<VersionRow>)>,
+    /// The bodies this transaction appends.
+    appender: Appender,
+    /// Lookups made so far (see [`KNOWN_IDS_AFTER_LOOKUPS`]).
+    lookups: u32,
+    /// Access classes of the labels met last.
+    recent_classes: Vec<(Label, i64)>,
+    /// In a large transaction, the thread that runs its SQL.
+    worker: Option<Worker>,
+    /// The versions this transaction stored, so that looking one up does
+    /// not wait for the worker: `rows`, chained per id hash from
+    /// `by_hash` (the latest stored) through [`TxnRow::prev`].
+    rows: Vec<TxnRow>,
+    by_hash: HashMap<i64, u32, BuildHasherDefault<IdHasher>>,
+    /// Versions (`seq`) this transaction made no longer the latest.
+    demoted: HashSet<i64, BuildHasherDefault<IdHasher>>,
+}
+
+/// A version stored by the current transaction, as its lookups need it
+/// (the id itself is checked against the body).
+struct TxnRow {
+    seq: i64,
+    body_off: u64,
+    body_len: u64,
+    class: i64,
+    version: Option<Timestamp>,
+    is_latest: bool,
+    revoked: bool,
+    prev: u32,
+}
+
+const NO_ROW: u32 = u32::MAX;
+
+/// The `id` written in an object's JSON text.
+fn json_id(json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow)]
+        id: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Id<'_>>(json).ok().map(|i| i.id.into_owned())
+}
+
+/// The SQL of one stored version.
+struct RowJob {
+    seq: i64,
+    id_hash: i64,
+    id: String,
+    object_type: String,
+    version: String,
+    version_us: Option<i64>,
+    class: i64,
+    is_latest: bool,
+    revoked: bool,
+    origin: String,
+    body_off: i64,
+    body_len: i64,
+    /// The version that stops being the latest.
+    demote: Option<i64>,
+    name: String,
+    description: String,
+}
+
+const DEMOTE_SQL: &str = "UPDATE objects SET is_latest = 0 WHERE seq = ?1";
+const INSERT_SQL: &str = "INSERT INTO objects (seq, id_hash, id, type, version, version_us, access_class, is_latest, revoked, origin, body_off, body_len)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+const FTS_SQL: &str = "INSERT INTO objects_fts (rowid, name, description) VALUES (?1, ?2, ?3)";
+
+/// The statements of [`write_row`], prepared once.
+struct RowStatements<'c> {
+    demote: rusqlite::CachedStatement<'c>,
+    insert: rusqlite::CachedStatement<'c>,
+    fts: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> RowStatements<'c> {
+    fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        Ok(RowStatements {
+            demote: conn.prepare_cached(DEMOTE_SQL)?,
+            insert: conn.prepare_cached(INSERT_SQL)?,
+            fts: conn.prepare_cached(FTS_SQL)?,
+        })
+    }
+}
+
+fn write_row(conn: &Connection, r: &RowJob) -> Result<(), StoreError> {
+    write_row_with(&mut RowStatements::new(conn)?, r)
+}
+
+fn write_row_with(st: &mut RowStatements<'_>, r: &RowJob) -> Result<(), StoreError> {
+    if let Some(seq) = r.demote {
+        st.demote.execute([seq])?;
+    }
+    st.insert.execute(params![
+        r.seq,
+        r.id_hash,
+        r.id,
+        r.object_type,
+        r.version,
+        r.version_us,
+        r.class,
+        r.is_latest as i64,
+        r.revoked as i64,
+        r.origin,
+        r.body_off,
+        r.body_len
+    ])?;
+    if !r.name.is_empty() || !r.description.is_empty() {
+        st.fts.execute(params![r.seq, r.name, r.description])?;
+    }
+    Ok(())
+}
+
+/// A call on the worker's connection, told about an earlier failed row.
+type ConnCall = Box<dyn FnOnce(&Connection, Option<&StoreError>) + Send>;
+
+/// Work for the SQL worker, in order.
+enum Job {
+    Rows(Vec<RowJob>),
+    Run(ConnCall),
+}
+
+/// A large write transaction runs its SQL on this thread, in order, while
+/// the caller prepares the next versions: the caller only waits for it
+/// when it needs an answer from the database (a lookup of an id that may
+/// be stored, a new access class, an audit entry, the commit). A row that
+/// fails fails every later answer and the commit, so the transaction
+/// rolls back as a whole, as when the SQL ran inline.
+struct Worker {
+    jobs: SyncSender<Job>,
+    handle: JoinHandle<(Connection, Option<StoreError>)>,
+    batch: Vec<RowJob>,
+}
+
+fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<StoreError>) {
+    let mut failed: Option<StoreError> = None;
+    {
+        let mut statements = None;
+        for job in jobs {
+            match job {
+                Job::Rows(rows) => {
+                    for row in &rows {
+                        if failed.is_some() {
+                            break;
+                        }
+                        if statements.is_none() {
+                            match RowStatements::new(&conn) {
+                                Ok(st) => statements = Some(st),
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        if let Some(Err(e)) = statements.as_mut().map(|st| write_row_with(st, row)) {
+                            failed = Some(e);
+                        }
+                    }
+                }
+                Job::Run(f) => {
+                    // A job may use the same statements: put them back first.
+                    statements = None;
+                    f(&conn, failed.as_ref());
+                }
+            }
+        }
+    }
+    (conn, failed)
+}
+
+fn worker_gone() -> StoreError {
+    StoreError::Database("the SQL worker thread stopped".into())
 }
 
 /// One stored version, as the write path reads it.
@@ -496,29 +819,187 @@ struct VersionRow {
     json: String,
 }
 
+/// Every stored version of `id` (one query, no ORDER BY: with STAT4 an
+/// ORDER BY here made SQLite re-prepare the statement on every call), with
+/// the offset and length of its body (`json` left empty).
+fn select_versions(conn: &Connection, hash: i64, id: &str) -> Result<Vec<(VersionRow, u64, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, version, is_latest, access_class, revoked, body_off, body_len FROM objects WHERE id_hash = ?1 AND id = ?2",
+    )?;
+    let mut rows = stmt.query(params![hash, id])?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        let version = VersionRow {
+            seq: row.get(0)?,
+            version: row.get(1)?,
+            is_latest: row.get::<_, i64>(2)? != 0,
+            access_class: row.get(3)?,
+            revoked: row.get::<_, i64>(4)? != 0,
+            json: String::new(),
+        };
+        found.push((version, row.get::<_, i64>(5)? as u64, row.get::<_, i64>(6)? as u64));
+    }
+    Ok(found)
+}
+
 impl SqliteTxn<'_> {
-    /// Every stored version of `id` (one query, no ORDER BY: with STAT4 an
-    /// ORDER BY here made SQLite re-prepare the statement on every call).
+    /// Runs `f` on the connection: inline, or on the worker after the SQL
+    /// queued before it (and waits for it).
+    fn run<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let Some(worker) = &mut self.worker else {
+            return f(&self.guard.conn);
+        };
+        if !worker.batch.is_empty() {
+            let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
+            worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
+        }
+        let (tx, rx) = sync_channel(1);
+        let job = Job::Run(Box::new(move |conn, failed| {
+            let result = match failed {
+                Some(e) => Err(StoreError::Database(format!("an earlier write in this transaction failed: {e}"))),
+                None => f(conn),
+            };
+            let _ = tx.send(result);
+        }));
+        worker.jobs.send(job).map_err(|_| worker_gone())?;
+        rx.recv().map_err(|_| worker_gone())?
+    }
+
+    /// Writes one version's rows: inline, or queued for the worker.
+    fn write(&mut self, row: RowJob) -> Result<(), StoreError> {
+        let Some(worker) = &mut self.worker else {
+            return write_row(&self.guard.conn, &row);
+        };
+        worker.batch.push(row);
+        if worker.batch.len() >= WORKER_BATCH {
+            let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
+            worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
+        }
+        Ok(())
+    }
+
+    /// Hands the connection to a worker thread.
+    fn start_worker(&mut self) -> Result<(), StoreError> {
+        if self.worker.is_some() {
+            return Ok(());
+        }
+        // A stand-in keeps the guard's place until the worker gives the
+        // connection back (commit or rollback).
+        let conn = std::mem::replace(&mut self.guard.conn, Connection::open_in_memory()?);
+        let (jobs, rx) = sync_channel(16);
+        let handle = std::thread::Builder::new()
+            .name("phalanx-sql".into())
+            .spawn(move || run_worker(conn, rx))
+            .map_err(|e| StoreError::Database(format!("cannot start the SQL worker: {e}")));
+        let handle = match handle {
+            Ok(h) => h,
+            Err(e) => {
+                // Unreachable in practice; the connection went with the
+                // closure, so open it again (its transaction rolled back).
+                self.guard.conn = open_connection(&self.store.path)?;
+                return Err(e);
+            }
+        };
+        self.worker = Some(Worker { jobs, handle, batch: Vec::with_capacity(WORKER_BATCH) });
+        Ok(())
+    }
+
+    /// Waits for the worker to finish the queued SQL and takes the
+    /// connection back; the first failed row's error, if any.
+    fn stop_worker(&mut self) -> Result<(), StoreError> {
+        let Some(mut worker) = self.worker.take() else { return Ok(()) };
+        let mut sent = Ok(());
+        if !worker.batch.is_empty() {
+            sent = worker.jobs.send(Job::Rows(std::mem::take(&mut worker.batch))).map_err(|_| worker_gone());
+        }
+        drop(worker.jobs);
+        match worker.handle.join() {
+            Ok((conn, failed)) => {
+                self.guard.conn = conn;
+                sent?;
+                match failed {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            }
+            Err(_) => {
+                // The connection was dropped with the panic, which rolled
+                // its transaction back: open it again.
+                self.guard.conn = open_connection(&self.store.path)?;
+                Err(StoreError::Database("the SQL worker thread panicked; the write was rolled back".into()))
+            }
+        }
+    }
+
+    /// Every stored version of `id`.
     fn lookup(&mut self, id: &str) -> Result<Vec<VersionRow>, StoreError> {
         if let Some((last_id, rows)) = &self.last_lookup {
             if last_id == id {
                 return Ok(rows.clone());
             }
         }
+        let hash = id_hash(id);
+        if self.worker.is_none() {
+            self.lookups += 1;
+            if self.lookups >= self.store.large_after {
+                if self.guard.known.is_none() {
+                    // From a reader: only what was committed before this
+                    // transaction (its own versions are in `by_hash`).
+                    let loaded = self.store.with_reader(KnownIds::load)?;
+                    self.guard.known = Some(loaded);
+                }
+                self.start_worker()?;
+            }
+        }
+        let in_txn = self.by_hash.get(&hash).copied();
+        // `known` holds the committed ids (this transaction's are added
+        // when it commits).
+        let maybe_committed = self.guard.known.as_ref().is_none_or(|k| k.hashes.contains(&hash));
+        if in_txn.is_none() && !maybe_committed {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::new();
-        {
-            let mut stmt = self.guard.conn.prepare_cached(
-                "SELECT seq, version, is_latest, access_class, revoked, json FROM objects WHERE id_hash = ?1 AND id = ?2",
-            )?;
-            let mut rows = stmt.query(params![id_hash(id), id])?;
-            while let Some(row) = rows.next()? {
+        if self.worker.is_none() {
+            // Inline SQL: the writer connection sees committed and
+            // uncommitted versions alike.
+            let found = select_versions(&self.guard.conn, hash, id)?;
+            for (mut version, off, len) in found {
+                version.json = self.appender.read(&self.store.bodies, off, len)?;
+                out.push(version);
+            }
+        } else {
+            if maybe_committed {
+                // The committed versions, from a reader: while this
+                // transaction holds the write lock, a reader sees exactly
+                // what was committed before it began.
+                let found = self.store.with_reader(|conn| select_versions(conn, hash, id))?;
+                for (mut version, off, len) in found {
+                    version.json = self.store.bodies.read(off, len)?;
+                    if self.demoted.contains(&version.seq) {
+                        version.is_latest = false;
+                    }
+                    out.push(version);
+                }
+            }
+            // And the versions this transaction stored.
+            let mut at = in_txn.unwrap_or(NO_ROW);
+            while at != NO_ROW {
+                let row = &self.rows[at as usize];
+                at = row.prev;
+                let json = self.appender.read(&self.store.bodies, row.body_off, row.body_len)?;
+                if json_id(&json).as_deref() != Some(id) {
+                    continue; // another id with the same hash
+                }
                 out.push(VersionRow {
-                    seq: row.get(0)?,
-                    version: row.get(1)?,
-                    is_latest: row.get::<_, i64>(2)? != 0,
-                    access_class: row.get(3)?,
-                    revoked: row.get::<_, i64>(4)? != 0,
-                    json: row.get(5)?,
+                    seq: row.seq,
+                    version: row.version.map(|t| t.sort_key()).unwrap_or_default(),
+                    is_latest: row.is_latest && !self.demoted.contains(&row.seq),
+                    access_class: row.class,
+                    revoked: row.revoked,
+                    json,
                 });
             }
         }
@@ -527,6 +1008,19 @@ impl SqliteTxn<'_> {
     }
 
     fn access_class(&mut self, label: &Label) -> Result<i64, StoreError> {
+        // Most objects share a few labels: compare before building the key.
+        if let Some((_, id)) = self.recent_classes.iter().find(|(l, _)| l == label) {
+            return Ok(*id);
+        }
+        let id = self.access_class_by_key(label)?;
+        if self.recent_classes.len() >= 16 {
+            self.recent_classes.remove(0);
+        }
+        self.recent_classes.push((label.clone(), id));
+        Ok(id)
+    }
+
+    fn access_class_by_key(&mut self, label: &Label) -> Result<i64, StoreError> {
         let key = label.access_key();
         if let Some(id) = self.store.classes.read().unwrap_or_else(|p| p.into_inner()).by_key.get(&key) {
             return Ok(*id);
@@ -536,11 +1030,20 @@ impl SqliteTxn<'_> {
         }
         let json = serde_json::to_string(label)
             .map_err(|e| StoreError::Corrupt { what: "label".into(), message: e.to_string() })?;
-        self.guard
-            .conn
-            .prepare_cached("INSERT INTO access_classes (access_key, label) VALUES (?1, ?2)")?
-            .execute(params![key, json])?;
-        let id = self.guard.conn.last_insert_rowid();
+        let owned_key = key.clone();
+        let id = self.run(move |conn| {
+            // Another process may have added it since this one loaded them.
+            let stored: Option<i64> = conn
+                .prepare_cached("SELECT id FROM access_classes WHERE access_key = ?1")?
+                .query_row([&owned_key], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = stored {
+                return Ok(id);
+            }
+            conn.prepare_cached("INSERT INTO access_classes (access_key, label) VALUES (?1, ?2)")?
+                .execute(params![owned_key, json])?;
+            Ok(conn.last_insert_rowid())
+        })?;
         self.new_classes.push((key, id, label.clone()));
         Ok(id)
     }
@@ -554,7 +1057,8 @@ impl WriteTxn for SqliteTxn<'_> {
         target: &str,
         details: &serde_json::Value,
     ) -> Result<crate::registry::AuditEntry, StoreError> {
-        crate::sqlite_registry::append_audit(&self.guard.conn, actor, action, target, details)
+        let (actor, action, target, details) = (actor.to_owned(), action.to_owned(), target.to_owned(), details.clone());
+        self.run(move |conn| crate::sqlite_registry::append_audit(conn, &actor, &action, &target, &details))
     }
 
     fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError> {
@@ -594,46 +1098,52 @@ impl WriteTxn for SqliteTxn<'_> {
             Some((_, latest_version)) => version_key > *latest_version,
             None => true,
         };
-        if is_latest {
-            if let Some((seq, _)) = latest {
-                self.guard.conn.prepare_cached("UPDATE objects SET is_latest = 0 WHERE seq = ?1")?.execute([seq])?;
-            }
-        }
+        let demote = if is_latest { latest.map(|(seq, _)| seq) } else { None };
         let class = self.access_class(v.label)?;
         let date_added = now_micros().max(self.guard.last_date_added + 1);
         let version_us = v.object.version().map(|t| t.unix_micros());
-        self.guard
-            .conn
-            .prepare_cached(
-                "INSERT INTO objects (seq, id_hash, id, type, version, version_us, access_class, is_latest, revoked, origin, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                date_added,
-                id_hash(id),
-                id,
-                v.object.object_type(),
-                version_key,
-                version_us,
-                class,
-                is_latest as i64,
-                v.object.revoked() as i64,
-                v.origin,
-                v.json
-            ])?;
-        let seq = date_added;
+        let body_off = self.appender.append(&self.store.bodies, v.json.as_bytes())?;
+        let hash = id_hash(id);
         let (name, description) = v.object.search_text();
-        if !name.is_empty() || !description.is_empty() {
-            self.guard
-                .conn
-                .prepare_cached("INSERT INTO objects_fts (rowid, name, description) VALUES (?1, ?2, ?3)")?
-                .execute(params![seq, name, description])?;
+        self.write(RowJob {
+            seq: date_added,
+            id_hash: hash,
+            id: id.to_owned(),
+            object_type: v.object.object_type().to_owned(),
+            version: version_key,
+            version_us,
+            class,
+            is_latest,
+            revoked: v.object.revoked(),
+            origin: v.origin.to_owned(),
+            body_off: body_off as i64,
+            body_len: v.json.len() as i64,
+            demote,
+            name,
+            description,
+        })?;
+        if let Some(seq) = demote {
+            self.demoted.insert(seq);
         }
+        let prev = self.by_hash.insert(hash, self.rows.len() as u32).unwrap_or(NO_ROW);
+        self.rows.push(TxnRow {
+            seq: date_added,
+            body_off,
+            body_len: v.json.len() as u64,
+            class,
+            version: v.object.version(),
+            is_latest,
+            revoked: v.object.revoked(),
+            prev,
+        });
         self.guard.last_date_added = date_added;
         Ok(PutOutcome::Stored { date_added: Timestamp::from_unix_micros(date_added) })
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.stop_worker()?;
+        let worker_done = started.elapsed();
         {
             let mut classes = self.store.classes.write().unwrap_or_else(|p| p.into_inner());
             for (key, id, label) in self.new_classes.drain(..) {
@@ -641,8 +1151,32 @@ impl WriteTxn for SqliteTxn<'_> {
                 classes.labels.push((id, label));
             }
         }
+        // The bodies are durable before the rows that point at them.
+        self.appender.make_durable(&self.store.bodies)?;
+        let bodies_done = started.elapsed();
+        if self.appender.end() != self.appender.start() {
+            self.guard
+                .conn
+                .prepare_cached(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![BODY_END_SETTING, self.appender.end().to_string()])?;
+        }
         self.guard.conn.execute_batch("COMMIT")?;
         self.open = false;
+        tracing::debug!(
+            versions = self.rows.len(),
+            worker_ms = worker_done.as_millis() as u64,
+            bodies_sync_ms = (bodies_done - worker_done).as_millis() as u64,
+            sqlite_commit_ms = (started.elapsed() - bodies_done).as_millis() as u64,
+            "write transaction committed"
+        );
+        let last = self.guard.last_date_added;
+        let by_hash = std::mem::take(&mut self.by_hash);
+        if let Some(known) = &mut self.guard.known {
+            known.hashes.extend(by_hash.into_keys());
+            known.upto = known.upto.max(last);
+        }
         Ok(())
     }
 }
@@ -650,8 +1184,14 @@ impl WriteTxn for SqliteTxn<'_> {
 impl Drop for SqliteTxn<'_> {
     fn drop(&mut self) {
         if self.open {
+            if let Err(e) = self.stop_worker() {
+                tracing::debug!(error = %e, "SQL worker of a rolled-back transaction");
+            }
             if let Err(e) = self.guard.conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rollback failed");
+            }
+            if let Err(e) = self.appender.roll_back(&self.store.bodies) {
+                tracing::error!(error = %e, "truncating the body file after a rollback failed");
             }
             // date_added values handed out in the rolled-back transaction
             // are simply skipped; they still only ever increase.
@@ -678,6 +1218,252 @@ mod tests {
     }
 
     store_test_suite!(make);
+
+    /// A store whose every write transaction takes the large-write path
+    /// (known-id set and SQL worker thread) from its first lookup.
+    fn make_large() -> (tempfile::TempDir, SqliteStore) {
+        let (dir, store) = make();
+        (dir, store.with_large_after(0))
+    }
+
+    mod large {
+        use super::*;
+        store_test_suite!(make_large);
+    }
+
+    const ORG: &str = "identity--a0000000-0000-4000-8000-000000000001";
+
+    fn green() -> Label {
+        Label::unclassified(phalanx_labels::Tlp::Green).with_originator(Some(ORG.into()))
+    }
+
+    fn ip(i: u32) -> phalanx_model::StixObject {
+        crate::test_suite::obj(serde_json::json!({"type": "ipv4-addr", "value": format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)}))
+    }
+
+    fn indicator(name: &str) -> phalanx_model::StixObject {
+        crate::test_suite::obj(serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": "indicator--c0000000-0000-4000-8000-000000000003",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "name": name, "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+            "valid_from": "2026-01-01T00:00:00Z"
+        }))
+    }
+
+    fn put_ips(store: &SqliteStore, range: std::ops::Range<u32>) {
+        let mut txn = store.begin().unwrap();
+        for i in range {
+            let o = ip(i);
+            let json = o.to_json_string();
+            txn.put(NewVersion { object: &o, json: &json, label: &green(), origin: "t" }).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    fn count_all(store: &SqliteStore) -> u64 {
+        let reader = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
+        store.count(&reader, &Query { versions: VersionFilter::All, ..Query::default() }).unwrap()
+    }
+
+    fn all_json(store: &SqliteStore) -> Vec<String> {
+        let reader = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
+        let q = Query { versions: VersionFilter::All, ..Query::default() };
+        store.query(&reader, &q).unwrap().objects.into_iter().map(|o| o.json).collect()
+    }
+
+    fn body_len(dir: &std::path::Path) -> u64 {
+        std::fs::metadata(dir.join(crate::bodies::FILE_NAME)).unwrap().len()
+    }
+
+    #[test]
+    fn bodies_live_in_the_body_file_and_read_back() {
+        let (dir, store) = make();
+        put_ips(&store, 0..2000);
+        let jsons = all_json(&store);
+        assert_eq!(jsons.len(), 2000);
+        for (i, json) in jsons.iter().enumerate() {
+            assert_eq!(*json, ip(i as u32).to_json_string());
+        }
+        let total: u64 = jsons.iter().map(|j| j.len() as u64).sum();
+        assert_eq!(body_len(dir.path()), crate::bodies::HEADER_LEN + total);
+        // The rows hold no JSON.
+        let columns: Vec<String> = store
+            .with_reader(|c| {
+                let mut st = c.prepare("SELECT name FROM pragma_table_info('objects')")?;
+                let names = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+                Ok(names)
+            })
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "json"), "{columns:?}");
+    }
+
+    #[test]
+    fn a_torn_write_past_the_committed_end_is_dropped_on_open() {
+        let (dir, store) = make();
+        put_ips(&store, 0..300);
+        let committed = body_len(dir.path());
+        drop(store);
+        // A writer died after appending bodies, before its COMMIT.
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join(crate::bodies::FILE_NAME)).unwrap();
+            f.write_all(b"{\"type\":\"ipv4-addr\",\"val").unwrap();
+        }
+        assert!(body_len(dir.path()) > committed);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(body_len(dir.path()), committed, "uncommitted bytes are dropped on open");
+        assert_eq!(count_all(&store), 300);
+        // New writes land right after the committed bytes and read back.
+        put_ips(&store, 300..600);
+        let jsons = all_json(&store);
+        assert_eq!(jsons.len(), 600);
+        assert_eq!(jsons[599], ip(599).to_json_string());
+    }
+
+    #[test]
+    fn a_torn_write_is_also_dropped_by_the_next_write() {
+        // The store stays open (e.g. another process crashed mid-write).
+        let (dir, store) = make();
+        put_ips(&store, 0..10);
+        let committed = body_len(dir.path());
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join(crate::bodies::FILE_NAME)).unwrap();
+            f.write_all(&[b'x'; 5000]).unwrap();
+        }
+        put_ips(&store, 10..20);
+        let expected: u64 = (10..20).map(|i| ip(i).to_json_string().len() as u64).sum();
+        assert_eq!(body_len(dir.path()), committed + expected);
+        assert_eq!(all_json(&store)[19], ip(19).to_json_string());
+    }
+
+    #[test]
+    fn missing_committed_bodies_are_reported() {
+        let (dir, store) = make();
+        put_ips(&store, 0..10);
+        drop(store);
+        let f = std::fs::OpenOptions::new().write(true).open(dir.path().join(crate::bodies::FILE_NAME)).unwrap();
+        f.set_len(20).unwrap();
+        match SqliteStore::open(dir.path()) {
+            Err(StoreError::Corrupt { message, .. }) => assert!(message.contains("committed"), "{message}"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a body file missing committed bytes was accepted"),
+        }
+    }
+
+    #[test]
+    fn a_rollback_truncates_the_body_file() {
+        for large in [false, true] {
+            let (dir, store) = if large { make_large() } else { make() };
+            put_ips(&store, 0..10);
+            let committed = body_len(dir.path());
+            {
+                let mut txn = store.begin().unwrap();
+                for i in 10..3000 {
+                    let o = ip(i);
+                    let json = o.to_json_string();
+                    txn.put(NewVersion { object: &o, json: &json, label: &green(), origin: "t" }).unwrap();
+                }
+                // dropped without commit
+            }
+            assert_eq!(body_len(dir.path()), committed);
+            assert_eq!(count_all(&store), 10);
+            put_ips(&store, 10..20);
+            assert_eq!(count_all(&store), 20);
+            assert_eq!(all_json(&store)[19], ip(19).to_json_string());
+        }
+    }
+
+    #[test]
+    fn readers_see_the_last_commit_while_a_large_write_runs() {
+        let (_dir, store) = make_large();
+        put_ips(&store, 0..100);
+        let mut txn = store.begin().unwrap();
+        for i in 100..5000 {
+            let o = ip(i);
+            let json = o.to_json_string();
+            txn.put(NewVersion { object: &o, json: &json, label: &green(), origin: "t" }).unwrap();
+        }
+        // A reader (another connection) runs while the write is under way.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(count_all(&store), 100);
+                assert_eq!(all_json(&store).len(), 100);
+            });
+        });
+        txn.commit().unwrap();
+        assert_eq!(count_all(&store), 5000);
+    }
+
+    #[test]
+    fn the_known_id_set_catches_up_with_other_writers() {
+        // Two stores on one directory stand for two processes.
+        let dir = tempfile::tempdir().unwrap();
+        let a = SqliteStore::open(dir.path()).unwrap().with_large_after(0);
+        let b = SqliteStore::open(dir.path()).unwrap();
+        put_ips(&a, 0..10); // a loads its known-id set
+        let one = indicator("one");
+        let json = one.to_json_string();
+        let mut txn = b.begin().unwrap();
+        txn.put(NewVersion { object: &one, json: &json, label: &green(), origin: "t" }).unwrap();
+        txn.commit().unwrap();
+        // a must see b's version: same content unchanged, other content a conflict.
+        let mut txn = a.begin().unwrap();
+        assert_eq!(txn.put(NewVersion { object: &one, json: &json, label: &green(), origin: "t" }).unwrap(), PutOutcome::Unchanged);
+        let other = indicator("other");
+        let other_json = other.to_json_string();
+        let err = txn.put(NewVersion { object: &other, json: &other_json, label: &green(), origin: "t" }).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        let date = match txn.put(NewVersion { object: &ip(99), json: &ip(99).to_json_string(), label: &green(), origin: "t" }).unwrap() {
+            PutOutcome::Stored { date_added } => date_added,
+            PutOutcome::Unchanged => panic!("new object unchanged"),
+        };
+        txn.commit().unwrap();
+        // date_added stays above what the other writer stored.
+        let max_b: i64 = b.with_reader(|c| Ok(c.query_row("SELECT seq FROM objects WHERE type = 'indicator'", [], |r| r.get(0))?)).unwrap();
+        assert!(date.unix_micros() > max_b);
+        assert_eq!(count_all(&a), 12);
+    }
+
+    #[test]
+    fn a_large_transaction_keeps_versions_and_latest() {
+        let (_dir, store) = make_large();
+        let mut txn = store.begin().unwrap();
+        let mut objects = Vec::new();
+        for i in 0..1000u32 {
+            objects.push(ip(i));
+            if i % 100 == 0 {
+                let month = 1 + i / 100;
+                objects.push(crate::test_suite::obj(serde_json::json!({
+                    "type": "indicator", "spec_version": "2.1", "id": "indicator--c0000000-0000-4000-8000-000000000003",
+                    "created": "2026-01-01T00:00:00.000Z", "modified": format!("2026-{month:02}-01T00:00:00.000Z"),
+                    "name": format!("v{month}"), "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+                    "valid_from": "2026-01-01T00:00:00Z"
+                })));
+            }
+        }
+        for o in &objects {
+            let json = o.to_json_string();
+            txn.put(NewVersion { object: o, json: &json, label: &green(), origin: "t" }).unwrap();
+        }
+        // Stored again in the same transaction: unchanged.
+        let again = ip(5);
+        assert_eq!(
+            txn.put(NewVersion { object: &again, json: &again.to_json_string(), label: &green(), origin: "t" }).unwrap(),
+            PutOutcome::Unchanged
+        );
+        txn.commit().unwrap();
+        let reader = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
+        let id = "indicator--c0000000-0000-4000-8000-000000000003";
+        assert_eq!(store.get(&reader, id, &VersionFilter::All).unwrap().len(), 10);
+        let last = store.get(&reader, id, &VersionFilter::Last).unwrap();
+        assert_eq!(last.len(), 1);
+        assert!(last[0].json.contains("\"v10\""));
+        let latest: i64 = store.with_reader(|c| Ok(c.query_row("SELECT COUNT(*) FROM objects WHERE is_latest = 1", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(latest, 1001);
+        let text = Query { text: Some("v7".into()), versions: VersionFilter::All, ..Query::default() };
+        assert_eq!(store.count(&reader, &text).unwrap(), 1);
+    }
 
     #[test]
     fn reopening_keeps_data_and_date_added_order() {

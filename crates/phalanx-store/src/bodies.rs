@@ -1,0 +1,189 @@
+//! The body file: the JSON text of every stored version, appended to one
+//! file beside the database (`phalanx.bodies`), so that SQLite's B-trees,
+//! WAL and checkpoints only carry the small row of each version.
+//!
+//! A row names its body by offset and length. The file is only appended
+//! to, and only by the writer, under SQLite's write lock:
+//! - the bytes of a transaction are written (and `fdatasync`ed) *before*
+//!   its SQLite `COMMIT`, which also records the new end of the committed
+//!   bytes (`settings.body_end`): a committed row never points at missing
+//!   bytes, after `kill -9` or power loss alike;
+//! - a rolled-back transaction truncates the file back to where it began;
+//! - every write transaction (and opening the store) first truncates
+//!   whatever lies past the committed end: the bytes of a writer that died
+//!   before its `COMMIT` (a torn write) are never read and are dropped.
+//!
+//! Readers read bodies with positioned reads of committed bytes only, so
+//! they run while a write is under way. Deleted versions leave their bytes
+//! behind (like any append-only log).
+
+use crate::StoreError;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// The file's name in the data directory.
+pub(crate) const FILE_NAME: &str = "phalanx.bodies";
+/// The first bytes of the file (format version 1).
+const MAGIC: &[u8; 8] = b"PHXBODY1";
+/// Where the first body starts.
+pub(crate) const HEADER_LEN: u64 = MAGIC.len() as u64;
+/// Appends are buffered up to this many bytes before they are written.
+const FLUSH_AT: usize = 1 << 20;
+
+/// The open body file, shared by the writer and the readers.
+pub(crate) struct Bodies {
+    file: File,
+    path: PathBuf,
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::DataDir { path: path.display().to_string(), message: e.to_string() }
+}
+
+impl Bodies {
+    /// Opens (creating if needed) the body file at `path`.
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| io_error(path, e))?;
+        let bodies = Bodies { file, path: path.to_owned() };
+        let len = bodies.len()?;
+        if len < HEADER_LEN {
+            // New, or its creation was torn before the header was written:
+            // nothing was ever committed into it.
+            bodies.file.set_len(0).map_err(|e| io_error(path, e))?;
+            bodies.file.write_all_at(MAGIC, 0).map_err(|e| io_error(path, e))?;
+            bodies.file.sync_all().map_err(|e| io_error(path, e))?;
+        } else {
+            let mut magic = [0u8; MAGIC.len()];
+            bodies.file.read_exact_at(&mut magic, 0).map_err(|e| io_error(path, e))?;
+            if &magic != MAGIC {
+                return Err(StoreError::Corrupt {
+                    what: path.display().to_string(),
+                    message: "not a phalanx body file (bad magic)".into(),
+                });
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// The file's current length.
+    pub(crate) fn len(&self) -> Result<u64, StoreError> {
+        Ok(self.file.metadata().map_err(|e| io_error(&self.path, e))?.len())
+    }
+
+    /// Drops everything past `end` (the committed end): bytes of a write
+    /// that was never committed. Fails when the file is shorter than
+    /// `end`, i.e. when committed bodies are missing.
+    pub(crate) fn truncate_to_committed(&self, end: u64) -> Result<(), StoreError> {
+        let len = self.len()?;
+        if len < end {
+            return Err(StoreError::Corrupt {
+                what: self.path.display().to_string(),
+                message: format!("the body file has {len} bytes, but {end} are committed"),
+            });
+        }
+        if len > end {
+            tracing::info!(dropped = len - end, "body file: dropping bytes of an uncommitted write");
+            self.file.set_len(end).map_err(|e| io_error(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the committed body at `offset`, `len` bytes long.
+    pub(crate) fn read(&self, offset: u64, len: u64) -> Result<String, StoreError> {
+        let mut buf = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut buf, offset).map_err(|e| StoreError::Corrupt {
+            what: format!("body at {offset}+{len}"),
+            message: e.to_string(),
+        })?;
+        String::from_utf8(buf)
+            .map_err(|e| StoreError::Corrupt { what: format!("body at {offset}+{len}"), message: e.to_string() })
+    }
+}
+
+/// The bodies appended by one write transaction, from `start` (the
+/// committed end when it began) on; the last ones still in `buf`.
+pub(crate) struct Appender {
+    start: u64,
+    written: u64,
+    buf: Vec<u8>,
+}
+
+impl Appender {
+    /// Starts appending at `start`, the committed end.
+    pub(crate) fn new(start: u64) -> Self {
+        Appender { start, written: start, buf: Vec::new() }
+    }
+
+    /// Where the transaction began.
+    pub(crate) fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// The end of what was appended so far.
+    pub(crate) fn end(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+
+    /// Appends one body; returns its offset.
+    pub(crate) fn append(&mut self, bodies: &Bodies, body: &[u8]) -> Result<u64, StoreError> {
+        let offset = self.end();
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(FLUSH_AT + (1 << 16));
+        }
+        self.buf.extend_from_slice(body);
+        if self.buf.len() >= FLUSH_AT {
+            self.write(bodies)?;
+        }
+        Ok(offset)
+    }
+
+    /// Writes the buffered bodies to the file (not yet synced).
+    fn write(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
+        if !self.buf.is_empty() {
+            bodies.file.write_all_at(&self.buf, self.written).map_err(|e| io_error(&bodies.path, e))?;
+            self.written += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes and syncs everything appended: call before the `COMMIT`.
+    pub(crate) fn make_durable(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
+        self.write(bodies)?;
+        if self.written > self.start {
+            bodies.file.sync_data().map_err(|e| io_error(&bodies.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads a body appended by this transaction or committed before it.
+    pub(crate) fn read(&self, bodies: &Bodies, offset: u64, len: u64) -> Result<String, StoreError> {
+        if offset >= self.written {
+            let at = (offset - self.written) as usize;
+            let bytes = self.buf.get(at..at + len as usize).ok_or_else(|| StoreError::Corrupt {
+                what: format!("body at {offset}+{len}"),
+                message: "past the end of the appended bodies".into(),
+            })?;
+            return String::from_utf8(bytes.to_vec())
+                .map_err(|e| StoreError::Corrupt { what: format!("body at {offset}+{len}"), message: e.to_string() });
+        }
+        bodies.read(offset, len)
+    }
+
+    /// Drops what this transaction appended (after its `ROLLBACK`).
+    pub(crate) fn roll_back(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
+        self.buf.clear();
+        if self.written > self.start {
+            bodies.file.set_len(self.start).map_err(|e| io_error(&bodies.path, e))?;
+        }
+        self.written = self.start;
+        Ok(())
+    }
+}

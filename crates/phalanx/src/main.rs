@@ -17,6 +17,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Phalanx: collective cyber defence for EU and NATO CSIRTs.
 #[derive(Parser, Debug)]
 #[command(name = "phalanx", version, about)]

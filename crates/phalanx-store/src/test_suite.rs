@@ -115,7 +115,7 @@ fn green(originator: &str) -> Label {
 pub fn versions_are_kept_and_selected(store: &dyn Store) {
     let v1 = indicator(IND, "2026-01-01T00:00:00.000Z", "one");
     let v2 = indicator(IND, "2026-02-01T00:00:00.123456Z", "two");
-    let v3 = indicator(IND, "2026-01-15T00:00:00.5Z", "between");
+    let v3 = indicator(IND, "2026-01-15T00:00:00.5000Z", "between");
     put_all(store, &[(v1, green(ORG_A)), (v2, green(ORG_A)), (v3, green(ORG_A))]);
     let r = reader(&org(ORG_A, "LTU", &["EU"]), Rank::Unclassified, &[]);
     let last = store.get(&r, IND, &VersionFilter::Last).unwrap();

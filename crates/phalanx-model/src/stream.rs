@@ -74,11 +74,13 @@ struct Input<R> {
     column: u64,
     offset: u64,
     io_error: Option<String>,
+    /// Whether compact objects may take [`compact_object_len`]'s path.
+    fast: bool,
 }
 
 impl<R: BufRead> Input<R> {
     fn new(reader: R) -> Self {
-        Input { reader, buf: vec![0; 1 << 16], pos: 0, len: 0, line: 1, column: 1, offset: 0, io_error: None }
+        Input { reader, buf: vec![0; 1 << 16], pos: 0, len: 0, line: 1, column: 1, offset: 0, io_error: None, fast: true }
     }
 
     fn fill(&mut self) -> bool {
@@ -297,7 +299,10 @@ pub fn split_objects<R: BufRead>(
     limits: &Limits,
     on_item: &mut dyn FnMut(Item),
 ) -> Result<u64, StreamError> {
-    let mut input = Input::new(reader);
+    split(Input::new(reader), limits, on_item)
+}
+
+fn split<R: BufRead>(mut input: Input<R>, limits: &Limits, on_item: &mut dyn FnMut(Item)) -> Result<u64, StreamError> {
     let mut count = 0u64;
     loop {
         input.skip_ws();
@@ -367,6 +372,113 @@ fn emit_value<R: BufRead>(
     Ok(())
 }
 
+/// The length of the object at the start of `buf` (which starts with
+/// `{`) when it can be handed on as it is: it ends within `buf` and within
+/// the size limit, it is compact (no white space outside strings, no line
+/// break at all), it is not a bundle (no `objects` member, no `type` of
+/// `bundle`), and it passes every check the scan below makes (members as
+/// `"key":value`, brackets that match, literals, depth). Anything else
+/// (`None`) goes the member-by-member way, which gives the same bytes for
+/// such objects and reports every error.
+fn compact_object_len(buf: &[u8], limits: &Limits) -> Option<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Top {
+        Key,
+        Colon,
+        Value,
+        After,
+    }
+    let end = buf.len().min(limits.max_object_bytes);
+    let mut closers = [0u8; 128];
+    let mut depth = 1usize; // inside the top-level object
+    let mut top = Top::Key;
+    let mut value_of_type = false;
+    let mut i = 1;
+    while i < end {
+        let b = buf[i];
+        match b {
+            b'"' => {
+                let start = i;
+                i += 1;
+                loop {
+                    match *buf.get(i).filter(|_| i < end)? {
+                        b'"' => break,
+                        b'\\' => {
+                            if *buf.get(i + 1).filter(|_| i + 1 < end)? == b'\n' {
+                                return None;
+                            }
+                            i += 2;
+                        }
+                        b'\n' => return None,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+                if depth == 1 {
+                    let text = &buf[start..i];
+                    match top {
+                        Top::Key if text == b"\"objects\"" => return None,
+                        Top::Key => {
+                            value_of_type = text == b"\"type\"";
+                            top = Top::Colon;
+                        }
+                        Top::Value if value_of_type && text == b"\"bundle\"" => return None,
+                        Top::Value => top = Top::After,
+                        _ => return None,
+                    }
+                }
+                continue;
+            }
+            b'{' | b'[' => {
+                if depth == 1 && top != Top::Value {
+                    return None;
+                }
+                if depth + 1 > limits.max_depth || depth >= closers.len() {
+                    return None;
+                }
+                closers[depth] = if b == b'{' { b'}' } else { b']' };
+                depth += 1;
+            }
+            b'}' | b']' => {
+                if depth == 1 {
+                    return (b == b'}' && top == Top::After).then_some(i + 1);
+                }
+                depth -= 1;
+                if closers[depth] != b {
+                    return None;
+                }
+                if depth == 1 {
+                    top = Top::After;
+                }
+            }
+            b',' | b':' => {
+                if depth == 1 {
+                    top = match (b, top) {
+                        (b',', Top::After) => Top::Key,
+                        (b':', Top::Colon) => Top::Value,
+                        _ => return None,
+                    };
+                }
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                if depth == 1 && top != Top::Value {
+                    return None;
+                }
+                while i < end && (buf[i].is_ascii_alphanumeric() || matches!(buf[i], b'-' | b'+' | b'.')) {
+                    i += 1;
+                }
+                if depth == 1 {
+                    top = Top::After;
+                }
+                continue;
+            }
+            _ => return None,
+        }
+        i += 1;
+    }
+    None
+}
+
 /// A top-level `{...}`: a bundle whose objects are streamed, or one object
 /// (a JSON line) handed on whole.
 fn top_level_object<R: BufRead>(
@@ -375,6 +487,17 @@ fn top_level_object<R: BufRead>(
     on_item: &mut dyn FnMut(Item),
 ) -> Result<u64, StreamError> {
     let line = input.line;
+    if input.fast {
+        // A compact JSON line within the buffer is copied at once.
+        if let Some(n) = compact_object_len(&input.buf[input.pos..input.len], limits) {
+            let bytes = input.buf[input.pos..input.pos + n].to_vec();
+            input.pos += n;
+            input.offset += n as u64;
+            input.column += n as u64;
+            on_item(Item::Object { path: format!("line {line}"), line, bytes });
+            return Ok(1);
+        }
+    }
     let mut raw = Vec::with_capacity(1024);
     let mut key = Vec::with_capacity(64);
     let mut raw_size: u64 = 0;
@@ -521,6 +644,58 @@ mod tests {
         let deep = format!("[{}{}]", "[".repeat(100_000), "]".repeat(100_000));
         let e = split(&deep, Limits::default()).unwrap_err();
         assert!(e.message.contains("nesting deeper than 100"), "{e}");
+    }
+
+    /// Items, or the error, with and without the compact path, and where
+    /// the input stood after each item.
+    fn split_both(text: &[u8], limits: Limits) -> [Result<Vec<(String, u64, Vec<u8>)>, StreamError>; 2] {
+        [true, false].map(|fast| {
+            let mut input = Input::new(text);
+            input.fast = fast;
+            let mut out = Vec::new();
+            super::split(input, &limits, &mut |item| match item {
+                Item::Object { path, line, bytes } => out.push((path, line, bytes)),
+                Item::TooLarge { path, size } => out.push((path, size, b"too large".to_vec())),
+            })
+            .map(|_| out)
+        })
+    }
+
+    #[test]
+    fn the_compact_path_gives_what_the_member_path_gives() {
+        let cases: &[&str] = &[
+            "{\"type\":\"x\",\"n\":[1,{\"a\":\"b\\\"}\"}],\"t\":true,\"z\":null,\"f\":-1.5e+3}\n{\"type\":\"y\"}\n",
+            "{\"type\":\"bundle\",\"id\":\"bundle--1\"}\n{\"a\":1}",
+            "{\"type\":\"bundle\",\"objects\":[{\"a\":1},{\"b\":2}]}",
+            "{\"objects\":{\"a\":1},\"type\":\"x\"}",
+            "{\"a\": 1}\n{\"a\":1 }\n{ \"a\":1}",
+            "{\"a\":\"line\\\nbreak\"}",
+            "{\"a\":\"raw\nbreak\"}",
+            "{}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1 \"b\":2}", "{\"a\":1}}", "{\"a\":[1}", "{\"a\":[1,]}",
+            "{\"a\":{\"b\":1]}", "{\"a\":x}", "{\"a\":\"b\"\"c\"}", "{\"a\":1:2}", "{\"a\":[1\"x\"]}", "{\"a\":[:,]}",
+            "{1:2}", "{\"a\":1", "{\"a\":\"unterminated", "{\"a\":tru}", "{\"a\":[[[[[[1]]]]]]}", "{\"é\":\"ü\"}",
+        ];
+        // The compact path does take ordinary JSON lines.
+        let line = br#"{"type":"x","n":[1,{"a":"b\"}"}],"t":true,"f":-1.5e+3}"#;
+        assert_eq!(compact_object_len(line, &Limits::default()), Some(line.len()));
+        assert_eq!(compact_object_len(br#"{"type":"bundle","id":"b"}"#, &Limits::default()), None);
+        for case in cases {
+            let [fast, slow] = split_both(case.as_bytes(), Limits::default());
+            assert_eq!(fast, slow, "{case}");
+        }
+        let [fast, slow] = split_both(b"{\"a\":[[[[1]]]]}\n{\"b\":[[[[[[2]]]]]]}", Limits { max_object_bytes: 1000, max_depth: 5 });
+        assert_eq!(fast, slow);
+        let big = format!("{{\"s\":\"{}\"}}\n{{\"t\":1}}", "x".repeat(5000));
+        let [fast, slow] = split_both(big.as_bytes(), Limits { max_object_bytes: 1000, max_depth: 10 });
+        assert_eq!(fast, slow);
+        // Objects across the 64 KiB buffer boundary.
+        let mut lines = String::new();
+        for i in 0..3000 {
+            lines.push_str(&format!("{{\"type\":\"x\",\"i\":{i},\"s\":\"{}\",\"l\":[{i},\"a\\\"b\"]}}\n", "y".repeat(i % 50)));
+        }
+        let [fast, slow] = split_both(lines.as_bytes(), Limits::default());
+        assert_eq!(fast.as_ref().map(Vec::len).ok(), Some(3000));
+        assert_eq!(fast, slow);
     }
 
     #[test]

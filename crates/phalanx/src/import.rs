@@ -10,7 +10,7 @@ use phalanx_model::stream::{Item, Limits, split_objects};
 use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
 use phalanx_store::ingest::{Ingest, IngestOptions, IngestReport};
 use phalanx_store::{SqliteStore, Store};
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -211,6 +211,9 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
     }
 
     let terminal = std::io::stderr().is_terminal();
+    // One write per line of a large report (a raised label per derived
+    // object) cost more than the import's commit: buffer it.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut stored, mut unchanged, mut refused, mut failed_inputs) = (0u64, 0u64, 0u64, 0u64);
     for file in files {
         let name = file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into());
@@ -235,22 +238,23 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
         bar.finish_and_clear();
         match (result.report, result.fatal) {
             (Some(report), _) => {
-                println!(
+                writeln!(
+                    out,
                     "{name}: stored {}, unchanged {}, refused {}",
                     report.stored,
                     report.unchanged,
                     report.refused.len()
-                );
+                )?;
                 for r in &report.refused {
-                    println!("  refused {} {}: {}", r.path, r.id.as_deref().unwrap_or("-"), r.reason);
+                    writeln!(out, "  refused {} {}: {}", r.path, r.id.as_deref().unwrap_or("-"), r.reason)?;
                 }
                 for r in &report.raised {
-                    println!("  raised {}: label {} -> {}", r.id, r.from, r.to);
+                    writeln!(out, "  raised {}: label {} -> {}", r.id, r.from, r.to)?;
                 }
                 if !report.warnings.is_empty() {
-                    println!("  warnings: {}", report.warnings.len());
+                    writeln!(out, "  warnings: {}", report.warnings.len())?;
                     for w in report.warnings.iter().take(5) {
-                        println!("    {w}");
+                        writeln!(out, "    {w}")?;
                     }
                 }
                 stored += report.stored;
@@ -258,15 +262,18 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
                 refused += report.refused.len() as u64;
             }
             (None, Some(reason)) => {
-                println!("{name}: refused whole, nothing stored: {reason}");
+                writeln!(out, "{name}: refused whole, nothing stored: {reason}")?;
                 failed_inputs += 1;
             }
             (None, None) => {}
         }
+        out.flush()?;
     }
-    println!(
+    writeln!(
+        out,
         "total: stored {stored}, unchanged {unchanged}, refused {refused}{}",
         if failed_inputs > 0 { format!(", inputs refused {failed_inputs}") } else { String::new() }
-    );
+    )?;
+    out.flush()?;
     Ok(if refused > 0 || failed_inputs > 0 { Finished::Partial } else { Finished::Ok })
 }

@@ -94,25 +94,32 @@ impl LabelMarking {
 
     /// The marking-definition object carrying this marking (spec §6).
     pub fn marking_definition(&self) -> Value {
-        let rel: Vec<&str> = self.releasable_to.iter().map(String::as_str).collect();
-        let cav: Vec<&str> = self.caveats.iter().map(String::as_str).collect();
+        // Empty lists and nulls are left out: STIX prohibits them (§2.12,
+        // §3.1) and stix2-validator refuses them. The id is computed from
+        // the canonical form, where absent and empty are the same.
+        let mut ext = serde_json::Map::new();
+        ext.insert("extension_type".into(), json!("property-extension"));
+        ext.insert("policy".into(), json!(self.policy.to_string()));
+        ext.insert("classification".into(), json!(self.classification.as_str()));
+        if !self.releasable_to.is_empty() {
+            ext.insert("releasable_to".into(), json!(self.releasable_to));
+        }
+        if !self.caveats.is_empty() {
+            ext.insert("caveats".into(), json!(self.caveats));
+        }
+        if let Some(pap) = self.pap {
+            ext.insert("pap".into(), json!(pap.as_str()));
+        }
+        if let Some(exercise) = &self.exercise {
+            ext.insert("exercise".into(), json!(exercise));
+        }
         json!({
             "type": "marking-definition",
             "spec_version": "2.1",
             "id": self.marking_id(),
             "created": LABEL_MARKING_CREATED,
             "name": self.display_name(None),
-            "extensions": {
-                PHALANX_LABEL_EXTENSION_ID: {
-                    "extension_type": "property-extension",
-                    "policy": self.policy.to_string(),
-                    "classification": self.classification.as_str(),
-                    "releasable_to": rel,
-                    "caveats": cav,
-                    "pap": self.pap.map(Pap::as_str),
-                    "exercise": self.exercise,
-                }
-            }
+            "extensions": { PHALANX_LABEL_EXTENSION_ID: Value::Object(ext) }
         })
     }
 }

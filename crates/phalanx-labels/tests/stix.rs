@@ -87,6 +87,9 @@ fn phalanx_identity_id_is_derived_as_documented() {
 // -------------------------------------------------------- definitions (out)
 
 #[test]
+/// The spec's example, less its empty `caveats` list and null `exercise`:
+/// STIX prohibits both (stix2-validator refuses them), and they do not
+/// change the id. Parsing still accepts the spec's form.
 fn label_marking_definition_is_the_spec_example() {
     let label = L::new(Policy::Nato, Rank::Secret)
         .rel(&["EU"])
@@ -105,9 +108,7 @@ fn label_marking_definition_is_the_spec_example() {
           "policy": "NATO",
           "classification": "SECRET",
           "releasable_to": ["EU"],
-          "caveats": [],
-          "pap": "amber",
-          "exercise": null
+          "pap": "amber"
         }
       }
     });
@@ -115,6 +116,15 @@ fn label_marking_definition_is_the_spec_example() {
     assert_eq!(got, expected);
     // Same property order as the spec shows.
     assert_eq!(got.to_string(), expected.to_string());
+    // The spec's literal form parses to the same marking.
+    let mut spec_form = expected.clone();
+    let ext = &mut spec_form["extensions"]["extension-definition--8ea66e3e-9f13-48ea-8a0f-a87be27069e0"];
+    ext["caveats"] = json!([]);
+    ext["exercise"] = json!(null);
+    assert_eq!(
+        phalanx_labels::parse_marking_definition(&spec_form).unwrap(),
+        phalanx_labels::parse_marking_definition(&got).unwrap()
+    );
 }
 
 #[test]

@@ -41,17 +41,16 @@ def version_of(obj):
     return obj.get("modified") or obj.get("created") or ""
 
 
-def check_export(phalanx, data, label):
-    out = run(phalanx, data, "export", "--all-versions")
+def check_export(phalanx, data, label, *extra):
+    out = run(phalanx, data, "export", "--all-versions", *extra)
     if out.returncode != 0:
         return None, [f"{label}: export failed: {out.stderr.strip()}"]
     bundle = json.loads(out.stdout)
     result = validate_instance(bundle, ValidationOptions(version="2.1"))
     errors = []
     if not result.is_valid:
-        for obj_result in result.object_results:
-            for err in obj_result.errors:
-                errors.append(f"{label}: exported {obj_result.object_id}: {err}")
+        for err in getattr(result, "errors", []) or []:
+            errors.append(f"{label}: {err}")
         errors = errors or [f"{label}: exported bundle is invalid"]
     return bundle, errors
 
@@ -98,9 +97,20 @@ def main():
         corpus = os.path.join(data, "corpus.jsonl")
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_corpus.py"), "--count", str(args.corpus_count), "--out", corpus],
                        check=True, capture_output=True)
-        run(phalanx, data, "init", "--org-name", "CERT-LT", "--country", "LTU")
-        imp = run(phalanx, data, "import", "--default-tlp", "green", corpus)
-        bundle, errors = check_export(phalanx, data, "generated corpus")
+        run(phalanx, data, "init", "--org-name", "CERT-LT", "--country", "LTU", "--member-of", "EU")
+        add = run(phalanx, data, "user", "add", "--org", "CERT-LT", "--name", "analyst", "--role", "analyst",
+                  "--clearance", "RESTRICTED", "--briefed", "EU")
+        # Unmarked objects get an explicit TLP and a Phalanx label marking,
+        # so definitions the node generates are validated too.
+        imp = run(phalanx, data, "import", "--as", "analyst", "--default-tlp", "green", "--default-label",
+                  '{"policy":"EU","classification":"RESTRICTED","releasable_to":["LTU"]}', corpus)
+        bundle, errors = check_export(phalanx, data, "generated corpus", "--as", "analyst")
+        if add.returncode != 0:
+            errors.append(f"generated corpus: user add failed: {add.stderr.strip()}")
+        elif bundle is not None and not any(o.get("type") == "marking-definition" and
+                                            "extension-definition--8ea66e3e-9f13-48ea-8a0f-a87be27069e0" in o.get("extensions", {})
+                                            for o in bundle["objects"]):
+            errors.append("generated corpus: the export carries no Phalanx label marking definition")
         if imp.returncode != 0:
             errors.append(f"generated corpus: import exit {imp.returncode}: {imp.stdout[-1500:]}")
         if errors:

@@ -24,7 +24,7 @@
 //! }
 //! ```
 //!
-//! `country`, `parent_ref` are omitted when absent; `memberships` is sorted.
+//! `country`, `parent_ref` and an empty `memberships` are omitted (STIX prohibits empty lists); `memberships` is sorted.
 
 use phalanx_labels::{
     EXTENSION_DEFINITION_CREATED, Label, NOBODY, PHALANX_IDENTITY_ID, Policy, Rank, Tlp,
@@ -430,7 +430,10 @@ pub fn organisation_identity(record: &OrganisationRecord, created_by: Option<&st
     if let Some(c) = &record.org.country {
         ext.insert("country".into(), json!(c));
     }
-    ext.insert("memberships".into(), json!(record.org.memberships));
+    // STIX prohibits empty lists: no memberships leaves the key out.
+    if !record.org.memberships.is_empty() {
+        ext.insert("memberships".into(), json!(record.org.memberships));
+    }
     if let Some(p) = &record.org.parent {
         ext.insert("parent_ref".into(), json!(p));
     }
@@ -464,13 +467,13 @@ pub fn organisation_extension_schema() -> Value {
             "extension_type": { "const": "property-extension" },
             "country": { "type": "string", "pattern": "^[A-Z]{3}$" },
             "memberships": {
-                "type": "array", "uniqueItems": true,
+                "type": "array", "uniqueItems": true, "minItems": 1,
                 "items": { "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\s,|]+$" }
             },
             "parent_ref": { "type": "string", "pattern": "^identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" },
             "kind": { "enum": ORGANISATION_KINDS }
         },
-        "required": ["extension_type", "memberships", "kind"],
+        "required": ["extension_type", "kind"],
         "additionalProperties": false
     })
 }

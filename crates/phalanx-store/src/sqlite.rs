@@ -498,6 +498,7 @@ impl Store for SqliteStore {
             lookups: 0,
             recent_classes: Vec::new(),
             worker: None,
+            audit_tail: None,
             rows: Vec::new(),
             by_hash: HashMap::default(),
             demoted: HashSet::default(),
@@ -643,6 +644,10 @@ struct SqliteTxn<'s> {
     recent_classes: Vec<(Label, i64)>,
     /// In a large transaction, the thread that runs its SQL.
     worker: Option<Worker>,
+    /// With a worker: the seq and hash of the last audit entry, so that
+    /// entries are chained here and only their inserts are queued (no one
+    /// else appends while this transaction holds the write lock).
+    audit_tail: Option<Option<(i64, String)>>,
     /// The versions this transaction stored, so that looking one up does
     /// not wait for the worker: `rows`, chained per id hash from
     /// `by_hash` (the latest stored) through [`TxnRow::prev`].
@@ -753,6 +758,7 @@ type ConnCall = Box<dyn FnOnce(&Connection, Option<&StoreError>) + Send>;
 /// Work for the SQL worker, in order.
 enum Job {
     Rows(Vec<RowJob>),
+    Audit(crate::registry::AuditEntry),
     Run(ConnCall),
 }
 
@@ -789,6 +795,13 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
                             }
                         }
                         if let Some(Err(e)) = statements.as_mut().map(|st| write_row_with(st, row)) {
+                            failed = Some(e);
+                        }
+                    }
+                }
+                Job::Audit(entry) => {
+                    if failed.is_none() {
+                        if let Err(e) = crate::sqlite_registry::insert_audit(&conn, &entry) {
                             failed = Some(e);
                         }
                     }
@@ -1057,8 +1070,22 @@ impl WriteTxn for SqliteTxn<'_> {
         target: &str,
         details: &serde_json::Value,
     ) -> Result<crate::registry::AuditEntry, StoreError> {
-        let (actor, action, target, details) = (actor.to_owned(), action.to_owned(), target.to_owned(), details.clone());
-        self.run(move |conn| crate::sqlite_registry::append_audit(conn, &actor, &action, &target, &details))
+        if self.worker.is_none() {
+            return crate::sqlite_registry::append_audit(&self.guard.conn, actor, action, target, details);
+        }
+        let last = match self.audit_tail.take() {
+            Some(last) => last,
+            None => self.run(|conn| crate::sqlite_registry::last_audit(conn))?,
+        };
+        let entry = crate::sqlite_registry::next_audit_entry(last, actor, action, target, details);
+        self.audit_tail = Some(Some((entry.seq, entry.hash.clone())));
+        let Some(worker) = &mut self.worker else { return Err(worker_gone()) };
+        if !worker.batch.is_empty() {
+            let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
+            worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
+        }
+        worker.jobs.send(Job::Audit(entry.clone())).map_err(|_| worker_gone())?;
+        Ok(entry)
     }
 
     fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError> {

@@ -54,10 +54,27 @@ pub(crate) fn append_audit(
     target: &str,
     details: &serde_json::Value,
 ) -> Result<AuditEntry, StoreError> {
-    let last: Option<(i64, String)> = conn
+    let entry = next_audit_entry(last_audit(conn)?, actor, action, target, details);
+    insert_audit(conn, &entry)?;
+    Ok(entry)
+}
+
+/// The seq and hash of the last audit entry, if any.
+pub(crate) fn last_audit(conn: &Connection) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(conn
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+        .optional()?)
+}
+
+/// The entry that follows `last` (seq and hash), hashed.
+pub(crate) fn next_audit_entry(
+    last: Option<(i64, String)>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: &serde_json::Value,
+) -> AuditEntry {
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, AUDIT_GENESIS.to_owned()),
@@ -73,6 +90,11 @@ pub(crate) fn append_audit(
         hash: String::new(),
     };
     entry.hash = entry.compute_hash();
+    entry
+}
+
+/// Stores an entry made by [`next_audit_entry`].
+pub(crate) fn insert_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO audit (seq, at, actor, action, target, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
@@ -86,7 +108,7 @@ pub(crate) fn append_audit(
         entry.prev_hash,
         entry.hash
     ])?;
-    Ok(entry)
+    Ok(())
 }
 
 impl Registry for SqliteStore {

@@ -755,10 +755,15 @@ fn write_row_with(st: &mut RowStatements<'_>, r: &RowJob) -> Result<(), StoreErr
 /// A call on the worker's connection, told about an earlier failed row.
 type ConnCall = Box<dyn FnOnce(&Connection, Option<&StoreError>) + Send>;
 
+/// A write queued for the SQL worker.
+enum Queued {
+    Row(RowJob),
+    Audit(crate::registry::AuditEntry),
+}
+
 /// Work for the SQL worker, in order.
 enum Job {
-    Rows(Vec<RowJob>),
-    Audit(crate::registry::AuditEntry),
+    Rows(Vec<Queued>),
     Run(ConnCall),
 }
 
@@ -771,7 +776,7 @@ enum Job {
 struct Worker {
     jobs: SyncSender<Job>,
     handle: JoinHandle<(Connection, Option<StoreError>)>,
-    batch: Vec<RowJob>,
+    batch: Vec<Queued>,
 }
 
 fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<StoreError>) {
@@ -781,10 +786,19 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
         for job in jobs {
             match job {
                 Job::Rows(rows) => {
-                    for row in &rows {
+                    for queued in &rows {
                         if failed.is_some() {
                             break;
                         }
+                        let row = match queued {
+                            Queued::Row(row) => row,
+                            Queued::Audit(entry) => {
+                                if let Err(e) = crate::sqlite_registry::insert_audit(&conn, entry) {
+                                    failed = Some(e);
+                                }
+                                continue;
+                            }
+                        };
                         if statements.is_none() {
                             match RowStatements::new(&conn) {
                                 Ok(st) => statements = Some(st),
@@ -795,13 +809,6 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
                             }
                         }
                         if let Some(Err(e)) = statements.as_mut().map(|st| write_row_with(st, row)) {
-                            failed = Some(e);
-                        }
-                    }
-                }
-                Job::Audit(entry) => {
-                    if failed.is_none() {
-                        if let Err(e) = crate::sqlite_registry::insert_audit(&conn, &entry) {
                             failed = Some(e);
                         }
                     }
@@ -886,7 +893,7 @@ impl SqliteTxn<'_> {
         let Some(worker) = &mut self.worker else {
             return write_row(&self.guard.conn, &row);
         };
-        worker.batch.push(row);
+        worker.batch.push(Queued::Row(row));
         if worker.batch.len() >= WORKER_BATCH {
             let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
             worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
@@ -1080,11 +1087,7 @@ impl WriteTxn for SqliteTxn<'_> {
         let entry = crate::sqlite_registry::next_audit_entry(last, actor, action, target, details);
         self.audit_tail = Some(Some((entry.seq, entry.hash.clone())));
         let Some(worker) = &mut self.worker else { return Err(worker_gone()) };
-        if !worker.batch.is_empty() {
-            let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
-            worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
-        }
-        worker.jobs.send(Job::Audit(entry.clone())).map_err(|_| worker_gone())?;
+        worker.batch.push(Queued::Audit(entry.clone()));
         Ok(entry)
     }
 

@@ -315,30 +315,7 @@ fn split<R: BufRead>(mut input: Input<R>, limits: &Limits, on_item: &mut dyn FnM
         match b {
             b'[' => {
                 input.bump();
-                let mut index = 0usize;
-                input.skip_ws();
-                if input.peek() == Some(b']') {
-                    input.bump();
-                    continue;
-                }
-                loop {
-                    let path = format!("$[{index}]");
-                    emit_value(&mut input, &path, limits, on_item)?;
-                    count += 1;
-                    index += 1;
-                    input.skip_ws();
-                    match input.peek() {
-                        Some(b',') => {
-                            input.bump();
-                        }
-                        Some(b']') => {
-                            input.bump();
-                            break;
-                        }
-                        Some(o) => return Err(input.error(format!("expected ',' or ']' after {path}, found '{}'", o.escape_ascii()))),
-                        None => return Err(input.error(format!("unexpected end of input after {path}: expected ',' or ']'"))),
-                    }
-                }
+                count += stream_array(&mut input, "$", limits, on_item)?;
             }
             b'{' => count += top_level_object(&mut input, limits, on_item)?,
             other => {
@@ -347,6 +324,41 @@ fn split<R: BufRead>(mut input: Input<R>, limits: &Limits, on_item: &mut dyn FnM
                     other.escape_ascii()
                 )));
             }
+        }
+    }
+}
+
+/// Streams the elements of an array whose `[` was just read, each as an
+/// object at `{prefix}[i]`; returns how many there were.
+fn stream_array<R: BufRead>(
+    input: &mut Input<R>,
+    prefix: &str,
+    limits: &Limits,
+    on_item: &mut dyn FnMut(Item),
+) -> Result<u64, StreamError> {
+    input.skip_ws();
+    if input.peek() == Some(b']') {
+        input.bump();
+        return Ok(0);
+    }
+    let mut index = 0u64;
+    loop {
+        let path = format!("{prefix}[{index}]");
+        emit_value(input, &path, limits, on_item)?;
+        index += 1;
+        input.skip_ws();
+        match input.peek() {
+            Some(b',') => {
+                input.bump();
+            }
+            Some(b']') => {
+                input.bump();
+                return Ok(index);
+            }
+            Some(o) => {
+                return Err(input.error(format!("expected ',' or ']' after {path}, found '{}'", o.escape_ascii())));
+            }
+            None => return Err(input.error(format!("unexpected end of input after {path}: expected ',' or ']'"))),
         }
     }
 }
@@ -516,30 +528,7 @@ fn top_level_object<R: BufRead>(
         input.skip_ws();
         if key == b"\"objects\"" && input.peek() == Some(b'[') && streamed.is_none() {
             input.bump();
-            let mut index = 0u64;
-            input.skip_ws();
-            if input.peek() == Some(b']') {
-                input.bump();
-            } else {
-                loop {
-                    let path = format!("$.objects[{index}]");
-                    emit_value(input, &path, limits, on_item)?;
-                    index += 1;
-                    input.skip_ws();
-                    match input.peek() {
-                        Some(b',') => {
-                            input.bump();
-                        }
-                        Some(b']') => {
-                            input.bump();
-                            break;
-                        }
-                        Some(o) => return Err(input.error(format!("expected ',' or ']' after {path}, found '{}'", o.escape_ascii()))),
-                        None => return Err(input.error(format!("unexpected end of input after {path}: expected ',' or ']'"))),
-                    }
-                }
-            }
-            streamed = Some(index);
+            streamed = Some(stream_array(input, "$.objects", limits, on_item)?);
         } else {
             if raw.len() > 1 {
                 raw.push(b',');

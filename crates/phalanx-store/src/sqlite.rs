@@ -499,7 +499,7 @@ impl Store for SqliteStore {
             recent_classes: Vec::new(),
             worker: None,
             audit_tail: None,
-            rows: Vec::new(),
+            rows: TxnRows::default(),
             by_hash: HashMap::default(),
             demoted: HashSet::default(),
         }))
@@ -651,7 +651,7 @@ struct SqliteTxn<'s> {
     /// The versions this transaction stored, so that looking one up does
     /// not wait for the worker: `rows`, chained per id hash from
     /// `by_hash` (the latest stored) through [`TxnRow::prev`].
-    rows: Vec<TxnRow>,
+    rows: TxnRows,
     by_hash: HashMap<i64, u32, BuildHasherDefault<IdHasher>>,
     /// Versions (`seq`) this transaction made no longer the latest.
     demoted: HashSet<i64, BuildHasherDefault<IdHasher>>,
@@ -671,6 +671,36 @@ struct TxnRow {
 }
 
 const NO_ROW: u32 = u32::MAX;
+
+/// The rows of one transaction, in chunks (no reallocation and copy of a
+/// large vector as it grows).
+#[derive(Default)]
+struct TxnRows {
+    chunks: Vec<Vec<TxnRow>>,
+    len: u32,
+}
+
+impl TxnRows {
+    const CHUNK: usize = 1 << 14;
+
+    fn len(&self) -> u32 {
+        self.len
+    }
+
+    fn push(&mut self, row: TxnRow) {
+        if self.chunks.last().is_none_or(|c| c.len() == Self::CHUNK) {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(row);
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, at: u32) -> &TxnRow {
+        &self.chunks[at as usize / Self::CHUNK][at as usize % Self::CHUNK]
+    }
+}
 
 /// The `id` written in an object's JSON text.
 fn json_id(json: &str) -> Option<String> {
@@ -1007,7 +1037,7 @@ impl SqliteTxn<'_> {
             // And the versions this transaction stored.
             let mut at = in_txn.unwrap_or(NO_ROW);
             while at != NO_ROW {
-                let row = &self.rows[at as usize];
+                let row = self.rows.get(at);
                 at = row.prev;
                 let json = self.appender.read(&self.store.bodies, row.body_off, row.body_len)?;
                 if json_id(&json).as_deref() != Some(id) {
@@ -1155,7 +1185,7 @@ impl WriteTxn for SqliteTxn<'_> {
         if let Some(seq) = demote {
             self.demoted.insert(seq);
         }
-        let prev = self.by_hash.insert(hash, self.rows.len() as u32).unwrap_or(NO_ROW);
+        let prev = self.by_hash.insert(hash, self.rows.len()).unwrap_or(NO_ROW);
         self.rows.push(TxnRow {
             seq: date_added,
             body_off,

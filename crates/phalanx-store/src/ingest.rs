@@ -100,6 +100,7 @@ pub struct Ingest<'a> {
     written: HashMap<Box<str>, u32, FastState>,
     written_labels: Vec<Label>,
     written_label_index: HashMap<Label, u32>,
+    last_written_label: Option<u32>,
     /// Objects whose markings are defined later in the input.
     pending: Vec<(String, ParsedObject)>,
     label_cache: HashMap<String, Label, FastState>,
@@ -148,6 +149,7 @@ impl<'a> Ingest<'a> {
             written: HashMap::default(),
             written_labels: Vec::new(),
             written_label_index: HashMap::new(),
+            last_written_label: None,
             pending: Vec::new(),
             label_cache: HashMap::default(),
             report: IngestReport::default(),
@@ -349,8 +351,10 @@ impl<'a> Ingest<'a> {
             }
             None => (&object, object.json_text()),
         };
-        let index = match self.written_label_index.get(&label) {
-            Some(i) => *i,
+        // Runs of objects share a label: compare with the last one first.
+        let last = self.last_written_label.filter(|i| self.written_labels[*i as usize] == label);
+        let index = match last.or_else(|| self.written_label_index.get(&label).copied()) {
+            Some(i) => i,
             None => {
                 let i = self.written_labels.len() as u32;
                 self.written_labels.push(label.clone());
@@ -358,6 +362,7 @@ impl<'a> Ingest<'a> {
                 i
             }
         };
+        self.last_written_label = Some(index);
         self.written.insert(id.as_str().into(), index);
         self.put(txn, path, object_ref, &json, label)
     }

@@ -254,9 +254,7 @@ pub async fn objects(
     f.verify_next(next.as_deref(), &binding)?;
     let versions = f.versions.clone();
     let page = run(&state, &caller, build_query(&state, &c, &f, None, versions)).await?;
-    let items: Vec<&str> = page.objects.iter().map(|o| o.json.as_str()).collect();
-    let body = paged_body(&page, next_of(&page, &f, &binding), "objects", items.join(","));
-    Ok(with_date_headers(respond(StatusCode::OK, body), &page.objects))
+    Ok(envelope(&page, next_of(&page, &f, &binding)))
 }
 
 /// GET `.../objects/{id}/` (§5.6): an envelope; 404 when the caller may
@@ -277,9 +275,7 @@ pub async fn object(
     if page.objects.is_empty() && f.after.is_none() {
         return Err(ApiError::not_found(format!("object: no object {id} in this collection")).into());
     }
-    let items: Vec<&str> = page.objects.iter().map(|o| o.json.as_str()).collect();
-    let body = paged_body(&page, next_of(&page, &f, &binding), "objects", items.join(","));
-    Ok(with_date_headers(respond(StatusCode::OK, body), &page.objects))
+    Ok(envelope(&page, next_of(&page, &f, &binding)))
 }
 
 /// GET `.../objects/{id}/versions/` (§5.8).
@@ -529,4 +525,11 @@ pub async fn add_objects(
     let resource = state.0.statuses.insert(caller.key(), resource);
     let body = serde_json::to_string(&*resource).map_err(ApiError::internal)?;
     Ok(respond(StatusCode::ACCEPTED, body))
+}
+
+/// A 200 envelope of a page of objects, with its date headers (§3.7).
+fn envelope(page: &Page, next: Option<String>) -> Response {
+    let items: Vec<&str> = page.objects.iter().map(|o| o.json.as_str()).collect();
+    let body = paged_body(page, next, "objects", items.join(","));
+    with_date_headers(respond(StatusCode::OK, body), &page.objects)
 }

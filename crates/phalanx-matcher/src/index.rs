@@ -1,0 +1,899 @@
+//! Indicator compilation and the compiled matcher.
+//!
+//! Every indicator pattern and observable (SCO) becomes *leaves*: a typed
+//! key (IP as an integer, CIDR block, normalised domain or domain suffix,
+//! canonical URL, e-mail address, hash bytes, port) in a hash map, or a
+//! regular expression scanned over one kind of field. A *simple* rule (one
+//! observation that is an OR of such tests, no qualifiers) matches as soon
+//! as one of its keys is seen. Any other pattern is *complex*: its keys only
+//! make the event a candidate, and the observation is then checked in full
+//! by the evaluator ([`crate::eval`]) on the event's objects; patterns of
+//! several observations (AND, FOLLOWEDBY, WITHIN, REPEATS across events) are
+//! completed by [`crate::stream::Sequencer`] in event order.
+
+use crate::allowlist::AllowList;
+use crate::eval::{self, Observation};
+use crate::normalize;
+use crate::telemetry::{Field, Kind};
+use phalanx_pattern::{Comparison, ComparisonExpr, Literal, ObservationExpr, Operator, PathStep, Pattern};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Why an object could not be compiled (it is skipped; the count is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{id}: {message}")]
+pub struct CompileError {
+    /// The object's id (or `?`).
+    pub id: String,
+    /// What is wrong, naming the property.
+    pub message: String,
+}
+
+/// One compiled indicator or observable.
+#[derive(Debug)]
+pub struct Rule {
+    /// The STIX id of the indicator or SCO.
+    pub id: Box<str>,
+    /// The parsed pattern, for complex rules.
+    pub pattern: Option<std::sync::Arc<Pattern>>,
+    /// Whether a key hit is a match on its own.
+    pub simple: bool,
+    /// Number of observations (`[...]`) in the pattern.
+    pub observations: usize,
+}
+
+/// A leaf: which rule and which observation of it a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    /// Index into [`Matcher::rules`].
+    pub rule: u32,
+    /// Which observation (`[...]`, counted left to right) of the pattern.
+    pub observation: u16,
+}
+
+/// Values that map to several leaves keep a list.
+#[derive(Debug, Clone)]
+enum Targets {
+    One(Leaf),
+    Many(Vec<Leaf>),
+}
+
+impl Targets {
+    fn push(&mut self, leaf: Leaf) {
+        match self {
+            Targets::One(l) if *l == leaf => {}
+            Targets::One(l) => *self = Targets::Many(vec![*l, leaf]),
+            Targets::Many(v) => {
+                if !v.contains(&leaf) {
+                    v.push(leaf);
+                }
+            }
+        }
+    }
+    fn as_slice(&self) -> &[Leaf] {
+        match self {
+            Targets::One(l) => std::slice::from_ref(l),
+            Targets::Many(v) => v,
+        }
+    }
+}
+
+fn add<K: std::hash::Hash + Eq>(map: &mut Map<K, Targets>, key: K, leaf: Leaf) {
+    match map.get_mut(&key) {
+        Some(t) => t.push(leaf),
+        None => {
+            map.insert(key, Targets::One(leaf));
+        }
+    }
+}
+
+/// Hash algorithms the matcher indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HashKind {
+    Md5,
+    Sha1,
+    Sha256,
+    X509Md5,
+    X509Sha1,
+    X509Sha256,
+}
+
+/// Options of a compilation.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// "Now", in microseconds since the epoch: indicators whose
+    /// `valid_until` is at or before it drop out.
+    pub now_micros: i64,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+        CompileOptions { now_micros: now }
+    }
+}
+
+/// Counts of a compilation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Objects offered.
+    pub objects: u64,
+    /// Rules compiled (indicators and observables).
+    pub rules: u64,
+    /// Indicators past `valid_until`, dropped.
+    pub expired: u64,
+    /// Revoked objects, dropped.
+    pub revoked: u64,
+    /// Older versions replaced by a newer one of the same id.
+    pub superseded: u64,
+    /// Objects of other types, or indicators that are not STIX patterns.
+    pub ignored: u64,
+    /// Objects refused, with the reason (first 100 kept).
+    pub errors: Vec<CompileError>,
+    /// Number of refused objects.
+    pub error_count: u64,
+}
+
+/// Collects indicators and observables, then builds a [`Matcher`].
+#[derive(Debug, Default)]
+pub struct Compiler {
+    /// Per id: (modified, pending rule) of the newest version seen.
+    pending: HashMap<Box<str>, (Option<i64>, Pending)>,
+    stats: CompileStats,
+    options: CompileOptions,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Pattern { pattern: Box<Pattern>, subdomains: bool },
+    Observable(Vec<(KeySpec, &'static str)>),
+    Dropped,
+}
+
+/// A typed key and the path it was found on (for the match record).
+#[derive(Debug, Clone)]
+enum KeySpec {
+    Ip(IpAddr, u8),
+    Domain(String),
+    DomainSuffix(String),
+    Url(String),
+    Email(String),
+    Hash(HashKind, Vec<u8>),
+    Ssdeep(String),
+    Port(bool, u16),
+    Scan(Kind, Box<regex::Regex>),
+}
+
+/// The fields of an object the compiler reads.
+#[derive(serde::Deserialize)]
+struct Lite<'a> {
+    #[serde(rename = "type", borrow)]
+    object_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    pattern_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_until: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    modified: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    revoked: bool,
+    #[serde(borrow)]
+    value: Option<std::borrow::Cow<'a, str>>,
+    hashes: Option<HashMap<String, String>>,
+    #[serde(default)]
+    x_phalanx_match_subdomains: bool,
+}
+
+const SCO_TYPES: &[&str] = &["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file", "x509-certificate"];
+
+impl Compiler {
+    /// A compiler with these options.
+    pub fn new(options: CompileOptions) -> Compiler {
+        Compiler { options, ..Compiler::default() }
+    }
+
+    fn refuse(&mut self, id: &str, message: String) {
+        self.stats.error_count += 1;
+        if self.stats.errors.len() < 100 {
+            self.stats.errors.push(CompileError { id: id.to_owned(), message });
+        }
+    }
+
+    /// Offers one STIX object as JSON text. Indicators with a STIX pattern
+    /// and the observables the matcher knows are kept (the newest version
+    /// of each id); anything else is counted and ignored. An object that
+    /// cannot be read is counted as an error, never a panic.
+    pub fn add_json(&mut self, json: &[u8]) {
+        self.stats.objects += 1;
+        let lite: Lite<'_> = match serde_json::from_slice(json) {
+            Ok(l) => l,
+            Err(e) => {
+                self.refuse("?", format!("not a stix object: {e}"));
+                return;
+            }
+        };
+        let is_indicator = lite.object_type == "indicator";
+        if !is_indicator && !SCO_TYPES.contains(&lite.object_type.as_ref()) {
+            self.stats.ignored += 1;
+            return;
+        }
+        let Some(id) = lite.id.as_deref() else {
+            self.refuse("?", format!("{} without an id", lite.object_type));
+            return;
+        };
+        let modified = lite.modified.as_deref().and_then(eval::timestamp_micros);
+        if let Some((seen, _)) = self.pending.get(id) {
+            if *seen >= modified {
+                self.stats.superseded += 1;
+                return;
+            }
+            self.stats.superseded += 1;
+        }
+        let pending = if lite.revoked {
+            self.stats.revoked += 1;
+            Pending::Dropped
+        } else if is_indicator {
+            if lite.pattern_type.as_deref().is_some_and(|t| t != "stix") {
+                self.stats.ignored += 1;
+                Pending::Dropped
+            } else if lite.valid_until.as_deref().and_then(eval::timestamp_micros).is_some_and(|t| t <= self.options.now_micros) {
+                self.stats.expired += 1;
+                Pending::Dropped
+            } else {
+                let Some(text) = lite.pattern.as_deref() else {
+                    self.refuse(id, "indicator without a pattern".into());
+                    return;
+                };
+                match phalanx_pattern::parse(text) {
+                    Ok(p) => Pending::Pattern { pattern: Box::new(p), subdomains: lite.x_phalanx_match_subdomains },
+                    Err(e) => {
+                        self.refuse(id, format!("pattern: {e}"));
+                        return;
+                    }
+                }
+            }
+        } else {
+            match observable_keys(&lite) {
+                Ok(keys) => Pending::Observable(keys),
+                Err(message) => {
+                    self.refuse(id, message);
+                    return;
+                }
+            }
+        };
+        self.pending.insert(id.into(), (modified, pending));
+    }
+
+    /// Builds the matcher, with `allow` as its allow-list.
+    pub fn build(mut self, allow: AllowList) -> (Matcher, CompileStats) {
+        let mut m = Matcher { allow, ..Matcher::default() };
+        let mut pending: Vec<(Box<str>, Pending)> = self.pending.drain().map(|(id, (_, p))| (id, p)).collect();
+        pending.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, p) in pending {
+            match p {
+                Pending::Dropped => {}
+                Pending::Observable(keys) => {
+                    let rule = m.rules.len() as u32;
+                    m.rules.push(Rule { id, pattern: None, simple: true, observations: 1 });
+                    for (key, path) in keys {
+                        m.insert(key, Leaf { rule, observation: 0 }, path);
+                    }
+                    self.stats.rules += 1;
+                }
+                Pending::Pattern { pattern, subdomains } => match compile_pattern(&pattern, subdomains) {
+                    Ok(plan) => {
+                        let rule = m.rules.len() as u32;
+                        let observations = plan.observations.len();
+                        let simple = plan.simple;
+                        for (obs, anchors) in plan.observations.into_iter().enumerate() {
+                            let leaf = Leaf { rule, observation: obs as u16 };
+                            match anchors {
+                                Some(keys) => {
+                                    for (key, path) in keys {
+                                        m.insert(key, leaf, path);
+                                    }
+                                }
+                                None => m.unanchored.push(leaf),
+                            }
+                        }
+                        m.rules.push(Rule { id, pattern: if simple { None } else { Some(std::sync::Arc::from(pattern)) }, simple, observations });
+                        self.stats.rules += 1;
+                    }
+                    Err(message) => self.refuse(&id, message),
+                },
+            }
+        }
+        (m, self.stats)
+    }
+}
+
+fn observable_keys(lite: &Lite<'_>) -> Result<Vec<(KeySpec, &'static str)>, String> {
+    let value = || lite.value.as_deref().ok_or_else(|| format!("{} without a value", lite.object_type));
+    let mut keys = Vec::new();
+    match lite.object_type.as_ref() {
+        "ipv4-addr" | "ipv6-addr" => {
+            let v = value()?;
+            let (ip, len) = normalize::cidr(v).ok_or_else(|| format!("value '{v}' is not an ip address or cidr block"))?;
+            keys.push((KeySpec::Ip(ip, len), "value"));
+        }
+        "domain-name" => {
+            let v = value()?;
+            let d = normalize::domain(v).ok_or_else(|| format!("value '{v}' is not a domain name"))?.into_owned();
+            if lite.x_phalanx_match_subdomains {
+                keys.push((KeySpec::DomainSuffix(d.clone()), "value"));
+            }
+            keys.push((KeySpec::Domain(d), "value"));
+        }
+        "url" => {
+            let v = value()?;
+            keys.push((KeySpec::Url(normalize::url(v).ok_or_else(|| format!("value '{v}' is not a url"))?), "value"));
+        }
+        "email-addr" => {
+            let v = value()?;
+            keys.push((KeySpec::Email(normalize::email(v).ok_or_else(|| format!("value '{v}' is not an e-mail address"))?), "value"));
+        }
+        "file" | "x509-certificate" => {
+            let x509 = lite.object_type == "x509-certificate";
+            for (algo, v) in lite.hashes.iter().flatten() {
+                if let Some(k) = hash_key(algo, v, x509) {
+                    keys.push((k, "hashes"));
+                }
+            }
+            if keys.is_empty() {
+                return Err(format!("{} without a hash the matcher knows (MD5, SHA-1, SHA-256, SSDEEP)", lite.object_type));
+            }
+        }
+        _ => {}
+    }
+    Ok(keys)
+}
+
+fn hash_key(algo: &str, value: &str, x509: bool) -> Option<KeySpec> {
+    let kind = match (algo.to_ascii_uppercase().replace('_', "-").as_str(), x509) {
+        ("MD5", false) => HashKind::Md5,
+        ("SHA-1" | "SHA1", false) => HashKind::Sha1,
+        ("SHA-256" | "SHA256", false) => HashKind::Sha256,
+        ("MD5", true) => HashKind::X509Md5,
+        ("SHA-1" | "SHA1", true) => HashKind::X509Sha1,
+        ("SHA-256" | "SHA256", true) => HashKind::X509Sha256,
+        ("SSDEEP", false) => return Some(KeySpec::Ssdeep(value.to_owned())),
+        _ => return None,
+    };
+    normalize::hex_hash(value).map(|b| KeySpec::Hash(kind, b))
+}
+
+struct Plan {
+    simple: bool,
+    /// Per observation: its anchor keys, or `None` when it must be checked on every event.
+    observations: Vec<Option<Vec<(KeySpec, &'static str)>>>,
+}
+
+fn compile_pattern(p: &Pattern, subdomains: bool) -> Result<Plan, String> {
+    let mut comparisons = Vec::new();
+    collect_observations(&p.expr, &mut comparisons);
+    let single = matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty());
+    let mut simple = single;
+    let mut observations = Vec::new();
+    for c in &comparisons {
+        let (keys, exact) = anchors(c, subdomains)?;
+        simple &= exact && keys.is_some();
+        observations.push(keys);
+    }
+    Ok(Plan { simple, observations })
+}
+
+fn collect_observations<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p ComparisonExpr>) {
+    match e {
+        ObservationExpr::Observation { comparison, .. } => out.push(comparison),
+        ObservationExpr::And(items) | ObservationExpr::Or(items) | ObservationExpr::FollowedBy(items) => {
+            for i in items {
+                collect_observations(i, out);
+            }
+        }
+        ObservationExpr::Grouped { expr, .. } => collect_observations(expr, out),
+    }
+}
+
+/// Keys that any event satisfying `c` must contain, and whether a key hit
+/// alone decides `c` (an OR of exact tests).
+#[allow(clippy::type_complexity)]
+fn anchors(c: &ComparisonExpr, subdomains: bool) -> Result<(Option<Vec<(KeySpec, &'static str)>>, bool), String> {
+    match c {
+        ComparisonExpr::Comparison(cmp) => Ok(match leaf_keys(cmp, subdomains)? {
+            Some((keys, exact)) => (Some(keys), exact),
+            None => (None, false),
+        }),
+        ComparisonExpr::Or(items) => {
+            let mut all = Vec::new();
+            let mut exact = true;
+            for i in items {
+                let (k, e) = anchors(i, subdomains)?;
+                let Some(k) = k else { return Ok((None, false)) };
+                all.extend(k);
+                exact &= e;
+            }
+            Ok((Some(all), exact))
+        }
+        ComparisonExpr::And(items) => {
+            for i in items {
+                if let (Some(k), _) = anchors(i, subdomains)? {
+                    return Ok((Some(k), false));
+                }
+            }
+            Ok((None, false))
+        }
+    }
+}
+
+fn path_str(p: &phalanx_pattern::ObjectPath) -> String {
+    let mut s = p.object_type.clone();
+    s.push(':');
+    for (i, step) in p.steps.iter().enumerate() {
+        match step {
+            PathStep::Property(n) => {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(n);
+            }
+            PathStep::Index(n) => s.push_str(&format!("[{n}]")),
+            PathStep::AnyIndex => s.push_str("[*]"),
+        }
+    }
+    s
+}
+
+/// The keys of one comparison, if it is one the index can answer:
+/// `(keys, exact)` where `exact` means a hit decides the comparison.
+#[allow(clippy::type_complexity)]
+fn leaf_keys(c: &Comparison, subdomains: bool) -> Result<Option<(Vec<(KeySpec, &'static str)>, bool)>, String> {
+    if c.negated || matches!(c.op, Operator::Neq | Operator::Exists | Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le | Operator::IsSuperset) {
+        return Ok(None);
+    }
+    let path = path_str(&c.path);
+    // Paths an event field of one kind answers without direction.
+    let (kind, exact_path): (Kind, bool) = match path.as_str() {
+        "ipv4-addr:value" | "ipv6-addr:value" => (Kind::Ip, true),
+        "network-traffic:src_ref.value" | "network-traffic:dst_ref.value" => (Kind::Ip, false),
+        "domain-name:value" => (Kind::Domain, true),
+        "url:value" => (Kind::Url, true),
+        "email-addr:value" => (Kind::Email, true),
+        "email-message:from_ref.value" | "email-message:sender_ref.value" | "email-message:to_refs[*].value" | "email-message:cc_refs[*].value" => (Kind::Email, false),
+        "network-traffic:src_port" => (Kind::SrcPort, true),
+        "network-traffic:dst_port" => (Kind::DstPort, true),
+        p if p.starts_with("file:hashes.") => (Kind::Sha256, true),
+        p if p.starts_with("x509-certificate:hashes.") => (Kind::X509Sha256, true),
+        _ => return Ok(None),
+    };
+    let strings: Vec<&str> = match (&c.op, &c.value) {
+        (Operator::Eq | Operator::Like | Operator::Matches | Operator::IsSubset, Some(Literal::String(s))) => vec![s.as_str()],
+        (Operator::In, Some(Literal::Set(items))) => {
+            let mut v = Vec::new();
+            for i in items {
+                match i {
+                    Literal::String(s) => v.push(s.as_str()),
+                    _ => return Ok(None),
+                }
+            }
+            v
+        }
+        (Operator::Eq | Operator::In, Some(Literal::Int(port))) if matches!(kind, Kind::SrcPort | Kind::DstPort) => {
+            let port = u16::try_from(*port).map_err(|_| format!("{path}: port {port} is out of range"))?;
+            return Ok(Some((vec![(KeySpec::Port(kind == Kind::SrcPort, port), "port")], exact_path)));
+        }
+        _ => return Ok(None),
+    };
+    let mut keys = Vec::new();
+    let mut exact = exact_path;
+    for s in strings {
+        let key = match (c.op, kind) {
+            (Operator::Matches, _) => {
+                exact = false; // the evaluator has the last word on regular expressions
+                let re = regex::RegexBuilder::new(s).size_limit(1 << 20).build().map_err(|e| format!("{path} MATCHES '{s}': {e}"))?;
+                KeySpec::Scan(kind, Box::new(re))
+            }
+            (Operator::Like, Kind::Domain) => match like_domain(s) {
+                Some(k) => k,
+                None => KeySpec::Scan(kind, Box::new(like_to_regex(s)?)),
+            },
+            (Operator::Like, _) => {
+                exact = false;
+                KeySpec::Scan(kind, Box::new(like_to_regex(s)?))
+            }
+            (Operator::IsSubset, Kind::Ip) => {
+                let (ip, len) = normalize::cidr(s).ok_or_else(|| format!("{path} ISSUBSET '{s}': not a cidr block"))?;
+                KeySpec::Ip(ip, len)
+            }
+            (Operator::IsSubset, _) => return Ok(None),
+            (_, Kind::Ip) => {
+                let Some(ip) = normalize::ip(s) else { return Ok(None) };
+                KeySpec::Ip(ip, if ip.is_ipv4() { 32 } else { 128 })
+            }
+            (_, Kind::Domain) => {
+                let d = normalize::domain(s).ok_or_else(|| format!("{path} = '{s}': not a domain name"))?.into_owned();
+                if subdomains {
+                    keys.push((KeySpec::DomainSuffix(d.clone()), "value"));
+                }
+                KeySpec::Domain(d)
+            }
+            (_, Kind::Url) => KeySpec::Url(normalize::url(s).ok_or_else(|| format!("{path} = '{s}': not a url"))?),
+            (_, Kind::Email) => KeySpec::Email(normalize::email(s).ok_or_else(|| format!("{path} = '{s}': not an e-mail address"))?),
+            (_, Kind::Sha256) | (_, Kind::X509Sha256) => {
+                let Some(PathStep::Property(algo)) = c.path.steps.get(1) else { return Ok(None) };
+                match hash_key(algo, s, kind == Kind::X509Sha256) {
+                    Some(k) => k,
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        };
+        keys.push((key, field_label(kind)));
+    }
+    Ok(Some((keys, exact)))
+}
+
+fn field_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sha256 | Kind::X509Sha256 => "hashes",
+        Kind::SrcPort | Kind::DstPort => "port",
+        _ => "value",
+    }
+}
+
+/// `LIKE 'example.com'` (exact) and `LIKE '%.example.com'` (subdomains) go
+/// to the hash index; other LIKE patterns are scanned.
+fn like_domain(s: &str) -> Option<KeySpec> {
+    if let Some(rest) = s.strip_prefix("%.") {
+        if !rest.contains(['%', '_']) {
+            return normalize::domain(rest).map(|d| KeySpec::DomainSuffix(d.into_owned()));
+        }
+    }
+    if !s.contains(['%', '_']) {
+        return normalize::domain(s).map(|d| KeySpec::Domain(d.into_owned()));
+    }
+    None
+}
+
+fn like_to_regex(like: &str) -> Result<regex::Regex, String> {
+    let mut re = String::from("^(?:");
+    for c in like.chars() {
+        match c {
+            '%' => re.push_str(".*"),
+            '_' => re.push('.'),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push_str(")$");
+    regex::RegexBuilder::new(&re).case_insensitive(true).size_limit(1 << 20).build().map_err(|e| format!("LIKE '{like}': {e}"))
+}
+
+/// The compiled, immutable matcher. Cheap to share between threads.
+#[derive(Debug, Default)]
+pub struct Matcher {
+    /// The compiled rules; [`Leaf::rule`] indexes this.
+    pub rules: Vec<Rule>,
+    ipv4: Map<u32, Targets>,
+    ipv6: Map<u128, Targets>,
+    /// CIDR blocks by prefix length (only the lengths in use).
+    blocks4: Vec<(u8, Map<u32, Targets>)>,
+    blocks6: Vec<(u8, Map<u128, Targets>)>,
+    domains: Map<Box<str>, Targets>,
+    domain_suffixes: Map<Box<str>, Targets>,
+    urls: Map<Box<str>, Targets>,
+    emails: Map<Box<str>, Targets>,
+    hashes: Map<(HashKind, Box<[u8]>), Targets>,
+    ssdeep: Map<Box<str>, Targets>,
+    ports: Map<(bool, u16), Targets>,
+    scans: Vec<(Kind, regex::Regex, Leaf)>,
+    /// Observations with no key: checked on every event.
+    unanchored: Vec<Leaf>,
+    /// Values whose matches are suppressed.
+    pub allow: AllowList,
+}
+
+/// One hit of an event against a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The leaf that was hit.
+    pub leaf: Leaf,
+    /// The event field (its number in the field map) that matched, if any.
+    pub field: Option<u16>,
+    /// The matched value in normal form.
+    pub value: String,
+}
+
+impl Matcher {
+    fn insert(&mut self, key: KeySpec, leaf: Leaf, _path: &'static str) {
+        match key {
+            KeySpec::Ip(IpAddr::V4(a), 32) => add(&mut self.ipv4, u32::from(a), leaf),
+            KeySpec::Ip(IpAddr::V6(a), 128) => add(&mut self.ipv6, u128::from(a), leaf),
+            KeySpec::Ip(IpAddr::V4(a), len) => {
+                let map = match self.blocks4.iter_mut().find(|(l, _)| *l == len) {
+                    Some((_, m)) => m,
+                    None => {
+                        self.blocks4.push((len, Map::default()));
+                        self.blocks4.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
+                        &mut self.blocks4.iter_mut().find(|(l, _)| *l == len).expect("just pushed").1
+                    }
+                };
+                add(map, u32::from(a), leaf);
+            }
+            KeySpec::Ip(IpAddr::V6(a), len) => {
+                let map = match self.blocks6.iter_mut().find(|(l, _)| *l == len) {
+                    Some((_, m)) => m,
+                    None => {
+                        self.blocks6.push((len, Map::default()));
+                        &mut self.blocks6.last_mut().expect("just pushed").1
+                    }
+                };
+                add(map, u128::from(a), leaf);
+            }
+            KeySpec::Domain(d) => add(&mut self.domains, d.into(), leaf),
+            KeySpec::DomainSuffix(d) => add(&mut self.domain_suffixes, d.into(), leaf),
+            KeySpec::Url(u) => add(&mut self.urls, u.into(), leaf),
+            KeySpec::Email(e) => add(&mut self.emails, e.into(), leaf),
+            KeySpec::Hash(k, b) => add(&mut self.hashes, (k, b.into()), leaf),
+            KeySpec::Ssdeep(s) => add(&mut self.ssdeep, s.into(), leaf),
+            KeySpec::Port(src, p) => add(&mut self.ports, (src, p), leaf),
+            KeySpec::Scan(kind, re) => self.scans.push((kind, *re, leaf)),
+        }
+    }
+
+    /// Event kinds some rule can use (others need not be decoded).
+    pub fn wants(&self, kind: Kind) -> bool {
+        let scan = |k: Kind| self.scans.iter().any(|(s, _, _)| *s == k);
+        let any_complex = self.rules.iter().any(|r| !r.simple);
+        match kind {
+            Kind::Ip => !self.ipv4.is_empty() || !self.ipv6.is_empty() || !self.blocks4.is_empty() || !self.blocks6.is_empty() || scan(Kind::Ip) || any_complex,
+            Kind::Domain => !self.domains.is_empty() || !self.domain_suffixes.is_empty() || scan(Kind::Domain) || any_complex,
+            Kind::DomainOrIp => self.wants(Kind::Ip) || self.wants(Kind::Domain),
+            Kind::Url => !self.urls.is_empty() || scan(Kind::Url) || any_complex,
+            Kind::Email => !self.emails.is_empty() || scan(Kind::Email) || any_complex,
+            Kind::Md5 | Kind::Sha1 | Kind::Sha256 | Kind::X509Sha1 | Kind::X509Sha256 => !self.hashes.is_empty() || any_complex,
+            Kind::Ssdeep => !self.ssdeep.is_empty() || any_complex,
+            Kind::SrcPort | Kind::DstPort => !self.ports.is_empty() || any_complex,
+            Kind::Protocol | Kind::Time => any_complex,
+        }
+    }
+
+    /// Whether a pattern of several events is compiled (then event order and
+    /// times matter).
+    pub fn needs_sequencing(&self) -> bool {
+        self.rules.iter().any(|r| r.observations > 1 || r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty())))
+    }
+
+    /// Looks every field of one event up; pushes the key hits on `hits`.
+    /// Allow-listed values are dropped here.
+    pub fn lookup(&self, fields: &[Field<'_>], hits: &mut Vec<Hit>) {
+        let start = hits.len();
+        for f in fields {
+            let field = Some(f.name);
+            let mut push = |targets: &Targets, value: &str| {
+                for &leaf in targets.as_slice() {
+                    hits.push(Hit { leaf, field, value: value.to_owned() });
+                }
+            };
+            match f.kind {
+                Kind::Ip => self.lookup_ip(&f.value, &mut push),
+                Kind::Domain => self.lookup_domain(&f.value, &mut push),
+                Kind::DomainOrIp => {
+                    if normalize::ip(&f.value).is_some() {
+                        self.lookup_ip(&f.value, &mut push);
+                    } else {
+                        self.lookup_domain(&f.value, &mut push);
+                    }
+                }
+                Kind::Url => {
+                    if !self.urls.is_empty() {
+                        if let Some(u) = normalize::url(&f.value) {
+                            if let Some(t) = self.urls.get(u.as_str()) {
+                                push(t, &u);
+                            }
+                        }
+                    }
+                }
+                Kind::Email => {
+                    if !self.emails.is_empty() {
+                        if let Some(e) = normalize::email(&f.value) {
+                            if let Some(t) = self.emails.get(e.as_str()) {
+                                push(t, &e);
+                            }
+                        }
+                    }
+                }
+                Kind::Md5 | Kind::Sha1 | Kind::Sha256 | Kind::X509Sha1 | Kind::X509Sha256 => {
+                    if !self.hashes.is_empty() {
+                        if let Some(bytes) = normalize::hex_hash(&f.value) {
+                            let kind = match f.kind {
+                                Kind::Md5 => HashKind::Md5,
+                                Kind::Sha1 => HashKind::Sha1,
+                                Kind::Sha256 => HashKind::Sha256,
+                                Kind::X509Sha1 => HashKind::X509Sha1,
+                                _ => HashKind::X509Sha256,
+                            };
+                            if let Some(t) = self.hashes.get(&(kind, bytes.into_boxed_slice())) {
+                                push(t, &f.value.to_ascii_lowercase());
+                            }
+                        }
+                    }
+                }
+                Kind::Ssdeep => {
+                    if let Some(t) = self.ssdeep.get(f.value.as_ref()) {
+                        push(t, &f.value);
+                    }
+                }
+                Kind::SrcPort | Kind::DstPort => {
+                    if let Ok(p) = f.value.parse::<u16>() {
+                        if let Some(t) = self.ports.get(&(f.kind == Kind::SrcPort, p)) {
+                            push(t, &f.value);
+                        }
+                    }
+                }
+                Kind::Protocol | Kind::Time => {}
+            }
+            for (kind, re, leaf) in &self.scans {
+                let same = *kind == f.kind || (f.kind == Kind::DomainOrIp && matches!(kind, Kind::Domain | Kind::Ip));
+                if same && re.is_match(&f.value) {
+                    hits.push(Hit { leaf: *leaf, field, value: f.value.to_string() });
+                }
+            }
+        }
+        if !self.allow.is_empty() {
+            let mut i = start;
+            while i < hits.len() {
+                if self.allow.allows(&hits[i].value) {
+                    hits.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for &leaf in &self.unanchored {
+            hits.push(Hit { leaf, field: None, value: String::new() });
+        }
+    }
+
+    fn lookup_ip(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) {
+        let Some(ip) = normalize::ip(text) else { return };
+        match ip {
+            IpAddr::V4(a) => {
+                let bits = u32::from(a);
+                if let Some(t) = self.ipv4.get(&bits) {
+                    push(t, text);
+                }
+                for (len, map) in &self.blocks4 {
+                    let m = if *len == 0 { 0 } else { u32::MAX << (32 - u32::from(*len)) };
+                    if let Some(t) = map.get(&(bits & m)) {
+                        push(t, text);
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                if let Some(t) = self.ipv6.get(&bits) {
+                    push(t, text);
+                }
+                for (len, map) in &self.blocks6 {
+                    let m = if *len == 0 { 0 } else { u128::MAX << (128 - u32::from(*len)) };
+                    if let Some(t) = map.get(&(bits & m)) {
+                        push(t, text);
+                    }
+                }
+            }
+        }
+    }
+
+    fn lookup_domain(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) {
+        if self.domains.is_empty() && self.domain_suffixes.is_empty() {
+            return;
+        }
+        let Some(d) = normalize::domain(text) else { return };
+        if let Some(t) = self.domains.get(d.as_ref()) {
+            push(t, &d);
+        }
+        if !self.domain_suffixes.is_empty() {
+            // Proper parents only: `%.example.com` does not match example.com itself.
+            let mut rest: &str = &d;
+            while let Some((_, parent)) = rest.split_once('.') {
+                if let Some(t) = self.domain_suffixes.get(parent) {
+                    push(t, &d);
+                }
+                rest = parent;
+            }
+        }
+    }
+
+    /// For a complex rule hit: whether observation `leaf.observation` of
+    /// its pattern holds on the event's objects (`objects` from
+    /// [`event_objects`]).
+    pub fn confirm(&self, leaf: Leaf, event: &Observation) -> bool {
+        let rule = &self.rules[leaf.rule as usize];
+        let Some(pattern) = &rule.pattern else { return true };
+        let mut comparisons = Vec::new();
+        collect_observations(&pattern.expr, &mut comparisons);
+        comparisons.get(usize::from(leaf.observation)).is_some_and(|c| eval::comparison_roots(c, event).is_ok_and(|r| !r.is_empty()))
+    }
+}
+
+/// The STIX objects an event stands for, for the evaluator: one object per
+/// address, domain, URL, e-mail address; one `file` with the event's
+/// hashes; one `x509-certificate` per fingerprint; one `network-traffic`
+/// joining source and destination (first `Ip` field is the source, the
+/// second the destination), ports and protocol.
+pub fn event_objects(fields: &[Field<'_>], time_micros: i64) -> Observation {
+    let mut objects = vec![json!({"type": "observed-data", "id": "observed-data--event"})];
+    let mut n = 0usize;
+    let mut next_id = |t: &str| {
+        n += 1;
+        format!("{t}--{n}")
+    };
+    let mut ips = Vec::new();
+    let mut file_hashes = serde_json::Map::new();
+    let mut traffic = serde_json::Map::new();
+    for f in fields {
+        let v = f.value.as_ref();
+        let kind = if f.kind == Kind::DomainOrIp {
+            if normalize::ip(v).is_some() { Kind::Ip } else { Kind::Domain }
+        } else {
+            f.kind
+        };
+        match kind {
+            Kind::Ip => {
+                let t = if v.contains(':') { "ipv6-addr" } else { "ipv4-addr" };
+                let id = next_id(t);
+                ips.push(id.clone());
+                objects.push(json!({"type": t, "id": id, "value": v}));
+            }
+            Kind::Domain => {
+                let d = normalize::domain(v).map_or_else(|| v.to_owned(), |d| d.into_owned());
+                objects.push(json!({"type": "domain-name", "id": next_id("domain-name"), "value": d}));
+            }
+            Kind::Url => {
+                let u = normalize::url(v).unwrap_or_else(|| v.to_owned());
+                objects.push(json!({"type": "url", "id": next_id("url"), "value": u}));
+            }
+            Kind::Email => {
+                let e = normalize::email(v).unwrap_or_else(|| v.to_owned());
+                objects.push(json!({"type": "email-addr", "id": next_id("email-addr"), "value": e}));
+            }
+            Kind::Md5 => drop(file_hashes.insert("MD5".into(), Value::String(v.to_ascii_lowercase()))),
+            Kind::Sha1 => drop(file_hashes.insert("SHA-1".into(), Value::String(v.to_ascii_lowercase()))),
+            Kind::Sha256 => drop(file_hashes.insert("SHA-256".into(), Value::String(v.to_ascii_lowercase()))),
+            Kind::Ssdeep => drop(file_hashes.insert("SSDEEP".into(), Value::String(v.to_owned()))),
+            Kind::X509Sha1 | Kind::X509Sha256 => {
+                let algo = if kind == Kind::X509Sha1 { "SHA-1" } else { "SHA-256" };
+                let hex = v.replace(':', "").to_ascii_lowercase();
+                objects.push(json!({"type": "x509-certificate", "id": next_id("x509-certificate"), "hashes": {algo: hex}}));
+            }
+            Kind::SrcPort | Kind::DstPort => {
+                if let Ok(p) = v.parse::<u64>() {
+                    traffic.insert(if kind == Kind::SrcPort { "src_port" } else { "dst_port" }.into(), json!(p));
+                }
+            }
+            Kind::Protocol => drop(traffic.insert("protocols".into(), json!([v.to_ascii_lowercase()]))),
+            Kind::Time | Kind::DomainOrIp => {}
+        }
+    }
+    if !file_hashes.is_empty() {
+        objects.push(json!({"type": "file", "id": next_id("file"), "hashes": file_hashes}));
+    }
+    if !traffic.is_empty() || ips.len() >= 2 {
+        if let Some(src) = ips.first() {
+            traffic.insert("src_ref".into(), json!(src));
+        }
+        if let Some(dst) = ips.get(1) {
+            traffic.insert("dst_ref".into(), json!(dst));
+        }
+        traffic.insert("type".into(), json!("network-traffic"));
+        traffic.insert("id".into(), json!(next_id("network-traffic")));
+        objects.push(Value::Object(traffic));
+    }
+    Observation { first_observed: time_micros, last_observed: time_micros, number_observed: 1, objects }
+}

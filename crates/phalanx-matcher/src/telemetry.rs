@@ -1,0 +1,581 @@
+//! Telemetry decoding: a line of Zeek JSON, Suricata EVE JSON, JSON with a
+//! field map, or plain text, to the typed values the matcher looks up.
+//!
+//! JSON lines are read by a small scanner that walks the text once and hands
+//! on only the members the field map names (nested objects are flattened
+//! with `.`, array elements keep the array's name), so the common case costs
+//! one pass and no allocation.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// What kind of value a telemetry field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// An IPv4 or IPv6 address.
+    Ip,
+    /// A domain name.
+    Domain,
+    /// A domain name or an IP address (DNS answers): decided per value.
+    DomainOrIp,
+    /// An absolute URL.
+    Url,
+    /// An e-mail address.
+    Email,
+    /// A file's MD5 (hex).
+    Md5,
+    /// A file's SHA-1 (hex).
+    Sha1,
+    /// A file's SHA-256 (hex).
+    Sha256,
+    /// A file's SSDEEP fuzzy hash (exact text).
+    Ssdeep,
+    /// An X.509 certificate's SHA-1 fingerprint (hex).
+    X509Sha1,
+    /// An X.509 certificate's SHA-256 fingerprint (hex).
+    X509Sha256,
+    /// A source port (a JSON number).
+    SrcPort,
+    /// A destination port (a JSON number).
+    DstPort,
+    /// The transport protocol (`tcp`, `udp`, ...).
+    Protocol,
+    /// The event time: RFC 3339 text or seconds since the epoch.
+    Time,
+}
+
+impl Kind {
+    /// The name used in `--field NAME=KIND`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ip => "ip",
+            Kind::Domain => "domain",
+            Kind::DomainOrIp => "domain-or-ip",
+            Kind::Url => "url",
+            Kind::Email => "email",
+            Kind::Md5 => "md5",
+            Kind::Sha1 => "sha1",
+            Kind::Sha256 => "sha256",
+            Kind::Ssdeep => "ssdeep",
+            Kind::X509Sha1 => "x509-sha1",
+            Kind::X509Sha256 => "x509-sha256",
+            Kind::SrcPort => "src-port",
+            Kind::DstPort => "dst-port",
+            Kind::Protocol => "protocol",
+            Kind::Time => "time",
+        }
+    }
+
+    /// Every kind, for help texts and parsing.
+    pub const ALL: [Kind; 15] = [
+        Kind::Ip,
+        Kind::Domain,
+        Kind::DomainOrIp,
+        Kind::Url,
+        Kind::Email,
+        Kind::Md5,
+        Kind::Sha1,
+        Kind::Sha256,
+        Kind::Ssdeep,
+        Kind::X509Sha1,
+        Kind::X509Sha256,
+        Kind::SrcPort,
+        Kind::DstPort,
+        Kind::Protocol,
+        Kind::Time,
+    ];
+
+    /// The kind called `name` (see [`Kind::name`]).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The input format of telemetry lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Zeek JSON logs and Suricata EVE JSON alike (their field names do not
+    /// collide), plus any `--field` entries.
+    Auto,
+    /// Zeek JSON logs (conn, dns, http, ssl, files, x509, smtp, notice).
+    Zeek,
+    /// Suricata EVE JSON.
+    Eve,
+    /// JSON lines read only through the given field map.
+    Jsonl,
+    /// Plain text: IP addresses, domain names, URLs, e-mail addresses and
+    /// hex hashes are found by their shape.
+    Text,
+}
+
+/// Which JSON member holds what kind of value.
+#[derive(Debug, Clone)]
+pub struct FieldMap {
+    fields: HashMap<Box<[u8]>, (Kind, u16), foldhash::fast::FixedState>,
+    names: Vec<Box<str>>,
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        FieldMap { fields: HashMap::default(), names: vec!["text".into()] }
+    }
+}
+
+/// The field number of values found in plain text (named `text`).
+pub const TEXT_FIELD: u16 = 0;
+
+const ZEEK_FIELDS: &[(&str, Kind)] = &[
+    ("ts", Kind::Time),
+    ("id.orig_h", Kind::Ip),
+    ("id.resp_h", Kind::Ip),
+    ("id.orig_p", Kind::SrcPort),
+    ("id.resp_p", Kind::DstPort),
+    ("proto", Kind::Protocol),
+    ("query", Kind::Domain),
+    ("answers", Kind::DomainOrIp),
+    ("host", Kind::Domain),
+    ("referrer", Kind::Url),
+    ("server_name", Kind::Domain),
+    ("cert_chain_fps", Kind::X509Sha256),
+    ("client_cert_chain_fps", Kind::X509Sha256),
+    ("fingerprint", Kind::X509Sha256),
+    ("san.dns", Kind::Domain),
+    ("san.email", Kind::Email),
+    ("san.ip", Kind::Ip),
+    ("md5", Kind::Md5),
+    ("sha1", Kind::Sha1),
+    ("sha256", Kind::Sha256),
+    ("tx_hosts", Kind::Ip),
+    ("rx_hosts", Kind::Ip),
+    ("mailfrom", Kind::Email),
+    ("rcptto", Kind::Email),
+    ("src", Kind::Ip),
+    ("dst", Kind::Ip),
+];
+
+const EVE_FIELDS: &[(&str, Kind)] = &[
+    ("timestamp", Kind::Time),
+    ("src_ip", Kind::Ip),
+    ("dest_ip", Kind::Ip),
+    ("src_port", Kind::SrcPort),
+    ("dest_port", Kind::DstPort),
+    ("proto", Kind::Protocol),
+    ("dns.rrname", Kind::Domain),
+    ("dns.rdata", Kind::DomainOrIp),
+    ("dns.query.rrname", Kind::Domain),
+    ("dns.answers.rrname", Kind::Domain),
+    ("dns.answers.rdata", Kind::DomainOrIp),
+    ("dns.queries.rrname", Kind::Domain),
+    ("http.hostname", Kind::Domain),
+    ("tls.sni", Kind::Domain),
+    ("tls.fingerprint", Kind::X509Sha1),
+    ("fileinfo.md5", Kind::Md5),
+    ("fileinfo.sha1", Kind::Sha1),
+    ("fileinfo.sha256", Kind::Sha256),
+    ("smtp.mail_from", Kind::Email),
+    ("smtp.rcpt_to", Kind::Email),
+    ("email.from", Kind::Email),
+    ("email.to", Kind::Email),
+];
+
+impl FieldMap {
+    /// The built-in map of a format, before `--field` additions.
+    pub fn for_format(format: Format) -> FieldMap {
+        let mut map = FieldMap::default();
+        let tables: &[&[(&str, Kind)]] = match format {
+            Format::Auto => &[ZEEK_FIELDS, EVE_FIELDS],
+            Format::Zeek => &[ZEEK_FIELDS],
+            Format::Eve => &[EVE_FIELDS],
+            Format::Jsonl | Format::Text => &[],
+        };
+        for table in tables {
+            for (name, kind) in *table {
+                map.insert(name, *kind);
+            }
+        }
+        map
+    }
+
+    /// Maps the (flattened, `.`-joined) member `name` to `kind`.
+    pub fn insert(&mut self, name: &str, kind: Kind) {
+        if let Some(entry) = self.fields.get_mut(name.as_bytes()) {
+            entry.0 = kind;
+            return;
+        }
+        let id = u16::try_from(self.names.len()).unwrap_or(u16::MAX);
+        self.names.push(name.into());
+        self.fields.insert(name.as_bytes().into(), (kind, id));
+    }
+
+    /// The name of field number `id` (from [`Field::name`]).
+    pub fn name(&self, id: u16) -> &str {
+        self.names.get(usize::from(id)).map_or("?", |n| n.as_ref())
+    }
+
+    /// Keeps only members whose kind `keep` accepts (kinds no indicator can
+    /// use are not decoded at all).
+    pub fn retain(&mut self, keep: impl Fn(Kind) -> bool) {
+        self.fields.retain(|_, (k, _)| keep(*k));
+    }
+
+    /// The kind of member `name`.
+    pub fn get(&self, name: &[u8]) -> Option<(Kind, u16)> {
+        self.fields.get(name).copied()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// One typed value found in an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field<'a> {
+    /// The member's number in the [`FieldMap`] ([`FieldMap::name`] gives
+    /// its flattened name), or [`TEXT_FIELD`] for plain text.
+    pub name: u16,
+    /// What it holds.
+    pub kind: Kind,
+    /// The value as written (unescaped), or a number's digits.
+    pub value: Cow<'a, str>,
+}
+
+/// Why a telemetry line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at byte {offset}")]
+pub struct DecodeError {
+    /// 0-based byte offset in the line.
+    pub offset: usize,
+    /// What was wrong, lowercase.
+    pub message: &'static str,
+}
+
+/// Deepest nesting of JSON containers accepted in a telemetry line.
+pub const MAX_DEPTH: usize = 32;
+
+/// Decodes one JSON line, pushing the fields `map` names onto `out`.
+pub fn decode_json<'a>(line: &'a [u8], map: &FieldMap, out: &mut Vec<Field<'a>>) -> Result<(), DecodeError> {
+    let mut s = Scanner { b: line, i: 0, path: Vec::with_capacity(32) };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        return Err(s.err("expected a json object"));
+    }
+    s.object(map, out, 0)?;
+    s.ws();
+    if s.i != s.b.len() {
+        return Err(s.err("trailing characters after the json object"));
+    }
+    Ok(())
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    path: Vec<u8>,
+}
+
+impl<'a> Scanner<'a> {
+    fn err(&self, message: &'static str) -> DecodeError {
+        DecodeError { offset: self.i, message }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// At `{`: reads the object, looking up each member under the current path.
+    fn object(&mut self, map: &FieldMap, out: &mut Vec<Field<'a>>, depth: usize) -> Result<(), DecodeError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err("json nested too deeply"));
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        let base = self.path.len();
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a member name"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':' after a member name"));
+            }
+            self.i += 1;
+            self.ws();
+            if base > 0 {
+                self.path.push(b'.');
+            }
+            self.path.extend_from_slice(key.as_bytes());
+            let kind = map.get(&self.path);
+            self.value(map, out, kind, depth)?;
+            self.path.truncate(base);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}' in an object")),
+            }
+        }
+    }
+
+    fn value(&mut self, map: &FieldMap, out: &mut Vec<Field<'a>>, kind: Option<(Kind, u16)>, depth: usize) -> Result<(), DecodeError> {
+        match self.peek() {
+            Some(b'"') => {
+                let v = self.string()?;
+                if let Some((kind, name)) = kind {
+                    out.push(Field { name, kind, value: v });
+                }
+            }
+            Some(b'{') => self.object(map, out, depth + 1)?,
+            Some(b'[') => {
+                if depth + 1 >= MAX_DEPTH {
+                    return Err(self.err("json nested too deeply"));
+                }
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.value(map, out, kind, depth + 1)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or ']' in an array")),
+                    }
+                }
+            }
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.i;
+                while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = self.peek() {
+                    self.i += 1;
+                }
+                if let Some((kind, name)) = kind {
+                    let digits = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| self.err("bad number"))?;
+                    out.push(Field { name, kind, value: Cow::Borrowed(digits) });
+                }
+            }
+            _ => return Err(self.err("expected a json value")),
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), DecodeError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("expected a json value"))
+        }
+    }
+
+    /// At `"`: the string's text, borrowed when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+        self.i += 1;
+        let start = self.i;
+        let rest = &self.b[start..];
+        let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+            return Err(self.err("unterminated string"));
+        };
+        if rest[end] == b'"' {
+            self.i = start + end + 1;
+            return std::str::from_utf8(&rest[..end]).map(Cow::Borrowed).map_err(|_| self.err("string is not utf-8"));
+        }
+        // Escapes: decode into a new string.
+        let mut buf: Vec<u8> = rest[..end].to_vec();
+        self.i = start + end;
+        loop {
+            let Some(c) = self.peek() else { return Err(self.err("unterminated string")) };
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    break;
+                }
+                b'\\' => {
+                    let Some(e) = self.b.get(self.i + 1).copied() else { return Err(self.err("unterminated string")) };
+                    self.i += 2;
+                    match e {
+                        b'"' => buf.push(b'"'),
+                        b'\\' => buf.push(b'\\'),
+                        b'/' => buf.push(b'/'),
+                        b'b' => buf.push(8),
+                        b'f' => buf.push(12),
+                        b'n' => buf.push(b'\n'),
+                        b'r' => buf.push(b'\r'),
+                        b't' => buf.push(b'\t'),
+                        b'u' => {
+                            let mut cp = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&cp) && self.b[self.i..].starts_with(b"\\u") {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.err("bad surrogate pair"));
+                                }
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                            }
+                            let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
+                            let mut tmp = [0u8; 4];
+                            buf.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+                        }
+                        _ => return Err(self.err("bad escape in string")),
+                    }
+                }
+                _ => {
+                    buf.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+        String::from_utf8(buf).map(Cow::Owned).map_err(|_| self.err("string is not utf-8"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, DecodeError> {
+        let Some(h) = self.b.get(self.i..self.i + 4) else { return Err(self.err("bad \\u escape")) };
+        let text = std::str::from_utf8(h).map_err(|_| self.err("bad \\u escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.err("bad \\u escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+}
+
+/// Finds values by their shape in a line of plain text: URLs, e-mail
+/// addresses, IP addresses, hex hashes (32, 40 or 64 digits) and domain
+/// names (a dot and a letter in the last label).
+pub fn decode_text<'a>(line: &'a str, out: &mut Vec<Field<'a>>) {
+    let is_token = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '@' | '%' | '?' | '=' | '&' | '+' | '~' | '#');
+    for raw in line.split(|c: char| !is_token(c)) {
+        let token = raw.trim_matches(|c: char| matches!(c, '.' | ':' | ',' | '/' | '?' | '#'));
+        if token.is_empty() {
+            continue;
+        }
+        let mut push = |kind, value: &'a str| out.push(Field { name: TEXT_FIELD, kind, value: Cow::Borrowed(value) });
+        if let Some(p) = token.find("://") {
+            if p > 0 && token[..p].bytes().all(|b| b.is_ascii_alphabetic()) {
+                push(Kind::Url, token);
+                continue;
+            }
+        }
+        if token.contains('@') {
+            push(Kind::Email, token);
+            continue;
+        }
+        if crate::normalize::ip(token).is_some() {
+            push(Kind::Ip, token);
+            continue;
+        }
+        if token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            match token.len() {
+                32 => push(Kind::Md5, token),
+                40 => push(Kind::Sha1, token),
+                64 => push(Kind::Sha256, token),
+                _ => {}
+            }
+            continue;
+        }
+        if let Some((_, tld)) = token.rsplit_once('.') {
+            if tld.chars().any(char::is_alphabetic) && !token.contains('/') && !token.contains(':') {
+                push(Kind::Domain, token);
+            }
+        }
+    }
+}
+
+/// The event time in microseconds since the Unix epoch, from RFC 3339 text
+/// (`Z` or `+0000`) or seconds since the epoch.
+pub fn event_time_micros(text: &str) -> Option<i64> {
+    if let Ok(secs) = text.parse::<f64>() {
+        return Some((secs * 1e6) as i64);
+    }
+    if let Some(t) = crate::eval::timestamp_micros(text) {
+        return Some(t);
+    }
+    // Suricata: 2024-01-01T00:00:00.000000+0000
+    let (base, offset) = text.split_at(text.len().checked_sub(5)?);
+    let sign = match offset.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hh: i64 = offset.get(1..3)?.parse().ok()?;
+    let mm: i64 = offset.get(3..5)?.parse().ok()?;
+    let t = crate::eval::timestamp_micros(&format!("{base}Z"))?;
+    Some(t - sign * (hh * 3600 + mm * 60) * 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(line: &str, format: Format) -> Vec<(String, Kind, String)> {
+        let mut out = Vec::new();
+        let map = FieldMap::for_format(format);
+        decode_json(line.as_bytes(), &map, &mut out).expect("decodes");
+        out.into_iter().map(|f| (map.name(f.name).to_owned(), f.kind, f.value.into_owned())).collect()
+    }
+
+    #[test]
+    fn zeek_dns_fields_come_out_typed_with_arrays_flattened() {
+        let line = r#"{"_path":"dns","ts":"2018-03-24T17:15:20.865716Z","id.orig_h":"10.47.1.100","id.orig_p":41772,"id.resp_h":"10.0.0.100","id.resp_p":53,"proto":"udp","query":"ise.wrccdc.org","answers":["ise.wrccdc.cpp.edu","134.71.3.16"],"TTLs":[2230.0,41830.0],"rejected":false}"#;
+        let f = fields(line, Format::Zeek);
+        assert!(f.contains(&("id.orig_h".into(), Kind::Ip, "10.47.1.100".into())));
+        assert!(f.contains(&("id.resp_p".into(), Kind::DstPort, "53".into())));
+        assert!(f.contains(&("query".into(), Kind::Domain, "ise.wrccdc.org".into())));
+        assert!(f.contains(&("answers".into(), Kind::DomainOrIp, "134.71.3.16".into())));
+        assert!(!f.iter().any(|(n, _, _)| n == "TTLs"));
+    }
+
+    #[test]
+    fn eve_nested_members_are_flattened_and_escapes_decoded() {
+        let line = r#"{"timestamp":"2024-01-01T00:00:00.000000+0000","event_type":"dns","src_ip":"192.0.2.1","dest_ip":"2001:db8::1","dns":{"rrname":"ex\u0061mple.com","answers":[{"rrname":"example.com","rdata":"198.51.100.7"}]}}"#;
+        let f = fields(line, Format::Eve);
+        assert!(f.contains(&("dns.rrname".into(), Kind::Domain, "example.com".into())));
+        assert!(f.contains(&("dns.answers.rdata".into(), Kind::DomainOrIp, "198.51.100.7".into())));
+        assert!(f.contains(&("dest_ip".into(), Kind::Ip, "2001:db8::1".into())));
+        assert_eq!(event_time_micros("2024-01-01T01:00:00.000000+0100"), event_time_micros("2024-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn malformed_lines_are_errors_with_an_offset_never_panics() {
+        let map = FieldMap::for_format(Format::Auto);
+        for bad in ["", "[1]", "{", "{\"a\"", "{\"a\":}", "{\"a\":1,}", "{\"a\":\"x}", "{\"a\":1} x", "{\"a\":\"\\u12\"}", "{\"a\":tru}"] {
+            let mut out = Vec::new();
+            assert!(decode_json(bad.as_bytes(), &map, &mut out).is_err(), "{bad:?}");
+        }
+        let deep = format!("{}{}", "{\"a\":".repeat(100), "1");
+        assert!(decode_json(deep.as_bytes(), &map, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn plain_text_values_are_found_by_shape() {
+        let mut out = Vec::new();
+        decode_text("blocked 203.0.113.9 -> evil.example.com (http://evil.example.com/x) from a@b.org d41d8cd98f00b204e9800998ecf8427e.", &mut out);
+        let kinds: Vec<(Kind, &str)> = out.iter().map(|f| (f.kind, f.value.as_ref())).collect();
+        assert!(kinds.contains(&(Kind::Ip, "203.0.113.9")));
+        assert!(kinds.contains(&(Kind::Domain, "evil.example.com")));
+        assert!(kinds.contains(&(Kind::Url, "http://evil.example.com/x")));
+        assert!(kinds.contains(&(Kind::Email, "a@b.org")));
+        assert!(kinds.contains(&(Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e")));
+    }
+}

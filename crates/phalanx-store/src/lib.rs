@@ -32,7 +32,7 @@ mod sqlite_registry;
 
 pub use error::StoreError;
 pub use phalanx_labels::{Label, Subject};
-pub use query::{Cursor, Order, Page, Query, VersionFilter};
+pub use query::{Cursor, LabelFilter, Order, Page, Query, VersionFilter};
 pub use registry::{Actor, AuditEntry, OrganisationRecord, Registry, Role, TokenRecord, UserRecord};
 pub use sqlite::SqliteStore;
 

@@ -1,6 +1,7 @@
 //! Query parameters and result pages.
 
 use crate::StoredObject;
+use phalanx_labels::{Label, Policy, Rank, Tlp};
 use phalanx_model::Timestamp;
 
 /// Which versions of each object a query returns (TAXII `match[version]`).
@@ -56,6 +57,17 @@ pub struct Query {
     pub types: Vec<String>,
     /// Only versions added strictly after this instant.
     pub added_after: Option<Timestamp>,
+    /// Only versions added strictly before this instant.
+    pub added_before: Option<Timestamp>,
+    /// Only relationships and sightings whose relationship references
+    /// (`source_ref`, `target_ref`, `sighting_of_ref`, `observed_data_refs`,
+    /// `where_sighted_refs`) name one of these ids.
+    pub referencing: Vec<String>,
+    /// Only versions every relationship reference of which names an object
+    /// the reader may read (a relationship or sighting to something the
+    /// reader may not read, or to nothing stored, is left out: the two
+    /// look alike). Objects without relationship references are unaffected.
+    pub readable_ends: bool,
     /// Which versions.
     pub versions: VersionFilter,
     /// Full-text query over names and descriptions.
@@ -68,6 +80,66 @@ pub struct Query {
     pub after: Option<Cursor>,
     /// Order of results.
     pub order: Order,
+    /// Conditions on the label; `None` = any label the reader may read.
+    pub label: Option<LabelFilter>,
+}
+
+/// Conditions on the security label of the selected versions. Every set
+/// condition must hold; values within one condition are ORed. A filter only
+/// narrows what the read rule lets through, never widens it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelFilter {
+    /// TLP levels; `None` inside the list matches "no TLP".
+    pub tlp: Vec<Option<Tlp>>,
+    /// Policies.
+    pub policies: Vec<Policy>,
+    /// Lowest classification rank.
+    pub min_classification: Option<Rank>,
+    /// Highest classification rank.
+    pub max_classification: Option<Rank>,
+    /// Audience tokens (`EU`, `NATO`, a country, an organisation id): the
+    /// label names one of them in `releasable_to`, or has an empty
+    /// `releasable_to` whose policy's default community is that token
+    /// (spec §1). This is what a community collection selects.
+    pub audience: Vec<String>,
+    /// Originator organisation ids.
+    pub originators: Vec<String>,
+}
+
+impl LabelFilter {
+    /// Whether `label` meets every set condition.
+    pub fn matches(&self, label: &Label) -> bool {
+        if !self.tlp.is_empty() && !self.tlp.contains(&label.tlp) {
+            return false;
+        }
+        if !self.policies.is_empty() && !self.policies.contains(&label.policy) {
+            return false;
+        }
+        if self.min_classification.is_some_and(|min| label.classification < min) {
+            return false;
+        }
+        if self.max_classification.is_some_and(|max| label.classification > max) {
+            return false;
+        }
+        if !self.audience.is_empty() {
+            let named = self.audience.iter().any(|t| label.releasable_to.contains(t));
+            let by_default = label.releasable_to.is_empty()
+                && label
+                    .policy
+                    .default_community_token()
+                    .is_some_and(|community| self.audience.iter().any(|t| t == community));
+            if !named && !by_default {
+                return false;
+            }
+        }
+        if !self.originators.is_empty() {
+            match &label.originator {
+                Some(o) if self.originators.contains(o) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
 }
 
 /// One page of results.

@@ -4,7 +4,7 @@
 //! ([`crate::bodies`]); a row names its body by offset and length.
 
 use crate::bodies::{Appender, Bodies, HEADER_LEN};
-use crate::query::{Cursor, Order, Page, Query, VersionFilter};
+use crate::query::{LabelFilter, Cursor, Order, Page, Query, VersionFilter};
 use crate::{ExistingVersion, NewVersion, PutOutcome, Stats, Store, StoreError, StoredObject, WriteTxn};
 use phalanx_labels::{Label, Subject, can_read};
 use phalanx_model::Timestamp;
@@ -71,6 +71,16 @@ CREATE INDEX IF NOT EXISTS objects_type ON objects (type, seq);
 -- No index on version_us: no query ranges over it yet (an index costs a
 -- random-key B-tree insert per version; create it with the first query).
 CREATE INDEX IF NOT EXISTS objects_access_class ON objects (access_class, seq);
+-- Relationship references of relationships and sightings (source_ref,
+-- target_ref, sighting_of_ref, observed_data_refs, where_sighted_refs):
+-- which versions point at an id (REST relations).
+CREATE TABLE IF NOT EXISTS object_refs (
+    seq         INTEGER NOT NULL,  -- the referring version
+    target_hash INTEGER NOT NULL,  -- id_hash of the referenced id
+    target      TEXT NOT NULL,
+    PRIMARY KEY (seq, target)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS object_refs_target ON object_refs (target_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5 (
     name, description, content = '', contentless_delete = 1, detail = none,
     tokenize = 'unicode61 remove_diacritics 2'
@@ -228,6 +238,7 @@ impl SqliteStore {
             bodies.truncate_to_committed(end?)?;
         }
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        index_relationship_refs(&conn, &bodies)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(WriterState { conn, last_date_added, known: None }),
@@ -287,6 +298,33 @@ impl SqliteStore {
         if list.is_empty() { None } else { Some(list) }
     }
 
+    /// The readable access classes whose label also meets `filter`, as an
+    /// SQL list (`None` when there are none).
+    fn selected_classes(&self, reader: &Subject, filter: &LabelFilter) -> Option<String> {
+        let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
+        let mut list = String::new();
+        for (id, label) in &classes.labels {
+            if filter.matches(label) && can_read(reader, label) {
+                if !list.is_empty() {
+                    list.push(',');
+                }
+                list.push_str(&id.to_string());
+            }
+        }
+        if list.is_empty() { None } else { Some(list) }
+    }
+
+    /// The classes a query selects and the classes that decide which
+    /// version is first or last: (selected, readable). `None` when the
+    /// query can select nothing.
+    fn classes_for(&self, reader: &Subject, query: &Query) -> Option<(String, String)> {
+        let readable = self.readable_classes(reader)?;
+        match &query.label {
+            None => Some((readable.clone(), readable)),
+            Some(filter) => Some((self.selected_classes(reader, filter)?, readable)),
+        }
+    }
+
     fn label_of(&self, class: i64) -> Result<Label, StoreError> {
         let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
         classes
@@ -295,6 +333,92 @@ impl SqliteStore {
             .find(|(id, _)| *id == class)
             .map(|(_, l)| l.clone())
             .ok_or_else(|| StoreError::Corrupt { what: format!("access class {class}"), message: "unknown".into() })
+    }
+}
+
+/// The setting that says `object_refs` holds every stored version's
+/// relationship references.
+const REFS_INDEXED_SETTING: &str = "object_refs_indexed";
+
+/// The types whose relationship references are indexed.
+const RELATION_TYPES: [&str; 2] = ["relationship", "sighting"];
+
+/// The properties that make a relationship or sighting point at objects.
+const RELATIONSHIP_REF_KEYS: [&str; 5] =
+    ["source_ref", "target_ref", "sighting_of_ref", "observed_data_refs", "where_sighted_refs"];
+
+/// The ids a relationship or sighting points at (nothing for other types).
+pub(crate) fn relationship_refs(object_type: &str, map: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    if !RELATION_TYPES.contains(&object_type) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for key in RELATIONSHIP_REF_KEYS {
+        match map.get(key) {
+            Some(serde_json::Value::String(id)) => out.push(id.clone()),
+            Some(serde_json::Value::Array(ids)) => {
+                out.extend(ids.iter().filter_map(serde_json::Value::as_str).map(str::to_owned));
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Fills `object_refs` from the stored relationships and sightings of a
+/// data directory written before the table existed (once; a setting
+/// records it). Skipped while another process writes: its next open does it.
+fn index_relationship_refs(conn: &Connection, bodies: &Bodies) -> Result<(), StoreError> {
+    let done: Option<String> =
+        conn.query_row("SELECT value FROM settings WHERE key = ?1", [REFS_INDEXED_SETTING], |r| r.get(0)).optional()?;
+    if done.is_some() {
+        return Ok(());
+    }
+    if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+        return Ok(());
+    }
+    let result = (|| -> Result<u64, StoreError> {
+        let mut rows = Vec::new();
+        {
+            let mut stmt = conn.prepare(
+                "SELECT seq, type, body_off, body_len FROM objects WHERE type IN ('relationship', 'sighting')",
+            )?;
+            let mut found = stmt.query([])?;
+            while let Some(r) = found.next()? {
+                rows.push((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?));
+            }
+        }
+        let mut insert = conn.prepare_cached(REFS_SQL)?;
+        let mut n = 0;
+        for (seq, object_type, off, len) in rows {
+            let json = bodies.read(off as u64, len as u64)?;
+            let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&json) else {
+                return Err(StoreError::Corrupt { what: format!("object version {seq}"), message: "body is not a json object".into() });
+            };
+            for target in relationship_refs(&object_type, &map) {
+                insert.execute(params![seq, id_hash(&target), target])?;
+                n += 1;
+            }
+        }
+        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, '1')", [REFS_INDEXED_SETTING])?;
+        Ok(n)
+    })();
+    match result {
+        Ok(n) => {
+            conn.execute_batch("COMMIT")?;
+            if n > 0 {
+                tracing::info!(references = n, "indexed the relationship references of stored versions");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %rollback, "rollback of the reference index failed");
+            }
+            Err(e)
+        }
     }
 }
 
@@ -312,8 +436,11 @@ fn committed_body_end(conn: &Connection) -> Result<u64, StoreError> {
 }
 
 /// Builds the WHERE clause shared by query and count.
-fn where_clause(query: &Query, readable: &str, params: &mut Vec<SqlValue>) -> Result<String, StoreError> {
-    let mut sql = format!("o.access_class IN ({readable})");
+/// `selected` lists the access classes the query may return (readable and
+/// meeting the label filter); `readable` those that decide which version
+/// is the reader's first or last.
+fn where_clause(query: &Query, selected: &str, readable: &str, params: &mut Vec<SqlValue>) -> Result<String, StoreError> {
+    let mut sql = format!("o.access_class IN ({selected})");
     if !query.ids.is_empty() {
         sql.push_str(" AND o.id_hash IN (");
         for (i, id) in query.ids.iter().enumerate() {
@@ -347,6 +474,36 @@ fn where_clause(query: &Query, readable: &str, params: &mut Vec<SqlValue>) -> Re
     if let Some(after) = query.added_after {
         sql.push_str(" AND o.seq > ?");
         params.push(SqlValue::Integer(after.unix_micros()));
+    }
+    if let Some(before) = query.added_before {
+        sql.push_str(" AND o.seq < ?");
+        params.push(SqlValue::Integer(before.unix_micros()));
+    }
+    if !query.referencing.is_empty() {
+        sql.push_str(" AND o.seq IN (SELECT r.seq FROM object_refs r WHERE r.target_hash IN (");
+        for (i, id) in query.referencing.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+            params.push(SqlValue::Integer(id_hash(id)));
+        }
+        sql.push_str(") AND r.target IN (");
+        for (i, id) in query.referencing.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+            params.push(SqlValue::Text(id.clone()));
+        }
+        sql.push_str("))");
+    }
+    if query.readable_ends {
+        // Every end must be a stored object in a class the reader reads.
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM object_refs r WHERE r.seq = o.seq AND NOT EXISTS \
+             (SELECT 1 FROM objects t WHERE t.id_hash = r.target_hash AND t.id = r.target AND t.access_class IN ({readable})))"
+        ));
     }
     if query.exclude_revoked {
         sql.push_str(" AND o.revoked = 0");
@@ -511,12 +668,12 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, reader: &Subject, query: &Query) -> Result<Page, StoreError> {
-        let Some(readable) = self.readable_classes(reader) else {
+        let Some((selected, readable)) = self.classes_for(reader, query) else {
             return Ok(Page::default());
         };
         let mut params = Vec::new();
         let mut sql = format!("SELECT {SELECT_COLUMNS} FROM objects o WHERE ");
-        sql.push_str(&where_clause(query, &readable, &mut params)?);
+        sql.push_str(&where_clause(query, &selected, &readable, &mut params)?);
         if let Some(Cursor(seq)) = query.after {
             match query.order {
                 Order::AddedAscending => sql.push_str(" AND o.seq > ?"),
@@ -549,11 +706,12 @@ impl Store for SqliteStore {
     }
 
     fn count(&self, reader: &Subject, query: &Query) -> Result<u64, StoreError> {
-        let Some(readable) = self.readable_classes(reader) else {
+        let Some((selected, readable)) = self.classes_for(reader, query) else {
             return Ok(0);
         };
         let mut params = Vec::new();
-        let sql = format!("SELECT COUNT(*) FROM objects o WHERE {}", where_clause(query, &readable, &mut params)?);
+        let sql =
+            format!("SELECT COUNT(*) FROM objects o WHERE {}", where_clause(query, &selected, &readable, &mut params)?);
         self.with_reader(|conn| {
             let n: i64 = conn.prepare_cached(&sql)?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
             Ok(n as u64)
@@ -730,18 +888,22 @@ struct RowJob {
     demote: Option<i64>,
     name: String,
     description: String,
+    /// Relationship references (relationships and sightings only).
+    refs: Vec<String>,
 }
 
 const DEMOTE_SQL: &str = "UPDATE objects SET is_latest = 0 WHERE seq = ?1";
 const INSERT_SQL: &str = "INSERT INTO objects (seq, id_hash, id, type, version, version_us, access_class, is_latest, revoked, origin, body_off, body_len)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 const FTS_SQL: &str = "INSERT INTO objects_fts (rowid, name, description) VALUES (?1, ?2, ?3)";
+const REFS_SQL: &str = "INSERT OR IGNORE INTO object_refs (seq, target_hash, target) VALUES (?1, ?2, ?3)";
 
 /// The statements of [`write_row`], prepared once.
 struct RowStatements<'c> {
     demote: rusqlite::CachedStatement<'c>,
     insert: rusqlite::CachedStatement<'c>,
     fts: rusqlite::CachedStatement<'c>,
+    refs: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> RowStatements<'c> {
@@ -750,6 +912,7 @@ impl<'c> RowStatements<'c> {
             demote: conn.prepare_cached(DEMOTE_SQL)?,
             insert: conn.prepare_cached(INSERT_SQL)?,
             fts: conn.prepare_cached(FTS_SQL)?,
+            refs: conn.prepare_cached(REFS_SQL)?,
         })
     }
 }
@@ -778,6 +941,9 @@ fn write_row_with(st: &mut RowStatements<'_>, r: &RowJob) -> Result<(), StoreErr
     ])?;
     if !r.name.is_empty() || !r.description.is_empty() {
         st.fts.execute(params![r.seq, r.name, r.description])?;
+    }
+    for target in &r.refs {
+        st.refs.execute(params![r.seq, id_hash(target), target])?;
     }
     Ok(())
 }
@@ -1165,6 +1331,7 @@ impl WriteTxn for SqliteTxn<'_> {
         let body_off = self.appender.append(&self.store.bodies, v.json.as_bytes())?;
         let hash = id_hash(id);
         let (name, description) = v.object.search_text();
+        let refs = relationship_refs(v.object.object_type(), v.object.map());
         self.write(RowJob {
             seq: date_added,
             id_hash: hash,
@@ -1181,6 +1348,7 @@ impl WriteTxn for SqliteTxn<'_> {
             demote,
             name,
             description,
+            refs,
         })?;
         if let Some(seq) = demote {
             self.demoted.insert(seq);

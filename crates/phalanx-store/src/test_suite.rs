@@ -41,6 +41,16 @@ macro_rules! store_test_suite {
                 $crate::test_suite::pages_counts_and_search_are_filtered_in_the_query(&s);
             }
             #[test]
+            fn label_filters_narrow_the_read_rule() {
+                let (_g, s) = $make();
+                $crate::test_suite::label_filters_narrow_the_read_rule(&s);
+            }
+            #[test]
+            fn relations_and_added_before_are_selected_in_the_query() {
+                let (_g, s) = $make();
+                $crate::test_suite::relations_and_added_before_are_selected_in_the_query(&s);
+            }
+            #[test]
             fn last_version_is_the_newest_readable_one() {
                 let (_g, s) = $make();
                 $crate::test_suite::last_version_is_the_newest_readable_one(&s);
@@ -257,6 +267,91 @@ pub fn pages_counts_and_search_are_filtered_in_the_query(store: &dyn Store) {
     assert_eq!(store.count(&Subject::Anonymous, &q).unwrap(), 0);
     // Stats are filtered too.
     assert_eq!(store.stats(&uncleared).unwrap().objects, 200);
+}
+
+pub fn label_filters_narrow_the_read_rule(store: &dyn Store) {
+    // 30 objects: REL TO NATO, REL TO EU by default community, green public.
+    let mut items = Vec::new();
+    for i in 0..30 {
+        let id = format!("indicator--f0000000-0000-4000-8000-{i:012}");
+        let label = match i % 3 {
+            0 => Label { releasable_to: ["NATO".to_string()].into(), ..green(ORG_A) },
+            1 => secret_eu(ORG_A),
+            _ => green(ORG_B),
+        };
+        items.push((indicator(&id, "2026-01-01T00:00:00.000Z", &format!("item {i}")), label));
+    }
+    put_all(store, &items);
+    let both = reader(&org(ORG_A, "LTU", &["EU", "NATO"]), Rank::Secret, &[Policy::Eu]);
+    let with = |filter: LabelFilter| Query { label: Some(filter), ..Query::default() };
+    let nato = with(LabelFilter { audience: vec!["NATO".into()], ..LabelFilter::default() });
+    assert_eq!(store.count(&both, &nato).unwrap(), 10);
+    let eu = with(LabelFilter { audience: vec!["EU".into()], ..LabelFilter::default() });
+    assert_eq!(store.count(&both, &eu).unwrap(), 10, "an empty releasable_to under EU is the EU community");
+    let secret = with(LabelFilter { min_classification: Some(Rank::Restricted), ..LabelFilter::default() });
+    let page = store.query(&both, &secret).unwrap();
+    assert_eq!(page.objects.len(), 10);
+    let by_b = with(LabelFilter { originators: vec![ORG_B.into()], ..LabelFilter::default() });
+    assert_eq!(store.count(&both, &by_b).unwrap(), 10);
+    // A filter never widens: a reader without clearance gets nothing secret.
+    let uncleared = reader(&org(ORG_A, "LTU", &["EU", "NATO"]), Rank::Unclassified, &[]);
+    assert_eq!(store.count(&uncleared, &secret).unwrap(), 0);
+    assert_eq!(store.count(&uncleared, &eu).unwrap(), 0);
+    let green_only = with(LabelFilter { tlp: vec![Some(Tlp::Green)], ..LabelFilter::default() });
+    assert_eq!(store.count(&uncleared, &green_only).unwrap(), 20);
+}
+
+fn relationship(id: &str, source: &str, target: &str) -> StixObject {
+    obj(json!({
+        "type": "relationship", "spec_version": "2.1", "id": id,
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "relationship_type": "indicates", "source_ref": source, "target_ref": target
+    }))
+}
+
+pub fn relations_and_added_before_are_selected_in_the_query(store: &dyn Store) {
+    let public = "indicator--a1000000-0000-4000-8000-000000000001";
+    let secret = "indicator--a1000000-0000-4000-8000-000000000002";
+    let open_rel = "relationship--a2000000-0000-4000-8000-000000000001";
+    let to_secret = "relationship--a2000000-0000-4000-8000-000000000002";
+    let dangling = "relationship--a2000000-0000-4000-8000-000000000003";
+    let missing = "indicator--a1000000-0000-4000-8000-000000000009";
+    put_all(
+        store,
+        &[
+            (indicator(public, "2026-01-01T00:00:00.000Z", "public"), green(ORG_A)),
+            (indicator(secret, "2026-01-01T00:00:00.000Z", "secret"), secret_eu(ORG_A)),
+            (relationship(open_rel, public, public), green(ORG_A)),
+            // Green, but its other end is secret: a reader without clearance
+            // must not learn of it through the relationship.
+            (relationship(to_secret, public, secret), green(ORG_A)),
+            (relationship(dangling, public, missing), green(ORG_A)),
+        ],
+    );
+    let cleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Secret, &[Policy::Eu]);
+    let uncleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Unclassified, &[]);
+    let ids = |page: Page| page.objects.into_iter().map(|o| o.id).collect::<BTreeSet<_>>();
+    let referencing = Query { referencing: vec![public.into()], ..Query::default() };
+    assert_eq!(ids(store.query(&uncleared, &referencing).unwrap()).len(), 3, "without readable_ends every relation is selected");
+    let guarded = Query { readable_ends: true, ..referencing.clone() };
+    assert_eq!(ids(store.query(&cleared, &guarded).unwrap()), BTreeSet::from([open_rel.to_string(), to_secret.to_string()]));
+    assert_eq!(ids(store.query(&uncleared, &guarded).unwrap()), BTreeSet::from([open_rel.to_string()]));
+    assert_eq!(store.count(&uncleared, &guarded).unwrap(), 1);
+    let to_hidden = Query { referencing: vec![secret.into()], readable_ends: true, ..Query::default() };
+    assert_eq!(store.count(&uncleared, &to_hidden).unwrap(), 0);
+    // Objects without relationship references are not affected by readable_ends.
+    let all = Query { readable_ends: true, types: vec!["indicator".into()], ..Query::default() };
+    assert_eq!(store.count(&cleared, &all).unwrap(), 2);
+    // A deleted relationship leaves the reference index.
+    assert_eq!(store.delete_versions(open_rel, &VersionFilter::All).unwrap(), 1);
+    assert_eq!(store.count(&cleared, &referencing).unwrap(), 2);
+    // added_before: strictly before the given instant.
+    let page = store.query(&cleared, &Query { versions: VersionFilter::All, ..Query::default() }).unwrap();
+    let third = page.objects[2].date_added;
+    let before = Query { added_before: Some(third), versions: VersionFilter::All, ..Query::default() };
+    assert_eq!(store.count(&cleared, &before).unwrap(), 2);
+    let window = Query { added_after: Some(page.objects[0].date_added), ..before };
+    assert_eq!(ids(store.query(&cleared, &window).unwrap()), BTreeSet::from([secret.to_string()]));
 }
 
 pub fn last_version_is_the_newest_readable_one(store: &dyn Store) {

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod error;
 pub mod media;
 mod observe;
+pub mod rest;
 pub mod taxii;
 
 use crate::auth::Authenticator;
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .merge(taxii::router(state.clone()))
+        .merge(rest::router(state.clone()))
         .fallback(fallback)
         .layer(axum::middleware::from_fn(observe::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

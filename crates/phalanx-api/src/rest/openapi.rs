@@ -1,0 +1,247 @@
+//! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers'
+//! `#[utoipa::path]` annotations and the response types, served at
+//! `/api/v1/openapi.json`. The health check (in `lib.rs`) and the live
+//! event stream (`crate::stream`) are described here by stub operations,
+//! so the document covers every `/api/v1` route.
+
+use super::{admin, labels, objects};
+use crate::error::{ApiError, ErrorCode};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+use std::sync::OnceLock;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every error answer: a stable code from the one table, with its status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, naming the parameter, field or header.
+    pub message: String,
+    /// The stable code (see the table in the API description).
+    #[schema(example = "invalid_parameter")]
+    pub code: String,
+    /// `invalid_request` (4xx) or `internal` (5xx).
+    #[serde(rename = "type")]
+    pub error_type: String,
+    /// The HTTP status, as a number.
+    pub http_status: u16,
+}
+
+/// The health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// The node's version.
+    pub version: String,
+}
+
+/// Node health: 200 when the store answers.
+#[utoipa::path(
+    get, path = "/api/v1/health", tag = "node",
+    responses(
+        (status = 200, description = "The store answers", body = Health),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code)]
+fn health_doc() {}
+
+/// Live event stream (server-sent events).
+///
+/// Every object created, changed or revoked that the caller may read, as
+/// `text/event-stream`; each event's `id` resumes the stream when sent
+/// back as `Last-Event-ID` (no gaps, no duplicates across a reconnect).
+#[utoipa::path(
+    get, path = "/api/v1/stream", tag = "stream",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Last-Event-ID is malformed", body = ErrorBody),
+        (status = 401, description = "The credentials do not authenticate", body = ErrorBody),
+    ),
+    security((), ("basic" = []), ("bearer" = []))
+)]
+#[allow(dead_code)]
+fn stream_doc() {}
+
+/// The OpenAPI document (JSON).
+#[utoipa::path(
+    get, path = "/api/v1/openapi.json", tag = "node",
+    responses((status = 200, description = "This document", content_type = "application/json", body = Object)),
+    security(())
+)]
+#[allow(dead_code)]
+fn openapi_doc() {}
+
+/// The API page (HTML, generated from this document).
+#[utoipa::path(
+    get, path = "/api/v1/docs", tag = "node",
+    responses((status = 200, description = "The API page", content_type = "text/html", body = String)),
+    security(())
+)]
+#[allow(dead_code)]
+fn docs_doc() {}
+
+/// Adds the security schemes: HTTP Basic (user name and API token) and
+/// Bearer (the API token).
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("User name, and an API token as the password"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("phx_ + 64 hex digits")
+                    .description(Some("An API token"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document's description: the API in a few lines, and the error table.
+fn description() -> String {
+    let mut text = String::from(
+        "The REST API of a Phalanx node: STIX 2.1 objects under security labels. \
+         Every answer is filtered by the read rule inside the store query: an object the caller may \
+         not read is answered exactly like a missing one (404). Without credentials a caller is \
+         anonymous and reads only public data (TLP:CLEAR, unclassified, releasable to all).\n\n\
+         Every error is a JSON object `{\"message\", \"code\", \"type\", \"http_status\"}`; the codes are stable:\n\n\
+         | code | HTTP status | meaning |\n|---|---|---|\n",
+    );
+    for code in ErrorCode::ALL {
+        text.push_str(&format!("| `{}` | {} | {} |\n", code.code(), code.http_status().as_u16(), code.title()));
+    }
+    text
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Phalanx REST API", version = "1"),
+    paths(
+        objects::search,
+        objects::add,
+        objects::object,
+        objects::versions,
+        objects::relations,
+        objects::stats,
+        admin::organisations,
+        admin::add_organisation,
+        admin::organisation,
+        admin::users,
+        admin::add_user,
+        admin::user,
+        admin::disable_user,
+        admin::tokens,
+        admin::issue,
+        admin::revoke,
+        labels::preview,
+        health_doc,
+        stream_doc,
+        openapi_doc,
+        docs_doc,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "objects", description = "STIX objects under the read rule"),
+        (name = "admin", description = "Organisations, users and tokens"),
+        (name = "labels", description = "Who could read what"),
+        (name = "stream", description = "Live events"),
+        (name = "node", description = "Health and this documentation"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, built once.
+pub fn document_value() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.description = Some(description());
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        serde_json::to_value(&doc).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the OpenAPI document does not serialise");
+            serde_json::json!({})
+        })
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document(axum::extract::RawQuery(raw): axum::extract::RawQuery) -> Result<Response, ApiError> {
+    super::no_parameters(raw.as_deref())?;
+    super::json_response(StatusCode::OK, document_value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_31_and_covers_every_route() {
+        let doc = document_value();
+        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+        let paths = doc["paths"].as_object().expect("paths");
+        for path in [
+            "/api/v1/objects",
+            "/api/v1/objects/{id}",
+            "/api/v1/objects/{id}/versions",
+            "/api/v1/objects/{id}/relations",
+            "/api/v1/stats",
+            "/api/v1/organisations",
+            "/api/v1/organisations/{id}",
+            "/api/v1/users",
+            "/api/v1/users/{id}",
+            "/api/v1/users/{id}/disable",
+            "/api/v1/tokens",
+            "/api/v1/tokens/{id}/revoke",
+            "/api/v1/labels/preview",
+            "/api/v1/health",
+            "/api/v1/stream",
+            "/api/v1/openapi.json",
+            "/api/v1/docs",
+        ] {
+            assert!(paths.contains_key(path), "{path} is not documented");
+        }
+        assert!(paths["/api/v1/objects"].get("post").is_some());
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["basic"]["scheme"], "basic");
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        let error = &doc["components"]["schemas"]["ErrorBody"];
+        for field in ["message", "code", "type", "http_status"] {
+            assert!(error["properties"].get(field).is_some(), "ErrorBody.{field}");
+        }
+        let description = doc["info"]["description"].as_str().unwrap_or_default();
+        for code in ErrorCode::ALL {
+            assert!(description.contains(&format!("`{}`", code.code())), "{} missing from the error table", code.code());
+        }
+    }
+
+    #[test]
+    fn the_error_schema_matches_what_errors_render() {
+        let rendered = ApiError::parameter("limit: bad").json_body();
+        let keys: Vec<&str> = rendered.as_object().unwrap().keys().map(String::as_str).collect();
+        let doc = document_value();
+        let props = doc["components"]["schemas"]["ErrorBody"]["properties"].as_object().unwrap();
+        let mut documented: Vec<&str> = props.keys().map(String::as_str).collect();
+        let mut rendered_keys = keys.clone();
+        documented.sort();
+        rendered_keys.sort();
+        assert_eq!(documented, rendered_keys);
+    }
+}

@@ -3,7 +3,9 @@
 //! routes, a plain JSON error elsewhere).
 //!
 //! The codes are part of the API: clients may match on them, so a code is
-//! never renamed or given another status.
+//! never renamed or given another status. Every rendered error carries its
+//! [`ErrorCode`] as a response extension, so that layers can tell the
+//! node's own errors from bare framework answers (see `limits`).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -70,6 +72,14 @@ make_error_codes! {
     Internal => (INTERNAL_SERVER_ERROR, "internal", "internal error");
     /// The node is shutting down or the store is unavailable.
     Unavailable => (SERVICE_UNAVAILABLE, "unavailable", "service unavailable");
+    /// The caller's token (anonymous: its address) sent more requests than
+    /// the rate limit allows; `Retry-After` says when to try again.
+    RateLimited => (TOO_MANY_REQUESTS, "rate_limited", "too many requests");
+    /// The node already handles its maximum of concurrent requests (load
+    /// shedding); `Retry-After` says when to try again.
+    Overloaded => (SERVICE_UNAVAILABLE, "overloaded", "server overloaded");
+    /// The request took longer than the node's request timeout.
+    Timeout => (SERVICE_UNAVAILABLE, "timeout", "request timed out");
 }
 
 /// An error answer: a code and a lowercase message naming what was wrong
@@ -125,7 +135,15 @@ impl ApiError {
         if self.code == ErrorCode::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"phalanx\", charset=\"UTF-8\""));
         }
+        response.extensions_mut().insert(self.code);
         response
+    }
+
+    /// The rendering for a request to `path`: the TAXII error object under
+    /// `/taxii2`, plain JSON elsewhere (for layers that answer before any
+    /// route was chosen).
+    pub fn into_response_for(self, path: &str) -> Response {
+        if path.starts_with("/taxii2") { self.into_taxii_response() } else { self.into_response() }
     }
 
     /// The plain JSON rendering for non-TAXII routes:
@@ -157,6 +175,7 @@ impl IntoResponse for ApiError {
         if self.code == ErrorCode::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"phalanx\", charset=\"UTF-8\""));
         }
+        response.extensions_mut().insert(self.code);
         response
     }
 }

@@ -22,9 +22,11 @@
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod media;
 mod observe;
 pub mod rest;
+pub mod stream;
 pub mod taxii;
 
 use crate::auth::Authenticator;
@@ -59,6 +61,10 @@ pub struct ApiConfig {
     pub status_ttl: Duration,
     /// Most status resources kept.
     pub status_capacity: usize,
+    /// Limits on requests: timeout, concurrency, rate per token.
+    pub limits: limits::LimitsConfig,
+    /// How the live event stream polls and keeps connections alive.
+    pub stream: stream::StreamConfig,
 }
 
 impl Default for ApiConfig {
@@ -67,11 +73,13 @@ impl Default for ApiConfig {
             title: "Phalanx TAXII 2.1 server".into(),
             description: None,
             contact: None,
-            max_content_length: 10 << 20,
+            max_content_length: 100 << 20,
             page_size_cap: 1000,
             default_tlp: None,
             status_ttl: Duration::from_secs(48 * 3600),
             status_capacity: 10_000,
+            limits: limits::LimitsConfig::default(),
+            stream: stream::StreamConfig::default(),
         }
     }
 }
@@ -86,6 +94,11 @@ struct Inner {
     collections: Vec<taxii::collections::Collection>,
     statuses: taxii::status::StatusStore,
     metrics: Option<MetricsRender>,
+    /// Bumped after every committed write (see [`AppState::notify_committed`]).
+    committed: tokio::sync::watch::Sender<u64>,
+    /// Set when the node begins to shut down (see [`AppState::begin_shutdown`]).
+    shutdown: tokio::sync::watch::Sender<bool>,
+    limiter: limits::Limiter,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -103,7 +116,35 @@ impl AppState {
     ) -> Result<Self, StoreError> {
         let collections = taxii::collections::load(store.as_ref())?;
         let statuses = taxii::status::StatusStore::new(config.status_ttl, config.status_capacity);
-        Ok(AppState(Arc::new(Inner { store, auth, config, collections, statuses, metrics })))
+        let limiter = limits::Limiter::new(&config.limits);
+        let (committed, _) = tokio::sync::watch::channel(0);
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Ok(AppState(Arc::new(Inner { store, auth, config, collections, statuses, metrics, committed, shutdown, limiter })))
+    }
+
+    /// Tells the live streams that a write transaction committed, so that
+    /// they read the new versions now rather than at their next poll. Call
+    /// it after every successful commit (TAXII and REST writes); writes
+    /// from other processes are found by the streams' periodic poll.
+    pub fn notify_committed(&self) {
+        self.0.committed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes after each [`AppState::notify_committed`].
+    pub fn committed_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.committed.subscribe()
+    }
+
+    /// Ends the live streams (their clients reconnect elsewhere or later):
+    /// the binary calls it when shutdown begins, so that open streams do
+    /// not hold the graceful shutdown until its grace period is over.
+    pub fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    /// A receiver that turns `true` when shutdown begins.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
     }
 
     /// The store.
@@ -141,7 +182,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(taxii::router(state.clone()))
         .merge(rest::router(state.clone()))
+        .route("/api/v1/stream", get(stream::stream_events))
         .fallback(fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(state.config().max_content_length))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::enforce))
         .layer(axum::middleware::from_fn(observe::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal("a handler panicked").into_response()

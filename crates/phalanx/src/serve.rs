@@ -4,6 +4,19 @@
 //! Configuration, highest precedence first: command-line flags, then
 //! `PHALANX_*` environment variables, then the TOML file given with
 //! `--config`, then the defaults. The file carries `version = 1`.
+//!
+//! Keys of the file, each also read from `PHALANX_<KEY>` in upper case
+//! (`PHALANX_RATE_LIMIT_PER_SEC`, ...): `listen`, `data_dir`, `body_limit`
+//! (bytes, default 100 MiB, also the TAXII `max_content_length`),
+//! `page_size_cap`, `default_tlp`, `title`, `description`, `contact`,
+//! `tls_cert`, `tls_key`, `status_ttl_hours`, `status_capacity`,
+//! `shutdown_grace_secs`, `request_timeout_secs` (default 60, 0 = none;
+//! not applied to the live stream), `max_concurrent_requests` (default
+//! 256, 0 = no limit; more are answered 503), `rate_limit_per_sec`
+//! (requests per second per token, anonymous per address; default 100,
+//! 0 = no limit; more are answered 429), `rate_limit_burst` (default 200),
+//! `stream_poll_ms` (default 1000: how soon the live stream sees writes of
+//! other processes), `stream_keepalive_secs` (default 15).
 
 use crate::Finished;
 use crate::node::open_store;
@@ -29,7 +42,9 @@ pub struct ServeArgs {
     pub listen: Option<String>,
     /// TOML configuration file (keys: version, listen, data_dir, body_limit,
     /// page_size_cap, default_tlp, title, description, contact, tls_cert,
-    /// tls_key, status_ttl_hours, status_capacity, shutdown_grace_secs).
+    /// tls_key, status_ttl_hours, status_capacity, shutdown_grace_secs,
+    /// request_timeout_secs, max_concurrent_requests, rate_limit_per_sec,
+    /// rate_limit_burst, stream_poll_ms, stream_keepalive_secs).
     #[arg(long, env = "PHALANX_CONFIG")]
     pub config: Option<PathBuf>,
     /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
@@ -72,6 +87,19 @@ pub struct FileConfig {
     pub status_capacity: Option<usize>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: Option<u64>,
+    /// Seconds a request may take before it is answered 503 (0: no limit).
+    pub request_timeout_secs: Option<u64>,
+    /// Most requests handled at once; more are answered 503 (0: no limit).
+    pub max_concurrent_requests: Option<usize>,
+    /// Requests per second per token (anonymous: per address); more are
+    /// answered 429 (0: no limit).
+    pub rate_limit_per_sec: Option<f64>,
+    /// Requests a token may make in a burst.
+    pub rate_limit_burst: Option<u32>,
+    /// Milliseconds between the live stream's reads of the store.
+    pub stream_poll_ms: Option<u64>,
+    /// Seconds of silence before the live stream sends a keep-alive.
+    pub stream_keepalive_secs: Option<u64>,
 }
 
 /// The resolved configuration of `phalanx serve`.
@@ -157,6 +185,42 @@ pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
         bail!("status_capacity: must be greater than 0");
     }
     let grace = env_value::<u64>("SHUTDOWN_GRACE_SECS")?.or(file.shutdown_grace_secs).unwrap_or(30);
+    let limit_defaults = defaults.limits.clone();
+    let timeout_secs = env_value::<u64>("REQUEST_TIMEOUT_SECS")?
+        .or(file.request_timeout_secs)
+        .unwrap_or(limit_defaults.request_timeout.as_secs());
+    let rate = env_value::<f64>("RATE_LIMIT_PER_SEC")?.or(file.rate_limit_per_sec).unwrap_or(limit_defaults.rate_per_sec);
+    if !rate.is_finite() || rate < 0.0 {
+        bail!("rate_limit_per_sec: must be a number of at least 0 (0 = no limit)");
+    }
+    let burst = env_value::<u32>("RATE_LIMIT_BURST")?.or(file.rate_limit_burst).unwrap_or(limit_defaults.rate_burst);
+    if burst == 0 {
+        bail!("rate_limit_burst: must be greater than 0");
+    }
+    let limits = phalanx_api::limits::LimitsConfig {
+        request_timeout: Duration::from_secs(timeout_secs),
+        max_concurrent_requests: env_value::<usize>("MAX_CONCURRENT_REQUESTS")?
+            .or(file.max_concurrent_requests)
+            .unwrap_or(limit_defaults.max_concurrent_requests),
+        rate_per_sec: rate,
+        rate_burst: burst,
+    };
+    let stream_defaults = defaults.stream.clone();
+    let poll_ms = env_value::<u64>("STREAM_POLL_MS")?.or(file.stream_poll_ms).unwrap_or(stream_defaults.poll_interval.as_millis() as u64);
+    if poll_ms == 0 {
+        bail!("stream_poll_ms: must be greater than 0");
+    }
+    let keepalive_secs = env_value::<u64>("STREAM_KEEPALIVE_SECS")?
+        .or(file.stream_keepalive_secs)
+        .unwrap_or(stream_defaults.keepalive.as_secs());
+    if keepalive_secs == 0 {
+        bail!("stream_keepalive_secs: must be greater than 0");
+    }
+    let stream = phalanx_api::stream::StreamConfig {
+        poll_interval: Duration::from_millis(poll_ms),
+        keepalive: Duration::from_secs(keepalive_secs),
+        ..stream_defaults
+    };
     let api = ApiConfig {
         title: env_value::<String>("TITLE")?.or(file.title).unwrap_or(defaults.title),
         description: env_value::<String>("DESCRIPTION")?.or(file.description),
@@ -166,6 +230,8 @@ pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
         default_tlp,
         status_ttl: Duration::from_secs(ttl_hours * 3600),
         status_capacity,
+        limits,
+        stream,
     };
     Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace) })
 }
@@ -224,7 +290,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("starting the api")?
         .context("loading the TAXII collections")?;
-    let app = phalanx_api::router(state);
+    let app = phalanx_api::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener =
         std::net::TcpListener::bind(&config.listen).with_context(|| format!("--listen: cannot bind {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -233,6 +299,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
+        // Live streams end now: they would otherwise hold the graceful
+        // shutdown until the grace period is over.
+        state.begin_shutdown();
         let _ = tx.send(true);
     });
     let stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -259,7 +328,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tracing::info!(%addr, scheme, "listening");
             axum_server::tls_rustls::from_tcp_rustls(listener, tls)?
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app)
                 .await
                 .context("serving https")?;
         }

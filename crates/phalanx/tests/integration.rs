@@ -5,4 +5,7 @@
 mod cli_identity;
 mod cli_import;
 mod common;
+mod communities;
+mod limits;
+mod stream;
 mod taxii;

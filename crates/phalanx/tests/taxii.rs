@@ -305,7 +305,7 @@ fn discovery_api_root_and_collections() {
     c.expect(200);
     let list = c.json()["collections"].as_array().expect("collections").clone();
     let aliases: Vec<&str> = list.iter().filter_map(|c| c["alias"].as_str()).collect();
-    assert_eq!(aliases, ["all", "indicators", "observables", "reports", "inbox"]);
+    assert_eq!(aliases, ["all", "indicators", "observables", "reports", "inbox", "community-eu", "community-nato"]);
     for coll in &list {
         let id = coll["id"].as_str().expect("id");
         let uuid = uuid::Uuid::parse_str(id).expect("uuid");
@@ -461,7 +461,7 @@ fn post_status_and_write_errors() {
     node.request("POST", &objects, Some("alice"), &[], Some(body.clone())).expect(415);
     node.request("POST", &objects, Some("alice"), &[("Content-Type", "application/taxii+json")], Some(body)).expect(202);
     // Over max_content_length: refused from Content-Length, before the body.
-    let (status, content_type) = raw_post_headers(&node, &objects, 11 << 20);
+    let (status, content_type) = raw_post_headers(&node, &objects, 101 << 20);
     assert_eq!(status, 413);
     assert_eq!(content_type.as_deref(), Some(TAXII));
     node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(b"{not json".to_vec())).expect(400);

@@ -15,10 +15,10 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use phalanx_labels::{LabelDefaults, Tlp};
+use phalanx_labels::{LabelDefaults, LabelMarking, Tlp};
 use phalanx_model::{StixId, StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::{Page, Query, StoredObject, VersionFilter};
+use phalanx_store::{LabelFilter, Page, Query, StoredObject, VersionFilter};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -68,18 +68,20 @@ fn with_date_headers(mut response: Response, objects: &[StoredObject]) -> Respon
     response
 }
 
-fn find_collection<'a>(state: &'a AppState, key: &str) -> Result<&'a Collection, ApiError> {
+/// The collection `key` (id or alias), unless it is hidden from `caller`
+/// (a community it is not a member of: the same 404 as a missing one).
+fn find_collection<'a>(state: &'a AppState, key: &str, caller: &Caller) -> Result<&'a Collection, ApiError> {
     state
         .0
         .collections
         .iter()
-        .find(|c| c.id == key || c.alias == key)
+        .find(|c| (c.id == key || c.alias == key) && !c.hidden_from(caller))
         .ok_or_else(|| ApiError::not_found(format!("collection: no collection '{key}' in this api root")))
 }
 
 /// The collection, if the caller may read from it.
 fn readable_collection(state: &AppState, key: &str, caller: &Caller) -> Result<Collection, ApiError> {
-    let c = find_collection(state, key)?;
+    let c = find_collection(state, key, caller)?;
     if !c.can_read(caller) {
         return Err(ApiError::new(ErrorCode::Forbidden, format!("collection {}: may not be read (can_read is false)", c.alias)));
     }
@@ -88,7 +90,7 @@ fn readable_collection(state: &AppState, key: &str, caller: &Caller) -> Result<C
 
 /// The collection, if the caller may write to it (anonymous: 401).
 fn writable_collection(state: &AppState, key: &str, caller: &Caller) -> Result<Collection, ApiError> {
-    let c = find_collection(state, key)?;
+    let c = find_collection(state, key, caller)?;
     if !c.can_write(caller) {
         if caller.actor.is_none() {
             return Err(ApiError::new(ErrorCode::Unauthorized, format!("collection {}: writing needs authentication", c.alias)));
@@ -130,6 +132,7 @@ fn build_query(state: &AppState, c: &Collection, f: &Filters, object: Option<&st
         versions,
         limit: f.limit.unwrap_or(cap).min(cap),
         after: f.after,
+        label: c.community().map(|community| LabelFilter { audience: vec![community.to_owned()], ..LabelFilter::default() }),
         ..Query::default()
     })
 }
@@ -207,13 +210,14 @@ pub async fn status(State(state): State<AppState>, Extension(caller): Extension<
 
 /// GET `{api-root}/collections/` (§5.1).
 pub async fn collections(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
-    let list: Vec<Value> = state.0.collections.iter().map(|c| c.resource(&caller)).collect();
+    let list: Vec<Value> =
+        state.0.collections.iter().filter(|c| !c.hidden_from(&caller)).map(|c| c.resource(&caller)).collect();
     ok_json(&json!({"collections": list}))
 }
 
 /// GET `{api-root}/collections/{id}/` (§5.2).
 pub async fn collection(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> TaxiiResult {
-    Ok(ok_json(&find_collection(&state, &key)?.resource(&caller)))
+    Ok(ok_json(&find_collection(&state, &key, &caller)?.resource(&caller)))
 }
 
 /// GET `.../manifest/` (§5.3).
@@ -309,7 +313,7 @@ pub async fn delete_object(
     Path((key, object)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> TaxiiResult {
-    let c = find_collection(&state, &key)?.clone();
+    let c = find_collection(&state, &key, &caller)?.clone();
     let Some(actor) = caller.actor.clone() else {
         return Err(ApiError::new(ErrorCode::Unauthorized, "delete: needs authentication").into());
     };
@@ -332,11 +336,13 @@ pub async fn delete_object(
     let store = state.store().clone();
     let subject = caller.subject.clone();
     let types = c.types();
+    let in_community = c.community().map(|community| LabelFilter { audience: vec![community.to_owned()], ..LabelFilter::default() });
     let deleted = blocking(move || {
         let visible: Vec<StoredObject> = store
             .get(&subject, &id, &f.versions)?
             .into_iter()
             .filter(|o| types.is_none_or(|t| t.contains(&o.object_type.as_str())))
+            .filter(|o| in_community.as_ref().is_none_or(|filter| filter.matches(&o.label)))
             .collect();
         if visible.is_empty() {
             return Err(ApiError::not_found(format!("object: no object {id} in this collection")));
@@ -354,6 +360,7 @@ pub async fn delete_object(
         Ok(n)
     })
     .await?;
+    state.notify_committed();
     metrics::counter!("phalanx_objects_deleted_total").increment(deleted);
     Ok(respond(StatusCode::OK, String::new()))
 }
@@ -436,12 +443,18 @@ pub async fn add_objects(
     let posted = read_envelope(&bytes)?;
     drop(bytes);
 
+    // A community collection labels the objects without a label marking
+    // releasable to the community, explicitly (their markings otherwise win).
+    let community_label = c.community().map(|community| LabelMarking {
+        releasable_to: [community.to_owned()].into(),
+        ..LabelMarking::unclassified()
+    });
     let options = IngestOptions {
         defaults: LabelDefaults {
             tlp: explicit_tlp.or(state.config().default_tlp).unwrap_or(LabelDefaults::default().tlp),
-            label: None,
+            label: community_label,
         },
-        explicit_defaults: explicit_tlp.is_some(),
+        explicit_defaults: explicit_tlp.is_some() || c.community().is_some(),
         origin: actor.origin(),
         signed_by_originator: false,
     };
@@ -506,6 +519,9 @@ pub async fn add_objects(
         Ok((ok, failed, report.stored))
     })
     .await?;
+    if stored > 0 {
+        state.notify_committed();
+    }
     metrics::counter!("phalanx_objects_stored_total").increment(stored);
     metrics::counter!("phalanx_objects_refused_total").increment(failures.len() as u64);
     let resource = StatusResource {

@@ -5,6 +5,7 @@
 mod cli_identity;
 mod cli_import;
 mod common;
+mod rest;
 mod communities;
 mod limits;
 mod stream;

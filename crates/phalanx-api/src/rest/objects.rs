@@ -369,7 +369,7 @@ pub async fn search(
 /// An object the caller may not read answers 404 exactly like a missing one.
 #[utoipa::path(
     get, path = "/api/v1/objects/{id}", tag = "objects",
-    params(("id" = String, Path, description = "The STIX id"), ObjectQuery),
+    params(("id" = String, Path, description = "The STIX id", pattern = r"^[a-z0-9-]+--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", example = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), ObjectQuery),
     responses(
         (status = 200, description = "The object version", body = ObjectRecord),
         (status = 400, description = "The id or a parameter is malformed", body = super::openapi::ErrorBody),
@@ -403,7 +403,7 @@ pub async fn object(
 /// Every version of an object the caller may read, oldest first, paged.
 #[utoipa::path(
     get, path = "/api/v1/objects/{id}/versions", tag = "objects",
-    params(("id" = String, Path, description = "The STIX id"), PageQuery),
+    params(("id" = String, Path, description = "The STIX id", pattern = r"^[a-z0-9-]+--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", example = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), PageQuery),
     responses(
         (status = 200, description = "A page of versions", body = ObjectPage),
         (status = 400, description = "The id or a parameter is malformed", body = super::openapi::ErrorBody),
@@ -469,7 +469,7 @@ fn referenced_ids(object: &Value) -> Vec<String> {
 /// it reveals nothing. Correlations are a different endpoint.
 #[utoipa::path(
     get, path = "/api/v1/objects/{id}/relations", tag = "objects",
-    params(("id" = String, Path, description = "The STIX id"), RelationsQuery),
+    params(("id" = String, Path, description = "The STIX id", pattern = r"^[a-z0-9-]+--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", example = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), RelationsQuery),
     responses(
         (status = 200, description = "The object's relations", body = Relations),
         (status = 400, description = "The id or a parameter is malformed", body = super::openapi::ErrorBody),

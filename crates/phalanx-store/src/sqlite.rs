@@ -325,6 +325,109 @@ impl SqliteStore {
         }
     }
 
+    /// [`Store::query`] on `conn`, inside [`SqliteStore::in_snapshot`].
+    fn query_on(&self, conn: &Connection, reader: &Subject, query: &Query) -> Result<Page, StoreError> {
+        let Some((selected, readable)) = self.classes_for(reader, query) else {
+            return Ok(Page::default());
+        };
+        let mut params = Vec::new();
+        let mut sql = format!("SELECT {SELECT_COLUMNS} FROM objects o WHERE ");
+        sql.push_str(&where_clause(query, &selected, &readable, &mut params)?);
+        if let Some(Cursor(seq)) = query.after {
+            match query.order {
+                Order::AddedAscending => sql.push_str(" AND o.seq > ?"),
+                Order::AddedDescending => sql.push_str(" AND o.seq < ?"),
+            }
+            params.push(SqlValue::Integer(seq));
+        }
+        sql.push_str(match query.order {
+            Order::AddedAscending => " ORDER BY o.seq ASC",
+            Order::AddedDescending => " ORDER BY o.seq DESC",
+        });
+        if query.limit > 0 {
+            sql.push_str(" LIMIT ?");
+            params.push(SqlValue::Integer(query.limit as i64 + 1));
+        }
+        {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(params.iter()))?;
+            let mut objects = Vec::new();
+            while let Some(row) = rows.next()? {
+                objects.push(row_to_object(self, row)?);
+            }
+            let more = query.limit > 0 && objects.len() > query.limit;
+            if more {
+                objects.truncate(query.limit);
+            }
+            let next = if more { objects.last().map(|o| Cursor(o.seq)) } else { None };
+            Ok(Page { objects, more, next })
+        }
+    }
+
+    /// [`Store::count`] on `conn`, inside [`SqliteStore::in_snapshot`].
+    fn count_on(&self, conn: &Connection, reader: &Subject, query: &Query) -> Result<u64, StoreError> {
+        let Some((selected, readable)) = self.classes_for(reader, query) else {
+            return Ok(0);
+        };
+        let mut params = Vec::new();
+        let sql =
+            format!("SELECT COUNT(*) FROM objects o WHERE {}", where_clause(query, &selected, &readable, &mut params)?);
+        let n: i64 = conn.prepare_cached(&sql)?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Runs `f` on `conn` in one read transaction, after loading the access
+    /// classes other processes added (see [`SqliteStore::refresh_classes`]):
+    /// the classes and the rows then come from the same snapshot, so a row
+    /// committed by another process is never left out of a page while
+    /// later rows are served (the live stream resumes after the last one).
+    fn in_snapshot<T>(
+        &self,
+        conn: &Connection,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        conn.execute_batch("BEGIN")?;
+        let result = self.refresh_classes(conn).and_then(|()| f(conn));
+        let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let value = result?;
+        end?;
+        Ok(value)
+    }
+
+    /// Loads the access classes that other processes (such as `phalanx
+    /// import` beside `phalanx serve`) added since this store loaded its
+    /// own: until then their rows are in no reader's readable classes.
+    fn refresh_classes(&self, conn: &Connection) -> Result<(), StoreError> {
+        // Classes are never deleted: a count that differs means some are
+        // missing here (not only the newest ones: this process may have
+        // added a later one itself).
+        let known = self.classes.read().unwrap_or_else(|p| p.into_inner()).labels.len() as i64;
+        let stored: i64 = conn.prepare_cached("SELECT COUNT(*) FROM access_classes")?.query_row([], |r| r.get(0))?;
+        if stored <= known {
+            return Ok(());
+        }
+        let mut found = Vec::new();
+        {
+            let mut stmt = conn.prepare_cached("SELECT id, access_key, label FROM access_classes")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            for row in rows {
+                let (id, key, label) = row?;
+                let label: Label = serde_json::from_str(&label)
+                    .map_err(|e| StoreError::Corrupt { what: format!("access class {id}"), message: e.to_string() })?;
+                found.push((id, key, label));
+            }
+        }
+        let mut classes = self.classes.write().unwrap_or_else(|p| p.into_inner());
+        for (id, key, label) in found {
+            if !classes.by_key.contains_key(&key) {
+                tracing::debug!(class = id, "access class added by another process");
+                classes.by_key.insert(key, id);
+                classes.labels.push((id, label));
+            }
+        }
+        Ok(())
+    }
+
     fn label_of(&self, class: i64) -> Result<Label, StoreError> {
         let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
         classes
@@ -668,55 +771,13 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, reader: &Subject, query: &Query) -> Result<Page, StoreError> {
-        let Some((selected, readable)) = self.classes_for(reader, query) else {
-            return Ok(Page::default());
-        };
-        let mut params = Vec::new();
-        let mut sql = format!("SELECT {SELECT_COLUMNS} FROM objects o WHERE ");
-        sql.push_str(&where_clause(query, &selected, &readable, &mut params)?);
-        if let Some(Cursor(seq)) = query.after {
-            match query.order {
-                Order::AddedAscending => sql.push_str(" AND o.seq > ?"),
-                Order::AddedDescending => sql.push_str(" AND o.seq < ?"),
-            }
-            params.push(SqlValue::Integer(seq));
-        }
-        sql.push_str(match query.order {
-            Order::AddedAscending => " ORDER BY o.seq ASC",
-            Order::AddedDescending => " ORDER BY o.seq DESC",
-        });
-        if query.limit > 0 {
-            sql.push_str(" LIMIT ?");
-            params.push(SqlValue::Integer(query.limit as i64 + 1));
-        }
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params_from_iter(params.iter()))?;
-            let mut objects = Vec::new();
-            while let Some(row) = rows.next()? {
-                objects.push(row_to_object(self, row)?);
-            }
-            let more = query.limit > 0 && objects.len() > query.limit;
-            if more {
-                objects.truncate(query.limit);
-            }
-            let next = if more { objects.last().map(|o| Cursor(o.seq)) } else { None };
-            Ok(Page { objects, more, next })
-        })
+        self.with_reader(|conn| self.in_snapshot(conn, |conn| self.query_on(conn, reader, query)))
     }
 
     fn count(&self, reader: &Subject, query: &Query) -> Result<u64, StoreError> {
-        let Some((selected, readable)) = self.classes_for(reader, query) else {
-            return Ok(0);
-        };
-        let mut params = Vec::new();
-        let sql =
-            format!("SELECT COUNT(*) FROM objects o WHERE {}", where_clause(query, &selected, &readable, &mut params)?);
-        self.with_reader(|conn| {
-            let n: i64 = conn.prepare_cached(&sql)?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-            Ok(n as u64)
-        })
+        self.with_reader(|conn| self.in_snapshot(conn, |conn| self.count_on(conn, reader, query)))
     }
+
 
     fn stats(&self, reader: &Subject) -> Result<Stats, StoreError> {
         let access_classes = self.classes.read().unwrap_or_else(|p| p.into_inner()).labels.len() as u64;
@@ -1621,6 +1682,35 @@ mod tests {
         });
         txn.commit().unwrap();
         assert_eq!(count_all(&store), 5000);
+    }
+
+    #[test]
+    fn readers_see_labels_that_another_process_added() {
+        // Two stores on one directory stand for `phalanx serve` and a
+        // `phalanx import` beside it.
+        let dir = tempfile::tempdir().unwrap();
+        let serve = SqliteStore::open(dir.path()).unwrap();
+        let import = SqliteStore::open(dir.path()).unwrap();
+        put_ips(&serve, 0..2);
+        let reader = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
+        let all = Query { versions: VersionFilter::All, ..Query::default() };
+        let first = serve.query(&reader, &all).unwrap();
+        // The other process stores a version under a label new to both
+        // (a new access class), then serve adds a class of its own.
+        let clear = Label::unclassified(phalanx_labels::Tlp::Clear).with_originator(Some(ORG.into()));
+        let one = indicator("one");
+        let mut txn = import.begin().unwrap();
+        txn.put(NewVersion { object: &one, json: &one.to_json_string(), label: &clear, origin: "t" }).unwrap();
+        txn.commit().unwrap();
+        let amber = Label::unclassified(phalanx_labels::Tlp::Amber).with_originator(Some(ORG.into()));
+        let mut txn = serve.begin().unwrap();
+        txn.put(NewVersion { object: &ip(9), json: &ip(9).to_json_string(), label: &amber, origin: "t" }).unwrap();
+        txn.commit().unwrap();
+        let after = Query { after: first.objects.last().map(|o| Cursor(o.seq)), ..all.clone() };
+        let page = serve.query(&reader, &after).unwrap();
+        let types: Vec<&str> = page.objects.iter().map(|o| o.object_type.as_str()).collect();
+        assert_eq!(types, ["indicator", "ipv4-addr"], "the other process's version is not skipped");
+        assert_eq!(serve.count(&reader, &all).unwrap(), 4);
     }
 
     #[test]

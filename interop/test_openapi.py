@@ -122,7 +122,7 @@ def seed(base, token):
           json.dumps(report))
 
 
-def schemathesis(base, auth_args, label, max_examples, max_time):
+def schemathesis(base, auth_args, label, max_examples, max_time, workdir):
     exe = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     if not os.path.exists(exe):
         exe = shutil.which("schemathesis") or "schemathesis"
@@ -131,7 +131,8 @@ def schemathesis(base, auth_args, label, max_examples, max_time):
            "--workers", "2", "--request-timeout", "30", "--phases", "examples,coverage,fuzzing",
            "--suppress-health-check", "all", "--seed", "1", "--no-color", *auth_args]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=max_time * 3 + 300, env=env)
+    # Run in a scratch directory: schemathesis keeps its example database in the working directory.
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=max_time * 3 + 300, env=env, cwd=workdir)
     tail = (out.stdout + out.stderr)[-6000:]
     print(f"--- schemathesis ({label}), exit {out.returncode}")
     print(tail)
@@ -159,9 +160,9 @@ def main():
             doc = json.load(response)
         check("openapi.json is OpenAPI 3.1", str(doc.get("openapi", "")).startswith("3.1"), doc.get("openapi"))
         schemathesis(node.base, ["--header", f"Authorization: Bearer {alice}"], "as an analyst (Bearer)",
-                     args.max_examples, args.max_time)
+                     args.max_examples, args.max_time, data)
         schemathesis(node.base, ["--auth", f"admin:{admin}"], "as the node admin (Basic)",
-                     args.max_examples, args.max_time)
+                     args.max_examples, args.max_time, data)
         check("the server survived", node.alive(), "the server process exited")
     finally:
         if node is not None:

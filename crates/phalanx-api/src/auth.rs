@@ -91,12 +91,44 @@ pub trait Authenticator: Send + Sync {
     fn authenticate(&self, store: &dyn Store, credentials: &Credentials) -> Result<Actor, AuthFailure>;
 }
 
-/// API tokens through `phalanx_auth::authenticate_token` (constant-time
-/// digest check, expiry, revocation, disabled users, `login` /
-/// `login-failed` audited). With Basic, the user name must also be the
-/// token's user's.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TokenAuthenticator;
+/// API tokens through `phalanx-auth` (constant-time digest check, expiry,
+/// revocation, disabled users). With Basic, the user name must also be the
+/// token's user's. Every refusal is audited (`login-failed`); a token's
+/// successful use is audited (`login`) the first time this process sees it
+/// and then at most once per [`LOGIN_AUDIT_INTERVAL`], so a client polling
+/// every second does not add an audit entry (a synced write) per request.
+#[derive(Debug, Default)]
+pub struct TokenAuthenticator {
+    /// When each token's `login` was last audited, by token id.
+    last_login: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// How often a token's continued use is written to the audit log.
+pub const LOGIN_AUDIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl TokenAuthenticator {
+    /// An authenticator that has audited no login yet.
+    pub fn new() -> Self {
+        TokenAuthenticator::default()
+    }
+
+    /// Whether the use of `token_id` is due for a `login` audit entry now;
+    /// marks it audited when it is.
+    fn login_due(&self, token_id: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.last_login.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(token_id) {
+            Some(at) if now.duration_since(*at) < LOGIN_AUDIT_INTERVAL => false,
+            _ => {
+                if seen.len() >= 100_000 {
+                    seen.retain(|_, at| now.duration_since(*at) < LOGIN_AUDIT_INTERVAL);
+                }
+                seen.insert(token_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
 
 impl Authenticator for TokenAuthenticator {
     fn authenticate(&self, store: &dyn Store, credentials: &Credentials) -> Result<Actor, AuthFailure> {
@@ -104,16 +136,21 @@ impl Authenticator for TokenAuthenticator {
             Credentials::Basic { user, secret } => (Some(user.as_str()), secret.as_str()),
             Credentials::Token(secret) => (None, secret.as_str()),
         };
-        let actor = phalanx_auth::authenticate_token(store, secret).map_err(|e| {
+        let store_failure = |e: phalanx_auth::AuthError| {
             if e.is_credential_failure() { AuthFailure::Refused(e.to_string()) } else { AuthFailure::Store(e.to_string()) }
-        })?;
+        };
+        let (actor, token_id) =
+            phalanx_auth::verify_token_at(store, secret, phalanx_model::Timestamp::now(6)).map_err(store_failure)?;
         if let Some(name) = user_name.filter(|name| *name != actor.user.name) {
             let reason = "basic user name is not the token's user";
-            let details = serde_json::json!({"method": "basic", "reason": reason});
+            let details = serde_json::json!({"method": "basic", "token": token_id, "reason": reason});
             store
                 .audit(phalanx_auth::ANONYMOUS, "login-failed", &name.chars().take(64).collect::<String>(), &details)
                 .map_err(|e| AuthFailure::Store(e.to_string()))?;
             return Err(AuthFailure::Refused(reason.into()));
+        }
+        if self.login_due(&token_id) {
+            phalanx_auth::audit_token_login(store, &actor, &token_id).map_err(store_failure)?;
         }
         Ok(actor)
     }
@@ -199,6 +236,17 @@ mod tests {
             assert_eq!(e.code, ErrorCode::Unauthorized, "{bad}");
             assert!(e.message.starts_with("authorization:"));
         }
+    }
+
+    #[test]
+    fn a_token_login_is_audited_once_per_interval() {
+        let auth = TokenAuthenticator::new();
+        assert!(auth.login_due("token-1"), "first use is audited");
+        assert!(!auth.login_due("token-1"), "a second use within the interval is not");
+        assert!(auth.login_due("token-2"), "each token has its own interval");
+        let past = std::time::Instant::now().checked_sub(LOGIN_AUDIT_INTERVAL).expect("instant");
+        auth.last_login.lock().unwrap().insert("token-1".into(), past);
+        assert!(auth.login_due("token-1"), "after the interval the use is audited again");
     }
 
     #[test]

@@ -129,16 +129,25 @@ pub fn authenticate_token_at<R: Registry + ?Sized>(
     secret: &str,
     now: Timestamp,
 ) -> Result<Actor, AuthError> {
+    let (actor, token_id) = verify_token_at(registry, secret, now)?;
+    audit_token_login(registry, &actor, &token_id)?;
+    Ok(actor)
+}
+
+/// Checks a presented token secret like [`authenticate_token_at`], but
+/// audits only refusals (`login-failed`); success returns the actor and the
+/// token id, and the caller decides when to record the `login` (an HTTP
+/// node records a token's use once in a while, not on every request, so
+/// polling clients do not grow the audit log by one entry per request).
+pub fn verify_token_at<R: Registry + ?Sized>(
+    registry: &R,
+    secret: &str,
+    now: Timestamp,
+) -> Result<(Actor, String), AuthError> {
     match check_token(registry, secret, now)? {
         Ok((token, user)) => {
             let actor = registry.actor(&user, None)?;
-            registry.audit(
-                &actor.audit_name(),
-                "login",
-                &user.name,
-                &json!({"method": "token", "token": token.id}),
-            )?;
-            Ok(actor)
+            Ok((actor, token.id))
         }
         Err((error, token, user)) => {
             registry.audit(
@@ -150,6 +159,21 @@ pub fn authenticate_token_at<R: Registry + ?Sized>(
             Err(error)
         }
     }
+}
+
+/// Appends the `login` entry of a successful token authentication.
+pub fn audit_token_login<R: Registry + ?Sized>(
+    registry: &R,
+    actor: &Actor,
+    token_id: &str,
+) -> Result<(), AuthError> {
+    registry.audit(
+        &actor.audit_name(),
+        "login",
+        &actor.user.name,
+        &json!({"method": "token", "token": token_id}),
+    )?;
+    Ok(())
 }
 
 type Refusal = (AuthError, Option<String>, Option<String>);

@@ -286,7 +286,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&config.data_dir)?;
     let metrics = install_metrics();
     let api = config.api.clone();
-    let state = tokio::task::spawn_blocking(move || AppState::new(Arc::new(store), Arc::new(TokenAuthenticator), api, metrics))
+    let state = tokio::task::spawn_blocking(move || AppState::new(Arc::new(store), Arc::new(TokenAuthenticator::new()), api, metrics))
         .await
         .context("starting the api")?
         .context("loading the TAXII collections")?;

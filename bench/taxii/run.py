@@ -118,7 +118,7 @@ def serve(bin_, data):
 def request(url, headers, body=None, method=None):
     req = urllib.request.Request(url, data=body, headers=headers, method=method)
     with urllib.request.urlopen(req, timeout=600) as resp:
-        return resp.status, dict(resp.headers), resp.read()
+        return resp.status, resp.headers, resp.read()
 
 
 def auth_headers(token):
@@ -424,6 +424,7 @@ def main():
         fail("wrk is not installed (apt-get install wrk)")
     os.makedirs(OUT, exist_ok=True)
     work = tempfile.mkdtemp(prefix="phalanx-bench-taxii-")
+    os.chmod(work, 0o755)  # nginx workers run as another user
     verdicts = []
     try:
         rps, p99, page_file = pages_bench(args, work)

@@ -76,10 +76,10 @@ def run(phalanx, data, *args):
     return subprocess.run([phalanx, "--data", data, *args], capture_output=True, text=True, timeout=120)
 
 
-def add_user(phalanx, data, name, role, clearance, briefed):
-    """`phalanx user add` in the node's organisation; returns the API token
-    it prints alone on its last line."""
-    args = ["user", "add", "--org", "CERT-LT", "--name", name, "--role", role, "--clearance", clearance]
+def add_user(phalanx, data, name, role, clearance, briefed, org="CERT-LT"):
+    """`phalanx user add` in `org` (the node's organisation by default);
+    returns the API token it prints alone on its last line."""
+    args = ["user", "add", "--org", org, "--name", name, "--role", role, "--clearance", clearance]
     if briefed:
         args += ["--briefed", ",".join(briefed)]
     out = run(phalanx, data, *args)
@@ -197,6 +197,12 @@ def main():
         check("init", init.returncode == 0, init.stderr)
         tokens = {"alice": add_user(phalanx, data, "alice", "analyst", "SECRET", ["EU", "NATO"]),
                   "bob": add_user(phalanx, data, "bob", "viewer", "UNCLASSIFIED", [])}
+        # An organisation in the EU but not in NATO: its users do not reach
+        # the community-nato collection.
+        org = run(phalanx, data, "org", "add", "--name", "CERT-FI", "--country", "FIN", "--member-of", "EU",
+                  "--kind", "national-authority")
+        check("org add CERT-FI", org.returncode == 0, org.stderr)
+        tokens["erin"] = add_user(phalanx, data, "erin", "analyst", "SECRET", ["EU", "NATO"], org="CERT-FI")
         node = Node(phalanx, data)
         nodes.append(node)
         drive(node, tokens)
@@ -407,6 +413,38 @@ def drive(node, tokens):
     check("deleted object has no versions", status_of(lambda: all_a.object_versions(ind)) == 404)
     man = [x["id"] for e in pages(all_a.get_manifest, 100, version="all") for x in e.get("objects", [])]
     check("manifest no longer lists it", ind not in man)
+
+    # Community collections: members only; objects posted without a label
+    # marking are labelled releasable to the community.
+    check("community collections listed", {"community-eu", "community-nato"} <= set(colls_a), list(colls_a))
+    nato_a, nato_b = colls_a["community-nato"], colls_b["community-nato"]
+    check("alice can read and write community-nato", nato_a.can_read and nato_a.can_write)
+    check("bob can read, not write community-nato", nato_b.can_read and not nato_b.can_write)
+    comm = "indicator--c0000000-0000-4000-8000-00000000c001"
+    no_label = indicator(comm, "2026-01-01T00:00:00.000Z", "for nato", [TLP_GREEN])
+    st = nato_a.add_objects({"objects": [no_label]}, wait_for_completion=True, poll_interval=1, timeout=30)
+    check("post to community-nato", st.success_count == 1 and st.failure_count == 0, st.failures)
+    rel_nato = f"marking-definition--{uuid.uuid5(LABEL_NS, 'UNCLASSIFIED|UNCLASSIFIED|NATO|||')}"
+    got = nato_b.get_object(comm)["objects"][0]
+    check("object without a label marking is labelled REL TO NATO", rel_nato in got.get("object_marking_refs", []), got)
+    nato_objs = [o for e in pages(nato_b.get_objects, 50) for o in e.get("objects", [])]
+    nato_ids = [o["id"] for o in nato_objs]
+    check("community-nato lists it, not the EU RESTRICTED object", comm in nato_ids and classified not in nato_ids, nato_ids)
+    errors = validate(nato_objs, "community-nato")
+    check("community-nato objects pass stix2-validator", not errors, errors[:5])
+    eu_ids = [o["id"] for e in pages(colls_a["community-eu"].get_objects, 50) for o in e.get("objects", [])]
+    check("community-eu lists the EU RESTRICTED object, not the NATO one", classified in eu_ids and comm not in eu_ids, eu_ids)
+    r = raw("POST", f"{nato_b.url}objects/", "bob", tokens["bob"], headers={"Content-Type": TAXII},
+            data=json.dumps({"objects": [no_label]}))
+    check("bob may not post to community-nato (403; the client refuses it before sending)", r.status_code == 403, r.status_code)
+    e = Server(discovery, user="erin", password=tokens["erin"])
+    colls_e = {c.alias: c for c in e.default.collections}
+    check("erin (not in NATO) sees community-eu, not community-nato",
+          "community-eu" in colls_e and "community-nato" not in colls_e, list(colls_e))
+    r = raw("GET", f"{nato_a.url}objects/", "erin", tokens["erin"])
+    check("community-nato objects are 404 for erin", r.status_code == 404, r.status_code)
+    check("erin does not read the NATO object in all", comm not in
+          [o["id"] for env in pages(colls_e["all"].get_objects, 50) for o in env.get("objects", [])])
 
     # Metrics and health.
     h = requests.get(f"{node.base}/api/v1/health", timeout=30)

@@ -28,6 +28,10 @@ pub struct AllowList {
     blocks: Vec<(IpAddr, u8)>,
     /// Names of the loaded lists, with their entry counts.
     pub lists: Vec<(String, usize)>,
+    /// Entries that were skipped because they are not what their list's
+    /// type says (real lists have a few, e.g. `corona helden` in a
+    /// `hostname` list), as `source: message`.
+    pub skipped: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -43,6 +47,9 @@ impl AllowList {
     pub fn add_misp_json(&mut self, json: &str, source_name: &str) -> Result<(), AllowListError> {
         let invalid = |message: String| AllowListError::Invalid { source_name: source_name.to_owned(), message };
         let wl: Warninglist = serde_json::from_str(json).map_err(|e| invalid(format!("not a misp warninglist (needs name, type, list): {e}")))?;
+        if !["string", "hostname", "substring", "regex", "cidr"].contains(&wl.list_type.as_str()) {
+            return Err(invalid(format!("type '{}' is not one of string, hostname, substring, regex, cidr", wl.list_type)));
+        }
         for entry in &wl.list {
             let entry = entry.trim();
             if entry.is_empty() {
@@ -52,22 +59,19 @@ impl AllowList {
                 "string" => {
                     self.exact.insert(entry.to_lowercase());
                 }
-                "hostname" => {
-                    let host = normalize::domain(entry).ok_or_else(|| invalid(format!("list entry '{entry}' is not a host name")))?;
-                    self.hostnames.insert(host.into_owned());
-                }
+                "hostname" => match normalize::domain(entry) {
+                    Some(host) => drop(self.hostnames.insert(host.into_owned())),
+                    None => self.skipped.push(format!("{source_name}: list entry '{entry}' is not a host name")),
+                },
                 "substring" => self.substrings.push(entry.to_lowercase()),
-                "regex" => {
-                    let re = regex::RegexBuilder::new(entry)
-                        .size_limit(1 << 20)
-                        .build()
-                        .map_err(|e| invalid(format!("list entry '{entry}' is not a regular expression: {e}")))?;
-                    self.regexes.push(re);
-                }
-                "cidr" => {
-                    let block = normalize::cidr(entry).ok_or_else(|| invalid(format!("list entry '{entry}' is not a cidr block")))?;
-                    self.blocks.push(block);
-                }
+                "regex" => match regex::RegexBuilder::new(entry).size_limit(1 << 20).build() {
+                    Ok(re) => self.regexes.push(re),
+                    Err(e) => self.skipped.push(format!("{source_name}: list entry '{entry}' is not a regular expression: {e}")),
+                },
+                "cidr" => match normalize::cidr(entry) {
+                    Some(block) => self.blocks.push(block),
+                    None => self.skipped.push(format!("{source_name}: list entry '{entry}' is not a cidr block")),
+                },
                 other => return Err(invalid(format!("type '{other}' is not one of string, hostname, substring, regex, cidr"))),
             }
         }
@@ -137,11 +141,15 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_list_names_the_file_and_entry() {
+    fn a_bad_list_is_an_error_and_a_bad_entry_is_skipped_naming_the_file() {
         let mut a = AllowList::default();
-        let e = a.add_misp_json(r#"{"name":"c","type":"cidr","list":["10.0.0.0/99"]}"#, "lists/x.json").unwrap_err();
-        assert!(e.to_string().contains("lists/x.json") && e.to_string().contains("10.0.0.0/99"), "{e}");
+        a.add_misp_json(r#"{"name":"c","type":"cidr","list":["10.0.0.0/99","192.0.2.0/24"]}"#, "lists/x.json").unwrap();
+        assert_eq!(a.skipped.len(), 1);
+        assert!(a.skipped[0].contains("lists/x.json") && a.skipped[0].contains("10.0.0.0/99"), "{:?}", a.skipped);
+        assert!(a.allows("192.0.2.1"));
         let e = a.add_misp_json(r#"{"name":"c"}"#, "y.json").unwrap_err();
         assert!(e.to_string().contains("y.json"), "{e}");
+        let e = a.add_misp_json(r#"{"name":"c","type":"glob","list":[]}"#, "z.json").unwrap_err();
+        assert!(e.to_string().contains("z.json") && e.to_string().contains("glob"), "{e}");
     }
 }

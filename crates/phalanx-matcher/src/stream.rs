@@ -177,7 +177,7 @@ pub fn run(
             scope.spawn(move || work(live, rx, tx, options));
         }
         drop(done_tx);
-        let result = collect(done_rx, out, on_match, &mut stats);
+        let result = collect(done_rx, out, on_match, &mut stats, options.low_latency);
         let read = reader.join().unwrap_or_else(|_| Err(RunError::Write(std::io::Error::other("reader thread panicked"))));
         result?;
         read
@@ -375,7 +375,7 @@ pub fn write_record(out: &mut Vec<u8>, r: &MatchRecord, event: &[u8], event_is_j
     out.extend_from_slice(b"}\n");
 }
 
-fn collect(rx: Receiver<Done>, out: &mut dyn Write, on_match: &mut dyn FnMut(&MatchRecord), stats: &mut RunStats) -> Result<(), RunError> {
+fn collect(rx: Receiver<Done>, out: &mut dyn Write, on_match: &mut dyn FnMut(&MatchRecord), stats: &mut RunStats, flush_each: bool) -> Result<(), RunError> {
     let mut next = 0u64;
     let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
     let mut sequencer = Sequencer::default();
@@ -405,6 +405,9 @@ fn collect(rx: Receiver<Done>, out: &mut dyn Write, on_match: &mut dyn FnMut(&Ma
                     on_match(&record);
                     stats.matches += 1;
                 }
+            }
+            if flush_each {
+                out.flush().map_err(RunError::Write)?;
             }
         }
     }

@@ -6,6 +6,7 @@
 mod audit;
 mod export;
 mod import;
+mod match_cmd;
 mod node;
 mod org;
 mod serve;
@@ -57,6 +58,8 @@ enum Command {
     /// The hash-chained audit log: verify, show.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Match telemetry (Zeek, Suricata EVE, JSON lines, text) against indicators; one JSON line per match.
+    Match(match_cmd::MatchArgs),
 }
 
 /// Outcome of a command that finished: success, or a partial result (some
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::User(command) => user::run(&cli.data, command),
         Command::Token(command) => token::run(&cli.data, command),
         Command::Audit(command) => audit::run(&cli.data, command),
+        Command::Match(args) => match_cmd::run(&cli.data, args),
     };
     match result {
         Ok(Finished::Ok) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 
 mod cli_identity;
 mod cli_import;
+mod cli_match;
 mod common;
 mod rest;
 mod communities;

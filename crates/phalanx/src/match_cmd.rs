@@ -1,0 +1,335 @@
+//! `phalanx match`: telemetry checked against the indicators a user may
+//! read (`--as USER`, from the local store) or an offline file
+//! (`--indicators FILE`: a STIX bundle, JSON array or JSON lines of
+//! indicators and observables, or a matcher snapshot). One JSON line per
+//! match on standard output; counts on standard error.
+
+use crate::Finished;
+use crate::node::{actor, open_store};
+use anyhow::{Context, bail};
+use phalanx_matcher::stream::{self, Input, LiveMatcher, RunOptions};
+use phalanx_matcher::{AllowList, CompileOptions, CompileStats, Compiler, Format, Kind, Matcher};
+use phalanx_store::{Query, Store, VersionFilter};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Telemetry formats on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum FormatArg {
+    /// Zeek JSON and Suricata EVE JSON field names together.
+    Auto,
+    /// Zeek JSON logs (conn, dns, http, ssl, files, x509, smtp, notice).
+    Zeek,
+    /// Suricata EVE JSON.
+    Eve,
+    /// JSON lines, read only through --field NAME=KIND.
+    Jsonl,
+    /// Plain text: values found by their shape.
+    Text,
+}
+
+/// Arguments of `phalanx match`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Posting sightings to the node is not implemented yet (issue 6, future work): \
+matches are only written to standard output, so --no-post is what happens today either way.\n\
+Exit codes: 0 done, 1 some telemetry lines could not be decoded, 2 error.")]
+pub struct MatchArgs {
+    /// Match against what this user may read in the local store (default: the node's admin user).
+    #[arg(long = "as", env = "PHALANX_USER", conflicts_with = "indicators")]
+    pub as_user: Option<String>,
+    /// Match against this file instead of the store: a STIX 2.1 bundle, JSON array or JSON lines of
+    /// indicators and observables, or a snapshot from `phalanx export --format matcher-snapshot`.
+    #[arg(long, value_name = "FILE")]
+    pub indicators: Option<PathBuf>,
+    /// Telemetry format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Read JSON member NAME (nested members joined with '.') as KIND: ip, domain, domain-or-ip,
+    /// url, email, md5, sha1, sha256, ssdeep, x509-sha1, x509-sha256, src-port, dst-port,
+    /// protocol, time. Repeatable.
+    #[arg(long = "field", value_name = "NAME=KIND")]
+    pub fields: Vec<String>,
+    /// MISP warninglist JSON file, or a directory searched for `*.json` lists: matches on the
+    /// values they list are suppressed. Repeatable.
+    #[arg(long = "allowlist", value_name = "FILE|DIR")]
+    pub allowlists: Vec<PathBuf>,
+    /// Do not post sightings to the node (posting is future work: nothing is posted today).
+    #[arg(long)]
+    pub no_post: bool,
+    /// Keep reading files as they grow (like `tail -f`); with --indicators, the file is
+    /// recompiled in the background when it changes and swapped in without pausing.
+    #[arg(long)]
+    pub follow: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Exercise context to read indicators from with --as (default: the real world).
+    #[arg(long)]
+    pub exercise: Option<String>,
+    /// Telemetry files or directories (searched recursively, in name order, for *.json, *.jsonl,
+    /// *.ndjson, *.log, *.eve and *.txt); `-` is standard input. Compressed files are not read.
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// `phalanx match`.
+pub fn run(data: &Path, args: MatchArgs) -> anyhow::Result<Finished> {
+    let format = match args.format {
+        FormatArg::Auto => Format::Auto,
+        FormatArg::Zeek => Format::Zeek,
+        FormatArg::Eve => Format::Eve,
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Text => Format::Text,
+    };
+    let mut fields = Vec::new();
+    for f in &args.fields {
+        let Some((name, kind)) = f.split_once('=') else { bail!("--field {f}: expected NAME=KIND") };
+        let Some(kind) = Kind::from_name(kind) else {
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+            bail!("--field {f}: unknown kind '{kind}' (one of {})", kinds.join(", "));
+        };
+        fields.push((name.to_owned(), kind));
+    }
+    if matches!(format, Format::Jsonl) && fields.is_empty() {
+        bail!("--format jsonl needs at least one --field NAME=KIND");
+    }
+    let inputs = open_inputs(&args.inputs, args.follow)?;
+
+    let started = Instant::now();
+    let (matcher, stats) = match &args.indicators {
+        Some(path) => compile_file(path, load_allowlists(&args.allowlists)?)?,
+        None => compile_store(data, args.as_user.as_deref(), args.exercise.clone(), load_allowlists(&args.allowlists)?)?,
+    };
+    report_compile(&stats, started.elapsed());
+    let live = Arc::new(LiveMatcher::new(matcher));
+    if args.follow {
+        if let Some(path) = args.indicators.clone() {
+            watch_indicators(Arc::clone(&live), path, args.allowlists.clone());
+        }
+    }
+
+    let options = RunOptions {
+        format,
+        fields,
+        workers: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
+        low_latency: args.follow,
+        ..RunOptions::default()
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let started = Instant::now();
+    let run = stream::run(&live, inputs, &options, &mut out, &mut |_| {});
+    let run = match run {
+        Ok(r) => r,
+        Err(stream::RunError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Finished::Ok),
+        Err(e) => return Err(e.into()),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    for e in &run.first_errors {
+        eprintln!("phalanx match: {e}");
+    }
+    eprintln!(
+        "matched {} lines ({:.1} MB) in {:.2} s ({:.0} lines/s): {} matches, {} lines not decoded",
+        run.lines,
+        run.bytes as f64 / 1e6,
+        secs,
+        run.lines as f64 / secs.max(1e-9),
+        run.matches,
+        run.decode_errors
+    );
+    Ok(if run.decode_errors > 0 { Finished::Partial } else { Finished::Ok })
+}
+
+fn report_compile(stats: &CompileStats, took: Duration) {
+    eprintln!(
+        "compiled {} rules from {} objects in {:.2} s ({} expired, {} revoked, {} superseded, {} ignored, {} refused)",
+        stats.rules,
+        stats.objects,
+        took.as_secs_f64(),
+        stats.expired,
+        stats.revoked,
+        stats.superseded,
+        stats.ignored,
+        stats.error_count
+    );
+    for e in stats.errors.iter().take(10) {
+        eprintln!("phalanx match: refused {e}");
+    }
+}
+
+fn load_allowlists(paths: &[PathBuf]) -> anyhow::Result<AllowList> {
+    let mut allow = AllowList::default();
+    for p in paths {
+        let mut files = Vec::new();
+        if p.is_dir() {
+            walk(p, &mut files, &|f: &Path| f.extension().is_some_and(|e| e == "json"))?;
+        } else {
+            files.push(p.clone());
+        }
+        for f in files {
+            let text = std::fs::read_to_string(&f).with_context(|| format!("--allowlist {}", f.display()))?;
+            allow.add_misp_json(&text, &f.display().to_string())?;
+        }
+    }
+    for skipped in &allow.skipped {
+        eprintln!("phalanx match: warninglist entry skipped: {skipped}");
+    }
+    Ok(allow)
+}
+
+/// Compiles an indicators file: a matcher snapshot, or any input that
+/// `phalanx import` reads (bundle, array, JSON lines).
+pub fn compile_file(path: &Path, allow: AllowList) -> anyhow::Result<(Matcher, CompileStats)> {
+    let file = std::fs::File::open(path).with_context(|| format!("--indicators {}", path.display()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut compiler = Compiler::new(CompileOptions::default());
+    let head = reader.fill_buf().with_context(|| format!("--indicators {}", path.display()))?;
+    if head.starts_with(phalanx_matcher::SNAPSHOT_HEADER.as_bytes()) {
+        let mut line = Vec::new();
+        let mut first = true;
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).with_context(|| format!("--indicators {}", path.display()))? == 0 {
+                break;
+            }
+            if std::mem::take(&mut first) {
+                continue;
+            }
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                compiler.add_json(&line);
+            }
+        }
+    } else {
+        phalanx_model::stream::split_objects(reader, &phalanx_model::stream::Limits::default(), &mut |item| {
+            if let phalanx_model::stream::Item::Object { bytes, .. } = item {
+                compiler.add_json(&bytes);
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("--indicators {}: {e}", path.display()))?;
+    }
+    Ok(compiler.build(allow))
+}
+
+/// The object types the matcher reads from the store.
+pub const MATCHER_TYPES: &[&str] = &["indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file", "x509-certificate"];
+
+fn compile_store(data: &Path, user: Option<&str>, exercise: Option<String>, allow: AllowList) -> anyhow::Result<(Matcher, CompileStats)> {
+    let store = open_store(data)?;
+    let mut actor = actor(&store, user)?;
+    if let phalanx_labels::Subject::User(r) = &mut actor.subject {
+        r.context = exercise;
+    }
+    let mut query = Query {
+        types: MATCHER_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+        versions: VersionFilter::Last,
+        limit: 5000,
+        ..Query::default()
+    };
+    let mut compiler = Compiler::new(CompileOptions::default());
+    loop {
+        let page = store.query(&actor.subject, &query)?;
+        // Indicators leave the store for this process: reads of RESTRICTED and above are audited.
+        phalanx_auth::audit_reads(&store, &actor, &page.objects, "match")?;
+        for object in &page.objects {
+            compiler.add_json(object.json.as_bytes());
+        }
+        match page.next {
+            Some(next) if page.more => query.after = Some(next),
+            _ => break,
+        }
+    }
+    Ok(compiler.build(allow))
+}
+
+/// Recompiles the indicators file in the background whenever it changes,
+/// and swaps the new matcher in.
+fn watch_indicators(live: Arc<LiveMatcher>, path: PathBuf, allowlists: Vec<PathBuf>) {
+    std::thread::spawn(move || {
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut seen: Option<SystemTime> = mtime(&path);
+        loop {
+            std::thread::sleep(Duration::from_secs(2));
+            let now = mtime(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            let started = Instant::now();
+            match load_allowlists(&allowlists).and_then(|a| compile_file(&path, a)) {
+                Ok((m, stats)) => {
+                    report_compile(&stats, started.elapsed());
+                    live.swap(m);
+                }
+                Err(e) => eprintln!("phalanx match: recompiling {}: {e:#} (the previous indicators stay in force)", path.display()),
+            }
+        }
+    });
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{}", dir.display()))?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out, keep)?;
+        } else if keep(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn open_inputs(paths: &[PathBuf], follow: bool) -> anyhow::Result<Vec<Input>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            files.push(p.clone());
+        } else if p.is_dir() {
+            walk(p, &mut files, &is_telemetry_file)?;
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let mut inputs = Vec::new();
+    for p in files {
+        if p.as_os_str() == "-" {
+            inputs.push(Input { name: "-".into(), reader: Box::new(std::io::stdin()) });
+            continue;
+        }
+        let file = std::fs::File::open(&p).with_context(|| format!("{}", p.display()))?;
+        let reader: Box<dyn Read + Send> = if follow { Box::new(Follow { file }) } else { Box::new(file) };
+        inputs.push(Input { name: p.display().to_string(), reader });
+    }
+    Ok(inputs)
+}
+
+/// Files taken from a directory: `*.json`, `*.jsonl`, `*.ndjson`, `*.log`,
+/// `*.eve`, `*.txt` (licences, READMEs and the like are left alone).
+fn is_telemetry_file(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["json", "jsonl", "ndjson", "log", "eve", "txt"].contains(&e))
+}
+
+/// A file read like `tail -f`: at its end, waits for more instead of ending.
+struct Follow {
+    file: std::fs::File,
+}
+
+impl Read for Follow {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.file.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! `phalanx match` on real telemetry: the WRCCDC 2018 Zeek logs and MISP
+//! warninglists copied into `crates/phalanx-matcher/testdata` (with their
+//! licences). Expected counts come from an independent oracle: the logs
+//! parsed with serde_json and the values compared in the test.
+
+use crate::common::{Node, stderr, stdout};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn testdata(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../phalanx-matcher/testdata").join(rel)
+}
+
+fn indicator(n: u32, pattern: &str, extra: Value) -> Value {
+    let mut v = json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+        "pattern": pattern, "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z",
+        "object_marking_refs": ["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v
+}
+
+fn bundle(objects: Vec<Value>) -> String {
+    json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": objects}).to_string()
+}
+
+fn records(out: &str) -> Vec<Value> {
+    out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("match line is not json ({e}): {l}"))).collect()
+}
+
+fn count_for(recs: &[Value], id: u32) -> usize {
+    let id = format!("indicator--00000000-0000-4000-8000-{id:012}");
+    recs.iter().filter(|r| r["indicator"] == id.as_str()).count()
+}
+
+/// Events of a Zeek JSON file for which `pred` holds (the oracle).
+fn oracle(file: &str, pred: impl Fn(&Value) -> bool) -> usize {
+    let text = std::fs::read_to_string(testdata(file)).expect("testdata");
+    text.lines().map(|l| serde_json::from_str::<Value>(l).expect("zeek json")).filter(|v| pred(v)).count()
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    match &v[key] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => vec![],
+    }
+}
+
+fn write_indicators(node: &Node, objects: Vec<Value>) -> PathBuf {
+    let path = node.data().join("indicators.json");
+    std::fs::write(&path, bundle(objects)).expect("write indicators");
+    path
+}
+
+#[test]
+fn offline_indicators_match_real_zeek_logs_field_exact() {
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(
+        &node,
+        vec![
+            indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
+            indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
+            indicator(3, "[x509-certificate:hashes.'SHA-256' = 'B2DAFBCDBC75210672F137F27CE882CCB799887631655D4F11191D5A678E44FE']", json!({})),
+            // exact: must not match ise.wrccdc.org (no substring false positives)
+            indicator(4, "[domain-name:value = 'wrccdc.org']", json!({})),
+            indicator(5, "[domain-name:value = 'ISE.wrccdc.org.']", json!({})),
+            indicator(6, "[ipv4-addr:value = '134.71.3.16']", json!({"valid_until": "2020-01-01T00:00:00Z"})),
+            indicator(7, "[ipv4-addr:value = '134.71.3.16']", json!({"revoked": true})),
+        ],
+    );
+    let out = node.run(&[
+        "match",
+        "--indicators",
+        ind.to_str().unwrap(),
+        testdata("zeek-wrccdc-2018").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&stdout(&out));
+    let ubuntu = |v: &Value| strings(v, "query").iter().chain(strings(v, "answers").iter()).chain(strings(v, "server_name").iter()).any(|d| d.to_lowercase().ends_with(".ubuntu.com"));
+    let want1 = oracle("zeek-wrccdc-2018/dns.json", ubuntu) + oracle("zeek-wrccdc-2018/ssl.json", ubuntu) + oracle("zeek-wrccdc-2018/x509.json", |v| strings(v, "san.dns").iter().any(|d| d.ends_with(".ubuntu.com")));
+    assert!(want1 > 0);
+    assert_eq!(count_for(&recs, 1), want1);
+    let ip = |v: &Value| ["id.orig_h", "id.resp_h", "answers"].iter().any(|k| strings(v, k).iter().any(|s| s == "134.71.3.16"));
+    let want2: usize = ["dns", "ssl", "x509", "smtp"].iter().map(|f| oracle(&format!("zeek-wrccdc-2018/{f}.json"), ip)).sum();
+    assert!(want2 > 0);
+    assert_eq!(count_for(&recs, 2), want2);
+    let fp = "b2dafbcdbc75210672f137f27ce882ccb799887631655d4f11191d5a678e44fe";
+    let want3 = oracle("zeek-wrccdc-2018/ssl.json", |v| strings(v, "cert_chain_fps").iter().any(|s| s == fp)) + oracle("zeek-wrccdc-2018/x509.json", |v| strings(v, "fingerprint").iter().any(|s| s == fp));
+    assert!(want3 > 0);
+    assert_eq!(count_for(&recs, 3), want3);
+    assert_eq!(count_for(&recs, 4), 0, "an exact domain must not match its subdomains");
+    let ise = |v: &Value| strings(v, "query").iter().chain(strings(v, "answers").iter()).chain(strings(v, "server_name").iter()).any(|d| d == "ise.wrccdc.org");
+    let want5 = oracle("zeek-wrccdc-2018/dns.json", ise) + oracle("zeek-wrccdc-2018/ssl.json", ise) + oracle("zeek-wrccdc-2018/x509.json", |v| strings(v, "san.dns").iter().any(|d| d == "ise.wrccdc.org"));
+    assert_eq!(count_for(&recs, 5), want5);
+    assert_eq!(count_for(&recs, 6) + count_for(&recs, 7), 0, "expired and revoked indicators drop out");
+    let r = recs.iter().find(|r| r["indicator"] == "indicator--00000000-0000-4000-8000-000000000002").unwrap();
+    assert!(["id.orig_h", "id.resp_h", "answers"].contains(&r["field"].as_str().unwrap()), "{r}");
+    assert!(r["event"].is_object() && r["source"].as_str().unwrap().contains("zeek-wrccdc-2018/"), "{r}");
+    assert!(stderr(&out).contains("compiled 5 rules from 7 objects"), "{}", stderr(&out));
+}
+
+#[test]
+fn warninglists_suppress_matches_and_bad_lists_are_errors() {
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(&node, vec![indicator(1, "[ipv4-addr:value ISSUBSET '10.47.0.0/16']", json!({}))]);
+    let args = |extra: &[&str]| {
+        let mut v = vec!["match".to_owned(), "--indicators".into(), ind.display().to_string()];
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v.push(testdata("zeek-wrccdc-2018/dns.json").display().to_string());
+        v
+    };
+    let plain = node.run(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    let want = oracle("zeek-wrccdc-2018/dns.json", |v| ["id.orig_h", "id.resp_h", "answers"].iter().any(|k| strings(v, k).iter().any(|s| s.starts_with("10.47."))));
+    assert!(want > 0);
+    assert_eq!(records(&stdout(&plain)).len(), want);
+    let allow = testdata("misp-warninglists").display().to_string();
+    let suppressed = node.run(&args(&["--allowlist", &allow]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(suppressed.status.code(), Some(0), "{}", stderr(&suppressed));
+    assert_eq!(records(&stdout(&suppressed)).len(), 0, "rfc1918 suppresses 10.47.0.0/16");
+    assert!(stderr(&suppressed).contains("'corona helden' is not a host name"), "the real covid list has a non-host entry: {}", stderr(&suppressed));
+    let bad = node.data().join("bad.json");
+    std::fs::write(&bad, r#"{"name":"x","type":"glob","list":["10.0.0.0/8"]}"#).unwrap();
+    let err = node.fails(&args(&["--allowlist", bad.to_str().unwrap()]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("bad.json") && err.contains("glob"), "{err}");
+}
+
+#[test]
+fn text_on_stdin_and_clear_errors() {
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(&node, vec![indicator(1, "[url:value = 'HTTP://Evil.example:80/a']", json!({}))]);
+    let out = node.run_with_stdin(&["match", "--indicators", ind.to_str().unwrap(), "--format", "text", "-"], Some("fetch http://evil.example/a now\nnothing here\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&stdout(&out));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["event"], "fetch http://evil.example/a now");
+    assert_eq!(recs[0]["source"], "-:1");
+
+    let missing = node.fails(&["match", "--indicators", "/nonexistent/ind.json", "-"]);
+    assert!(missing.contains("--indicators /nonexistent/ind.json"), "{missing}");
+    let kind = node.fails(&["match", "--indicators", ind.to_str().unwrap(), "--field", "src=ipv5", "-"]);
+    assert!(kind.contains("--field src=ipv5") && kind.contains("ipv5"), "{kind}");
+    let jsonl = node.fails(&["match", "--indicators", ind.to_str().unwrap(), "--format", "jsonl", "-"]);
+    assert!(jsonl.contains("--field"), "{jsonl}");
+    // A line that is not JSON: reported with file and line, exit code 1.
+    let partial = node.run_with_stdin(&["match", "--indicators", ind.to_str().unwrap(), "--format", "zeek", "-"], Some("{\"query\":\"x\"}\nnot json\n"));
+    assert_eq!(partial.status.code(), Some(1), "{}", stderr(&partial));
+    assert!(stderr(&partial).contains("-:2:"), "{}", stderr(&partial));
+}
+
+#[test]
+fn jsonl_with_a_field_map() {
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(&node, vec![indicator(1, "[ipv4-addr:value = '192.0.2.7']", json!({}))]);
+    let input = "{\"net\":{\"peer\":\"192.0.2.7\"},\"other\":\"192.0.2.7\"}\n";
+    let out = node.run_with_stdin(&["match", "--indicators", ind.to_str().unwrap(), "--format", "jsonl", "--field", "net.peer=ip", "-"], Some(input));
+    let recs = records(&stdout(&out));
+    assert_eq!(recs.len(), 1, "{}", stderr(&out));
+    assert_eq!(recs[0]["field"], "net.peer", "only the mapped field is read");
+}
+
+#[test]
+fn as_user_reads_indicators_from_the_store() {
+    let node = Node::init(&["--org-name", "CERT-T", "--country", "LTU", "--member-of", "EU"]);
+    let ind = write_indicators(&node, vec![indicator(1, "[domain-name:value = 'videosearch.ubuntu.com']", json!({}))]);
+    node.ok(&["import", ind.to_str().unwrap()]);
+    let out = node.run(&["match", "--as", "admin", testdata("zeek-wrccdc-2018/dns.json").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let want = oracle("zeek-wrccdc-2018/dns.json", |v| strings(v, "query").iter().chain(strings(v, "answers").iter()).any(|d| d == "videosearch.ubuntu.com"));
+    assert_eq!(records(&stdout(&out)).len(), want);
+    let nobody = node.fails(&["match", "--as", "nobody", "-"]);
+    assert!(nobody.contains("nobody"), "{nobody}");
+}
+
+#[test]
+fn follow_picks_up_lines_appended_later() {
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(&node, vec![indicator(1, "[ipv4-addr:value = '192.0.2.99']", json!({}))]);
+    let log = node.data().join("grow.json");
+    std::fs::write(&log, "{\"id.orig_h\":\"10.0.0.1\"}\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .args(["match", "--follow", "--indicators", ind.to_str().unwrap(), log.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(f, "{{\"id.orig_h\":\"192.0.2.99\"}}").unwrap();
+    drop(f);
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(&mut stdout_pipe).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a match for the appended line within 20 s");
+    let rec: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(rec["source"].as_str().map(|s| s.ends_with("grow.json:2")), Some(true), "{rec}");
+}

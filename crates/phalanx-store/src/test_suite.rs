@@ -41,6 +41,11 @@ macro_rules! store_test_suite {
                 $crate::test_suite::pages_counts_and_search_are_filtered_in_the_query(&s);
             }
             #[test]
+            fn merged_pages_equal_one_sorted_read() {
+                let (_g, s) = $make();
+                $crate::test_suite::merged_pages_equal_one_sorted_read(&s);
+            }
+            #[test]
             fn label_filters_narrow_the_read_rule() {
                 let (_g, s) = $make();
                 $crate::test_suite::label_filters_narrow_the_read_rule(&s);
@@ -267,6 +272,55 @@ pub fn pages_counts_and_search_are_filtered_in_the_query(store: &dyn Store) {
     assert_eq!(store.count(&Subject::Anonymous, &q).unwrap(), 0);
     // Stats are filtered too.
     assert_eq!(store.stats(&uncleared).unwrap().objects, 200);
+}
+
+/// Pages read by merging per-class and per-type index walks (limit > 0)
+/// must list exactly what one unlimited, sorted statement lists.
+pub fn merged_pages_equal_one_sorted_read(store: &dyn Store) {
+    let tlps = [Tlp::Clear, Tlp::Green, Tlp::Amber];
+    let mut items = Vec::new();
+    for i in 0..90 {
+        let originator = if i % 2 == 0 { ORG_A } else { ORG_B };
+        let label = Label::unclassified(tlps[i % 3]).with_originator(Some(originator.into()));
+        let object = if i % 4 == 0 {
+            obj(json!({"type": "malware", "spec_version": "2.1", "id": format!("malware--d0000000-0000-4000-8000-{i:012}"),
+                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                "name": format!("m{i}"), "is_family": false}))
+        } else {
+            indicator(&format!("indicator--d0000000-0000-4000-8000-{i:012}"), "2026-01-01T00:00:00.000Z", &format!("i{i}"))
+        };
+        items.push((object, label));
+    }
+    // Written in three transactions so classes interleave in date_added.
+    for chunk in items.chunks(30) {
+        put_all(store, chunk);
+    }
+    let r = reader(&org(ORG_A, "LTU", &["EU"]), Rank::Unclassified, &[]);
+    for types in [vec![], vec!["indicator".to_string()], vec!["indicator".to_string(), "malware".to_string()]] {
+        for order in [Order::AddedAscending, Order::AddedDescending] {
+            let all = Query { types: types.clone(), order, ..Query::default() };
+            let expected: Vec<i64> = store.query(&r, &all).unwrap().objects.iter().map(|o| o.seq).collect();
+            assert!(expected.len() >= 20, "the reader sees a good part of the data");
+            let mut sorted = expected.clone();
+            sorted.sort();
+            if order == Order::AddedDescending {
+                sorted.reverse();
+            }
+            assert_eq!(expected, sorted, "one statement returns date_added order");
+            let mut paged = Vec::new();
+            let mut q = Query { limit: 7, ..all.clone() };
+            loop {
+                let page = store.query(&r, &q).unwrap();
+                assert!(page.objects.len() <= 7);
+                paged.extend(page.objects.iter().map(|o| o.seq));
+                if !page.more {
+                    break;
+                }
+                q.after = page.next;
+            }
+            assert_eq!(paged, expected, "types {types:?}, {order:?}");
+        }
+    }
 }
 
 pub fn label_filters_narrow_the_read_rule(store: &dyn Store) {

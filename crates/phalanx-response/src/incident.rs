@@ -3,7 +3,9 @@
 
 use crate::clock::{Deadline, add_hours, add_months, millis};
 use crate::error::ResponseError;
-use crate::stix::{INCIDENT_EXTENSION_ID, INCIDENT_TYPE, Placement, StixMeta, check_country, check_ref, decode, encode};
+use crate::stix::{
+    INCIDENT_EXTENSION_ID, INCIDENT_TYPE, Placement, StixMeta, check_country, check_ref, decode, encode,
+};
 use crate::vocab::{
     EntityClass, ImpactSeverity, Outlook, RootCause, RsitClass, Sector, ThreatSeverity, UnknownValue, vocabulary,
 };
@@ -374,7 +376,11 @@ impl Incident {
         }
         if let Some(t) = &c.rsit_type {
             let Some(class) = d.rsit_class else {
-                return Err(ResponseError::input(OBJECT, "rsit_type", "set rsit_class first (the type belongs to a class)"));
+                return Err(ResponseError::input(
+                    OBJECT,
+                    "rsit_type",
+                    "set rsit_class first (the type belongs to a class)",
+                ));
             };
             if !class.types().contains(&t.as_str()) {
                 return Err(ResponseError::input(
@@ -430,7 +436,11 @@ impl Incident {
             if let Some(t) = t
                 && t < d.aware_at
             {
-                return Err(ResponseError::input(OBJECT, field, format!("{t} is earlier than aware_at ({})", d.aware_at)));
+                return Err(ResponseError::input(
+                    OBJECT,
+                    field,
+                    format!("{t} is earlier than aware_at ({})", d.aware_at),
+                ));
             }
         }
         if d.final_report_sent_at.is_some() && d.notification_sent_at.is_none() {
@@ -574,8 +584,15 @@ mod tests {
             trust_service_provider: Some(tsp),
             ..Default::default()
         };
-        Incident::open("Ransomware at a hospital", LT_CSIRT, &Label::unclassified(Tlp::Amber), &changes, "user:ona", clock.now())
-            .expect("open")
+        Incident::open(
+            "Ransomware at a hospital",
+            LT_CSIRT,
+            &Label::unclassified(Tlp::Amber),
+            &changes,
+            "user:ona",
+            clock.now(),
+        )
+        .expect("open")
     }
 
     #[test]
@@ -704,7 +721,10 @@ mod tests {
             ..Default::default()
         };
         let e = incident.update(&bad_type, clock.now()).unwrap_err();
-        assert!(e.to_string().starts_with("incident: rsit_type: 'phishing' is not a known rsit type of this class"), "{e}");
+        assert!(
+            e.to_string().starts_with("incident: rsit_type: 'phishing' is not a known rsit type of this class"),
+            "{e}"
+        );
         assert_eq!(incident, before);
         let bad_country = IncidentChanges { affected_countries: vec!["Lithuania".into()], ..Default::default() };
         assert!(incident.update(&bad_country, clock.now()).unwrap_err().to_string().contains("affected_countries"));
@@ -713,7 +733,9 @@ mod tests {
         let link_identity = IncidentChanges { linked_refs: vec![LT_CSIRT.into()], ..Default::default() };
         assert!(incident.update(&link_identity, clock.now()).is_err());
         let final_first = IncidentChanges { final_report_sent_at: Some(clock.now()), ..Default::default() };
-        assert!(incident.update(&final_first, clock.now()).unwrap_err().to_string().contains("notification_sent_at first"));
+        assert!(
+            incident.update(&final_first, clock.now()).unwrap_err().to_string().contains("notification_sent_at first")
+        );
         assert_eq!(incident, before);
     }
 
@@ -731,7 +753,13 @@ mod tests {
         };
         incident.update(&changes, clock.now()).expect("update");
         incident
-            .add_timeline("user:ona", "encryptor found on the PACS server", &["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f".into()], None, clock.now())
+            .add_timeline(
+                "user:ona",
+                "encryptor found on the PACS server",
+                &["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f".into()],
+                None,
+                clock.now(),
+            )
             .expect("timeline");
         incident.set_status(IncidentStatus::Triaged, "user:ona", Some("confirmed"), clock.now()).expect("status");
         let value = incident.to_stix();

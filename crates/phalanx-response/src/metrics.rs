@@ -160,7 +160,8 @@ mod tests {
 
     fn step(r: &mut AssistanceRequest, clock: &ManualClock, hours: u64, to: RequestState) {
         clock.advance(Duration::from_secs(hours * 3600));
-        r.transition(&TransitionInput { to, reason: Some("x".into()), location: None }, "user:ona", clock.now()).expect("step");
+        r.transition(&TransitionInput { to, reason: Some("x".into()), location: None }, "user:ona", clock.now())
+            .expect("step");
     }
 
     #[test]
@@ -222,6 +223,10 @@ mod tests {
         assert_eq!(reserve.activate, Summary::default());
 
         clock.advance(Duration::from_secs(49 * 3600));
-        assert_eq!(request_metrics(&c, clock.now()).response, Some(DeadlineState::Overdue), "the Reserve answers within 48 h");
+        assert_eq!(
+            request_metrics(&c, clock.now()).response,
+            Some(DeadlineState::Overdue),
+            "the Reserve answers within 48 h"
+        );
     }
 }

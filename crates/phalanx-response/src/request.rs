@@ -248,7 +248,12 @@ fn non_empty(s: &Option<String>) -> Option<String> {
 
 impl AssistanceRequest {
     /// A new request in `draft`, by `requester_ref` (its originator).
-    pub fn draft(input: &RequestInput, requester_ref: &str, label: &Label, now: Timestamp) -> Result<Self, ResponseError> {
+    pub fn draft(
+        input: &RequestInput,
+        requester_ref: &str,
+        label: &Label,
+        now: Timestamp,
+    ) -> Result<Self, ResponseError> {
         if input.name.trim().is_empty() {
             return Err(ResponseError::input(OBJECT, "name", "must not be empty"));
         }
@@ -295,7 +300,12 @@ impl AssistanceRequest {
     }
 
     fn refuse(&self, to: RequestState, reason: impl Into<String>) -> ResponseError {
-        ResponseError::Precondition { object: OBJECT, id: self.meta.id.clone(), to: to.to_string(), reason: reason.into() }
+        ResponseError::Precondition {
+            object: OBJECT,
+            id: self.meta.id.clone(),
+            to: to.to_string(),
+            reason: reason.into(),
+        }
     }
 
     /// Moves the request to `input.to` as a new version, recording who,
@@ -323,7 +333,11 @@ impl AssistanceRequest {
         }
         let location = non_empty(&input.location);
         if location.is_some() && to != RequestState::Deployed {
-            return Err(ResponseError::input(OBJECT, "location", format!("a location is given only when moving to deployed, not {to}")));
+            return Err(ResponseError::input(
+                OBJECT,
+                "location",
+                format!("a location is given only when moving to deployed, not {to}"),
+            ));
         }
         let mut deploy_at = None;
         match to {
@@ -355,7 +369,13 @@ impl AssistanceRequest {
             d.end = Some(time);
         }
         self.details.state = to;
-        self.details.transitions.push(RequestTransition { from_state: from, to_state: to, time, actor: actor.to_owned(), reason });
+        self.details.transitions.push(RequestTransition {
+            from_state: from,
+            to_state: to,
+            time,
+            actor: actor.to_owned(),
+            reason,
+        });
         Ok(())
     }
 
@@ -467,8 +487,8 @@ pub fn parse_role(text: &str) -> Result<TeamRole, UnknownValue> {
 mod tests {
     use super::*;
     use crate::clock::{Clock, DeadlineState, ManualClock, next_millisecond};
-    use crate::roster::tests::{EE_ORG, eu_org, eu_restricted_rel, expert, ts};
     use crate::roster::OfferDetails;
+    use crate::roster::tests::{EE_ORG, eu_org, eu_restricted_rel, expert, ts};
     use phalanx_labels::{Policy, Rank, Tlp};
     use std::time::Duration;
 
@@ -493,12 +513,21 @@ mod tests {
     }
 
     fn request(clock: &ManualClock) -> AssistanceRequest {
-        AssistanceRequest::draft(&input(Channel::Crrt, Mode::OnSite), LT_NCSC, &Label::unclassified(Tlp::Green), clock.now())
-            .expect("draft")
+        AssistanceRequest::draft(
+            &input(Channel::Crrt, Mode::OnSite),
+            LT_NCSC,
+            &Label::unclassified(Tlp::Green),
+            clock.now(),
+        )
+        .expect("draft")
     }
 
     fn go(r: &mut AssistanceRequest, to: RequestState, clock: &ManualClock) -> Result<(), ResponseError> {
-        let input = TransitionInput { to, reason: Some("because".into()), location: Some("Vilnius, LTU".into()).filter(|_| to == RequestState::Deployed) };
+        let input = TransitionInput {
+            to,
+            reason: Some("because".into()),
+            location: Some("Vilnius, LTU".into()).filter(|_| to == RequestState::Deployed),
+        };
         r.transition(&input, "user:ona", clock.now())
     }
 
@@ -517,12 +546,32 @@ mod tests {
             Cleared => &[Submitted, Assessing, Approved, Activated, TeamForming, Cleared],
             Deployed => &[Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed],
             Active => &[Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active],
-            Demobilising => &[Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active, Demobilising],
-            Completed => {
-                &[Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active, Demobilising, Completed]
+            Demobilising => {
+                &[Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active, Demobilising]
             }
+            Completed => &[
+                Submitted,
+                Assessing,
+                Approved,
+                Activated,
+                TeamForming,
+                Cleared,
+                Deployed,
+                Active,
+                Demobilising,
+                Completed,
+            ],
             Reported => &[
-                Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active, Demobilising, Completed,
+                Submitted,
+                Assessing,
+                Approved,
+                Activated,
+                TeamForming,
+                Cleared,
+                Deployed,
+                Active,
+                Demobilising,
+                Completed,
                 Reported,
             ],
             Cancelled => &[Cancelled],
@@ -562,7 +611,9 @@ mod tests {
             (Demobilising, Completed),
             (Completed, Reported),
         ];
-        for s in [Draft, Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active, Demobilising] {
+        for s in
+            [Draft, Submitted, Assessing, Approved, Activated, TeamForming, Cleared, Deployed, Active, Demobilising]
+        {
             v.push((s, Cancelled));
         }
         v
@@ -618,7 +669,11 @@ mod tests {
     fn conditions_of_target_states_are_checked() {
         let clock = ManualClock::new(ts("2026-03-01T08:00:00.000Z"));
         let mut r = in_state(RequestState::Assessing, &clock);
-        let e = r.transition(&TransitionInput { to: RequestState::Rejected, reason: None, location: None }, "user:ona", clock.now());
+        let e = r.transition(
+            &TransitionInput { to: RequestState::Rejected, reason: None, location: None },
+            "user:ona",
+            clock.now(),
+        );
         assert!(e.unwrap_err().to_string().ends_with("cannot move to rejected: a reason is required"));
 
         let mut r = in_state(RequestState::TeamForming, &clock);
@@ -632,13 +687,29 @@ mod tests {
         assert!(e.to_string().ends_with("cannot move to cleared: the team has no team lead"), "{e}");
 
         let mut r = in_state(RequestState::Cleared, &clock);
-        let e = r.transition(&TransitionInput { to: RequestState::Deployed, reason: None, location: None }, "user:ona", clock.now());
+        let e = r.transition(
+            &TransitionInput { to: RequestState::Deployed, reason: None, location: None },
+            "user:ona",
+            clock.now(),
+        );
         assert!(e.unwrap_err().to_string().contains("a location is required for on-site support"));
 
-        let mut remote = AssistanceRequest::draft(&input(Channel::Crrt, Mode::Remote), LT_NCSC, &Label::unclassified(Tlp::Green), clock.now()).expect("draft");
+        let mut remote = AssistanceRequest::draft(
+            &input(Channel::Crrt, Mode::Remote),
+            LT_NCSC,
+            &Label::unclassified(Tlp::Green),
+            clock.now(),
+        )
+        .expect("draft");
         remote.details = in_state(RequestState::Cleared, &clock).details;
         remote.details.mode = Mode::Remote;
-        remote.transition(&TransitionInput { to: RequestState::Deployed, reason: None, location: None }, "user:ona", clock.now()).expect("remote deploy");
+        remote
+            .transition(
+                &TransitionInput { to: RequestState::Deployed, reason: None, location: None },
+                "user:ona",
+                clock.now(),
+            )
+            .expect("remote deploy");
         assert_eq!(remote.details.deployment.as_ref().map(|d| d.location.as_str()), Some("remote"));
     }
 
@@ -689,7 +760,8 @@ mod tests {
 
         let mut custom = input(Channel::Crrt, Mode::OnSite);
         custom.response_target_hours = Some(12);
-        let r = AssistanceRequest::draft(&custom, LT_NCSC, &Label::unclassified(Tlp::Green), clock.now()).expect("draft");
+        let r =
+            AssistanceRequest::draft(&custom, LT_NCSC, &Label::unclassified(Tlp::Green), clock.now()).expect("draft");
         assert_eq!(r.details.response_target_hours, 12);
     }
 
@@ -745,7 +817,9 @@ mod tests {
 
         let mut done = in_state(RequestState::Completed, &clock);
         let offers = vec![offer_for(&done, &[&kadri])];
-        let e = done.add_member(&kadri, &eu_org(), TeamRole::TeamLead, &offers, &label, None, "user:ona", clock.now()).unwrap_err();
+        let e = done
+            .add_member(&kadri, &eu_org(), TeamRole::TeamLead, &offers, &label, None, "user:ona", clock.now())
+            .unwrap_err();
         assert!(e.to_string().contains("is completed; the team changes only from activated until active"), "{e}");
     }
 
@@ -755,14 +829,22 @@ mod tests {
         let label = Label::unclassified(Tlp::Green);
         let mut bad = input(Channel::Crrt, Mode::OnSite);
         bad.services.clear();
-        assert!(AssistanceRequest::draft(&bad, LT_NCSC, &label, clock.now()).unwrap_err().to_string().starts_with("assistance request: services:"));
+        assert!(
+            AssistanceRequest::draft(&bad, LT_NCSC, &label, clock.now())
+                .unwrap_err()
+                .to_string()
+                .starts_with("assistance request: services:")
+        );
         let mut bad = input(Channel::Crrt, Mode::OnSite);
         bad.incident_ref = Some("report--5f1d2c3b-4a59-4e68-8f7a-6b5c4d3e2f10".into());
         let e = AssistanceRequest::draft(&bad, LT_NCSC, &label, clock.now()).unwrap_err();
         assert!(e.to_string().starts_with("assistance request: incident_ref: 'report--"), "{e}");
         let mut preventive = input(Channel::Crrt, Mode::Remote);
         preventive.incident_ref = None;
-        assert!(AssistanceRequest::draft(&preventive, LT_NCSC, &label, clock.now()).is_ok(), "the incident is optional");
+        assert!(
+            AssistanceRequest::draft(&preventive, LT_NCSC, &label, clock.now()).is_ok(),
+            "the incident is optional"
+        );
     }
 
     #[test]

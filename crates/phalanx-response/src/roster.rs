@@ -84,7 +84,13 @@ pub struct Expert {
 impl Expert {
     /// A new roster entry, checked. `created_by_ref` is the organisation
     /// writing it, which must be the expert's organisation.
-    pub fn new(name: &str, details: ExpertDetails, created_by_ref: &str, label: &Label, now: Timestamp) -> Result<Expert, ResponseError> {
+    pub fn new(
+        name: &str,
+        details: ExpertDetails,
+        created_by_ref: &str,
+        label: &Label,
+        now: Timestamp,
+    ) -> Result<Expert, ResponseError> {
         if name.trim().is_empty() {
             return Err(ResponseError::input(EXPERT, "name", "must not be empty"));
         }
@@ -107,7 +113,11 @@ impl Expert {
         }
         for l in &details.languages {
             if !(2..=3).contains(&l.len()) || !l.bytes().all(|b| b.is_ascii_lowercase()) {
-                return Err(ResponseError::input(EXPERT, "languages", format!("'{l}' is not an iso 639 language code (e.g. en, lt)")));
+                return Err(ResponseError::input(
+                    EXPERT,
+                    "languages",
+                    format!("'{l}' is not an iso 639 language code (e.g. en, lt)"),
+                ));
             }
         }
         for c in &details.caveats {
@@ -122,7 +132,11 @@ impl Expert {
                 "a cleared expert is briefed for at least one policy (EU, NATO, NATIONAL:XXX)",
             ));
         }
-        Ok(Expert { meta: StixMeta::new(EXPERT_TYPE, created_by_ref, label, now), name: name.trim().to_owned(), details })
+        Ok(Expert {
+            meta: StixMeta::new(EXPERT_TYPE, created_by_ref, label, now),
+            name: name.trim().to_owned(),
+            details,
+        })
     }
 
     /// Whether the expert can deploy at `at`: inside one of the windows,
@@ -215,7 +229,12 @@ pub struct ExpertOffer {
 
 impl ExpertOffer {
     /// A new offer, checked.
-    pub fn new(details: OfferDetails, created_by_ref: &str, label: &Label, now: Timestamp) -> Result<ExpertOffer, ResponseError> {
+    pub fn new(
+        details: OfferDetails,
+        created_by_ref: &str,
+        label: &Label,
+        now: Timestamp,
+    ) -> Result<ExpertOffer, ResponseError> {
         check_ref(OFFER, "request_ref", &details.request_ref, &[ASSISTANCE_REQUEST_TYPE])?;
         check_country(OFFER, "nation", &details.nation)?;
         if details.expert_refs.is_empty() {
@@ -230,12 +249,20 @@ impl ExpertOffer {
 
     /// The STIX object.
     pub fn to_stix(&self) -> serde_json::Value {
-        encode(&self.meta, EXPERT_OFFER_TYPE, &self.name, None, &self.details, Placement::NewSdo(EXPERT_OFFER_EXTENSION_ID))
+        encode(
+            &self.meta,
+            EXPERT_OFFER_TYPE,
+            &self.name,
+            None,
+            &self.details,
+            Placement::NewSdo(EXPERT_OFFER_EXTENSION_ID),
+        )
     }
 
     /// Reads an offer written by [`ExpertOffer::to_stix`].
     pub fn from_stix(value: &serde_json::Value) -> Result<ExpertOffer, ResponseError> {
-        let (meta, name, _, details) = decode(value, OFFER, EXPERT_OFFER_TYPE, Placement::NewSdo(EXPERT_OFFER_EXTENSION_ID))?;
+        let (meta, name, _, details) =
+            decode(value, OFFER, EXPERT_OFFER_TYPE, Placement::NewSdo(EXPERT_OFFER_EXTENSION_ID))?;
         Ok(ExpertOffer { meta, name, details })
     }
 }
@@ -352,7 +379,8 @@ pub(crate) mod tests {
         assert!(e.to_string().starts_with("expert: nationalities:"), "{e}");
         let e = Expert::new("X", details("EST"), EE_ORG, &label, now).unwrap_err();
         assert!(e.to_string().starts_with("expert: briefings:"), "{e}");
-        let e = Expert::new("X", details("EST"), "identity--9e2d3c4b-5a69-4788-9a1b-2c3d4e5f6a7b", &label, now).unwrap_err();
+        let e = Expert::new("X", details("EST"), "identity--9e2d3c4b-5a69-4788-9a1b-2c3d4e5f6a7b", &label, now)
+            .unwrap_err();
         assert!(e.to_string().starts_with("expert: organisation_ref:"), "{e}");
     }
 

@@ -56,7 +56,10 @@ pub const RESPONSE_EXTENSION_VERSION: &str = "1.0.0";
 /// The deterministic id of the extension definition named `name`
 /// (`incident`, `assistance-request`, `expert`, `expert-offer`, `task`).
 pub fn extension_definition_id(name: &str) -> String {
-    let uuid = uuid::Uuid::new_v5(&phalanx_labels::LABEL_ID_NAMESPACE, format!("extension-definition|phalanx-{name}").as_bytes());
+    let uuid = uuid::Uuid::new_v5(
+        &phalanx_labels::LABEL_ID_NAMESPACE,
+        format!("extension-definition|phalanx-{name}").as_bytes(),
+    );
     format!("extension-definition--{uuid}")
 }
 
@@ -114,15 +117,15 @@ impl StixMeta {
         if kind != object_type {
             return Err(ResponseError::decode(object, id, format!("type is '{kind}', expected '{object_type}'")));
         }
-        let string = |key: &str| -> Result<String, ResponseError> {
-            value
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| ResponseError::decode(object, id.clone(), format!("'{key}' is missing or not a string")))
-        };
+        let string =
+            |key: &str| -> Result<String, ResponseError> {
+                value.get(key).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+                    ResponseError::decode(object, id.clone(), format!("'{key}' is missing or not a string"))
+                })
+            };
         let time = |key: &str| -> Result<Timestamp, ResponseError> {
-            Timestamp::parse(&string(key)?).map_err(|e| ResponseError::decode(object, id.clone(), format!("'{key}': {e}")))
+            Timestamp::parse(&string(key)?)
+                .map_err(|e| ResponseError::decode(object, id.clone(), format!("'{key}': {e}")))
         };
         let object_marking_refs = match value.get("object_marking_refs") {
             None => Vec::new(),
@@ -229,15 +232,15 @@ pub(crate) fn decode<T: DeserializeOwned>(
     let meta = StixMeta::read(map, object, object_type)?;
     let name = map.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
     let description = map.get("description").and_then(Value::as_str).map(str::to_owned);
-    let source = match placement {
-        Placement::NewSdo(_) => value.clone(),
-        Placement::Property(ext) => map
-            .get("extensions")
-            .and_then(|e| e.get(ext))
-            .cloned()
-            .ok_or_else(|| ResponseError::decode(object, meta.id.clone(), format!("the extension {ext} is missing")))?,
-    };
-    let details = serde_json::from_value(source).map_err(|e| ResponseError::decode(object, meta.id.clone(), e.to_string()))?;
+    let source =
+        match placement {
+            Placement::NewSdo(_) => value.clone(),
+            Placement::Property(ext) => map.get("extensions").and_then(|e| e.get(ext)).cloned().ok_or_else(|| {
+                ResponseError::decode(object, meta.id.clone(), format!("the extension {ext} is missing"))
+            })?,
+        };
+    let details =
+        serde_json::from_value(source).map_err(|e| ResponseError::decode(object, meta.id.clone(), e.to_string()))?;
     Ok((meta, name, description, details))
 }
 
@@ -498,7 +501,11 @@ pub(crate) fn check_country(object: &'static str, field: &str, value: &str) -> R
     if phalanx_labels::is_alpha3(value) {
         Ok(())
     } else {
-        Err(ResponseError::input(object, field, format!("'{value}' is not an iso 3166 alpha-3 country code (e.g. LTU)")))
+        Err(ResponseError::input(
+            object,
+            field,
+            format!("'{value}' is not an iso 3166 alpha-3 country code (e.g. LTU)"),
+        ))
     }
 }
 
@@ -523,7 +530,8 @@ mod tests {
             let id = def["id"].as_str().unwrap_or_default().to_owned();
             let parsed = phalanx_model::StixObject::from_value(def.clone(), "$");
             assert!(parsed.is_ok(), "{id}: {:?}", parsed.err());
-            let schema: Value = serde_json::from_str(def["schema"].as_str().unwrap_or_default()).expect("schema is json");
+            let schema: Value =
+                serde_json::from_str(def["schema"].as_str().unwrap_or_default()).expect("schema is json");
             assert_eq!(schema["type"], "object", "{id}");
         }
     }
@@ -545,7 +553,12 @@ mod tests {
     #[test]
     fn touch_strictly_increases_modified() {
         let t = Timestamp::parse("2026-03-01T12:00:00.000Z").expect("ts");
-        let mut meta = StixMeta::new("incident", "identity--6d1bb8a3-4ad4-4a8d-9a63-7a1a6bd0f2ad", &Label::unclassified(phalanx_labels::Tlp::Green), t);
+        let mut meta = StixMeta::new(
+            "incident",
+            "identity--6d1bb8a3-4ad4-4a8d-9a63-7a1a6bd0f2ad",
+            &Label::unclassified(phalanx_labels::Tlp::Green),
+            t,
+        );
         assert_eq!(meta.touch(t).to_string(), "2026-03-01T12:00:00.001Z");
         assert_eq!(meta.touch(t).to_string(), "2026-03-01T12:00:00.002Z");
         let later = Timestamp::parse("2026-03-01T13:00:00Z").expect("ts");

@@ -3,7 +3,9 @@
 
 use crate::clock::{Deadline, DeadlineState, add_hours, millis};
 use crate::error::ResponseError;
-use crate::stix::{ASSISTANCE_REQUEST_TYPE, Placement, StixMeta, TASK_EXTENSION_ID, TASK_TYPE, check_ref, decode, encode};
+use crate::stix::{
+    ASSISTANCE_REQUEST_TYPE, Placement, StixMeta, TASK_EXTENSION_ID, TASK_TYPE, check_ref, decode, encode,
+};
 use crate::vocab::{TeamRole, UnknownValue, vocabulary};
 use phalanx_labels::Label;
 use phalanx_model::Timestamp;
@@ -129,12 +131,22 @@ pub struct TaskChanges {
 
 impl Task {
     /// A new open task, checked: it belongs to an incident, a request, or both.
-    pub fn new(input: &TaskInput, created_by_ref: &str, label: &Label, actor: &str, now: Timestamp) -> Result<Task, ResponseError> {
+    pub fn new(
+        input: &TaskInput,
+        created_by_ref: &str,
+        label: &Label,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Task, ResponseError> {
         if input.name.trim().is_empty() {
             return Err(ResponseError::input(OBJECT, "name", "must not be empty"));
         }
         if input.incident_ref.is_none() && input.request_ref.is_none() {
-            return Err(ResponseError::input(OBJECT, "incident_ref", "a task belongs to an incident or an assistance request"));
+            return Err(ResponseError::input(
+                OBJECT,
+                "incident_ref",
+                "a task belongs to an incident or an assistance request",
+            ));
         }
         if let Some(i) = &input.incident_ref {
             check_ref(OBJECT, "incident_ref", i, &["incident"])?;
@@ -155,7 +167,13 @@ impl Task {
                 due: input.due.map(millis),
                 status: TaskStatus::Open,
                 playbook: None,
-                log: vec![TaskLogEntry { time: created, author: actor.to_owned(), text: "task created".into(), from_status: None, to_status: None }],
+                log: vec![TaskLogEntry {
+                    time: created,
+                    author: actor.to_owned(),
+                    text: "task created".into(),
+                    from_status: None,
+                    to_status: None,
+                }],
             },
         })
     }
@@ -164,7 +182,11 @@ impl Task {
     /// workflow does not allow is refused and nothing changes.
     pub fn update(&mut self, changes: &TaskChanges, actor: &str, now: Timestamp) -> Result<(), ResponseError> {
         if *changes == TaskChanges::default() {
-            return Err(ResponseError::input(OBJECT, "changes", "nothing to change: give a status, owner, due time or note"));
+            return Err(ResponseError::input(
+                OBJECT,
+                "changes",
+                "nothing to change: give a status, owner, due time or note",
+            ));
         }
         let from = self.details.status;
         if let Some(to) = changes.status
@@ -231,12 +253,20 @@ impl Task {
 
     /// The STIX object.
     pub fn to_stix(&self) -> serde_json::Value {
-        encode(&self.meta, TASK_TYPE, &self.name, self.description.as_deref(), &self.details, Placement::NewSdo(TASK_EXTENSION_ID))
+        encode(
+            &self.meta,
+            TASK_TYPE,
+            &self.name,
+            self.description.as_deref(),
+            &self.details,
+            Placement::NewSdo(TASK_EXTENSION_ID),
+        )
     }
 
     /// Reads a task written by [`Task::to_stix`].
     pub fn from_stix(value: &serde_json::Value) -> Result<Task, ResponseError> {
-        let (meta, name, description, details) = decode(value, OBJECT, TASK_TYPE, Placement::NewSdo(TASK_EXTENSION_ID))?;
+        let (meta, name, description, details) =
+            decode(value, OBJECT, TASK_TYPE, Placement::NewSdo(TASK_EXTENSION_ID))?;
         Ok(Task { meta, name, description, details })
     }
 }
@@ -373,7 +403,8 @@ mod tests {
                 let mut t = task(&clock);
                 t.details.status = *from;
                 let before = t.clone();
-                let result = t.update(&TaskChanges { status: Some(*to), ..Default::default() }, "user:ona", clock.now());
+                let result =
+                    t.update(&TaskChanges { status: Some(*to), ..Default::default() }, "user:ona", clock.now());
                 if from.allowed_next().contains(to) {
                     assert!(result.is_ok(), "{from} -> {to}");
                     let last = t.details.log.last().expect("log");
@@ -395,8 +426,12 @@ mod tests {
         let due = t.details.due.expect("due");
         assert!(!t.is_overdue(due));
         assert!(t.is_overdue(next_millisecond(due)));
-        t.update(&TaskChanges { status: Some(TaskStatus::Done), note: Some("image taken".into()), ..Default::default() }, "user:ona", clock.now())
-            .expect("done");
+        t.update(
+            &TaskChanges { status: Some(TaskStatus::Done), note: Some("image taken".into()), ..Default::default() },
+            "user:ona",
+            clock.now(),
+        )
+        .expect("done");
         assert_eq!(t.deadline(add_hours(due, 10)).map(|d| d.state), Some(DeadlineState::Met));
         assert_eq!(t.details.log.last().map(|l| l.text.as_str()), Some("status open -> done; image taken"));
     }
@@ -404,8 +439,14 @@ mod tests {
     #[test]
     fn a_task_belongs_to_an_incident_or_a_request() {
         let clock = ManualClock::new(ts("2026-03-01T08:00:00.000Z"));
-        let e = Task::new(&TaskInput { name: "x".into(), ..Default::default() }, LT, &Label::unclassified(Tlp::Green), "user:ona", clock.now())
-            .unwrap_err();
+        let e = Task::new(
+            &TaskInput { name: "x".into(), ..Default::default() },
+            LT,
+            &Label::unclassified(Tlp::Green),
+            "user:ona",
+            clock.now(),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("task: incident_ref:"), "{e}");
         let e = task(&clock).update(&TaskChanges::default(), "user:ona", clock.now()).unwrap_err();
         assert!(e.to_string().contains("nothing to change"), "{e}");
@@ -416,7 +457,8 @@ mod tests {
         let clock = ManualClock::new(ts("2026-03-01T08:00:00.000Z"));
         let pb = playbook("ransomware-hospital").expect("playbook");
         let target = TaskInput { request_ref: Some(REQ.into()), ..Default::default() };
-        let tasks = tasks_from_playbook(pb, &target, LT, &Label::unclassified(Tlp::Green), "user:ona", clock.now()).expect("tasks");
+        let tasks = tasks_from_playbook(pb, &target, LT, &Label::unclassified(Tlp::Green), "user:ona", clock.now())
+            .expect("tasks");
         assert_eq!(tasks.len(), pb.steps.len());
         assert_eq!(tasks[0].details.owner.as_deref(), Some("team-lead"));
         assert_eq!(tasks[2].details.due, Some(add_hours(clock.now(), 12)));

@@ -3,7 +3,6 @@
 //! skills and team roles. Each value has one lowercase, hyphenated text
 //! form used in STIX, JSON and on the command line.
 
-
 /// An unknown vocabulary value: names the vocabulary and lists the allowed values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{value}' is not a known {vocabulary}; expected one of: {}", allowed.join(", "))]
@@ -254,12 +253,9 @@ impl RsitClass {
                 "burglary",
             ],
             RsitClass::Availability => &["dos", "ddos", "misconfiguration", "sabotage", "outage"],
-            RsitClass::InformationContentSecurity => &[
-                "unauthorised-information-access",
-                "unauthorised-information-modification",
-                "data-loss",
-                "data-leak",
-            ],
+            RsitClass::InformationContentSecurity => {
+                &["unauthorised-information-access", "unauthorised-information-modification", "data-loss", "data-leak"]
+            }
             RsitClass::Fraud => &["unauthorised-use-of-resources", "copyright", "masquerade", "phishing"],
             RsitClass::Vulnerable => &[
                 "weak-crypto",

@@ -9,6 +9,7 @@ mod import;
 mod match_cmd;
 mod node;
 mod org;
+mod response;
 mod serve;
 mod show;
 mod token;
@@ -60,6 +61,18 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Match telemetry (Zeek, Suricata EVE, JSON lines, text) against indicators; one JSON line per match.
     Match(match_cmd::MatchArgs),
+    /// Incidents: open, update, show, list (NIS2 clocks, timeline, status).
+    #[command(subcommand)]
+    Incident(response::incident::IncidentCommand),
+    /// Assistance requests: request, transition, team, show, list.
+    #[command(subcommand)]
+    Assist(response::assist::AssistCommand),
+    /// The rapid-response roster: add experts, offer them, list.
+    #[command(subcommand)]
+    Roster(response::roster::RosterCommand),
+    /// Tasks of incidents and requests: add (or a playbook), update, list.
+    #[command(subcommand)]
+    Task(response::task::TaskCommand),
 }
 
 /// Outcome of a command that finished: success, or a partial result (some
@@ -92,6 +105,10 @@ fn main() -> ExitCode {
         Command::Token(command) => token::run(&cli.data, command),
         Command::Audit(command) => audit::run(&cli.data, command),
         Command::Match(args) => match_cmd::run(&cli.data, args),
+        Command::Incident(command) => response::incident::run(&cli.data, command),
+        Command::Assist(command) => response::assist::run(&cli.data, command),
+        Command::Roster(command) => response::roster::run(&cli.data, command),
+        Command::Task(command) => response::task::run(&cli.data, command),
     };
     match result {
         Ok(Finished::Ok) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 mod cli_identity;
 mod cli_import;
 mod cli_match;
+mod cli_response;
 mod common;
 mod rest;
 mod communities;

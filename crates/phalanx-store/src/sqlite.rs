@@ -753,9 +753,12 @@ fn merge_partitions(
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let want = query.limit + 1;
+    // The statement cache keeps one statement per SQL text: each partition
+    // slot gets its own text (a comment), or all but one would be prepared
+    // again on every page.
     let mut statements = Vec::with_capacity(values.len());
-    for _ in values {
-        statements.push(conn.prepare_cached(sql)?);
+    for slot in 0..values.len() {
+        statements.push(conn.prepare_cached(&format!("{sql} /* partition {slot} */"))?);
     }
     let mut cursors = Vec::with_capacity(values.len());
     for (stmt, value) in statements.iter_mut().zip(values) {

@@ -310,6 +310,10 @@ impl Compiler {
                 },
             }
         }
+        m.any_complex = m.rules.iter().any(|r| !r.simple);
+        m.sequencing = m.rules.iter().any(|r| {
+            r.observations > 1 || r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty()))
+        });
         (m, self.stats)
     }
 }
@@ -596,6 +600,10 @@ pub struct Matcher {
     unanchored: Vec<Leaf>,
     /// Values whose matches are suppressed.
     pub allow: AllowList,
+    /// Whether some rule is complex (set by [`Compiler::build`]).
+    any_complex: bool,
+    /// Whether some rule spans several events (set by [`Compiler::build`]).
+    sequencing: bool,
 }
 
 /// One hit of an event against a rule.
@@ -649,7 +657,7 @@ impl Matcher {
     /// Event kinds some rule can use (others need not be decoded).
     pub fn wants(&self, kind: Kind) -> bool {
         let scan = |k: Kind| self.scans.iter().any(|(s, _, _)| *s == k);
-        let any_complex = self.rules.iter().any(|r| !r.simple);
+        let any_complex = self.any_complex;
         match kind {
             Kind::Ip => !self.ipv4.is_empty() || !self.ipv6.is_empty() || !self.blocks4.is_empty() || !self.blocks6.is_empty() || scan(Kind::Ip) || any_complex,
             Kind::Domain => !self.domains.is_empty() || !self.domain_suffixes.is_empty() || scan(Kind::Domain) || any_complex,
@@ -666,7 +674,7 @@ impl Matcher {
     /// Whether a pattern of several events is compiled (then event order and
     /// times matter).
     pub fn needs_sequencing(&self) -> bool {
-        self.rules.iter().any(|r| r.observations > 1 || r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty())))
+        self.sequencing
     }
 
     /// Looks every field of one event up; pushes the key hits on `hits`.

@@ -1,0 +1,45 @@
+//! Arbitrary bytes into the telemetry decoders of phalanx-matcher, and the
+//! decoded fields through a small compiled matcher.
+//!
+//! Fails on a panic, or when a line that serde_json accepts as a JSON object
+//! (nested less than `MAX_DEPTH`) is refused by the one-pass scanner.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use phalanx_matcher::telemetry::{self, FieldMap, Format};
+use std::sync::OnceLock;
+
+fn matcher() -> &'static phalanx_matcher::Matcher {
+    static M: OnceLock<phalanx_matcher::Matcher> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut c = phalanx_matcher::Compiler::new(phalanx_matcher::CompileOptions::default());
+        for p in [
+            "[ipv4-addr:value ISSUBSET '10.0.0.0/8']",
+            "[domain-name:value LIKE '%.example']",
+            "[url:value MATCHES '^https?://']",
+            "[network-traffic:dst_port = 443 AND network-traffic:dst_ref.value = '192.0.2.1']",
+        ] {
+            let json = serde_json::json!({"type": "indicator", "id": format!("indicator--{}", p.len()), "pattern": p, "pattern_type": "stix"});
+            c.add_json(json.to_string().as_bytes());
+        }
+        c.build(phalanx_matcher::AllowList::default()).0
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let map = FieldMap::for_format(Format::Auto);
+    let mut fields = Vec::new();
+    let decoded = telemetry::decode_json(data, &map, &mut fields);
+    if let Ok(serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(data) {
+        let depth = data.iter().filter(|b| matches!(b, b'{' | b'[')).count();
+        if depth < telemetry::MAX_DEPTH {
+            assert!(decoded.is_ok(), "serde_json accepts what the scanner refuses: {decoded:?}");
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        telemetry::decode_text(text, &mut fields);
+    }
+    let mut hits = Vec::new();
+    matcher().lookup(&fields, &mut hits);
+});

@@ -31,6 +31,20 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Output format: a STIX 2.1 bundle, or a matcher snapshot for `phalanx match --indicators`
+    /// on a sensor without a link to the node (indicators and the observables the matcher
+    /// reads, one object a line after a header line).
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub format: ExportFormat,
+}
+
+/// Output formats of `phalanx export`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// A STIX 2.1 bundle with the marking definitions it uses.
+    Bundle,
+    /// `phalanx match` input: a header line, then one object a line.
+    MatcherSnapshot,
 }
 
 /// `phalanx export`.
@@ -58,6 +72,9 @@ pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<Finished> {
         )),
         None => Box::new(std::io::BufWriter::new(stdout.lock())),
     };
+    if args.format == ExportFormat::MatcherSnapshot {
+        return write_matcher_snapshot(&store, &actor, query, &mut out);
+    }
     write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
     let mut first = true;
     let mut emitted: BTreeSet<String> = BTreeSet::new();
@@ -122,4 +139,46 @@ fn collect_marking_refs(json: &str, into: &mut BTreeSet<String>) {
             }
         }
     }
+}
+
+/// `--format matcher-snapshot`: the header line, then every indicator and
+/// observable the matcher reads (within `--type`, if given), one a line.
+fn write_matcher_snapshot(
+    store: &phalanx_store::SqliteStore,
+    actor: &phalanx_store::Actor,
+    mut query: Query,
+    out: &mut dyn Write,
+) -> anyhow::Result<Finished> {
+    let wanted = crate::match_cmd::MATCHER_TYPES;
+    query.types = if query.types.is_empty() {
+        wanted.iter().map(|t| (*t).to_owned()).collect()
+    } else {
+        query.types.iter().filter(|t| wanted.contains(&t.as_str())).cloned().collect()
+    };
+    writeln!(out, "{}", phalanx_matcher::SNAPSHOT_HEADER)?;
+    let mut count = 0u64;
+    if !query.types.is_empty() {
+        loop {
+            let page = store.query(&actor.subject, &query)?;
+            phalanx_auth::audit_reads(store, actor, &page.objects, "export")?;
+            for object in &page.objects {
+                // One object a line: JSON stored with line breaks is written compact.
+                if object.json.contains('\n') {
+                    let compact = serde_json::from_str::<Value>(&object.json)?.to_string();
+                    out.write_all(compact.as_bytes())?;
+                } else {
+                    out.write_all(object.json.as_bytes())?;
+                }
+                out.write_all(b"\n")?;
+                count += 1;
+            }
+            match page.next {
+                Some(next) if page.more => query.after = Some(next),
+                _ => break,
+            }
+        }
+    }
+    out.flush()?;
+    eprintln!("exported {count} objects as a matcher snapshot");
+    Ok(Finished::Ok)
 }

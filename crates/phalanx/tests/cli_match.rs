@@ -175,6 +175,14 @@ fn as_user_reads_indicators_from_the_store() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let want = oracle("zeek-wrccdc-2018/dns.json", |v| strings(v, "query").iter().chain(strings(v, "answers").iter()).any(|d| d == "videosearch.ubuntu.com"));
     assert_eq!(records(&stdout(&out)).len(), want);
+    // The same indicators, offline: a matcher snapshot exported by the node.
+    let snap = node.data().join("snapshot.jsonl");
+    node.ok(&["export", "--format", "matcher-snapshot", "--out", snap.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&snap).unwrap();
+    assert!(text.starts_with("{\"type\":\"x-phalanx-matcher-snapshot\""), "{text}");
+    assert!(!text.contains("marking-definition--94868c89") || text.lines().all(|l| !l.contains("\"type\":\"marking-definition\"")), "only matcher types");
+    let offline = node.run(&["match", "--indicators", snap.to_str().unwrap(), testdata("zeek-wrccdc-2018/dns.json").to_str().unwrap()]);
+    assert_eq!(records(&stdout(&offline)).len(), want, "{}", stderr(&offline));
     let nobody = node.fails(&["match", "--as", "nobody", "-"]);
     assert!(nobody.contains("nobody"), "{nobody}");
 }

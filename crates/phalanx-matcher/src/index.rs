@@ -141,7 +141,7 @@ pub struct CompileStats {
 #[derive(Debug, Default)]
 pub struct Compiler {
     /// Per id: (modified, pending rule) of the newest version seen.
-    pending: HashMap<Box<str>, (Option<i64>, Pending)>,
+    pending: HashMap<Box<str>, (Option<i64>, Pending), foldhash::fast::RandomState>,
     stats: CompileStats,
     options: CompileOptions,
 }
@@ -251,6 +251,10 @@ impl Compiler {
                     self.refuse(id, "indicator without a pattern".into());
                     return;
                 };
+                if let Some(keys) = single_equality_keys(text, lite.x_phalanx_match_subdomains) {
+                    self.pending.insert(id.into(), (modified, Pending::Observable(keys)));
+                    return;
+                }
                 match phalanx_pattern::parse(text) {
                     Ok(p) => Pending::Pattern { pattern: Box::new(p), subdomains: lite.x_phalanx_match_subdomains },
                     Err(e) => {
@@ -315,6 +319,33 @@ impl Compiler {
             r.observations > 1 || r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty()))
         });
         (m, self.stats)
+    }
+}
+
+/// The fast path for the commonest indicator, `[TYPE:value = 'literal']`
+/// (no escapes, one comparison): the keys `leaf_keys` gives for the same
+/// comparison, without running the parser. `None` sends the pattern to the
+/// parser (anything else, or a literal the index cannot take).
+fn single_equality_keys(text: &str, subdomains: bool) -> Option<Vec<(KeySpec, &'static str)>> {
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    let (path, rest) = inner.split_once(':')?;
+    if !matches!(path, "ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr") {
+        return None;
+    }
+    let rest = rest.strip_prefix("value")?.trim_start().strip_prefix('=')?.trim_start();
+    let literal = rest.strip_prefix('\'')?.strip_suffix('\'')?;
+    if literal.contains(['\'', '\\']) {
+        return None;
+    }
+    let comparison = Comparison {
+        path: phalanx_pattern::ObjectPath { object_type: path.to_owned(), steps: vec![PathStep::Property("value".into())] },
+        negated: false,
+        op: Operator::Eq,
+        value: Some(Literal::String(literal.to_owned())),
+    };
+    match leaf_keys(&comparison, subdomains) {
+        Ok(Some((keys, true))) => Some(keys),
+        _ => None,
     }
 }
 
@@ -689,12 +720,10 @@ impl Matcher {
                 }
             };
             match f.kind {
-                Kind::Ip => self.lookup_ip(&f.value, &mut push),
+                Kind::Ip => drop(self.lookup_ip(&f.value, &mut push)),
                 Kind::Domain => self.lookup_domain(&f.value, &mut push),
                 Kind::DomainOrIp => {
-                    if normalize::ip(&f.value).is_some() {
-                        self.lookup_ip(&f.value, &mut push);
-                    } else {
+                    if !self.lookup_ip(&f.value, &mut push) {
                         self.lookup_domain(&f.value, &mut push);
                     }
                 }
@@ -768,8 +797,9 @@ impl Matcher {
         }
     }
 
-    fn lookup_ip(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) {
-        let Some(ip) = normalize::ip(text) else { return };
+    /// Looks an address up; `false` when `text` is not an IP address.
+    fn lookup_ip(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) -> bool {
+        let Some(ip) = normalize::ip(text) else { return false };
         match ip {
             IpAddr::V4(a) => {
                 let bits = u32::from(a);
@@ -796,6 +826,7 @@ impl Matcher {
                 }
             }
         }
+        true
     }
 
     fn lookup_domain(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) {
@@ -904,4 +935,30 @@ pub fn event_objects(fields: &[Field<'_>], time_micros: i64) -> Observation {
         objects.push(Value::Object(traffic));
     }
     Observation { first_observed: time_micros, last_observed: time_micros, number_observed: 1, objects }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_gives_the_keys_the_parser_path_gives() {
+        for (text, sub) in [
+            ("[ipv4-addr:value = '192.0.2.1']", false),
+            ("[ipv6-addr:value = '2001:DB8::1']", false),
+            ("[domain-name:value = 'Evil.Example.']", true),
+            ("[url:value = 'HTTP://a.example:80/x']", false),
+            ("[email-addr:value='Bob@Example.org']", false),
+        ] {
+            let fast = single_equality_keys(text, sub).expect("fast path taken");
+            let parsed = phalanx_pattern::parse(text).unwrap();
+            let plan = compile_pattern(&parsed, sub).unwrap();
+            assert!(plan.simple);
+            let slow = plan.observations.into_iter().next().flatten().unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+        }
+        for text in ["[ipv4-addr:value = 'not an ip']", "[domain-name:value = 'a\\'b']", "[ipv4-addr:value = '1.2.3.4'] WITHIN 5 SECONDS", "[ipv4-addr:value = '1.2.3.4' OR ipv4-addr:value = '1.2.3.5']"] {
+            assert!(single_equality_keys(text, false).is_none(), "{text}");
+        }
+    }
 }

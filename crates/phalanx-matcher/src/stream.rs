@@ -274,7 +274,8 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
     let mut hits = Vec::new();
     let sequencing = m.needs_sequencing();
     let mut line_no = chunk.first_line;
-    for raw in chunk.data.split(|&b| b == b'\n') {
+    let data = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
+    for raw in data.split(|&b| b == b'\n') {
         if done.lines > 0 {
             line_no += 1;
         }

@@ -305,7 +305,7 @@ impl<'a> Scanner<'a> {
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected a member name"));
             }
-            let key = self.string()?;
+            let key = self.string_bytes()?;
             self.ws();
             if self.peek() != Some(b':') {
                 return Err(self.err("expected ':' after a member name"));
@@ -315,7 +315,7 @@ impl<'a> Scanner<'a> {
             if base > 0 {
                 self.path.push(b'.');
             }
-            self.path.extend_from_slice(key.as_bytes());
+            self.path.extend_from_slice(&key);
             let kind = map.get(&self.path);
             self.value(map, out, kind, depth)?;
             self.path.truncate(base);
@@ -334,8 +334,13 @@ impl<'a> Scanner<'a> {
     fn value(&mut self, map: &FieldMap, out: &mut Vec<Field<'a>>, kind: Option<(Kind, u16)>, depth: usize) -> Result<(), DecodeError> {
         match self.peek() {
             Some(b'"') => {
-                let v = self.string()?;
+                let v = self.string_bytes()?;
                 if let Some((kind, name)) = kind {
+                    // Only wanted values are checked for UTF-8 (keys and the rest are bytes).
+                    let v = match v {
+                        Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).map_err(|_| self.err("string is not utf-8"))?),
+                        Cow::Owned(b) => Cow::Owned(String::from_utf8(b).map_err(|_| self.err("string is not utf-8"))?),
+                    };
                     out.push(Field { name, kind, value: v });
                 }
             }
@@ -391,8 +396,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// At `"`: the string's text, borrowed when it has no escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
+    /// At `"`: the string's bytes (escapes decoded), borrowed when it has
+    /// no escapes. UTF-8 is checked by the caller when it uses the text.
+    fn string_bytes(&mut self) -> Result<Cow<'a, [u8]>, DecodeError> {
         self.i += 1;
         let start = self.i;
         let rest = &self.b[start..];
@@ -401,7 +407,7 @@ impl<'a> Scanner<'a> {
         };
         if rest[end] == b'"' {
             self.i = start + end + 1;
-            return std::str::from_utf8(&rest[..end]).map(Cow::Borrowed).map_err(|_| self.err("string is not utf-8"));
+            return Ok(Cow::Borrowed(&rest[..end]));
         }
         // Escapes: decode into a new string.
         let mut buf: Vec<u8> = rest[..end].to_vec();
@@ -448,7 +454,7 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        String::from_utf8(buf).map(Cow::Owned).map_err(|_| self.err("string is not utf-8"))
+        Ok(Cow::Owned(buf))
     }
 
     fn hex4(&mut self) -> Result<u32, DecodeError> {

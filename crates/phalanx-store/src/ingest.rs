@@ -16,7 +16,7 @@ use phalanx_labels::{
     Label, LabelDefaults, LabelError, MarkingDefinitionRef, MarkingKind, Tlp, can_write, explain_read, is_loosening,
     label_from_object, label_marking_definition, label_marking_id, lub, parse_marking_definition, tlp_from_marking_id,
 };
-use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
+use phalanx_model::{ObjectErrors, ParsedObject, StixObject, Timestamp};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -78,6 +78,10 @@ pub struct IngestReport {
     pub raised: Vec<Raise>,
     /// Warnings (kept objects with problems), as text.
     pub warnings: Vec<String>,
+    /// The `date_added` of each unversioned object (SCOs, marking
+    /// definitions) stored, by id, when asked for with
+    /// [`Ingest::record_unversioned_added`]: TAXII reports it as their version.
+    pub unversioned_added: Vec<(String, Timestamp)>,
 }
 
 impl IngestReport {
@@ -109,6 +113,7 @@ pub struct Ingest<'a> {
     /// for the audit digest, and the first of them.
     stored_digest: sha2::Sha256,
     first_stored: Option<String>,
+    record_unversioned: bool,
 }
 
 fn marking_refs_key(map: &Map<String, Value>) -> Option<String> {
@@ -155,7 +160,15 @@ impl<'a> Ingest<'a> {
             report: IngestReport::default(),
             stored_digest: sha2::Digest::new(),
             first_stored: None,
+            record_unversioned: false,
         })
+    }
+
+    /// Keeps the `date_added` of every unversioned object stored in
+    /// [`IngestReport::unversioned_added`] (off by default: a large import
+    /// would hold them all).
+    pub fn record_unversioned_added(&mut self) {
+        self.record_unversioned = true;
     }
 
     /// Records an object that could not be parsed or validated.
@@ -419,8 +432,11 @@ impl<'a> Ingest<'a> {
     fn put(&mut self, txn: &mut dyn WriteTxn, path: &str, object: &StixObject, json: &str, label: Label) -> Result<(), StoreError> {
         let version = NewVersion { object, json, label: &label, origin: &self.options.origin };
         match txn.put(version) {
-            Ok(PutOutcome::Stored { .. }) => {
+            Ok(PutOutcome::Stored { date_added }) => {
                 self.report.stored += 1;
+                if self.record_unversioned && object.version().is_none() {
+                    self.report.unversioned_added.push((object.id().to_string(), date_added));
+                }
                 use sha2::Digest;
                 let key = format!("{}|{}", object.id(), object.version().map(|t| t.to_string()).unwrap_or_default());
                 self.stored_digest.update(key.as_bytes());

@@ -465,6 +465,7 @@ pub async fn add_objects(
     let (successes, failures, stored) = blocking(move || {
         let mut txn = store.begin()?;
         let mut ingest = Ingest::new(store.as_ref(), &actor, options)?;
+        ingest.record_unversioned_added();
         let mut meta = Vec::with_capacity(posted.len());
         for p in posted {
             match p.parsed {
@@ -479,15 +480,21 @@ pub async fn add_objects(
         for r in &report.refused {
             refused.entry(r.path.as_str()).or_insert_with(|| r.reason.clone());
         }
-        // Unversioned objects are known by their date_added.
+        // Unversioned objects are known by their date_added: the ingest
+        // reports those it stored; those already stored are looked up.
+        let mut added: HashMap<String, String> = HashMap::new();
+        for (id, date_added) in &report.unversioned_added {
+            added.insert(id.clone(), taxii_timestamp(date_added.clone()));
+        }
         let unversioned: Vec<String> = meta
             .iter()
-            .filter(|(path, _, version)| version.is_none() && !refused.contains_key(path.as_str()))
+            .filter(|(path, id, version)| {
+                version.is_none() && !refused.contains_key(path.as_str()) && !added.contains_key(id)
+            })
             .map(|(_, id, _)| id.clone())
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let mut added: HashMap<String, String> = HashMap::new();
         for chunk in unversioned.chunks(200) {
             let q = Query { ids: chunk.to_vec(), ..Query::default() };
             for o in store.query(&subject, &q)?.objects {

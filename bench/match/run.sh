@@ -6,7 +6,8 @@
 # and the compile time of the 1M indicators.
 #
 # Usage: bench/match/run.sh            (env: BENCH_DIR=DIR reuses/keeps a generated corpus,
-#                                       INDICATORS=N EVENTS=N for a smaller run)
+#                                       INDICATORS=N EVENTS=N for a smaller run,
+#                                       PHALANX_BIN=PATH to skip the release build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -14,8 +15,12 @@ root=$(pwd)
 command -v rg >/dev/null || { apt-get update -qq && apt-get install -y -qq ripgrep >/dev/null; }
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
-cargo build --release --locked -p phalanx >&2
-bin="${CARGO_TARGET_DIR:-$root/target}/release/phalanx"
+if [ -n "${PHALANX_BIN:-}" ]; then
+    bin="$PHALANX_BIN"   # an already built release binary
+else
+    cargo build --release --locked -p phalanx >&2
+    bin="${CARGO_TARGET_DIR:-$root/target}/release/phalanx"
+fi
 
 indicators=${INDICATORS:-1000000}
 events=${EVENTS:-2000000}

@@ -37,6 +37,11 @@ pub(crate) struct Bodies {
     path: PathBuf,
 }
 
+/// Largest gap between two bodies that [`Bodies::read_many`] reads over.
+const COALESCE_GAP: u64 = 16 << 10;
+/// Largest single read of [`Bodies::read_many`].
+const COALESCE_MAX: u64 = 4 << 20;
+
 fn io_error(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::DataDir { path: path.display().to_string(), message: e.to_string() }
 }
@@ -96,6 +101,44 @@ impl Bodies {
     }
 
     /// Reads the committed body at `offset`, `len` bytes long.
+    /// Reads several bodies, each `(offset, len)`, in the order given.
+    /// Bodies written together lie side by side in the file, so nearby
+    /// ones are read with one `pread` per run (gaps up to [`COALESCE_GAP`],
+    /// runs up to [`COALESCE_MAX`]) instead of one per body.
+    pub(crate) fn read_many(&self, spans: &[(u64, u64)]) -> Result<Vec<String>, StoreError> {
+        let mut order: Vec<usize> = (0..spans.len()).collect();
+        order.sort_by_key(|&i| spans[i].0);
+        let mut out: Vec<Option<String>> = vec![None; spans.len()];
+        let mut at = 0;
+        while at < order.len() {
+            let (start, first_len) = spans[order[at]];
+            let mut end = start + first_len;
+            let mut last = at;
+            while last + 1 < order.len() {
+                let (offset, len) = spans[order[last + 1]];
+                if offset > end + COALESCE_GAP || offset + len - start > COALESCE_MAX {
+                    break;
+                }
+                end = end.max(offset + len);
+                last += 1;
+            }
+            let mut buf = vec![0u8; (end - start) as usize];
+            self.file.read_exact_at(&mut buf, start).map_err(|e| StoreError::Corrupt {
+                what: format!("body at {start}+{}", end - start),
+                message: e.to_string(),
+            })?;
+            for &i in &order[at..=last] {
+                let (offset, len) = spans[i];
+                let from = (offset - start) as usize;
+                let text = std::str::from_utf8(&buf[from..from + len as usize])
+                    .map_err(|e| StoreError::Corrupt { what: format!("body at {offset}+{len}"), message: e.to_string() })?;
+                out[i] = Some(text.to_owned());
+            }
+            at = last + 1;
+        }
+        Ok(out.into_iter().map(|s| s.unwrap_or_default()).collect())
+    }
+
     pub(crate) fn read(&self, offset: u64, len: u64) -> Result<String, StoreError> {
         let mut buf = vec![0u8; len as usize];
         self.file.read_exact_at(&mut buf, offset).map_err(|e| StoreError::Corrupt {
@@ -185,5 +228,37 @@ impl Appender {
         }
         self.written = self.start;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_many_returns_each_body_in_the_order_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let bodies = Bodies::open(&dir.path().join(FILE_NAME)).unwrap();
+        let mut appender = Appender::new(bodies.len().unwrap());
+        let mut spans = Vec::new();
+        let mut texts = Vec::new();
+        for i in 0..50 {
+            // Every tenth body is large, so runs break at COALESCE_GAP.
+            let text = if i % 10 == 9 { "x".repeat(COALESCE_GAP as usize + 1) } else { format!("{{\"n\":{i}}}") };
+            let offset = appender.append(&bodies, text.as_bytes()).unwrap();
+            spans.push((offset, text.len() as u64));
+            texts.push(text);
+        }
+        appender.make_durable(&bodies).unwrap();
+        // Ask for every other body, newest first: gaps and reverse order.
+        let asked: Vec<usize> = (0..50).rev().filter(|i| i % 2 == 0 || i % 10 == 9).collect();
+        let wanted: Vec<(u64, u64)> = asked.iter().map(|&i| spans[i]).collect();
+        let got = bodies.read_many(&wanted).unwrap();
+        assert_eq!(got.len(), asked.len());
+        for (text, &i) in got.iter().zip(&asked) {
+            assert_eq!(text, &texts[i], "body {i}");
+            assert_eq!(text, &bodies.read(spans[i].0, spans[i].1).unwrap());
+        }
+        assert!(bodies.read_many(&[]).unwrap().is_empty());
     }
 }

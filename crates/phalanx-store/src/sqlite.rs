@@ -379,9 +379,11 @@ impl SqliteStore {
                 out
             }
         };
+        let spans: Vec<(u64, u64)> = rows.iter().map(|r| (r.body_off, r.body_len)).collect();
+        let bodies = self.bodies.read_many(&spans)?;
         let mut objects = Vec::with_capacity(rows.len());
-        for raw in rows {
-            objects.push(raw.into_object(self)?);
+        for (raw, json) in rows.into_iter().zip(bodies) {
+            objects.push(raw.into_object(self, json)?);
         }
         let more = query.limit > 0 && objects.len() > query.limit;
         if more {
@@ -838,8 +840,8 @@ impl RawRow {
         })
     }
 
-    /// The stored object: reads the body and the label.
-    fn into_object(self, store: &SqliteStore) -> Result<StoredObject, StoreError> {
+    /// The stored object, with its body `json` (read by the caller).
+    fn into_object(self, store: &SqliteStore, json: String) -> Result<StoredObject, StoreError> {
         let version = if self.version.is_empty() {
             None
         } else {
@@ -848,7 +850,6 @@ impl RawRow {
                     .map_err(|e| StoreError::Corrupt { what: "version".into(), message: e.to_string() })?,
             )
         };
-        let json = store.bodies.read(self.body_off, self.body_len)?;
         // The version as given (digits kept) is read back from the object.
         let version = match version {
             Some(v) => Some(given_version(&json).filter(|g| *g == v).unwrap_or(v)),

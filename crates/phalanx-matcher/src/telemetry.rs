@@ -584,4 +584,45 @@ mod tests {
         assert!(kinds.contains(&(Kind::Email, "a@b.org")));
         assert!(kinds.contains(&(Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e")));
     }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                ".{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec(("[a-z._]{1,8}|query|id\\.orig_h|answers", inner), 0..5)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// The scanner accepts every object serde_json writes, and finds each
+            /// top-level string member of the field map with its exact text.
+            #[test]
+            fn scanner_accepts_what_serde_json_writes(members in prop::collection::vec(("[a-z._]{1,8}|query|id\\.orig_h|answers", json_value()), 0..6)) {
+                let object = Value::Object(members.into_iter().collect());
+                let text = object.to_string();
+                let map = FieldMap::for_format(Format::Zeek);
+                let mut out = Vec::new();
+                prop_assert!(decode_json(text.as_bytes(), &map, &mut out).is_ok(), "{}", text);
+                for (k, v) in object.as_object().unwrap() {
+                    if let (Some((_, id)), Value::String(s)) = (map.get(k.as_bytes()), v) {
+                        prop_assert!(out.iter().any(|f| f.name == id && f.value == s.as_str()), "{} in {}", k, text);
+                    }
+                }
+            }
+        }
+    }
 }

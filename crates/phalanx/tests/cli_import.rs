@@ -7,15 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn phalanx(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("PHALANX_USER")
-        .output()
-        .expect("run phalanx")
-}
+use crate::common::phalanx_in as phalanx;
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))

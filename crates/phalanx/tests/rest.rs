@@ -20,15 +20,7 @@ const MISSING: &str = "indicator--0b1d2c3e-4f50-4a61-8b72-9c83d4e5f6ff";
 const REL_PUBLIC: &str = "relationship--1b1d2c3e-4f50-4a61-8b72-9c83d4e5f601";
 const REL_SECRET: &str = "relationship--1b1d2c3e-4f50-4a61-8b72-9c83d4e5f602";
 
-fn phalanx(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("PHALANX_USER")
-        .output()
-        .expect("run phalanx")
-}
+use crate::common::phalanx_in as phalanx;
 
 #[track_caller]
 fn last_line(out: &std::process::Output) -> String {

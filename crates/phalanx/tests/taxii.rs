@@ -21,15 +21,7 @@ const IND: &str = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
 const SECRET_IND: &str = "indicator--d2e3f4a5-0b1c-4d2e-8f3a-4b5c6d7e8f90";
 const PUBLIC_IND: &str = "indicator--a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
 
-fn phalanx(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("PHALANX_USER")
-        .output()
-        .expect("run phalanx")
-}
+use crate::common::phalanx_in as phalanx;
 
 fn base64(input: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -7,6 +7,18 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+/// Runs the real `phalanx` binary on data directory `data` (without a
+/// `PHALANX_USER` from the environment) and waits for it.
+pub fn phalanx_in(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("PHALANX_USER")
+        .output()
+        .expect("run phalanx")
+}
+
 /// A node initialised in a temporary data directory.
 pub struct Node {
     /// The data directory (removed on drop).

@@ -266,11 +266,12 @@ impl Tail {
     ),
     responses(
         (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked, `data` = {\"date_added\", \"object\"}", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed Last-Event-ID or after (code invalid_parameter)."),
-        (status = 401, description = "Credentials given but refused (code unauthorized)."),
-        (status = 429, description = "Rate limit of the token reached (code rate_limited)."),
-        (status = 503, description = "Node overloaded or shutting down (codes overloaded, unavailable)."),
-    )
+        (status = 400, description = "Malformed Last-Event-ID or after (code invalid_parameter).", body = crate::rest::openapi::ErrorBody),
+        (status = 401, description = "Credentials given but refused (code unauthorized).", body = crate::rest::openapi::ErrorBody),
+        (status = 429, description = "Rate limit of the token reached (code rate_limited).", body = crate::rest::openapi::ErrorBody),
+        (status = 503, description = "Node overloaded or shutting down (codes overloaded, unavailable).", body = crate::rest::openapi::ErrorBody),
+    ),
+    security((), ("basic" = []), ("bearer" = []))
 )]
 pub async fn stream_events(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let caller = resolve_caller(&state, headers.get(header::AUTHORIZATION)).await?;

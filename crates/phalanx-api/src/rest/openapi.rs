@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers'
 //! `#[utoipa::path]` annotations and the response types, served at
-//! `/api/v1/openapi.json`. The health check (in `lib.rs`) and the live
-//! event stream (`crate::stream`) are described here by stub operations,
-//! so the document covers every `/api/v1` route.
+//! `/api/v1/openapi.json`. The health check (in `lib.rs`) is described
+//! here by a stub operation; the live event stream is annotated in
+//! `crate::stream`; the document covers every `/api/v1` route.
 
 use super::{admin, labels, objects};
 use crate::error::{ApiError, ErrorCode};
@@ -48,24 +48,6 @@ pub struct Health {
 )]
 #[allow(dead_code)]
 fn health_doc() {}
-
-/// Live event stream (server-sent events).
-///
-/// Every object created, changed or revoked that the caller may read, as
-/// `text/event-stream`; each event's `id` resumes the stream when sent
-/// back as `Last-Event-ID` (no gaps, no duplicates across a reconnect).
-#[utoipa::path(
-    get, path = "/api/v1/stream", tag = "stream",
-    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
-    responses(
-        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Last-Event-ID is malformed", body = ErrorBody),
-        (status = 401, description = "The credentials do not authenticate", body = ErrorBody),
-    ),
-    security((), ("basic" = []), ("bearer" = []))
-)]
-#[allow(dead_code)]
-fn stream_doc() {}
 
 /// The OpenAPI document (JSON).
 #[utoipa::path(
@@ -152,7 +134,7 @@ fn description() -> String {
         admin::revoke,
         labels::preview,
         health_doc,
-        stream_doc,
+        crate::stream::stream_events,
         openapi_doc,
         docs_doc,
     ),

@@ -99,6 +99,8 @@ struct Inner {
     /// Set when the node begins to shut down (see [`AppState::begin_shutdown`]).
     shutdown: tokio::sync::watch::Sender<bool>,
     limiter: limits::Limiter,
+    /// Store calls that may run at once (see [`blocking`]).
+    store_slots: tokio::sync::Semaphore,
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -119,7 +121,20 @@ impl AppState {
         let limiter = limits::Limiter::new(&config.limits);
         let (committed, _) = tokio::sync::watch::channel(0);
         let (shutdown, _) = tokio::sync::watch::channel(false);
-        Ok(AppState(Arc::new(Inner { store, auth, config, collections, statuses, metrics, committed, shutdown, limiter })))
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let store_slots = tokio::sync::Semaphore::new((cores * 2).max(4));
+        Ok(AppState(Arc::new(Inner {
+            store,
+            auth,
+            config,
+            collections,
+            statuses,
+            metrics,
+            committed,
+            shutdown,
+            limiter,
+            store_slots,
+        })))
     }
 
     /// Tells the live streams that a write transaction committed, so that
@@ -163,23 +178,16 @@ impl AppState {
     }
 }
 
-/// How many store calls run at once: twice the cores. More only share the
-/// same cores among more threads, and every request gets slower (32
-/// clients on 2 cores had a p99 four times the mean); queued calls wait in
-/// FIFO order on a fair semaphore instead.
-static STORE_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    tokio::sync::Semaphore::new((cores * 2).max(4))
-});
-
-/// Runs blocking work (store calls) on the blocking pool, at most
-/// `STORE_SLOTS` at a time, first come first served.
-pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+/// Runs blocking work (store calls) on the blocking pool, at most twice
+/// the cores' worth at a time per node state, first come first served.
+/// More only share the same cores among more threads and every request
+/// gets slower (32 clients on 2 cores had a p99 four times the mean).
+pub async fn blocking<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
 {
-    let _slot = STORE_SLOTS.acquire().await.map_err(|e| ApiError::internal(format!("store slots closed: {e}")))?;
+    let _slot = state.0.store_slots.acquire().await.map_err(|e| ApiError::internal(format!("store slots closed: {e}")))?;
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(e) => Err(ApiError::internal(format!("blocking task failed: {e}"))),
@@ -213,7 +221,7 @@ async fn fallback(uri: axum::http::Uri) -> Response {
 /// `GET /api/v1/health`: 200 when the store answers.
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.store().clone();
-    blocking(move || {
+    blocking(&state, move || {
         store.setting("schema_version").map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("store: {e}")))
     })
     .await?;

@@ -219,7 +219,7 @@ impl Tail {
             // point wakes the wait below even if it races with the read.
             self.committed.borrow_and_update();
             let (state, caller, cursor, batch) = (self.state.clone(), self.caller.clone(), self.cursor, self.config.batch);
-            match blocking(move || read_batch(&state, &caller, cursor, batch)).await {
+            match blocking(&self.state, move || read_batch(&state, &caller, cursor, batch)).await {
                 Ok((events, last)) => {
                     if let Some(last) = last {
                         self.cursor = last;
@@ -285,7 +285,7 @@ pub async fn stream_events(State(state): State<AppState>, headers: HeaderMap, Ra
         Some(c) => c,
         None => {
             let (s, c) = (state.clone(), caller.clone());
-            blocking(move || newest_cursor(&s, &c)).await?
+            blocking(&state, move || newest_cursor(&s, &c)).await?
         }
     };
     tracing::info!(user = %caller.name(), after = %cursor.encode(), resumed = start.is_some(), "live stream opened");

@@ -261,7 +261,7 @@ pub async fn organisations(
     super::no_parameters(raw.as_deref())?;
     admin(&caller, "list organisations")?;
     let store = state.store().clone();
-    let orgs = blocking(move || Ok(store.organisations()?)).await?;
+    let orgs = blocking(&state, move || Ok(store.organisations()?)).await?;
     json_response(StatusCode::OK, &orgs.iter().map(OrganisationView::of).collect::<Vec<_>>())
 }
 
@@ -285,7 +285,7 @@ pub async fn organisation(
     admin(&caller, "read organisations")?;
     let store = state.store().clone();
     let key = id.clone();
-    let found = blocking(move || Ok(store.find_organisation(&key)?)).await?;
+    let found = blocking(&state, move || Ok(store.find_organisation(&key)?)).await?;
     match found {
         Some(o) => json_response(StatusCode::OK, &OrganisationView::of(&o)),
         None => Err(ApiError::not_found(format!("organisation: no organisation '{}'", super::params::short(&id)))),
@@ -318,7 +318,7 @@ pub async fn add_organisation(
     }
     let input: NewOrganisation = parse_body(&headers, &body, "organisation")?;
     let store = state.store().clone();
-    let record = blocking(move || {
+    let record = blocking(&state, move || {
         let org_input = OrganisationInput {
             name: &input.name,
             country: input.country.as_deref(),
@@ -359,7 +359,7 @@ pub async fn users(
     super::no_parameters(raw.as_deref())?;
     let actor = admin(&caller, "list users")?;
     let store = state.store().clone();
-    let users = blocking(move || Ok(store.users()?)).await?;
+    let users = blocking(&state, move || Ok(store.users()?)).await?;
     let views: Vec<UserView> = users.iter().filter(|u| may_see_user(&actor, u)).map(UserView::of).collect();
     json_response(StatusCode::OK, &views)
 }
@@ -368,7 +368,7 @@ pub async fn users(
 async fn managed_user(state: &AppState, actor: &Actor, key: &str) -> Result<UserRecord, ApiError> {
     let store = state.store().clone();
     let owned = key.to_owned();
-    let found = blocking(move || Ok(store.find_user(&owned)?)).await?;
+    let found = blocking(&state, move || Ok(store.find_user(&owned)?)).await?;
     found
         .filter(|u| may_see_user(actor, u))
         .ok_or_else(|| ApiError::not_found(format!("user: no user '{}'", super::params::short(key))))
@@ -419,7 +419,7 @@ pub async fn add_user(
     let actor = admin(&caller, "create users")?;
     let input: NewUser = parse_body(&headers, &body, "user")?;
     let store = state.store().clone();
-    let (user, secret, token) = blocking(move || {
+    let (user, secret, token) = blocking(&state, move || {
         let user_input = UserInput {
             org: &input.organisation,
             name: &input.name,
@@ -479,7 +479,7 @@ pub async fn disable_user(
         let store = state.store().clone();
         let record = user.clone();
         let by = actor.audit_name();
-        blocking(move || {
+        blocking(&state, move || {
             store.put_user(&record)?;
             store.audit(&by, "user-disabled", &record.name, &serde_json::json!({"id": record.id}))?;
             Ok(())
@@ -509,7 +509,7 @@ pub async fn tokens(
     super::no_parameters(raw.as_deref())?;
     let actor = signed_in(&caller)?.clone();
     let store = state.store().clone();
-    let tokens = blocking(move || {
+    let tokens = blocking(&state, move || {
         let users = if is_admin(&actor) {
             store.users()?.into_iter().filter(|u| may_manage_tokens_of(&actor, u)).collect()
         } else {
@@ -563,7 +563,7 @@ pub async fn issue(
         Some(key) => {
             let store = state.store().clone();
             let owned = key.clone();
-            let found = blocking(move || Ok(store.find_user(&owned)?)).await?;
+            let found = blocking(&state, move || Ok(store.find_user(&owned)?)).await?;
             let Some(user) = found else {
                 return Err(ApiError::not_found(format!("user: no user '{}'", super::params::short(key))));
             };
@@ -578,7 +578,7 @@ pub async fn issue(
     }
     let store = state.store().clone();
     let by = actor.audit_name();
-    let (secret, token) = blocking(move || issue_token(store.as_ref(), &user, expires, &by).map_err(auth_error)).await?;
+    let (secret, token) = blocking(&state, move || issue_token(store.as_ref(), &user, expires, &by).map_err(auth_error)).await?;
     tracing::info!(user = %actor.user.name, token = %token.id, "rest token issued");
     json_response(StatusCode::CREATED, &IssuedToken { token: TokenView::of(&token), secret })
 }
@@ -606,7 +606,7 @@ pub async fn revoke(
         return Err(ApiError::parameter("id: give the token's id (tok_...), not its secret"));
     }
     let store = state.store().clone();
-    let token = blocking(move || {
+    let token = blocking(&state, move || {
         let found = phalanx_auth::token::find_token(store.as_ref(), &id).map_err(auth_error)?;
         let Some((_, user)) = found.filter(|(t, _)| t.revoked.is_none()) else {
             return Err(ApiError::not_found(format!("token: no live token '{}'", super::params::short(&id))));

@@ -190,7 +190,7 @@ pub async fn preview(
     let request: PreviewRequest = parse_body(&headers, &body, "preview")?;
     let store = state.store().clone();
     let default_tlp = state.config().default_tlp;
-    let answer = blocking(move || {
+    let answer = blocking(&state, move || {
         let label = resolve_label(store.as_ref(), request, actor.org_id(), default_tlp)?;
         let orgs = store.organisations()?;
         let organisations = orgs

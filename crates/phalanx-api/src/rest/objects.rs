@@ -300,7 +300,7 @@ async fn run(state: &AppState, caller: &Caller, query: Query) -> Result<Page, Ap
     let store = state.store().clone();
     let subject = caller.subject.clone();
     let actor = caller.actor.clone();
-    blocking(move || {
+    blocking(&state, move || {
         let page = store.query(&subject, &query)?;
         if let Some(actor) = &actor {
             phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "rest")?;
@@ -354,7 +354,7 @@ pub async fn search(
         let store = state.store().clone();
         let subject = caller.subject.clone();
         let counted = Query { limit: 0, after: None, ..query.clone() };
-        Some(blocking(move || Ok(store.count(&subject, &counted)?)).await?)
+        Some(blocking(&state, move || Ok(store.count(&subject, &counted)?)).await?)
     } else {
         None
     };
@@ -498,7 +498,7 @@ pub async fn relations(
     let include_revoked = p.include_revoked;
     let after = p.after;
     let object_id = id.clone();
-    let found = blocking(move || {
+    let found = blocking(&state, move || {
         let Some(latest) = store.get(&subject, &object_id, &VersionFilter::Last)?.into_iter().next_back() else {
             return Ok(None);
         };
@@ -560,7 +560,7 @@ pub async fn stats(
     super::no_parameters(raw.as_deref())?;
     let store = state.store().clone();
     let subject = caller.subject.clone();
-    let stats = blocking(move || Ok(store.stats(&subject)?)).await?;
+    let stats = blocking(&state, move || Ok(store.stats(&subject)?)).await?;
     let view = StatsView {
         objects: stats.objects,
         versions: stats.versions,
@@ -671,7 +671,7 @@ pub async fn add(
         signed_by_originator: false,
     };
     let store = state.store().clone();
-    let report = blocking(move || {
+    let report = blocking(&state, move || {
         let mut txn = store.begin()?;
         let mut ingest = Ingest::new(store.as_ref(), &actor, options)?;
         let mut meta = Vec::with_capacity(posted.len());

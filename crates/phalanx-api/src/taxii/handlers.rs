@@ -145,7 +145,7 @@ async fn run(state: &AppState, caller: &Caller, query: Option<Query>) -> Result<
     let store = state.store().clone();
     let subject = caller.subject.clone();
     let actor = caller.actor.clone();
-    blocking(move || {
+    blocking(&state, move || {
         let page = store.query(&subject, &query)?;
         if let Some(actor) = &actor {
             phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "taxii")?;
@@ -337,7 +337,7 @@ pub async fn delete_object(
     let subject = caller.subject.clone();
     let types = c.types();
     let in_community = c.community().map(|community| LabelFilter { audience: vec![community.to_owned()], ..LabelFilter::default() });
-    let deleted = blocking(move || {
+    let deleted = blocking(&state, move || {
         let visible: Vec<StoredObject> = store
             .get(&subject, &id, &f.versions)?
             .into_iter()
@@ -462,7 +462,7 @@ pub async fn add_objects(
     let subject = caller.subject.clone();
     let total = posted.len() as u64;
     let received = request_timestamp.clone();
-    let (successes, failures, stored) = blocking(move || {
+    let (successes, failures, stored) = blocking(&state, move || {
         let mut txn = store.begin()?;
         let mut ingest = Ingest::new(store.as_ref(), &actor, options)?;
         ingest.record_unversioned_added();

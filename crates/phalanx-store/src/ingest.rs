@@ -13,7 +13,7 @@
 use crate::registry::Actor;
 use crate::{NewVersion, PutOutcome, Store, StoreError, WriteTxn};
 use phalanx_labels::{
-    Label, LabelDefaults, LabelError, MarkingDefinitionRef, MarkingKind, Tlp, can_write, explain_read, is_loosening,
+    Label, LabelDefaults, Organisation, PeerScope, may_release_to_peer, LabelError, MarkingDefinitionRef, MarkingKind, Tlp, can_write, explain_read, is_loosening,
     label_from_object, label_marking_definition, label_marking_id, lub, parse_marking_definition, tlp_from_marking_id,
 };
 use phalanx_model::{ObjectErrors, ParsedObject, StixObject, Timestamp};
@@ -105,8 +105,14 @@ pub struct Ingest<'a> {
     written_labels: Vec<Label>,
     written_label_index: HashMap<Label, u32>,
     last_written_label: Option<u32>,
-    /// Objects whose markings are defined later in the input.
-    pending: Vec<(String, ParsedObject)>,
+    /// Objects whose markings are defined later in the input, with their signer.
+    pending: Vec<(String, ParsedObject, Option<String>)>,
+    /// The link to the peer node the objects come from (see
+    /// [`Ingest::from_peer`]), and the reach of each signer through it.
+    peer_link: Option<PeerScope>,
+    signer_reach: HashMap<String, PeerScope>,
+    /// The signer of the object being written (see [`Ingest::signed_object`]).
+    signer: Option<String>,
     label_cache: HashMap<String, Label, FastState>,
     report: IngestReport,
     /// SHA-256 over the ids and versions stored (`id|version\n` each),
@@ -156,6 +162,9 @@ impl<'a> Ingest<'a> {
             written_label_index: HashMap::new(),
             last_written_label: None,
             pending: Vec::new(),
+            peer_link: None,
+            signer_reach: HashMap::new(),
+            signer: None,
             label_cache: HashMap::default(),
             report: IngestReport::default(),
             stored_digest: sha2::Digest::new(),
@@ -169,6 +178,49 @@ impl<'a> Ingest<'a> {
     /// would hold them all).
     pub fn record_unversioned_added(&mut self) {
         self.record_unversioned = true;
+    }
+
+    /// Makes this an ingest of objects received from a peer node over a
+    /// link with `link`'s ceiling, accredited policies and exercises (its
+    /// `serves` is ignored): a signed object whose label could not have
+    /// been released over that link is refused (spec §5, checked again on
+    /// receipt).
+    pub fn from_peer(mut self, link: PeerScope) -> Self {
+        self.peer_link = Some(link);
+        self
+    }
+
+    /// Writes one object received from a peer node, signed by the
+    /// organisation `signer` (the caller verified the signature against
+    /// the signer's known key and that the peer serves the signer). The
+    /// signer is the originator: an object whose `created_by_ref` names
+    /// another registered organisation is refused. The object is stored
+    /// exactly as signed (its label is not raised here: the originator's
+    /// node did that before signing), and only if its label fits the link
+    /// given to [`Ingest::from_peer`].
+    pub fn signed_object(&mut self, txn: &mut dyn WriteTxn, path: &str, parsed: ParsedObject, signer: &str) -> Result<(), StoreError> {
+        self.signer = Some(signer.to_owned());
+        let result = self.write(txn, path, parsed, false);
+        self.signer = None;
+        result
+    }
+
+    /// The organisation that originates what is being written: the signer
+    /// of a signed object, else the writer's.
+    fn writing_org(&self) -> String {
+        self.signer.clone().unwrap_or_else(|| self.actor.org_id().to_owned())
+    }
+
+    /// Whether a signed object's `label` fits the peer link.
+    fn within_link(&mut self, signer: &str, label: &Label) -> bool {
+        let Some(link) = &self.peer_link else { return false };
+        let reach = self.signer_reach.entry(signer.to_owned()).or_insert_with(|| PeerScope {
+            serves: vec![Organisation::new(signer)],
+            accredited: link.accredited.clone(),
+            ceiling: link.ceiling,
+            exercises: link.exercises.clone(),
+        });
+        may_release_to_peer(reach, label)
     }
 
     /// Records an object that could not be parsed or validated.
@@ -210,7 +262,7 @@ impl<'a> Ingest<'a> {
                 }
             };
             self.markings.insert(id.clone(), kind);
-            let label = Label::unclassified(Tlp::Clear).with_originator(Some(self.actor.org_id().to_owned()));
+            let label = Label::unclassified(Tlp::Clear).with_originator(Some(self.writing_org()));
             let json = object.json_text();
             return self.put(txn, path, &object, &json, label);
         }
@@ -242,7 +294,8 @@ impl<'a> Ingest<'a> {
                         (map, found.label)
                     }
                     Err(LabelError::UnresolvedMarking { .. }) if !last_try => {
-                        self.pending.push((path.to_owned(), ParsedObject { object, warnings: Vec::new(), id_computed: false }));
+                        let parsed = ParsedObject { object, warnings: Vec::new(), id_computed: false };
+                        self.pending.push((path.to_owned(), parsed, self.signer.clone()));
                         return Ok(());
                     }
                     Err(e) => {
@@ -253,8 +306,18 @@ impl<'a> Ingest<'a> {
             }
         };
 
-        // Originator: a registered created_by_ref, else the writer's organisation.
-        let originator = match object.created_by_ref() {
+        // Originator: the signer of a signed object; else a registered
+        // created_by_ref, else the writer's organisation.
+        let originator = match (object.created_by_ref(), self.signer.clone()) {
+            (Some(creator), Some(signer)) if self.registered.contains(creator) && creator != signer => {
+                refuse(
+                    &mut self.report,
+                    format!("created_by_ref names {creator}, but the object is signed by {signer}: only the creator signs its objects"),
+                );
+                return Ok(());
+            }
+            (_, Some(signer)) => signer,
+            (creator, None) => match creator {
             Some(creator) if self.registered.contains(creator) => {
                 if creator != self.actor.org_id() && !self.options.signed_by_originator {
                     refuse(
@@ -269,11 +332,13 @@ impl<'a> Ingest<'a> {
                 creator.to_owned()
             }
             _ => self.actor.org_id().to_owned(),
+            },
         };
         label = label.with_originator(Some(originator.clone()));
 
-        // Derived objects cover what they refer to.
-        if DERIVED_TYPES.contains(&object.object_type()) {
+        // Derived objects cover what they refer to (a signed object was
+        // raised by its originator's node before it was signed).
+        if self.signer.is_none() && DERIVED_TYPES.contains(&object.object_type()) {
             let given = label.clone();
             for reference in object.references() {
                 let referred = match self.written.get(reference) {
@@ -305,8 +370,17 @@ impl<'a> Ingest<'a> {
             }
         }
 
+        // A signed object comes only over a link its label may cross.
+        if let Some(signer) = self.signer.clone() {
+            if !self.within_link(&signer, &label) {
+                refuse(
+                    &mut self.report,
+                    format!("its label ({}) may not cross the link to this peer (spec §5)", label.display_name(None)),
+                );
+                return Ok(());
+            }
         // Nobody writes above their own reach.
-        if !can_write(&self.actor.subject, &label) {
+        } else if !can_write(&self.actor.subject, &label) {
             let why = explain_read(&self.actor.subject, &label).err().map(|d| d.to_string()).unwrap_or_default();
             refuse(&mut self.report, format!("its label ({}) is above the writer's reach: {why}", label.display_name(None)));
             return Ok(());
@@ -460,9 +534,11 @@ impl<'a> Ingest<'a> {
     /// write, and returns the report. Commit the transaction afterwards.
     pub fn finish(mut self, txn: &mut dyn WriteTxn) -> Result<IngestReport, StoreError> {
         let pending = std::mem::take(&mut self.pending);
-        for (path, parsed) in pending {
+        for (path, parsed, signer) in pending {
+            self.signer = signer;
             self.write(txn, &path, parsed, true)?;
         }
+        self.signer = None;
         if self.report.stored > 0 {
             use sha2::Digest;
             let digest = crate::registry::hex(&std::mem::take(&mut self.stored_digest).finalize());

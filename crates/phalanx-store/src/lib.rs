@@ -21,6 +21,7 @@
 mod test_suite;
 
 mod error;
+pub mod federation;
 pub mod ingest;
 mod bodies;
 mod query;
@@ -28,9 +29,11 @@ pub mod registry;
 mod sqlite;
 mod sqlite_delete;
 mod sqlite_registry;
+mod sqlite_federation;
 
 
 pub use error::StoreError;
+pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord};
 pub use phalanx_labels::{Label, Subject};
 pub use query::{Cursor, LabelFilter, Order, Page, Query, VersionFilter};
 pub use registry::{Actor, AuditEntry, OrganisationRecord, Registry, Role, TokenRecord, UserRecord};

@@ -207,6 +207,7 @@ impl SqliteStore {
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::sqlite_registry::SCHEMA)?;
+        conn.execute_batch(crate::sqlite_federation::SCHEMA)?;
         let stored: Option<String> =
             conn.query_row("SELECT value FROM settings WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
         match stored.as_deref() {
@@ -288,6 +289,39 @@ impl SqliteStore {
             pool.push(conn);
         }
         result
+    }
+
+    /// The access classes whose label meets `keep`, as an SQL list of
+    /// integers (`None` when there are none).
+    pub(crate) fn classes_where(&self, keep: impl Fn(&Label) -> bool) -> Option<String> {
+        let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
+        let mut list = String::new();
+        for (id, label) in &classes.labels {
+            if keep(label) {
+                if !list.is_empty() {
+                    list.push(',');
+                }
+                list.push_str(&id.to_string());
+            }
+        }
+        if list.is_empty() { None } else { Some(list) }
+    }
+
+    /// A page of at most `limit` objects from `rows` (one more row than
+    /// `limit` means that more follow), their bodies read.
+    pub(crate) fn page_of(&self, rows: Vec<RawRow>, limit: usize) -> Result<Page, StoreError> {
+        let spans: Vec<(u64, u64)> = rows.iter().map(|r| (r.body_off, r.body_len)).collect();
+        let bodies = self.bodies.read_many(&spans)?;
+        let mut objects = Vec::with_capacity(rows.len());
+        for (raw, json) in rows.into_iter().zip(bodies) {
+            objects.push(raw.into_object(self, json)?);
+        }
+        let more = objects.len() > limit;
+        if more {
+            objects.truncate(limit);
+        }
+        let next = if more { objects.last().map(|o| Cursor(o.seq)) } else { None };
+        Ok(Page { objects, more, next })
     }
 
     /// The access classes `reader` may read, as an SQL list of integers
@@ -410,7 +444,7 @@ impl SqliteStore {
     /// the classes and the rows then come from the same snapshot, so a row
     /// committed by another process is never left out of a page while
     /// later rows are served (the live stream resumes after the last one).
-    fn in_snapshot<T>(
+    pub(crate) fn in_snapshot<T>(
         &self,
         conn: &Connection,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -713,7 +747,7 @@ fn fts_query(text: &str) -> Result<String, StoreError> {
     Ok(out)
 }
 
-const SELECT_COLUMNS: &str =
+pub(crate) const SELECT_COLUMNS: &str =
     "o.seq, o.id, o.type, o.version, o.seq, o.access_class, o.revoked, o.origin, o.body_off, o.body_len";
 
 /// Most partitions a page is merged from; more read as one statement.
@@ -810,7 +844,7 @@ fn merge_partitions(
 }
 
 /// The columns of one selected row, before its body is read.
-struct RawRow {
+pub(crate) struct RawRow {
     seq: i64,
     id: String,
     object_type: String,
@@ -825,7 +859,7 @@ struct RawRow {
 
 impl RawRow {
     /// Reads the [`SELECT_COLUMNS`] of `row`.
-    fn read(row: &rusqlite::Row<'_>) -> Result<RawRow, StoreError> {
+    pub(crate) fn read(row: &rusqlite::Row<'_>) -> Result<RawRow, StoreError> {
         Ok(RawRow {
             seq: row.get(0)?,
             id: row.get(1)?,

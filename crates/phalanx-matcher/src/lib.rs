@@ -11,14 +11,18 @@
 //!   (atomic swap on recompile), and the in-order [`stream::Sequencer`]
 //!   for patterns over several events.
 //! - [`eval`]: the pattern evaluator with `stix2-matcher` semantics.
-//! - [`sighting`]: matches to per-indicator sighting summaries.
+//! - [`sighting`]: matches to per-indicator sighting summaries and STIX `sighting` objects.
+//! - [`sensor`]: indicators as Suricata rules, Zeek Intel entries and CSV rows.
+//! - [`alert`]: collective-threat alerts from sightings in several countries.
 //!
 //! The crate does no network I/O and holds no global state.
 
+pub mod alert;
 pub mod allowlist;
 pub mod eval;
 pub mod index;
 pub mod normalize;
+pub mod sensor;
 pub mod sighting;
 pub mod stream;
 pub mod telemetry;

@@ -81,6 +81,14 @@ impl Tally {
         !self.changed.is_empty()
     }
 
+    /// Marks an indicator as changed again (its summaries could not be
+    /// delivered and must go with the next batch).
+    pub fn mark_changed(&mut self, indicator: &str) {
+        if self.by.contains_key(indicator) && !self.changed.contains(indicator) {
+            self.changed.insert(indicator.to_owned());
+        }
+    }
+
     /// The summaries (running totals) of the indicators that changed since
     /// the last call, in indicator id order.
     pub fn take_changed(&mut self) -> Vec<SightingSummary> {
@@ -167,6 +175,9 @@ mod tests {
         t.add(&rec("b", Some(7)));
         let changed = t.take_changed();
         assert_eq!(changed, vec![SightingSummary { indicator: "b".into(), count: 2, first_seen: Some(2), last_seen: Some(7) }]);
+        t.mark_changed("b");
+        t.mark_changed("never-seen");
+        assert_eq!(t.take_changed().len(), 1, "a failed delivery goes with the next batch; unknown ids are ignored");
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct RunOptions {
     pub chunk_bytes: usize,
     /// Hand on a partial chunk as soon as a read returns short (for `--follow`).
     pub low_latency: bool,
+    /// Read event times even when no pattern needs them (for the first and
+    /// last seen of sightings); otherwise time fields are skipped unless a
+    /// complex pattern asks for them.
+    pub event_times: bool,
 }
 
 impl Default for RunOptions {
@@ -74,6 +78,7 @@ impl Default for RunOptions {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_bytes: 1 << 20,
             low_latency: false,
+            event_times: false,
         }
     }
 }
@@ -248,7 +253,7 @@ fn work(live: &LiveMatcher, rx: Arc<Mutex<Receiver<Chunk>>>, tx: SyncSender<Done
             for (name, kind) in &options.fields {
                 map.insert(name, *kind);
             }
-            map.retain(|k| matcher.wants(k));
+            map.retain(|k| matcher.wants(k) || (options.event_times && k == telemetry::Kind::Time));
             cached = Some((key, Arc::clone(&matcher), map));
         }
         let Some((_, matcher, map)) = cached.as_ref() else { return };

@@ -3,6 +3,8 @@
 
 use crate::Finished;
 use crate::node::{actor, open_store};
+use crate::sensor_export::SensorFormat;
+use phalanx_matcher::sensor::SuricataAction;
 use phalanx_model::Timestamp;
 use phalanx_store::{Query, Store, VersionFilter};
 use serde_json::Value;
@@ -36,6 +38,21 @@ pub struct ExportArgs {
     /// reads, one object a line after a header line).
     #[arg(long, value_enum, default_value = "bundle")]
     pub format: ExportFormat,
+    /// Action of `--format suricata` rules: alert (detect), or drop / reject (active blocking:
+    /// indicators with PAP:RED or PAP:AMBER are left out).
+    #[arg(long, value_enum, default_value = "alert")]
+    pub suricata_action: SuricataActionArg,
+}
+
+/// `--suricata-action`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuricataActionArg {
+    /// Alert only.
+    Alert,
+    /// Drop matching packets (IPS).
+    Drop,
+    /// Reject: drop and reset.
+    Reject,
 }
 
 /// Output formats of `phalanx export`.
@@ -45,6 +62,14 @@ pub enum ExportFormat {
     Bundle,
     /// `phalanx match` input: a header line, then one object a line.
     MatcherSnapshot,
+    /// Suricata rules, a stable sid per indicator value (see --suricata-action).
+    Suricata,
+    /// A Zeek Intel framework file.
+    ZeekIntel,
+    /// CSV, one row per indicator value (RFC 4180).
+    Csv,
+    /// A STIX 2.1 bundle of the indicators only (not revoked), with their marking definitions.
+    StixIndicators,
 }
 
 /// `phalanx export`.
@@ -74,6 +99,23 @@ pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<Finished> {
     };
     if args.format == ExportFormat::MatcherSnapshot {
         return write_matcher_snapshot(&store, &actor, query, &mut out);
+    }
+    let sensor = match args.format {
+        ExportFormat::Suricata => Some(SensorFormat::Suricata(match args.suricata_action {
+            SuricataActionArg::Alert => SuricataAction::Alert,
+            SuricataActionArg::Drop => SuricataAction::Drop,
+            SuricataActionArg::Reject => SuricataAction::Reject,
+        })),
+        ExportFormat::ZeekIntel => Some(SensorFormat::ZeekIntel),
+        ExportFormat::Csv => Some(SensorFormat::Csv),
+        _ => None,
+    };
+    if let Some(format) = sensor {
+        return crate::sensor_export::write(&store, &actor, query, format, &mut out);
+    }
+    if args.format == ExportFormat::StixIndicators {
+        query.types = vec!["indicator".into()];
+        query.exclude_revoked = true;
     }
     write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
     let mut first = true;

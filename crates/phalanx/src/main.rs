@@ -10,8 +10,10 @@ mod match_cmd;
 mod node;
 mod org;
 mod response;
+mod sensor_export;
 mod serve;
 mod show;
+mod sightings;
 mod token;
 mod user;
 

@@ -12,7 +12,8 @@ use phalanx_matcher::{AllowList, CompileOptions, CompileStats, Compiler, Format,
 use phalanx_store::{Query, Store, VersionFilter};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use crate::sightings::{Poster, Target};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Telemetry formats on the command line.
@@ -32,12 +33,16 @@ pub enum FormatArg {
 
 /// Arguments of `phalanx match`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Posting sightings to the node is not implemented yet (issue 6, future work): \
-matches are only written to standard output, so --no-post is what happens today either way.\n\
-Exit codes: 0 done, 1 some telemetry lines could not be decoded, 2 error.")]
+#[command(after_help = "Sightings: one STIX sighting per matched indicator and run (count, first and last seen, \
+where_sighted_refs = the sensor's organisation), a new version after each batch. They go to the local store as \
+--as USER (the default without --indicators), to a node with --node/--token/--org, or to a bundle file with \
+--sightings-out; --no-post writes none. Matches on observables (SCOs) are reported but not sighted (STIX sightings \
+name SDOs only).\n\
+Exit codes: 0 done, 1 some telemetry lines could not be decoded or some sightings were refused, 2 error.")]
 pub struct MatchArgs {
-    /// Match against what this user may read in the local store (default: the node's admin user).
-    #[arg(long = "as", env = "PHALANX_USER", conflicts_with = "indicators")]
+    /// Match against what this user may read in the local store (default: the node's admin user),
+    /// and post sightings as this user. With --indicators, only the latter.
+    #[arg(long = "as", env = "PHALANX_USER")]
     pub as_user: Option<String>,
     /// Match against this file instead of the store: a STIX 2.1 bundle, JSON array or JSON lines of
     /// indicators and observables, or a snapshot from `phalanx export --format matcher-snapshot`.
@@ -55,9 +60,36 @@ pub struct MatchArgs {
     /// values they list are suppressed. Repeatable.
     #[arg(long = "allowlist", value_name = "FILE|DIR")]
     pub allowlists: Vec<PathBuf>,
-    /// Do not post sightings to the node (posting is future work: nothing is posted today).
-    #[arg(long)]
+    /// Do not post sightings.
+    #[arg(long, conflicts_with_all = ["node", "sightings_out"])]
     pub no_post: bool,
+    /// Post sightings to this node (base URL, e.g. https://node.example:8443) instead of the local store.
+    #[arg(long, value_name = "URL", requires_all = ["token", "org"], conflicts_with = "sightings_out")]
+    pub node: Option<String>,
+    /// API token for --node.
+    #[arg(long, env = "PHALANX_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The sensor's organisation (identity--…) for --node or --sightings-out: created_by_ref and
+    /// where_sighted_refs of the sightings.
+    #[arg(long, value_name = "ID")]
+    pub org: Option<String>,
+    /// Write the sightings to this STIX bundle file (for `phalanx import` on the node later)
+    /// instead of posting them.
+    #[arg(long, value_name = "FILE", requires = "org")]
+    pub sightings_out: Option<PathBuf>,
+    /// TLP of the sightings when they carry none (the write rules raise them to cover the
+    /// indicator's label in any case).
+    #[arg(long)]
+    pub default_tlp: Option<String>,
+    /// Label marking of the sightings, as JSON (local store only; see `phalanx import --default-label`).
+    #[arg(long)]
+    pub default_label: Option<String>,
+    /// Name of this sensor in sighting ids (default: the host name).
+    #[arg(long)]
+    pub sensor: Option<String>,
+    /// With --follow, post sightings at most this often (seconds).
+    #[arg(long, default_value_t = 30)]
+    pub post_interval: u64,
     /// Keep reading files as they grow (like `tail -f`); with --indicators, the file is
     /// recompiled in the background when it changes and swapped in without pausing.
     #[arg(long)]
@@ -97,6 +129,7 @@ pub fn run(data: &Path, args: MatchArgs) -> anyhow::Result<Finished> {
     }
     let inputs = open_inputs(&args.inputs, args.follow)?;
 
+    let poster = open_poster(data, &args)?;
     let started = Instant::now();
     let (matcher, stats) = match &args.indicators {
         Some(path) => compile_file(path, load_allowlists(&args.allowlists)?)?,
@@ -115,12 +148,41 @@ pub fn run(data: &Path, args: MatchArgs) -> anyhow::Result<Finished> {
         fields,
         workers: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
         low_latency: args.follow,
+        event_times: poster.is_some(),
         ..RunOptions::default()
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let started = Instant::now();
-    let run = stream::run(&live, inputs, &options, &mut out, &mut |_| {});
+    let poster = poster.map(|p| Arc::new(Mutex::new(p)));
+    if let Some(p) = &poster {
+        if args.follow {
+            flush_periodically(Arc::clone(p), Duration::from_secs(args.post_interval.max(1)));
+        }
+    }
+    let run = stream::run(&live, inputs, &options, &mut out, &mut |record| {
+        if let Some(p) = &poster {
+            lock(p).record(record);
+        }
+    });
+    let posted = match &poster {
+        Some(p) => {
+            let mut p = lock(p);
+            let flushed = p.flush();
+            if let Err(e) = &flushed {
+                eprintln!("phalanx match: posting sightings: {e:#}");
+            }
+            eprintln!(
+                "sightings: {} versions written to {}, {} refused{}",
+                p.written,
+                p.describe(),
+                p.refused,
+                if p.observables > 0 { format!(", {} matches on observables not sighted", p.observables) } else { String::new() }
+            );
+            flushed.is_ok() && p.refused == 0
+        }
+        None => true,
+    };
     let run = match run {
         Ok(r) => r,
         Err(stream::RunError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Finished::Ok),
@@ -139,7 +201,65 @@ pub fn run(data: &Path, args: MatchArgs) -> anyhow::Result<Finished> {
         run.matches,
         run.decode_errors
     );
-    Ok(if run.decode_errors > 0 { Finished::Partial } else { Finished::Ok })
+    Ok(if run.decode_errors > 0 || !posted { Finished::Partial } else { Finished::Ok })
+}
+
+/// Where this run's sightings go (`None`: nowhere).
+fn open_poster(data: &Path, args: &MatchArgs) -> anyhow::Result<Option<Poster>> {
+    if args.no_post {
+        return Ok(None);
+    }
+    let sensor = args.sensor.clone().unwrap_or_else(host_name);
+    if let Some(url) = &args.node {
+        let (Some(token), Some(org)) = (&args.token, &args.org) else { bail!("--node needs --token and --org") };
+        check_org(org)?;
+        let target = Target::node(url, token, args.default_tlp.as_deref())?;
+        return Ok(Some(Poster::new(target, org.clone(), &sensor)));
+    }
+    if let Some(path) = &args.sightings_out {
+        let Some(org) = &args.org else { bail!("--sightings-out needs --org") };
+        check_org(org)?;
+        return Ok(Some(Poster::new(Target::File { path: path.clone(), objects: Default::default() }, org.clone(), &sensor)));
+    }
+    if args.indicators.is_some() && args.as_user.is_none() {
+        eprintln!("phalanx match: sightings are not posted (with --indicators, give --as USER, --node or --sightings-out; --no-post silences this)");
+        return Ok(None);
+    }
+    let (target, org) = Target::local(data, args.as_user.as_deref(), args.default_tlp.as_deref(), args.default_label.as_deref())?;
+    Ok(Some(Poster::new(target, org, &sensor)))
+}
+
+fn check_org(org: &str) -> anyhow::Result<()> {
+    if !phalanx_labels::is_identity_id(org) {
+        bail!("--org {org}: not an identity id (identity--<uuid>)");
+    }
+    Ok(())
+}
+
+/// The host name, else `sensor`.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sensor".into())
+}
+
+fn lock(p: &Mutex<Poster>) -> std::sync::MutexGuard<'_, Poster> {
+    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// With `--follow`: posts the sightings gathered so far every `every`.
+fn flush_periodically(poster: Arc<Mutex<Poster>>, every: Duration) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(every);
+            if let Err(e) = lock(&poster).flush() {
+                eprintln!("phalanx match: posting sightings: {e:#} (retried with the next batch)");
+            }
+        }
+    });
 }
 
 fn report_compile(stats: &CompileStats, took: Duration) {

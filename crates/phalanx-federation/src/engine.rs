@@ -1,0 +1,485 @@
+//! The sync engine: per peer, a push worker that follows the store's
+//! commit order from a persisted cursor, and a pull worker that catches
+//! up from this node's position in the peer's stream. Each runs on its
+//! own thread with its own backoff, so a slow or dead peer never stalls
+//! the others.
+
+use crate::error::FederationError;
+use crate::keys::KeyRing;
+use crate::peers::{Peer, load_peers};
+use crate::protocol::{
+    AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, PushReply, auth_header, check_auth, parse_auth,
+};
+use crate::receive::{ReceiveError, position, receive};
+use phalanx_store::{Cursor, FederationStore, PeerExchange, StoredObject};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the engine runs.
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    /// Most versions per batch.
+    pub batch_size: usize,
+    /// How often a push worker looks for new versions when not woken.
+    pub poll_interval: Duration,
+    /// How often a pull worker asks a peer that is up to date.
+    pub pull_interval: Duration,
+    /// First and longest wait after a failure (doubling in between).
+    pub backoff_min: Duration,
+    /// The longest wait after failures.
+    pub backoff_max: Duration,
+    /// Timeout of one exchange with a peer.
+    pub request_timeout: Duration,
+    /// How often the peer list is reloaded (peers added or removed).
+    pub reload_interval: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            batch_size: 1_000,
+            poll_interval: Duration::from_millis(500),
+            pull_interval: Duration::from_secs(30),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            reload_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A counter that workers wait on: bumped after every local commit.
+#[derive(Default)]
+pub struct Wakeup {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Wakeup {
+    /// Wakes every waiting worker.
+    pub fn notify(&self) {
+        let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        *g = g.wrapping_add(1);
+        self.changed.notify_all();
+    }
+
+    /// The current generation.
+    pub fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the generation differs from `seen` or `timeout` passes.
+    pub fn wait(&self, seen: u64, timeout: Duration) {
+        let g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.changed.wait_timeout_while(g, timeout, |g| *g == seen);
+    }
+}
+
+/// The federation of one node: its keys, store, peers and workers.
+pub struct Federation {
+    store: Arc<dyn FederationStore>,
+    keys: Arc<KeyRing>,
+    node_org: String,
+    config: SyncConfig,
+    wakeup: Arc<Wakeup>,
+    on_commit: Box<dyn Fn() + Send + Sync>,
+    stopping: AtomicBool,
+    receive_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    peers: Mutex<Vec<Peer>>,
+}
+
+/// An exchange with a peer that failed.
+#[derive(Debug)]
+enum ExchangeError {
+    /// Try again later (after the peer's `Retry-After`, when it gave one).
+    Retry(String, Option<Duration>),
+    /// The peer is at another position in our stream: continue there.
+    Rewind(i64),
+}
+
+impl Federation {
+    /// The federation of the node whose organisation is `node_org`.
+    /// `on_commit` is called after a received batch committed (live
+    /// streams and push workers then see it at once).
+    pub fn new(
+        store: Arc<dyn FederationStore>,
+        keys: Arc<KeyRing>,
+        node_org: String,
+        config: SyncConfig,
+        on_commit: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Arc<Self>, FederationError> {
+        let peers = load_peers(store.as_ref())?;
+        Ok(Arc::new(Federation {
+            store,
+            keys,
+            node_org,
+            config,
+            wakeup: Arc::new(Wakeup::default()),
+            on_commit,
+            stopping: AtomicBool::new(false),
+            receive_locks: Mutex::new(HashMap::new()),
+            peers: Mutex::new(peers),
+        }))
+    }
+
+    /// The wakeup that push workers wait on: notify it after each commit.
+    pub fn wakeup(&self) -> Arc<Wakeup> {
+        self.wakeup.clone()
+    }
+
+    /// The node's keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn FederationStore {
+        self.store.as_ref()
+    }
+
+    /// Asks every worker to stop after its current exchange.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wakeup.notify();
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The configured peer whose node key has id `key_id`, freshly loaded.
+    pub fn peer_by_key(&self, key_id: &str) -> Result<Option<Peer>, FederationError> {
+        let peers = load_peers(self.store.as_ref())?;
+        let found = peers.iter().find(|p| p.node_key_id == key_id).cloned();
+        *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
+        Ok(found)
+    }
+
+    /// Authenticates a request (see [`crate::protocol`]): the peer whose
+    /// node key signed it.
+    pub fn authenticate(&self, header: Option<&str>, method: &str, path: &str, body: &[u8]) -> Result<Peer, FederationError> {
+        let header = header.ok_or_else(|| FederationError::Authentication(format!("no {AUTH_HEADER} header")))?;
+        let parts = parse_auth(header).ok_or_else(|| FederationError::Authentication(format!("malformed {AUTH_HEADER} header")))?;
+        let cached = self.peers.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|p| p.node_key_id == parts.key_id).cloned();
+        let peer = match cached {
+            Some(p) => p,
+            None => self
+                .peer_by_key(parts.key_id)?
+                .ok_or_else(|| FederationError::Authentication(format!("no peer has node key {}", parts.key_id)))?,
+        };
+        check_auth(&parts, &peer.node_key, method, path, body).map_err(FederationError::Authentication)?;
+        Ok(peer)
+    }
+
+    fn receive_lock(&self, peer: &str) -> Arc<Mutex<()>> {
+        self.receive_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(peer.to_owned()).or_default().clone()
+    }
+
+    /// Takes a batch from `peer` (pushed to us, or pulled by us).
+    pub fn take_batch(&self, peer: &Peer, batch: Batch) -> Result<PushReply, ReceiveError> {
+        let lock = self.receive_lock(&peer.name);
+        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let stored_any = !batch.objects.is_empty();
+        let reply = receive(self.store.as_ref(), peer, &self.node_org, batch)?;
+        if stored_any && reply.stored > 0 {
+            (self.on_commit)();
+            self.wakeup.notify();
+        }
+        Ok(reply)
+    }
+
+    /// The next run of our stream for `peer` after `after`: at most one
+    /// batch of versions that may go to it, signed, without those that
+    /// came from it.
+    pub fn outgoing(&self, peer: &Peer, after: i64, limit: usize) -> Result<Batch, FederationError> {
+        let page = self.store.release_page(&peer.scope, Cursor(after), limit.clamp(1, self.config.batch_size))?;
+        let to = page.objects.last().map(|o| o.seq).unwrap_or(after);
+        let origin = peer.origin();
+        let versions: Vec<StoredObject> = page.objects.into_iter().filter(|o| o.origin != origin).collect();
+        let forwarded: Vec<(String, String)> = versions
+            .iter()
+            .filter(|o| o.origin.starts_with("peer:"))
+            .map(|o| (o.id.clone(), o.version.map(|t| t.sort_key()).unwrap_or_default()))
+            .collect();
+        let mut stored_sigs = HashMap::new();
+        for s in self.store.signatures_of(&forwarded)? {
+            stored_sigs.insert((s.id.clone(), s.version.clone()), s);
+        }
+        let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
+        let known: HashMap<(String, String), String> =
+            self.store.known_keys()?.into_iter().map(|k| ((k.owner, k.key_id), k.public_key)).collect();
+        let mut objects = Vec::with_capacity(versions.len());
+        for v in versions {
+            let object: serde_json::Value = match serde_json::from_str(&v.json) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(id = %v.id, error = %e, "stored object is not JSON: not sent");
+                    continue;
+                }
+            };
+            let (signer, key_id, sig) = if v.origin.starts_with("peer:") {
+                let version = v.version.map(|t| t.sort_key()).unwrap_or_default();
+                match stored_sigs.remove(&(v.id.clone(), version)) {
+                    Some(s) => (s.signer, s.key_id, s.sig),
+                    None => {
+                        tracing::warn!(id = %v.id, origin = %v.origin, "received version without a stored signature: not forwarded");
+                        continue;
+                    }
+                }
+            } else {
+                let Some(originator) = v.label.originator.clone() else {
+                    tracing::warn!(id = %v.id, "version without an originator: not sent");
+                    continue;
+                };
+                let key = self.keys.org(&originator)?;
+                let sig = key.sign(&crate::protocol::signed_bytes(&object));
+                (originator, key.key_id.clone(), sig)
+            };
+            let key_entry = (signer.clone(), key_id.clone());
+            if !keys.contains_key(&key_entry) {
+                let public = match known.get(&key_entry) {
+                    Some(p) => Some(p.clone()),
+                    None if !v.origin.starts_with("peer:") => Some(self.keys.org(&signer)?.public_text()),
+                    None => None,
+                };
+                if let Some(public_key) = public {
+                    keys.insert(key_entry, PublicKey { owner: signer.clone(), key_id: key_id.clone(), public_key });
+                }
+            }
+            objects.push(crate::protocol::SignedObject { seq: v.seq, object, signer, key_id, sig });
+        }
+        Ok(Batch { from: after, to, more: page.more, objects, keys: keys.into_values().collect() })
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(self.config.request_timeout))
+            .build()
+            .new_agent()
+    }
+
+    /// One push: the next batch of our stream to `peer`. Returns how many
+    /// versions went and whether more are waiting.
+    fn push_once(&self, agent: &ureq::Agent, peer: &Peer, cursor: &mut i64) -> Result<(usize, bool), ExchangeError> {
+        let batch = self.outgoing(peer, *cursor, self.config.batch_size).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        if batch.to == *cursor {
+            return Ok((0, false));
+        }
+        let count = batch.objects.len();
+        let more = batch.more;
+        let to = batch.to;
+        let body = serde_json::to_vec(&batch).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        let auth = auth_header(&self.keys.node(), "POST", PUSH_PATH, &body);
+        let request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{PUSH_PATH}", peer.config.url))
+            .header(AUTH_HEADER, auth)
+            .header("content-type", "application/json")
+            .body(body)
+            .map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        let mut response = agent.run(request).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        match status {
+            200 => {
+                let reply: PushReply = serde_json::from_str(&text)
+                    .map_err(|e| ExchangeError::Retry(format!("reply is not a push reply: {e}"), None))?;
+                if reply.refused_count > 0 {
+                    tracing::warn!(peer = %peer.name, refused = reply.refused_count, first = ?reply.refused.first(), "peer refused objects");
+                }
+                *cursor = reply.have.max(to);
+                Ok((count, more))
+            }
+            409 => {
+                let have = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("have").and_then(|h| h.as_i64()))
+                    .ok_or_else(|| ExchangeError::Retry("409 without a position".into(), None))?;
+                Err(ExchangeError::Rewind(have))
+            }
+            429 | 503 => {
+                let after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                Err(ExchangeError::Retry(format!("peer busy ({status})"), after))
+            }
+            _ => Err(ExchangeError::Retry(format!("http {status}: {}", text.chars().take(300).collect::<String>()), None)),
+        }
+    }
+
+    /// One pull: the next batch of `peer`'s stream for us, taken.
+    fn pull_once(&self, agent: &ureq::Agent, peer: &Peer) -> Result<(u64, bool), ExchangeError> {
+        let after = position(self.store.as_ref(), &peer.name).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        let path = format!("{CHANGES_PATH}?after={after}&limit={}", self.config.batch_size);
+        let auth = auth_header(&self.keys.node(), "GET", &path, b"");
+        let mut response = agent
+            .get(format!("{}{path}", peer.config.url))
+            .header(AUTH_HEADER, auth)
+            .call()
+            .map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        let status = response.status().as_u16();
+        let signature = response.headers().get(AUTH_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(crate::server::MAX_BODY_BYTES as u64)
+            .read_to_vec()
+            .map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        if status == 429 || status == 503 {
+            return Err(ExchangeError::Retry(format!("peer busy ({status})"), None));
+        }
+        if status != 200 {
+            return Err(ExchangeError::Retry(format!("http {status}: {}", String::from_utf8_lossy(&body[..body.len().min(300)])), None));
+        }
+        let parts = signature
+            .as_deref()
+            .and_then(parse_auth)
+            .ok_or_else(|| ExchangeError::Retry("pull response without node authentication".into(), None))?;
+        check_auth(&parts, &peer.node_key, "RESPONSE", &path, &body)
+            .map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))?;
+        let batch: Batch = serde_json::from_slice(&body).map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))?;
+        let more = batch.more;
+        match self.take_batch(peer, batch) {
+            Ok(reply) => Ok((reply.stored + reply.unchanged, more)),
+            Err(ReceiveError::Gap { have, .. }) => Err(ExchangeError::Retry(format!("pull answered after {have}"), None)),
+            Err(e) => Err(ExchangeError::Retry(e.to_string(), None)),
+        }
+    }
+
+    fn current_peer(&self, name: &str) -> Option<Peer> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|p| p.name == name).cloned()
+    }
+
+    fn record(&self, peer: &str, exchange: PeerExchange) {
+        if let Err(e) = self.store.record_exchange(peer, &exchange) {
+            tracing::error!(peer, error = %e, "cannot record the exchange");
+        }
+    }
+
+    /// The push worker of `name`: runs until the peer is removed or the
+    /// engine stops.
+    fn push_worker(self: Arc<Self>, name: String) {
+        let agent = self.agent();
+        let mut backoff = self.config.backoff_min;
+        let mut cursor = match self.current_peer(&name) {
+            Some(p) => p.record.push_cursor,
+            None => return,
+        };
+        while !self.stopped() {
+            let Some(peer) = self.current_peer(&name) else { return };
+            let seen = self.wakeup.generation();
+            let started = Instant::now();
+            match self.push_once(&agent, &peer, &mut cursor) {
+                Ok((sent, more)) => {
+                    backoff = self.config.backoff_min;
+                    if let Err(e) = self.store.set_push_cursor(&name, cursor) {
+                        tracing::error!(peer = %name, error = %e, "cannot save the push cursor");
+                    }
+                    if sent > 0 || more {
+                        self.record(&name, PeerExchange { sent: sent as u64, ..PeerExchange::default() });
+                        tracing::debug!(peer = %name, sent, cursor, ms = started.elapsed().as_millis() as u64, "pushed");
+                    }
+                    if !more {
+                        self.wakeup.wait(seen, self.config.poll_interval);
+                    }
+                }
+                Err(ExchangeError::Rewind(have)) => {
+                    tracing::info!(peer = %name, from = cursor, to = have, "peer asked to continue from its position");
+                    cursor = have;
+                    if let Err(e) = self.store.set_push_cursor(&name, cursor) {
+                        tracing::error!(peer = %name, error = %e, "cannot save the push cursor");
+                    }
+                }
+                Err(ExchangeError::Retry(error, after)) => {
+                    tracing::warn!(peer = %name, %error, "push failed; retrying");
+                    self.record(&name, PeerExchange { error: Some(format!("push: {error}")), ..PeerExchange::default() });
+                    let wait = after.unwrap_or(backoff).min(self.config.backoff_max);
+                    self.sleep(wait);
+                    backoff = (backoff * 2).min(self.config.backoff_max);
+                }
+            }
+        }
+    }
+
+    /// The pull worker of `name`: catches up, then asks again every
+    /// `pull_interval` (pushes carry the live changes).
+    fn pull_worker(self: Arc<Self>, name: String) {
+        let agent = self.agent();
+        let mut backoff = self.config.backoff_min;
+        while !self.stopped() {
+            let Some(peer) = self.current_peer(&name) else { return };
+            match self.pull_once(&agent, &peer) {
+                Ok((_, true)) => backoff = self.config.backoff_min,
+                Ok((_, false)) => {
+                    backoff = self.config.backoff_min;
+                    self.sleep(self.config.pull_interval);
+                }
+                Err(ExchangeError::Retry(error, after)) => {
+                    tracing::warn!(peer = %name, %error, "pull failed; retrying");
+                    self.record(&name, PeerExchange { error: Some(format!("pull: {error}")), ..PeerExchange::default() });
+                    self.sleep(after.unwrap_or(backoff).min(self.config.backoff_max));
+                    backoff = (backoff * 2).min(self.config.backoff_max);
+                }
+                Err(ExchangeError::Rewind(_)) => self.sleep(backoff),
+            }
+        }
+    }
+
+    /// Sleeps `wait`, waking early when the engine stops.
+    fn sleep(&self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while !self.stopped() {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let seen = self.wakeup.generation();
+            self.wakeup.wait(seen, (deadline - now).min(Duration::from_millis(200)));
+        }
+    }
+
+    /// Starts the workers of every configured peer, and a supervisor that
+    /// starts those of peers added later (removed peers' workers end).
+    pub fn start(self: &Arc<Self>) {
+        let engine = self.clone();
+        let spawn = std::thread::Builder::new().name("federation".into()).spawn(move || {
+            let mut running: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            while !engine.stopped() {
+                match load_peers(engine.store.as_ref()) {
+                    Ok(peers) => {
+                        let names: Vec<String> = peers.iter().map(|p| p.name.clone()).collect();
+                        *engine.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
+                        running.retain(|name| names.contains(name));
+                        for name in names {
+                            if !running.insert(name.clone()) {
+                                continue;
+                            }
+                            tracing::info!(peer = %name, "federation workers started");
+                            for (kind, pull) in [("push", false), ("pull", true)] {
+                                let worker = engine.clone();
+                                let peer = name.clone();
+                                let result = std::thread::Builder::new().name(format!("{kind}-{name}")).spawn(move || {
+                                    if pull { worker.pull_worker(peer) } else { worker.push_worker(peer) }
+                                });
+                                if let Err(e) = result {
+                                    tracing::error!(peer = %name, error = %e, "cannot start a federation worker");
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot load the peers"),
+                }
+                engine.sleep(engine.config.reload_interval);
+            }
+        });
+        if let Err(e) = spawn {
+            tracing::error!(error = %e, "cannot start federation");
+        }
+    }
+}

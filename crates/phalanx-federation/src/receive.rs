@@ -1,0 +1,198 @@
+//! Receiving a batch from a peer: the stream position, the signers' keys,
+//! each object's signature and originator, then the ingest write rules in
+//! one transaction. Refusals are counted per peer and audited.
+
+use crate::keys::{key_id_of, parse_public_key, verify};
+use crate::peers::Peer;
+use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, signed_bytes};
+use phalanx_labels::{LabelDefaults, Rank, Subject};
+use phalanx_model::{StixObject, Timestamp};
+use phalanx_store::ingest::{Ingest, IngestOptions};
+use phalanx_store::{Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord};
+use std::collections::{BTreeSet, HashMap};
+
+/// Most objects in one batch.
+pub const MAX_BATCH_OBJECTS: usize = 5_000;
+/// Largest object accepted, in bytes of its canonical form.
+pub const MAX_OBJECT_BYTES: usize = 1 << 20;
+
+/// Why a batch was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// The batch starts after what this node has: the sender resends from `have`.
+    #[error("the batch starts at {from}, after this node's position {have} in the peer's stream")]
+    Gap {
+        /// Where the batch starts.
+        from: i64,
+        /// Where this node is.
+        have: i64,
+    },
+    /// The batch is malformed as a whole.
+    #[error("batch: {0}")]
+    Malformed(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// This node's position in `peer`'s stream.
+pub fn position(store: &dyn FederationStore, peer: &str) -> Result<i64, StoreError> {
+    Ok(store.peers()?.into_iter().find(|p| p.name == peer).map(|p| p.pull_cursor).unwrap_or(0))
+}
+
+fn peer_actor(peer: &Peer, node_org: &str) -> Actor {
+    Actor {
+        user: UserRecord {
+            id: format!("peer--{}", peer.name),
+            name: peer.origin(),
+            org_id: node_org.to_owned(),
+            role: Role::Analyst,
+            clearance: Rank::Unclassified,
+            briefed: BTreeSet::new(),
+            caveats: BTreeSet::new(),
+            password_hash: None,
+            created: Timestamp::now(3),
+            disabled: false,
+        },
+        subject: Subject::Anonymous,
+    }
+}
+
+/// Takes a batch from `peer` (the caller holds the peer's receive lock and
+/// authenticated the peer's node). Objects at or before this node's
+/// position are skipped; each other object must be signed by an
+/// organisation the peer serves, with a key this node knows (learned from
+/// a peer that serves its owner), over exactly the object received.
+pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: Batch) -> Result<PushReply, ReceiveError> {
+    if batch.objects.len() > MAX_BATCH_OBJECTS {
+        return Err(ReceiveError::Malformed(format!("{} objects, at most {MAX_BATCH_OBJECTS} per batch", batch.objects.len())));
+    }
+    if batch.to < batch.from {
+        return Err(ReceiveError::Malformed(format!("to ({}) is before from ({})", batch.to, batch.from)));
+    }
+    let have = position(store, &peer.name)?;
+    if batch.from > have {
+        return Err(ReceiveError::Gap { from: batch.from, have });
+    }
+    let mut reply = PushReply { have: have.max(batch.to), ..PushReply::default() };
+    if batch.to <= have {
+        return Ok(reply);
+    }
+
+    // Keys: only for organisations the peer serves; an id names one key.
+    let mut refused: Vec<Refused> = Vec::new();
+    for key in &batch.keys {
+        if !peer.serves(&key.owner) {
+            tracing::warn!(peer = %peer.name, owner = %key.owner, "key of an organisation the peer does not serve ignored");
+            continue;
+        }
+        match parse_public_key(&key.public_key) {
+            Ok(public) if key_id_of(&public) == key.key_id => store.put_known_key(&KnownKey {
+                owner: key.owner.clone(),
+                key_id: key.key_id.clone(),
+                public_key: key.public_key.clone(),
+                learned_from: peer.name.clone(),
+                added: Timestamp::now(3),
+            })?,
+            _ => tracing::warn!(peer = %peer.name, owner = %key.owner, key_id = %key.key_id, "malformed key ignored"),
+        }
+    }
+    let mut known = HashMap::new();
+    for k in store.known_keys()? {
+        if let Ok(public) = parse_public_key(&k.public_key) {
+            known.insert((k.owner, k.key_id), public);
+        }
+    }
+
+    let actor = peer_actor(peer, node_org);
+    let options = IngestOptions {
+        defaults: LabelDefaults::default(),
+        explicit_defaults: false,
+        origin: peer.origin(),
+        signed_by_originator: true,
+    };
+    let mut link = peer.scope.clone();
+    link.serves.clear();
+    let mut txn = store.begin()?;
+    let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
+    let mut accepted: Vec<(String, SignatureRecord)> = Vec::new();
+    for (i, item) in batch.objects.into_iter().enumerate() {
+        if item.seq <= have {
+            continue;
+        }
+        if item.seq > batch.to || item.seq <= batch.from {
+            return Err(ReceiveError::Malformed(format!("object {i} has seq {} outside the batch", item.seq)));
+        }
+        let path = format!("$.objects[{i}]");
+        let id = item.object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        let mut refuse = |reason: String| refused.push(Refused { id: id.clone(), reason });
+        if !peer.serves(&item.signer) {
+            refuse(format!("signed by {}, an organisation this peer does not serve", item.signer));
+            continue;
+        }
+        let Some(public) = known.get(&(item.signer.clone(), item.key_id.clone())) else {
+            refuse(format!("signed with key {} of {}, which this node does not know", item.key_id, item.signer));
+            continue;
+        };
+        let bytes = signed_bytes(&item.object);
+        if bytes.len() > MAX_OBJECT_BYTES {
+            refuse(format!("{} bytes, larger than {MAX_OBJECT_BYTES}", bytes.len()));
+            continue;
+        }
+        if let Err(e) = verify(public, &bytes, &item.sig) {
+            refuse(format!("signature of {}: {e}", item.signer));
+            continue;
+        }
+        drop(bytes);
+        let parsed = match StixObject::from_value(item.object, &path) {
+            Ok(p) => p,
+            Err(e) => {
+                refuse(e.to_string());
+                continue;
+            }
+        };
+        let version = parsed.object.version().map(|t| t.sort_key()).unwrap_or_default();
+        let signature = SignatureRecord {
+            id: parsed.object.id().to_string(),
+            version,
+            signer: item.signer.clone(),
+            key_id: item.key_id,
+            sig: item.sig,
+        };
+        ingest.signed_object(txn.as_mut(), &path, parsed, &item.signer)?;
+        accepted.push((path, signature));
+    }
+    let report = ingest.finish(txn.as_mut())?;
+    for r in &report.refused {
+        refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
+    }
+    if !refused.is_empty() {
+        let reasons: Vec<_> = refused.iter().take(MAX_REASONS).map(|r| serde_json::json!({"id": r.id, "reason": r.reason})).collect();
+        txn.audit(
+            &peer.origin(),
+            "federation-refused",
+            &format!("{} objects", refused.len()),
+            &serde_json::json!({"peer": peer.name, "refused": refused.len(), "from": batch.from, "to": batch.to, "reasons": reasons}),
+        )?;
+    }
+    txn.commit()?;
+    let refused_paths: BTreeSet<&str> = report.refused.iter().map(|r| r.path.as_str()).collect();
+    let signatures: Vec<SignatureRecord> =
+        accepted.into_iter().filter(|(path, _)| !refused_paths.contains(path.as_str())).map(|(_, s)| s).collect();
+    store.put_signatures(&signatures)?;
+    store.set_pull_cursor(&peer.name, batch.to)?;
+    let refused_count = refused.len() as u64;
+    store.record_exchange(
+        &peer.name,
+        &PeerExchange { sent: 0, received: report.stored + report.unchanged, refused: refused_count, error: None },
+    )?;
+    if refused_count > 0 {
+        tracing::warn!(peer = %peer.name, refused = refused_count, first = %refused[0].reason, "objects from a peer refused");
+    }
+    refused.truncate(MAX_REASONS);
+    reply.stored = report.stored;
+    reply.unchanged = report.unchanged;
+    reply.refused = refused;
+    reply.refused_count = refused_count;
+    Ok(reply)
+}

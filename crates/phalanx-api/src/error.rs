@@ -58,6 +58,10 @@ make_error_codes! {
     Forbidden => (FORBIDDEN, "forbidden", "forbidden");
     /// Nothing there, or nothing the caller may see (the two look alike).
     NotFound => (NOT_FOUND, "not_found", "not found");
+    /// A well-formed request that the object's state or a write rule
+    /// refuses (an invalid transition, an ineligible expert); the message
+    /// says which rule.
+    Conflict => (CONFLICT, "conflict", "conflict");
     /// The method is not served on this path.
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed");
     /// No media type in `Accept` that this endpoint serves.

@@ -21,6 +21,7 @@
 //!   belongs to the binary; this crate only emits.
 
 pub mod auth;
+pub mod desk;
 pub mod error;
 pub mod limits;
 pub mod media;

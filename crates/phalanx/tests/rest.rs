@@ -29,20 +29,20 @@ fn last_line(out: &std::process::Output) -> String {
 }
 
 /// An HTTP answer.
-struct Resp {
-    status: u16,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
     headers: HashMap<String, String>,
     body: String,
 }
 
 impl Resp {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {}", self.body))
     }
 
     /// Asserts the status; an error must be the table's JSON error.
     #[track_caller]
-    fn expect(&self, status: u16) -> Value {
+    pub(crate) fn expect(&self, status: u16) -> Value {
         assert_eq!(self.status, status, "body: {}", self.body);
         if status >= 400 {
             assert_eq!(self.headers.get("content-type").map(String::as_str), Some("application/json"));
@@ -59,7 +59,7 @@ impl Resp {
 
     /// Asserts an error with `status` and `code`; returns the message.
     #[track_caller]
-    fn error(&self, status: u16, code: &str) -> String {
+    pub(crate) fn error(&self, status: u16, code: &str) -> String {
         let e = self.expect(status);
         assert_eq!(e["code"], code, "{}", self.body);
         e["message"].as_str().unwrap_or_default().to_owned()
@@ -69,7 +69,7 @@ impl Resp {
 /// A running `phalanx serve` with users alice (CERT-LT analyst, SECRET),
 /// bob (CERT-LT viewer, UNCLASSIFIED), carol (CERT-EE analyst,
 /// UNCLASSIFIED) and the node's admin (node-admin, UNCLASSIFIED).
-struct Server {
+pub(crate) struct Server {
     data: tempfile::TempDir,
     child: Child,
     base: String,
@@ -85,7 +85,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let d = data.path();
         last_line(&phalanx(d, &["init", "--org-name", "CERT-LT", "--country", "LTU", "--member-of", "EU,NATO"]));
@@ -129,7 +129,7 @@ impl Server {
         Server { data, child, base, tokens, agent }
     }
 
-    fn request(&self, method: &str, path: &str, user: Option<&str>, content_type: Option<&str>, body: Option<String>) -> Resp {
+    pub(crate) fn request(&self, method: &str, path: &str, user: Option<&str>, content_type: Option<&str>, body: Option<String>) -> Resp {
         let mut b = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
         if let Some(user) = user {
             b = b.header("Authorization", format!("Bearer {}", self.tokens[user]));
@@ -149,11 +149,11 @@ impl Server {
         Resp { status, headers, body }
     }
 
-    fn get(&self, path: &str, user: Option<&str>) -> Resp {
+    pub(crate) fn get(&self, path: &str, user: Option<&str>) -> Resp {
         self.request("GET", path, user, None, None)
     }
 
-    fn post(&self, path: &str, user: Option<&str>, body: &Value) -> Resp {
+    pub(crate) fn post(&self, path: &str, user: Option<&str>, body: &Value) -> Resp {
         self.request("POST", path, user, Some("application/json"), Some(body.to_string()))
     }
 

@@ -16,6 +16,7 @@ pub mod labels;
 pub mod objects;
 pub mod openapi;
 pub mod params;
+pub mod response;
 
 use crate::AppState;
 use crate::auth::{Caller, resolve_caller};
@@ -46,6 +47,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/tokens", get(admin::tokens).post(admin::issue))
         .route("/api/v1/tokens/{id}/revoke", post(admin::revoke))
         .route("/api/v1/labels/preview", post(labels::preview))
+        .route("/api/v1/incidents", get(response::incidents).post(response::open_incident))
+        .route("/api/v1/incidents/{id}", get(response::incident).patch(response::update_incident))
+        .route("/api/v1/incidents/{id}/status", post(response::incident_status))
+        .route("/api/v1/incidents/{id}/timeline", post(response::incident_timeline))
+        .route("/api/v1/assistance-requests", get(response::requests).post(response::open_request))
+        .route("/api/v1/assistance-requests/{id}", get(response::request))
+        .route("/api/v1/assistance-requests/{id}/transitions", post(response::transition))
+        .route("/api/v1/assistance-requests/{id}/team", post(response::add_team_member))
+        .route("/api/v1/experts", get(response::experts).post(response::add_expert))
+        .route("/api/v1/offers", post(response::offer))
+        .route("/api/v1/tasks", get(response::tasks).post(response::add_task))
+        .route("/api/v1/tasks/{id}", axum::routing::patch(response::update_task))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/docs", get(docs::page))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))

@@ -4,7 +4,7 @@
 //! here by a stub operation; the live event stream is annotated in
 //! `crate::stream`; the document covers every `/api/v1` route.
 
-use super::{admin, labels, objects};
+use super::{admin, labels, objects, response};
 use crate::error::{ApiError, ErrorCode};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -133,6 +133,23 @@ fn description() -> String {
         admin::issue,
         admin::revoke,
         labels::preview,
+        response::incidents,
+        response::open_incident,
+        response::incident,
+        response::update_incident,
+        response::incident_status,
+        response::incident_timeline,
+        response::requests,
+        response::open_request,
+        response::request,
+        response::transition,
+        response::add_team_member,
+        response::experts,
+        response::add_expert,
+        response::offer,
+        response::tasks,
+        response::add_task,
+        response::update_task,
         health_doc,
         crate::stream::stream_events,
         openapi_doc,
@@ -144,6 +161,7 @@ fn description() -> String {
         (name = "objects", description = "STIX objects under the read rule"),
         (name = "admin", description = "Organisations, users and tokens"),
         (name = "labels", description = "Who could read what"),
+        (name = "response", description = "Incidents, assistance requests, the roster and tasks"),
         (name = "stream", description = "Live events"),
         (name = "node", description = "Health and this documentation"),
     )
@@ -193,6 +211,18 @@ mod tests {
             "/api/v1/tokens",
             "/api/v1/tokens/{id}/revoke",
             "/api/v1/labels/preview",
+            "/api/v1/incidents",
+            "/api/v1/incidents/{id}",
+            "/api/v1/incidents/{id}/status",
+            "/api/v1/incidents/{id}/timeline",
+            "/api/v1/assistance-requests",
+            "/api/v1/assistance-requests/{id}",
+            "/api/v1/assistance-requests/{id}/transitions",
+            "/api/v1/assistance-requests/{id}/team",
+            "/api/v1/experts",
+            "/api/v1/offers",
+            "/api/v1/tasks",
+            "/api/v1/tasks/{id}",
             "/api/v1/health",
             "/api/v1/stream",
             "/api/v1/openapi.json",

@@ -1,0 +1,159 @@
+//! Writes made from the UI, all through `phalanx_store::ingest::Ingest` in
+//! one transaction each: new versions of incidents and assistance requests
+//! (all or nothing, as the CLI's rapid-response commands), and uploaded
+//! STIX bundles (as `phalanx import`: refused objects are reported, the
+//! others stored).
+
+use phalanx_labels::{Label, LabelDefaults, Tlp};
+use phalanx_model::StixObject;
+use phalanx_model::stream::{Item, Limits, split_objects};
+use phalanx_store::ingest::{Ingest, IngestOptions};
+use phalanx_store::{Actor, NewVersion, Store, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+fn options(actor: &Actor, default_tlp: Option<Tlp>) -> IngestOptions {
+    IngestOptions {
+        defaults: LabelDefaults { tlp: default_tlp.unwrap_or(LabelDefaults::default().tlp), label: None },
+        explicit_defaults: false,
+        origin: actor.origin(),
+        signed_by_originator: false,
+    }
+}
+
+/// Stores the rapid-response extension definitions unless present (public
+/// metadata, TLP:CLEAR), as the CLI does before its first write.
+fn ensure_definitions(store: &dyn Store, actor: &Actor) -> Result<(), StoreError> {
+    let mut txn = store.begin()?;
+    let clear = Label::unclassified(Tlp::Clear).with_originator(Some(actor.org_id().to_owned()));
+    for def in phalanx_response::stix::extension_definitions() {
+        let id = def.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if !txn.versions_of(&id)?.is_empty() {
+            continue;
+        }
+        let parsed = StixObject::from_value(def, "$").map_err(|e| StoreError::Corrupt {
+            what: format!("built-in extension definition {id}"),
+            message: e.to_string(),
+        })?;
+        let json = parsed.object.to_json_string();
+        txn.put(NewVersion { object: &parsed.object, json: &json, label: &clear, origin: "builtin" })?;
+    }
+    txn.commit()
+}
+
+/// Writes new versions of rapid-response objects under `label` (marking
+/// definitions first), all or nothing. `Ok(Err(reasons))` when the write
+/// rules refused any of them: nothing was stored.
+pub fn write_all_or_nothing(
+    store: &dyn Store,
+    actor: &Actor,
+    label: &Label,
+    objects: Vec<Value>,
+) -> Result<Result<(), Vec<String>>, StoreError> {
+    ensure_definitions(store, actor)?;
+    let mut txn = store.begin()?;
+    let mut ingest = Ingest::new(store, actor, options(actor, None))?;
+    let all = phalanx_response::stix::marking_definitions(label).into_iter().chain(objects);
+    for (i, value) in all.enumerate() {
+        let path = format!("$[{i}]");
+        match StixObject::from_value(value, &path) {
+            Ok(parsed) => ingest.object(txn.as_mut(), &path, parsed)?,
+            Err(errors) => ingest.refuse_invalid(&path, &errors),
+        }
+    }
+    let report = ingest.finish(txn.as_mut())?;
+    if !report.refused.is_empty() {
+        return Ok(Err(report.refused.iter().map(|r| format!("{}: {}", r.id.as_deref().unwrap_or(&r.path), r.reason)).collect()));
+    }
+    txn.commit()?;
+    Ok(Ok(()))
+}
+
+/// What happened to one uploaded object.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UploadResult {
+    /// Where it was in the upload (`$.objects[3]`, `line 7`).
+    pub path: String,
+    /// Its id, when it had one.
+    pub id: Option<String>,
+    /// Its type, when it had one.
+    pub object_type: Option<String>,
+    /// `accepted` (stored, or already stored unchanged) or `refused`.
+    pub status: &'static str,
+    /// Why it was refused.
+    pub reason: Option<String>,
+    /// The label it was raised to (spec §4), if it was.
+    pub label_raised_to: Option<String>,
+}
+
+/// What an upload did.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UploadReport {
+    /// New versions stored.
+    pub stored: u64,
+    /// Versions already stored unchanged.
+    pub unchanged: u64,
+    /// Objects refused.
+    pub refused: u64,
+    /// One entry per object, in input order.
+    pub results: Vec<UploadResult>,
+    /// Why the whole upload was refused (not JSON); nothing was stored then.
+    pub fatal: Option<String>,
+}
+
+/// Ingests an uploaded bundle, JSON array or JSON lines in one transaction.
+pub fn upload(store: &dyn Store, actor: &Actor, bytes: &[u8], default_tlp: Option<Tlp>) -> Result<UploadReport, StoreError> {
+    let mut items = Vec::new();
+    let split = split_objects(bytes, &Limits::default(), &mut |item| items.push(item));
+    if let Err(e) = split {
+        return Ok(UploadReport { stored: 0, unchanged: 0, refused: 0, results: Vec::new(), fatal: Some(format!("invalid json: {e}")) });
+    }
+    let mut txn = store.begin()?;
+    let mut ingest = Ingest::new(store, actor, options(actor, default_tlp))?;
+    let mut meta: Vec<(String, Option<String>, Option<String>)> = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::Object { path, bytes, .. } => {
+                let head: Option<Value> = serde_json::from_slice(&bytes).ok();
+                let field = |name: &str| head.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_owned);
+                let (id, ty) = (field("id"), field("type"));
+                match StixObject::from_compact_json(bytes, &path) {
+                    Ok(parsed) => ingest.object(txn.as_mut(), &path, parsed)?,
+                    Err(errors) => ingest.refuse_invalid(&path, &errors),
+                }
+                meta.push((path, id, ty));
+            }
+            Item::TooLarge { path, size } => {
+                ingest.refuse(&path, format!("object is {size} bytes, larger than the limit"));
+                meta.push((path, None, None));
+            }
+        }
+    }
+    let report = ingest.finish(txn.as_mut())?;
+    txn.commit()?;
+    let mut refused: HashMap<&str, &str> = HashMap::new();
+    for r in &report.refused {
+        refused.entry(r.path.as_str()).or_insert(r.reason.as_str());
+    }
+    let raised: HashMap<&str, &str> = report.raised.iter().map(|r| (r.id.as_str(), r.to.as_str())).collect();
+    let results = meta
+        .into_iter()
+        .map(|(path, id, object_type)| match refused.get(path.as_str()) {
+            Some(reason) => {
+                UploadResult { path, id, object_type, status: "refused", reason: Some((*reason).to_owned()), label_raised_to: None }
+            }
+            None => {
+                let label_raised_to = id.as_deref().and_then(|i| raised.get(i)).map(|t| (*t).to_owned());
+                UploadResult { path, id, object_type, status: "accepted", reason: None, label_raised_to }
+            }
+        })
+        .collect();
+    Ok(UploadReport {
+        stored: report.stored,
+        unchanged: report.unchanged,
+        refused: report.refused.len() as u64,
+        results,
+        fatal: None,
+    })
+}

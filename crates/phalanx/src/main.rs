@@ -5,6 +5,7 @@
 
 mod audit;
 mod export;
+mod federation;
 mod import;
 mod match_cmd;
 mod node;
@@ -61,6 +62,12 @@ enum Command {
     /// The hash-chained audit log: verify, show.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Federation keys: show, rotate.
+    #[command(subcommand)]
+    Keys(federation::KeysCommand),
+    /// Peer nodes: add, list, status, remove.
+    #[command(subcommand)]
+    Peer(federation::PeerCommand),
     /// Match telemetry (Zeek, Suricata EVE, JSON lines, text) against indicators; one JSON line per match.
     Match(match_cmd::MatchArgs),
     /// Incidents: open, update, show, list (NIS2 clocks, timeline, status).
@@ -106,6 +113,8 @@ fn main() -> ExitCode {
         Command::User(command) => user::run(&cli.data, command),
         Command::Token(command) => token::run(&cli.data, command),
         Command::Audit(command) => audit::run(&cli.data, command),
+        Command::Keys(command) => federation::keys(&cli.data, command),
+        Command::Peer(command) => federation::peer(&cli.data, command),
         Command::Match(args) => match_cmd::run(&cli.data, args),
         Command::Incident(command) => response::incident::run(&cli.data, command),
         Command::Assist(command) => response::assist::run(&cli.data, command),

@@ -283,14 +283,29 @@ fn install_metrics() -> Option<MetricsRender> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let store = open_store(&config.data_dir)?;
+    let store = Arc::new(open_store(&config.data_dir)?);
     let metrics = install_metrics();
     let api = config.api.clone();
-    let state = tokio::task::spawn_blocking(move || AppState::new(Arc::new(store), Arc::new(TokenAuthenticator::new()), api, metrics))
+    let api_store = store.clone();
+    let state = tokio::task::spawn_blocking(move || AppState::new(api_store, Arc::new(TokenAuthenticator::new()), api, metrics))
         .await
         .context("starting the api")?
         .context("loading the TAXII collections")?;
-    let app = phalanx_api::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let committed = state.clone();
+    let federation = crate::federation::start(&config.data_dir, store, Box::new(move || committed.notify_committed()))?;
+    {
+        // Push workers wake on every commit of this process.
+        let wakeup = federation.wakeup();
+        let mut changes = state.committed_changes();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                wakeup.notify();
+            }
+        });
+    }
+    let app = phalanx_api::router(state.clone())
+        .merge(phalanx_federation::server::router(federation.clone()))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener =
         std::net::TcpListener::bind(&config.listen).with_context(|| format!("--listen: cannot bind {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -302,6 +317,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         // Live streams end now: they would otherwise hold the graceful
         // shutdown until the grace period is over.
         state.begin_shutdown();
+        federation.stop();
         let _ = tx.send(true);
     });
     let stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

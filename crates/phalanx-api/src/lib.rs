@@ -23,12 +23,14 @@
 pub mod auth;
 pub mod desk;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod media;
 mod observe;
 pub mod rest;
 pub mod stream;
 pub mod taxii;
+pub mod webhooks;
 
 use crate::auth::Authenticator;
 use crate::error::{ApiError, ErrorCode};

@@ -197,7 +197,17 @@ impl Federation {
         let page = self.store.release_page(&peer.scope, Cursor(after), limit.clamp(1, self.config.batch_size))?;
         let to = page.objects.last().map(|o| o.seq).unwrap_or(after);
         let origin = peer.origin();
-        let versions: Vec<StoredObject> = page.objects.into_iter().filter(|o| o.origin != origin).collect();
+        // Organisation records (and their STIX identities) are each node's
+        // own configuration, and built-in definitions exist on every node:
+        // neither travels.
+        let registered: std::collections::HashSet<String> =
+            self.store.organisations()?.into_iter().map(|o| o.org.id).collect();
+        let versions: Vec<StoredObject> = page
+            .objects
+            .into_iter()
+            .filter(|o| o.origin != origin && o.origin != "builtin")
+            .filter(|o| !(o.object_type == "identity" && registered.contains(&o.id)))
+            .collect();
         let forwarded: Vec<(String, String)> = versions
             .iter()
             .filter(|o| o.origin.starts_with("peer:"))

@@ -42,6 +42,10 @@ pub struct OrgAddArgs {
     /// private-sector, academia, node-operator or other (the default).
     #[arg(long)]
     pub kind: Option<String>,
+    /// Its id (`identity--<uuid>`) when it is already known in the
+    /// federation (a partner registered on its own node); default: a new id.
+    #[arg(long)]
+    pub id: Option<String>,
 }
 
 /// Arguments of `phalanx org list`.
@@ -77,7 +81,16 @@ fn add(data: &Path, args: OrgAddArgs) -> anyhow::Result<Finished> {
         parent: args.parent.as_deref(),
         kind: args.kind.as_deref(),
     };
-    let record = organisation_record(&store, &input).map_err(|e| input_error(e, "name"))?;
+    let mut record = organisation_record(&store, &input).map_err(|e| input_error(e, "name"))?;
+    if let Some(id) = &args.id {
+        if !phalanx_labels::is_identity_id(id) {
+            bail!("--id: '{id}' is not an identity id (identity--<uuid>)");
+        }
+        if store.find_organisation(id)?.is_some() {
+            bail!("--id: an organisation with id {id} is already registered");
+        }
+        record.org.id = id.clone();
+    }
     let originator = node_organisation(&store)?;
     register_organisation(&store, &record, &originator, &actor.audit_name(), &actor.origin())
         .map_err(|e| input_error(e, "name"))?;

@@ -14,7 +14,11 @@
 //!   encoded: its `date_added` in µs, hexadecimal). It strictly increases.
 //! - `event` is `created` (no earlier version of the object that the caller
 //!   may read), `updated` (a new version of an object with an earlier one
-//!   the caller may read), or `revoked` (the version is revoked).
+//!   the caller may read), `revoked` (the version is revoked), or `alert`
+//!   (a version of a collective-threat alert: a `grouping` carrying the
+//!   extension `phalanx_matcher::alert::COLLECTIVE_ALERT_EXTENSION`, raised
+//!   or updated as more nations report; `created` = `modified` on the
+//!   first version).
 //! - `data` is one line of JSON: `date_added` (TAXII timestamp, 6
 //!   fractional digits) and `object`, the STIX object exactly as served by
 //!   TAXII (line breaks between JSON tokens become spaces).
@@ -89,6 +93,8 @@ pub enum ChangeKind {
     Updated,
     /// A revoked version.
     Revoked,
+    /// A version of a collective-threat alert grouping (not revoked).
+    Alert,
 }
 
 impl ChangeKind {
@@ -98,6 +104,7 @@ impl ChangeKind {
             ChangeKind::Created => "created",
             ChangeKind::Updated => "updated",
             ChangeKind::Revoked => "revoked",
+            ChangeKind::Alert => "alert",
         }
     }
 }
@@ -160,6 +167,8 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
     for o in &page.objects {
         let kind = if o.revoked {
             ChangeKind::Revoked
+        } else if phalanx_matcher::alert::is_alert_json(&o.object_type, &o.json) {
+            ChangeKind::Alert
         } else if seen.contains(o.id.as_str()) {
             ChangeKind::Updated
         } else if o.version.is_none() {
@@ -265,7 +274,7 @@ impl Tail {
         ("after" = Option<String>, Query, description = "Resume after this event id; without it and Last-Event-ID the stream starts from now."),
     ),
     responses(
-        (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked, `data` = {\"date_added\", \"object\"}", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked | alert, `data` = {\"date_added\", \"object\"}", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed Last-Event-ID or after (code invalid_parameter).", body = crate::rest::openapi::ErrorBody),
         (status = 401, description = "Credentials given but refused (code unauthorized).", body = crate::rest::openapi::ErrorBody),
         (status = 429, description = "Rate limit of the token reached (code rate_limited).", body = crate::rest::openapi::ErrorBody),

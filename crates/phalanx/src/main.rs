@@ -3,6 +3,7 @@
 //! Only this crate sets process-wide state (the tracing subscriber, exit
 //! codes) and uses `anyhow`.
 
+mod alerts;
 mod audit;
 mod export;
 mod federation;
@@ -13,6 +14,7 @@ mod org;
 mod response;
 mod sensor_export;
 mod serve;
+mod webhook_config;
 mod show;
 mod sightings;
 mod token;
@@ -70,6 +72,9 @@ enum Command {
     Peer(federation::PeerCommand),
     /// Match telemetry (Zeek, Suricata EVE, JSON lines, text) against indicators; one JSON line per match.
     Match(match_cmd::MatchArgs),
+    /// Collective-threat alerts: evaluate now, list.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// Incidents: open, update, show, list (NIS2 clocks, timeline, status).
     #[command(subcommand)]
     Incident(response::incident::IncidentCommand),
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
         Command::Keys(command) => federation::keys(&cli.data, command),
         Command::Peer(command) => federation::peer(&cli.data, command),
         Command::Match(args) => match_cmd::run(&cli.data, args),
+        Command::Alerts(command) => alerts::run(&cli.data, command),
         Command::Incident(command) => response::incident::run(&cli.data, command),
         Command::Assist(command) => response::assist::run(&cli.data, command),
         Command::Roster(command) => response::roster::run(&cli.data, command),

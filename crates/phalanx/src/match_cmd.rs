@@ -82,6 +82,7 @@ pub struct MatchArgs {
     #[arg(long)]
     pub default_tlp: Option<String>,
     /// Label marking of the sightings, as JSON (local store only; see `phalanx import --default-label`).
+    /// With --sightings-out, --default-tlp is written into the file as the sightings' TLP marking.
     #[arg(long)]
     pub default_label: Option<String>,
     /// Name of this sensor in sighting ids (default: the host name).
@@ -219,7 +220,7 @@ fn open_poster(data: &Path, args: &MatchArgs) -> anyhow::Result<Option<Poster>> 
     if let Some(path) = &args.sightings_out {
         let Some(org) = &args.org else { bail!("--sightings-out needs --org") };
         check_org(org)?;
-        return Ok(Some(Poster::new(Target::File { path: path.clone(), objects: Default::default() }, org.clone(), &sensor)));
+        return Ok(Some(Poster::new(Target::file(path, args.default_tlp.as_deref())?, org.clone(), &sensor)));
     }
     if args.indicators.is_some() && args.as_user.is_none() {
         eprintln!("phalanx match: sightings are not posted (with --indicators, give --as USER, --node or --sightings-out; --no-post silences this)");

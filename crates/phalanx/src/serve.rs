@@ -16,7 +16,12 @@
 //! (requests per second per token, anonymous per address; default 100,
 //! 0 = no limit; more are answered 429), `rate_limit_burst` (default 200),
 //! `stream_poll_ms` (default 1000: how soon the live stream sees writes of
-//! other processes), `stream_keepalive_secs` (default 15).
+//! other processes), `stream_keepalive_secs` (default 15),
+//! `alert_countries` (default 3) and `alert_window_hours` (default 24):
+//! a collective-threat alert needs sightings from that many countries
+//! within that window, `alert_user` (default `admin`: the user the alert
+//! evaluation reads and writes as), `alert_poll_secs` (default 30: how
+//! often alerts are evaluated when no write of this process woke them).
 
 use crate::Finished;
 use crate::node::open_store;
@@ -44,7 +49,8 @@ pub struct ServeArgs {
     /// page_size_cap, default_tlp, title, description, contact, tls_cert,
     /// tls_key, status_ttl_hours, status_capacity, shutdown_grace_secs,
     /// request_timeout_secs, max_concurrent_requests, rate_limit_per_sec,
-    /// rate_limit_burst, stream_poll_ms, stream_keepalive_secs).
+    /// rate_limit_burst, stream_poll_ms, stream_keepalive_secs, alert_countries,
+    /// alert_window_hours, alert_user, alert_poll_secs).
     #[arg(long, env = "PHALANX_CONFIG")]
     pub config: Option<PathBuf>,
     /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
@@ -100,6 +106,17 @@ pub struct FileConfig {
     pub stream_poll_ms: Option<u64>,
     /// Seconds of silence before the live stream sends a keep-alive.
     pub stream_keepalive_secs: Option<u64>,
+    /// Distinct countries a collective-threat alert needs.
+    pub alert_countries: Option<usize>,
+    /// Window of a collective-threat alert, in hours.
+    pub alert_window_hours: Option<u32>,
+    /// User the alert evaluation acts as.
+    pub alert_user: Option<String>,
+    /// Seconds between alert evaluations when no write woke them.
+    pub alert_poll_secs: Option<u64>,
+    /// Outgoing webhooks (see `crate::webhook_config`).
+    #[serde(default)]
+    pub webhooks: Vec<crate::webhook_config::WebhookEntry>,
 }
 
 /// The resolved configuration of `phalanx serve`.
@@ -115,6 +132,10 @@ pub struct ServeConfig {
     pub api: ApiConfig,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_grace: Duration,
+    /// Collective-threat alerts.
+    pub alerts: crate::alerts::AlertSettings,
+    /// Outgoing webhooks.
+    pub webhooks: Vec<phalanx_api::webhooks::WebhookConfig>,
 }
 
 /// Reads `PHALANX_<NAME>` and parses it.
@@ -233,7 +254,19 @@ pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
         limits,
         stream,
     };
-    Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace) })
+    let alert_countries = env_value::<usize>("ALERT_COUNTRIES")?.or(file.alert_countries).unwrap_or(3);
+    let alert_window = env_value::<u32>("ALERT_WINDOW_HOURS")?.or(file.alert_window_hours).unwrap_or(24);
+    let alert_poll = env_value::<u64>("ALERT_POLL_SECS")?.or(file.alert_poll_secs).unwrap_or(30);
+    if alert_countries == 0 || alert_window == 0 || alert_poll == 0 {
+        bail!("alert_countries, alert_window_hours and alert_poll_secs: must be greater than 0");
+    }
+    let alerts = crate::alerts::AlertSettings {
+        policy: phalanx_matcher::alert::AlertPolicy { threshold_countries: alert_countries, window_hours: alert_window },
+        user: env_value::<String>("ALERT_USER")?.or(file.alert_user),
+        poll: Duration::from_secs(alert_poll),
+    };
+    let webhooks = crate::webhook_config::resolve(&file.webhooks)?;
+    Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace), alerts, webhooks })
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -291,6 +324,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("starting the api")?
         .context("loading the TAXII collections")?;
+    crate::alerts::spawn_watcher(state.clone(), config.alerts.clone());
+    phalanx_api::webhooks::start(&state, config.webhooks.clone());
     let committed = state.clone();
     let federation = crate::federation::start(&config.data_dir, store, Box::new(move || committed.notify_committed()))?;
     {

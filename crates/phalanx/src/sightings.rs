@@ -49,6 +49,8 @@ pub enum Target {
     File {
         /// The file.
         path: PathBuf,
+        /// Markings every sighting carries (the TLP of `--default-tlp`).
+        markings: Vec<String>,
         /// The latest version of every sighting of the run.
         objects: BTreeMap<String, Value>,
     },
@@ -65,6 +67,17 @@ impl Target {
         let options = crate::import::ingest_options(&actor, default_tlp, default_label)?;
         let org = actor.org_id().to_owned();
         Ok((Target::Local { store, actor: Box::new(actor), options }, org))
+    }
+
+    /// A bundle file at `path`; `default_tlp` becomes an explicit marking
+    /// of every sighting (the node that imports the file labels it from there).
+    pub fn file(path: &Path, default_tlp: Option<&str>) -> anyhow::Result<Target> {
+        let mut markings = Vec::new();
+        if let Some(t) = default_tlp {
+            let tlp = t.parse::<phalanx_labels::Tlp>().map_err(|e| anyhow::anyhow!("--default-tlp: {e}"))?;
+            markings.push(tlp.marking_id().to_owned());
+        }
+        Ok(Target::File { path: path.to_owned(), markings, objects: BTreeMap::new() })
     }
 
     /// A node at `url` with `token`.
@@ -201,8 +214,11 @@ impl Poster {
                 }
                 Ok(report.get("refused").and_then(Value::as_u64).unwrap_or(0))
             }
-            Target::File { path, objects: kept } => {
-                for o in objects {
+            Target::File { path, markings, objects: kept } => {
+                for mut o in objects {
+                    if !markings.is_empty() {
+                        o["object_marking_refs"] = Value::from(markings.clone());
+                    }
                     if let Some(id) = o.get("id").and_then(Value::as_str) {
                         kept.insert(id.to_owned(), o);
                     }

@@ -2,6 +2,7 @@
 //! Each module drives the real `phalanx` binary on temporary data
 //! directories.
 
+mod cli_detect;
 mod cli_identity;
 mod cli_import;
 mod cli_match;

@@ -1,0 +1,356 @@
+//! Collective-threat alerts: the store-facing runner around
+//! `phalanx_matcher::alert`, the background task of `phalanx serve`, and
+//! `phalanx alerts evaluate|list`.
+//!
+//! [`evaluate_alerts`] reads, as one user (the node's admin by default: the
+//! alerting account should be a coordinator of the node's organisation,
+//! cleared for what it must correlate), the sightings added within twice
+//! the window, the countries of the organisations that sighted (from the
+//! registry), and the `indicates` relationships from the sighted
+//! indicators to campaigns, intrusion sets and malware; everything through
+//! the store query under that user's read rule. It writes each new or
+//! grown alert as a new version of its grouping through `Ingest`, created
+//! by the user's organisation: the write rules raise the grouping's label
+//! to the lub of the labels of the indicators and sightings it refers to,
+//! so no reader learns more from the alert than from the sightings.
+//! Alerts whose evidence is already stored are not written again.
+
+use crate::Finished;
+use crate::node::{actor, open_store};
+use anyhow::Context;
+use phalanx_matcher::alert::{AlertPolicy, COLLECTIVE_ALERT_EXTENSION, CollectiveAlert, GROUP_TYPES, SightingFact, evaluate, extension_definition};
+use phalanx_model::{StixObject, Timestamp};
+use phalanx_store::ingest::{Ingest, IngestOptions};
+use phalanx_store::{Actor, NewVersion, Query, Store, VersionFilter};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+/// What one evaluation did.
+#[derive(Debug, Default, Clone)]
+pub struct AlertRun {
+    /// Sightings read.
+    pub sightings: u64,
+    /// Alerts raised for the first time (grouping ids).
+    pub raised: Vec<String>,
+    /// Alerts updated with more evidence (grouping ids).
+    pub updated: Vec<String>,
+    /// Alerts whose evidence was already stored.
+    pub unchanged: u64,
+    /// Alerts the write rules refused, with why.
+    pub refused: Vec<String>,
+}
+
+/// Evaluates collective-threat alerts as `actor` at `now` and stores what
+/// changed. Blocking (call it off async threads).
+pub fn evaluate_alerts(store: &dyn Store, actor: &Actor, policy: &AlertPolicy, now: Timestamp) -> anyhow::Result<AlertRun> {
+    let mut run = AlertRun::default();
+    let now = now.with_digits(3);
+    let lookback = i64::from(policy.window_hours.max(1)) * 2 * 3_600_000_000;
+    let since = Timestamp::from_unix_micros(now.unix_micros() - lookback);
+
+    let countries: BTreeMap<String, String> =
+        store.organisations()?.into_iter().filter_map(|o| o.org.country.clone().map(|c| (o.org.id, c))).collect();
+    let country_of = |id: &str| countries.get(id).cloned();
+    let mut facts = Vec::new();
+    let mut query = Query {
+        types: vec!["sighting".into()],
+        versions: VersionFilter::Last,
+        added_after: Some(since),
+        exclude_revoked: true,
+        limit: 2000,
+        ..Query::default()
+    };
+    loop {
+        let page = store.query(&actor.subject, &query)?;
+        for o in &page.objects {
+            run.sightings += 1;
+            if let Ok(v) = serde_json::from_str::<Value>(&o.json) {
+                facts.extend(SightingFact::from_object(&v, &country_of));
+            }
+        }
+        match page.next {
+            Some(next) if page.more => query.after = Some(next),
+            _ => break,
+        }
+    }
+
+    // Campaigns, intrusion sets and malware the sighted indicators indicate.
+    let indicators: BTreeSet<String> = facts.iter().map(|f| f.indicator.clone()).collect();
+    let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let listed: Vec<String> = indicators.iter().cloned().collect();
+    for chunk in listed.chunks(200) {
+        let mut query = Query {
+            types: vec!["relationship".into()],
+            referencing: chunk.to_vec(),
+            readable_ends: true,
+            versions: VersionFilter::Last,
+            exclude_revoked: true,
+            limit: 2000,
+            ..Query::default()
+        };
+        loop {
+            let page = store.query(&actor.subject, &query)?;
+            for o in &page.objects {
+                let Ok(v) = serde_json::from_str::<Value>(&o.json) else { continue };
+                let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+                let target_type = s("target_ref").split("--").next().unwrap_or_default();
+                if s("relationship_type") == "indicates" && indicators.contains(s("source_ref")) && GROUP_TYPES.contains(&target_type) {
+                    groups.entry(s("source_ref").to_owned()).or_default().insert(s("target_ref").to_owned());
+                }
+            }
+            match page.next {
+                Some(next) if page.more => query.after = Some(next),
+                _ => break,
+            }
+        }
+    }
+    let mut names = BTreeMap::new();
+    let subjects: BTreeSet<&String> = indicators.iter().chain(groups.values().flatten()).collect();
+    for id in subjects {
+        if let Some(o) = store.get(&actor.subject, id, &VersionFilter::Last)?.into_iter().next() {
+            if let Some(name) = serde_json::from_str::<Value>(&o.json).ok().and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned)) {
+                names.insert(id.clone(), name);
+            }
+        }
+    }
+
+    let mut writes: Vec<(bool, Value)> = Vec::new();
+    for alert in evaluate(&facts, &groups, &names, policy) {
+        let stored = store.get(&actor.subject, &alert.id, &VersionFilter::Last)?.into_iter().next();
+        let stored_value = stored.as_ref().and_then(|o| serde_json::from_str::<Value>(&o.json).ok());
+        let previous = stored_value.as_ref().and_then(CollectiveAlert::from_object);
+        let Some(next) = alert.update_of(previous.as_ref()) else {
+            run.unchanged += 1;
+            continue;
+        };
+        let stamp = |k: &str| stored_value.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).and_then(|t| Timestamp::parse(t).ok());
+        let created = stamp("created").unwrap_or(now);
+        let mut modified = now;
+        if let Some(last) = stamp("modified").filter(|m| m.unix_micros() >= modified.unix_micros()) {
+            modified = Timestamp::from_unix_micros(last.unix_micros() + 1000).with_digits(3);
+        }
+        writes.push((stored.is_some(), next.to_object(actor.org_id(), created, modified)));
+    }
+    if writes.is_empty() {
+        return Ok(run);
+    }
+    ensure_extension_definition(store, actor)?;
+    // The alert starts from the lowest label (TLP:CLEAR, UNCLASSIFIED); the
+    // write rules raise it to the lub of what it refers to, no further.
+    let options = IngestOptions {
+        defaults: phalanx_labels::LabelDefaults { tlp: phalanx_labels::Tlp::Clear, label: None },
+        explicit_defaults: true,
+        origin: actor.origin(),
+        signed_by_originator: false,
+    };
+    let mut txn = store.begin()?;
+    let mut ingest = Ingest::new(store, actor, options)?;
+    let mut kinds = Vec::new();
+    for (i, (existed, value)) in writes.into_iter().enumerate() {
+        let path = format!("$[{i}]");
+        let id = value.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        match StixObject::from_value(value, &path) {
+            Ok(parsed) => ingest.object(txn.as_mut(), &path, parsed)?,
+            Err(errors) => ingest.refuse_invalid(&path, &errors),
+        }
+        kinds.push((path, id, existed));
+    }
+    let report = ingest.finish(txn.as_mut())?;
+    txn.commit()?;
+    for (path, id, existed) in kinds {
+        match report.refused.iter().find(|r| r.path == path) {
+            Some(r) => run.refused.push(format!("{id}: {}", r.reason)),
+            None if existed => run.updated.push(id),
+            None => run.raised.push(id),
+        }
+    }
+    tracing::info!(raised = run.raised.len(), updated = run.updated.len(), refused = run.refused.len(), "collective-threat alerts");
+    Ok(run)
+}
+
+/// Stores the alert extension-definition unless present (public metadata,
+/// TLP:CLEAR, like the label extension's).
+fn ensure_extension_definition(store: &dyn Store, actor: &Actor) -> anyhow::Result<()> {
+    let mut txn = store.begin()?;
+    if !txn.versions_of(COLLECTIVE_ALERT_EXTENSION)?.is_empty() {
+        return Ok(());
+    }
+    let def = extension_definition(phalanx_labels::PHALANX_IDENTITY_ID, phalanx_labels::EXTENSION_DEFINITION_CREATED);
+    let parsed = StixObject::from_value(def, "$").map_err(|e| anyhow::anyhow!("built-in alert extension definition is invalid: {e}"))?;
+    let json = parsed.object.to_json_string();
+    let clear = phalanx_labels::Label::unclassified(phalanx_labels::Tlp::Clear).with_originator(Some(actor.org_id().to_owned()));
+    txn.put(NewVersion { object: &parsed.object, json: &json, label: &clear, origin: "builtin" })?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Alert settings of `phalanx serve`.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// The policy.
+    pub policy: AlertPolicy,
+    /// The user the evaluation acts as (default: the node's admin user).
+    pub user: Option<String>,
+    /// Longest time between evaluations when no write woke the task.
+    pub poll: Duration,
+}
+
+/// Runs [`evaluate_alerts`] after every committed write of this process
+/// (coalesced, at most once a second) and every `settings.poll`, until the
+/// node shuts down. Alerts it stores are announced on the live stream.
+pub fn spawn_watcher(state: phalanx_api::AppState, settings: AlertSettings) {
+    tokio::spawn(async move {
+        let mut committed = state.committed_changes();
+        let mut shutdown = state.shutdown_signal();
+        loop {
+            let wake = tokio::select! {
+                changed = committed.changed() => changed.is_ok(),
+                () = tokio::time::sleep(settings.poll) => true,
+                _ = shutdown.changed() => false,
+            };
+            if !wake || *shutdown.borrow() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = committed.borrow_and_update();
+            let store = state.store().clone();
+            let settings = settings.clone();
+            let result = tokio::task::spawn_blocking(move || -> anyhow::Result<AlertRun> {
+                let name = settings.user.as_deref().unwrap_or(crate::node::ADMIN_USER);
+                let user = store.find_user(name)?.with_context(|| format!("alert_user: no user named '{name}'"))?;
+                let actor = store.actor(&user, None)?;
+                evaluate_alerts(store.as_ref(), &actor, &settings.policy, Timestamp::now(3))
+            })
+            .await;
+            match result {
+                Ok(Ok(run)) => {
+                    for r in &run.refused {
+                        tracing::warn!(refusal = %r, "collective-threat alert refused");
+                    }
+                    if !run.raised.is_empty() || !run.updated.is_empty() {
+                        state.notify_committed();
+                        // The notification wakes this task too; that pass finds nothing new.
+                    }
+                }
+                Ok(Err(error)) => tracing::error!(error = %format!("{error:#}"), "collective-threat alert evaluation failed"),
+                Err(error) => tracing::error!(%error, "collective-threat alert evaluation panicked"),
+            }
+        }
+    });
+}
+
+/// `phalanx alerts`.
+#[derive(clap::Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// Evaluate collective-threat alerts now and store what changed.
+    Evaluate(EvaluateArgs),
+    /// List the collective-threat alerts a user may read, newest first.
+    List(ListArgs),
+}
+
+/// Arguments of `phalanx alerts evaluate`.
+#[derive(clap::Args, Debug)]
+pub struct EvaluateArgs {
+    /// Act as this user (default: the node's admin user); alerts are created by its organisation.
+    #[arg(long = "as", env = "PHALANX_USER")]
+    pub as_user: Option<String>,
+    /// Distinct countries needed.
+    #[arg(long, default_value_t = 3)]
+    pub countries: usize,
+    /// Window in hours.
+    #[arg(long, default_value_t = 24)]
+    pub window_hours: u32,
+    /// Evaluate as of this instant (RFC 3339; default now).
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `phalanx alerts list`.
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Act as this user (default: the node's admin user).
+    #[arg(long = "as", env = "PHALANX_USER")]
+    pub as_user: Option<String>,
+    /// One JSON object a line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `phalanx alerts`.
+pub fn run(data: &Path, command: AlertsCommand) -> anyhow::Result<Finished> {
+    match command {
+        AlertsCommand::Evaluate(args) => {
+            if args.countries == 0 || args.window_hours == 0 {
+                anyhow::bail!("--countries and --window-hours must be at least 1");
+            }
+            let store = open_store(data)?;
+            let actor = actor(&store, args.as_user.as_deref())?;
+            let now = match &args.at {
+                Some(t) => Timestamp::parse_lenient(t).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+                None => Timestamp::now(3),
+            };
+            let policy = AlertPolicy { threshold_countries: args.countries, window_hours: args.window_hours };
+            let run = evaluate_alerts(&store, &actor, &policy, now)?;
+            for id in &run.raised {
+                println!("raised {id}");
+            }
+            for id in &run.updated {
+                println!("updated {id}");
+            }
+            for r in &run.refused {
+                eprintln!("refused {r}");
+            }
+            eprintln!(
+                "{} sightings read: {} alerts raised, {} updated, {} unchanged, {} refused",
+                run.sightings,
+                run.raised.len(),
+                run.updated.len(),
+                run.unchanged,
+                run.refused.len()
+            );
+            Ok(if run.refused.is_empty() { Finished::Ok } else { Finished::Partial })
+        }
+        AlertsCommand::List(args) => {
+            let store = open_store(data)?;
+            let actor = actor(&store, args.as_user.as_deref())?;
+            let mut query = Query { types: vec!["grouping".into()], versions: VersionFilter::Last, limit: 2000, ..Query::default() };
+            let mut alerts: Vec<(CollectiveAlert, String, Value)> = Vec::new();
+            loop {
+                let page = store.query(&actor.subject, &query)?;
+                let shown: Vec<_> = page.objects.iter().filter(|o| phalanx_matcher::alert::is_alert_json(&o.object_type, &o.json)).cloned().collect();
+                phalanx_auth::audit_reads(&store, &actor, &shown, "alerts")?;
+                for o in shown {
+                    let Ok(v) = serde_json::from_str::<Value>(&o.json) else { continue };
+                    if let Some(a) = CollectiveAlert::from_object(&v) {
+                        alerts.push((a, o.label.display_name(None), v));
+                    }
+                }
+                match page.next {
+                    Some(next) if page.more => query.after = Some(next),
+                    _ => break,
+                }
+            }
+            alerts.sort_by(|a, b| b.0.last_seen.unix_micros().cmp(&a.0.last_seen.unix_micros()));
+            for (a, label, v) in &alerts {
+                if args.json {
+                    println!("{v}");
+                } else {
+                    println!(
+                        "{}  {}  countries {}  sightings {}  last seen {}  [{}]  {}",
+                        a.id,
+                        a.subject,
+                        a.countries.join(","),
+                        a.sighting_count,
+                        a.last_seen,
+                        label,
+                        v.get("name").and_then(Value::as_str).unwrap_or_default()
+                    );
+                }
+            }
+            eprintln!("{} collective-threat alerts", alerts.len());
+            Ok(Finished::Ok)
+        }
+    }
+}

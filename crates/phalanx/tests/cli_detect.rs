@@ -343,3 +343,51 @@ fn indicators_of_one_campaign_alert_together() {
     assert_eq!(a["extensions"][EXT]["indicator_refs"], json!([ind_id(1), ind_id(2), ind_id(3)]));
     assert!(a["name"].as_str().unwrap().contains("Ghostwriter"), "{}", a["name"]);
 }
+
+#[test]
+fn sensors_post_sightings_to_a_node_which_alerts_coordinators_on_the_live_stream() {
+    use crate::stream::{Server, phalanx};
+    use std::time::Duration;
+    let server = Server::start(&[("PHALANX_ALERT_POLL_SECS", "1"), ("PHALANX_RATE_LIMIT_PER_SEC", "0")]);
+    let data = server.data.path();
+    let ind = data.join("ind.json");
+    let objects = vec![indicator(1, "[domain-name:value = 'c2.evil.example']", &[GREEN], json!({}))];
+    std::fs::write(&ind, json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": objects}).to_string()).unwrap();
+    assert!(phalanx(data, &["import", ind.to_str().unwrap()]).status.success());
+    assert!(phalanx(data, &["org", "add", "--name", "CERT-EE", "--country", "EST", "--member-of", "EU"]).status.success());
+    let eve = phalanx(data, &["user", "add", "--org", "CERT-EE", "--name", "eve", "--role", "analyst"]);
+    let eve_token = stdout(&eve).lines().last().unwrap().trim().to_owned();
+    let orgs = stdout(&phalanx(data, &["org", "list"]));
+    let org_of = |name: &str| org_id(orgs.lines().find(|l| l.contains(name)).unwrap());
+    let mut stream = server.open_stream(Some("alice"), "?after=0", None);
+    assert_eq!(stream.status, 200);
+
+    let url = format!("http://{}", server.addr);
+    for (i, (token, org)) in [(server.tokens["alice"].clone(), org_of("CERT-LT")), (server.tokens["erin"].clone(), org_of("CERT-FI")), (eve_token, org_of("CERT-EE"))].into_iter().enumerate() {
+        let log = data.join(format!("dns{i}.json"));
+        std::fs::write(&log, format!("{{\"ts\":\"2026-03-01T0{i}:00:00Z\",\"query\":\"c2.evil.example\"}}\n")).unwrap();
+        let out = phalanx(
+            data,
+            &["match", "--indicators", ind.to_str().unwrap(), "--node", &url, "--token", &token, "--org", &org, "--default-tlp", "green", log.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(stderr(&out).contains(&format!("sightings: 1 versions written to {url}")), "{}", stderr(&out));
+    }
+    let refused = phalanx(data, &["match", "--indicators", ind.to_str().unwrap(), "--node", &url, "--token", "phx_bad", "--org", &org_of("CERT-EE"), data.join("dns0.json").to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "matches written, sightings not delivered: {}", text(&refused));
+    assert!(stderr(&refused).contains("answered 401"), "{}", stderr(&refused));
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let mut alert = None;
+    while alert.is_none() && std::time::Instant::now() < deadline {
+        if let Some(ev) = stream.next_event(Duration::from_secs(2)) {
+            if ev.event.as_deref() == Some("alert") {
+                alert = Some(ev);
+            }
+        }
+    }
+    let alert = alert.expect("an `alert` event within 40 s");
+    let data: Value = serde_json::from_str(&alert.data).unwrap();
+    assert_eq!(data["object"]["type"], "grouping");
+    assert_eq!(data["object"]["extensions"][EXT]["countries"], json!(["EST", "FIN", "LTU"]));
+}

@@ -355,7 +355,7 @@ fn render_board(p: &Picture) -> String {
         for c in cards.iter().take(LIST_LIMIT) {
             let r = &c.request;
             out.push_str(&format!(
-                "<a class=\"card\" href=\"{}\"><strong>{}</strong><span>{} · {} · {}</span>{}</a>",
+                "<a class=\"card\" href=\"{}\"><strong>{}</strong><span class=\"meta\">{} · {} · {}</span>{}</a>",
                 esc(&object_href(&r.meta.id)),
                 esc(&r.name),
                 esc(r.details.channel.as_str()),

@@ -79,7 +79,8 @@ pub fn page(current: &Current, node: &str, title: &str, highest: &Highest, body:
 
 /// Adds the security headers to every UI answer: a content security policy
 /// that allows scripts, styles, images and connections only from this
-/// node, no framing, no referrer, and no caching of pages.
+/// node, no framing, no referrer to other sites (a same-origin referrer
+/// keeps the `Origin` header of form posts), and no caching of pages.
 pub async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let is_asset = request.uri().path().starts_with("/ui/assets/");
     let mut response = next.run(request).await;
@@ -92,7 +93,7 @@ pub async fn security_headers(request: axum::extract::Request, next: axum::middl
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !is_asset {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

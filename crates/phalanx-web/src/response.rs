@@ -1,6 +1,7 @@
 //! Incident and assistance-request pages: details, timeline or
 //! transitions, tasks, and the allowed state changes as buttons. A button
-//! posts the change; it is checked by the state machine of
+//! posts the change to the rapid-response desk of `phalanx-api` (the one
+//! the REST API uses): it is checked by the state machine of
 //! `phalanx-response` (the same `allowed_next` table as the CLI) and
 //! written as a new version through the ingest, so only the originator
 //! organisation can make it.
@@ -10,46 +11,50 @@ use crate::html::{esc, object_href, page, table};
 use crate::map::country_name;
 use crate::marking::{Highest, badge};
 use crate::session::{Current, check_origin};
-use crate::write::write_all_or_nothing;
 use crate::{WebState, blocking};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use phalanx_model::Timestamp;
-use phalanx_response::incident::{Incident, IncidentStatus};
-use phalanx_response::request::{AssistanceRequest, RequestState, TransitionInput};
-use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, TASK_TYPE};
+use phalanx_response::incident::IncidentStatus;
+use phalanx_response::request::{RequestState, TransitionInput};
 use phalanx_response::task::Task;
-use phalanx_store::{Actor, Query, Store, StoredObject, VersionFilter};
+use phalanx_api::desk::{Desk, DeskError};
+use phalanx_store::StoredObject;
 use serde::Deserialize;
-use serde_json::Value;
 
-/// The latest readable version of `id`, or not found.
-fn latest(store: &dyn Store, actor: &Actor, what: &str, id: &str) -> Result<StoredObject, WebError> {
-    store
-        .get(&actor.subject, id, &VersionFilter::Last)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| WebError::NotFound(format!("no {what} {id} (or none you may read)")))
+/// A desk error as the UI answers it: a refusal (domain rule, originator,
+/// role, write rule) is shown as refused; a missing or unreadable object is
+/// not found; anything else is the node's fault.
+enum Change {
+    Done,
+    Refused(String),
 }
 
-fn parse<T>(stored: &StoredObject, decode: fn(&Value) -> Result<T, phalanx_response::ResponseError>) -> Result<T, WebError> {
-    let value: Value = serde_json::from_str(&stored.json).map_err(|e| WebError::Internal(format!("stored {}: {e}", stored.id)))?;
-    decode(&value).map_err(|e| WebError::NotFound(format!("{} is not a Phalanx object of this kind: {e}", stored.id)))
+fn desk_outcome<T>(result: Result<T, DeskError>) -> Result<Change, WebError> {
+    match result {
+        Ok(_) => Ok(Change::Done),
+        Err(DeskError::NotFound { what, id }) => Err(WebError::NotFound(format!("no {what} {id} (or none you may read)"))),
+        Err(DeskError::Store(e)) => Err(WebError::Store(e)),
+        Err(e @ DeskError::Corrupt { .. }) => Err(WebError::Internal(e.to_string())),
+        Err(DeskError::Domain(e)) if !e.is_refusal() => Err(WebError::BadRequest(e.to_string())),
+        Err(e) => Ok(Change::Refused(e.to_string())),
+    }
+}
+
+fn read_error(e: DeskError) -> WebError {
+    match e {
+        DeskError::NotFound { what, id } => WebError::NotFound(format!("no {what} {id} (or none you may read)")),
+        DeskError::Store(e) => WebError::Store(e),
+        other => WebError::NotFound(other.to_string()),
+    }
 }
 
 /// Tasks whose incident or request is `id`, that the user may read.
-fn tasks_of(store: &dyn Store, actor: &Actor, id: &str) -> Result<Vec<(Task, StoredObject)>, WebError> {
-    let query = Query { types: vec![TASK_TYPE.to_owned()], versions: VersionFilter::Last, ..Query::default() };
-    let mut out = Vec::new();
-    for stored in store.query(&actor.subject, &query)?.objects {
-        let Ok(value) = serde_json::from_str::<Value>(&stored.json) else { continue };
-        let Ok(task) = Task::from_stix(&value) else { continue };
-        if task.details.incident_ref.as_deref() == Some(id) || task.details.request_ref.as_deref() == Some(id) {
-            out.push((task, stored));
-        }
-    }
-    Ok(out)
+fn tasks_of(desk: &Desk<'_>, id: &str) -> Result<Vec<(Task, StoredObject)>, WebError> {
+    let mut tasks = desk.tasks().map_err(read_error)?;
+    tasks.retain(|(t, _)| t.details.incident_ref.as_deref() == Some(id) || t.details.request_ref.as_deref() == Some(id));
+    Ok(tasks)
 }
 
 fn tasks_table(tasks: &[(Task, StoredObject)], now: Timestamp) -> String {
@@ -125,23 +130,15 @@ pub async fn incident_page(State(state): State<WebState>, current: Current, Path
     let store = state.api().store().clone();
     let actor = current.actor.clone();
     let (stored, incident, tasks, requests, orgs) = blocking(&state, move || {
-        let stored = latest(store.as_ref(), &actor, "incident", &id)?;
-        let incident = parse(&stored, Incident::from_stix)?;
-        let tasks = tasks_of(store.as_ref(), &actor, &incident.meta.id)?;
-        let query = Query { types: vec![ASSISTANCE_REQUEST_TYPE.to_owned()], versions: VersionFilter::Last, ..Query::default() };
-        let mut requests = Vec::new();
-        for s in store.query(&actor.subject, &query)?.objects {
-            let Ok(value) = serde_json::from_str::<Value>(&s.json) else { continue };
-            if let Ok(r) = AssistanceRequest::from_stix(&value)
-                && r.details.incident_ref.as_deref() == Some(incident.meta.id.as_str())
-            {
-                requests.push((r, s));
-            }
-        }
+        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+        let (incident, stored) = desk.incident(&id).map_err(read_error)?;
+        let tasks = tasks_of(&desk, &incident.meta.id)?;
+        let mut requests = desk.requests().map_err(read_error)?;
+        requests.retain(|(r, _)| r.details.incident_ref.as_deref() == Some(incident.meta.id.as_str()));
         let mut shown = vec![stored.clone()];
         shown.extend(tasks.iter().map(|(_, s)| s.clone()));
         shown.extend(requests.iter().map(|(_, s)| s.clone()));
-        phalanx_auth::audit_reads(store.as_ref(), &actor, &shown, "web:incident")?;
+        desk.audit_shown(&shown, "web:incident").map_err(read_error)?;
         Ok((stored, incident, tasks, requests, store.organisations()?))
     })
     .await?;
@@ -240,12 +237,12 @@ pub async fn request_page(State(state): State<WebState>, current: Current, Path(
     let store = state.api().store().clone();
     let actor = current.actor.clone();
     let (stored, request, tasks, orgs) = blocking(&state, move || {
-        let stored = latest(store.as_ref(), &actor, "assistance request", &id)?;
-        let request = parse(&stored, AssistanceRequest::from_stix)?;
-        let tasks = tasks_of(store.as_ref(), &actor, &request.meta.id)?;
+        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+        let (request, stored) = desk.request(&id).map_err(read_error)?;
+        let tasks = tasks_of(&desk, &request.meta.id)?;
         let mut shown = vec![stored.clone()];
         shown.extend(tasks.iter().map(|(_, s)| s.clone()));
-        phalanx_auth::audit_reads(store.as_ref(), &actor, &shown, "web:request")?;
+        desk.audit_shown(&shown, "web:request").map_err(read_error)?;
         Ok((stored, request, tasks, store.organisations()?))
     })
     .await?;
@@ -378,12 +375,6 @@ fn check_post(current: &Current, headers: &HeaderMap, csrf: Option<&str>) -> Res
     Ok(())
 }
 
-/// The outcome of a state change made on the blocking pool.
-enum Change {
-    Done,
-    Refused(String),
-}
-
 /// `POST /ui/incident/{id}/status`.
 pub async fn incident_status(
     State(state): State<WebState>,
@@ -399,18 +390,8 @@ pub async fn incident_status(
     let back = crate::html::object_href(&id);
     let reason = non_empty(&form.reason);
     let change = blocking(&state, move || {
-        let stored = latest(store.as_ref(), &actor, "incident", &id)?;
-        let mut incident = parse(&stored, Incident::from_stix)?;
-        if incident.meta.created_by_ref != actor.org_id() {
-            return Ok(Change::Refused(format!("only the originator organisation may make a new version of incident {id}")));
-        }
-        if let Err(e) = incident.set_status(to, &actor.audit_name(), reason.as_deref(), Timestamp::now(3)) {
-            return Ok(Change::Refused(e.to_string()));
-        }
-        match write_all_or_nothing(store.as_ref(), &actor, &stored.label, vec![incident.to_stix()])? {
-            Ok(()) => Ok(Change::Done),
-            Err(reasons) => Ok(Change::Refused(reasons.join("; "))),
-        }
+        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+        desk_outcome(desk.set_incident_status(&id, to, reason.as_deref()))
     })
     .await?;
     match change {
@@ -438,20 +419,8 @@ pub async fn request_transition(
     let back = crate::html::object_href(&id);
     let input = TransitionInput { to, reason: non_empty(&form.reason), location: non_empty(&form.location) };
     let change = blocking(&state, move || {
-        let stored = latest(store.as_ref(), &actor, "assistance request", &id)?;
-        let mut request = parse(&stored, AssistanceRequest::from_stix)?;
-        if request.meta.created_by_ref != actor.org_id() {
-            return Ok(Change::Refused(format!(
-                "only the originator organisation may make a new version of assistance request {id}"
-            )));
-        }
-        if let Err(e) = request.transition(&input, &actor.audit_name(), Timestamp::now(3)) {
-            return Ok(Change::Refused(e.to_string()));
-        }
-        match write_all_or_nothing(store.as_ref(), &actor, &stored.label, vec![request.to_stix()])? {
-            Ok(()) => Ok(Change::Done),
-            Err(reasons) => Ok(Change::Refused(reasons.join("; "))),
-        }
+        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+        desk_outcome(desk.transition_request(&id, &input))
     })
     .await?;
     match change {

@@ -1,14 +1,13 @@
-//! Writes made from the UI, all through `phalanx_store::ingest::Ingest` in
-//! one transaction each: new versions of incidents and assistance requests
-//! (all or nothing, as the CLI's rapid-response commands), and uploaded
-//! STIX bundles (as `phalanx import`: refused objects are reported, the
-//! others stored).
+//! Uploads of STIX bundles from the UI, through
+//! `phalanx_store::ingest::Ingest` in one transaction, as `phalanx import`
+//! does: refused objects are reported, the others stored. (Incident and
+//! request changes go through the rapid-response desk of `phalanx-api`.)
 
-use phalanx_labels::{Label, LabelDefaults, Tlp};
+use phalanx_labels::{LabelDefaults, Tlp};
 use phalanx_model::StixObject;
 use phalanx_model::stream::{Item, Limits, split_objects};
 use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::{Actor, NewVersion, Store, StoreError};
+use phalanx_store::{Actor, Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -20,54 +19,6 @@ fn options(actor: &Actor, default_tlp: Option<Tlp>) -> IngestOptions {
         origin: actor.origin(),
         signed_by_originator: false,
     }
-}
-
-/// Stores the rapid-response extension definitions unless present (public
-/// metadata, TLP:CLEAR), as the CLI does before its first write.
-fn ensure_definitions(store: &dyn Store, actor: &Actor) -> Result<(), StoreError> {
-    let mut txn = store.begin()?;
-    let clear = Label::unclassified(Tlp::Clear).with_originator(Some(actor.org_id().to_owned()));
-    for def in phalanx_response::stix::extension_definitions() {
-        let id = def.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        if !txn.versions_of(&id)?.is_empty() {
-            continue;
-        }
-        let parsed = StixObject::from_value(def, "$").map_err(|e| StoreError::Corrupt {
-            what: format!("built-in extension definition {id}"),
-            message: e.to_string(),
-        })?;
-        let json = parsed.object.to_json_string();
-        txn.put(NewVersion { object: &parsed.object, json: &json, label: &clear, origin: "builtin" })?;
-    }
-    txn.commit()
-}
-
-/// Writes new versions of rapid-response objects under `label` (marking
-/// definitions first), all or nothing. `Ok(Err(reasons))` when the write
-/// rules refused any of them: nothing was stored.
-pub fn write_all_or_nothing(
-    store: &dyn Store,
-    actor: &Actor,
-    label: &Label,
-    objects: Vec<Value>,
-) -> Result<Result<(), Vec<String>>, StoreError> {
-    ensure_definitions(store, actor)?;
-    let mut txn = store.begin()?;
-    let mut ingest = Ingest::new(store, actor, options(actor, None))?;
-    let all = phalanx_response::stix::marking_definitions(label).into_iter().chain(objects);
-    for (i, value) in all.enumerate() {
-        let path = format!("$[{i}]");
-        match StixObject::from_value(value, &path) {
-            Ok(parsed) => ingest.object(txn.as_mut(), &path, parsed)?,
-            Err(errors) => ingest.refuse_invalid(&path, &errors),
-        }
-    }
-    let report = ingest.finish(txn.as_mut())?;
-    if !report.refused.is_empty() {
-        return Ok(Err(report.refused.iter().map(|r| format!("{}: {}", r.id.as_deref().unwrap_or(&r.path), r.reason)).collect()));
-    }
-    txn.commit()?;
-    Ok(Ok(()))
 }
 
 /// What happened to one uploaded object.

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod audit;
+mod demo;
 mod export;
 mod federation;
 mod import;
@@ -52,6 +53,8 @@ enum Command {
     Stats(show::StatsArgs),
     /// Serve TAXII 2.1, health and metrics over HTTP(S).
     Serve(serve::ServeArgs),
+    /// Set up a demo node (organisations, users, data, incidents, alerts) and serve it with its dashboard.
+    Demo(demo::DemoArgs),
     /// Organisations: add, list.
     #[command(subcommand)]
     Org(org::OrgCommand),
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Command::Get(args) => show::get(&cli.data, args),
         Command::Stats(args) => show::stats(&cli.data, args),
         Command::Serve(args) => serve::run(&cli.data, args),
+        Command::Demo(args) => demo::run(&cli.data, args),
         Command::Org(command) => org::run(&cli.data, command),
         Command::User(command) => user::run(&cli.data, command),
         Command::Token(command) => token::run(&cli.data, command),

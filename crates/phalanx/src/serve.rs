@@ -338,7 +338,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         });
     }
+    let web = phalanx_web::WebState::new(
+        state.clone(),
+        phalanx_web::WebConfig { secure_cookies: config.tls.is_some(), ..phalanx_web::WebConfig::default() },
+    );
     let app = phalanx_api::router(state.clone())
+        .merge(phalanx_web::router(web))
         .merge(phalanx_federation::server::router(federation.clone()))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener =

@@ -5,8 +5,10 @@
 //!
 //! Events are derived from the versions themselves, so every interface
 //! that wrote the version (CLI, REST, web, a peer) produces the same ones:
-//! a version whose `created` equals its `modified` is new; a version whose
-//! last recorded transition happened at its `modified` is that transition.
+//! the first version of an object the reader may read is its creation
+//! (the caller tells, from the store); a version whose last recorded
+//! transition happened at its `modified` is that transition (a request
+//! created and submitted in one write is both).
 //! Deadlines are evaluated at an instant ([`overdue_deadlines`]).
 
 use phalanx_matcher::alert::CollectiveAlert;
@@ -59,13 +61,16 @@ fn str_of<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object.get(key).and_then(Value::as_str)
 }
 
-fn is_new(object: &Value) -> bool {
-    let created = str_of(object, "created");
-    created.is_some() && created == str_of(object, "modified")
+/// Whether objects of `object_type` can carry events (the others need not
+/// be parsed).
+pub fn may_carry_events(object_type: &str) -> bool {
+    matches!(object_type, "grouping" | INCIDENT_TYPE | ASSISTANCE_REQUEST_TYPE)
 }
 
-/// The events one stored version carries (none for most objects).
-pub fn version_events(object: &Value) -> Vec<ResponseEvent> {
+/// The events one stored version carries (none for most objects);
+/// `first_version` says whether it is the first version of the object
+/// that the reader may read.
+pub fn version_events(object: &Value, first_version: bool) -> Vec<ResponseEvent> {
     let mut events = Vec::new();
     let Some(id) = str_of(object, "id") else { return events };
     let modified = str_of(object, "modified").and_then(|m| Timestamp::parse(m).ok());
@@ -73,7 +78,7 @@ pub fn version_events(object: &Value) -> Vec<ResponseEvent> {
         Some(ASSISTANCE_REQUEST_TYPE) => {
             let Ok(request) = AssistanceRequest::from_stix(object) else { return events };
             let d = &request.details;
-            if is_new(object) {
+            if first_version {
                 events.push(ResponseEvent {
                     kind: REQUEST_CREATED,
                     object_ref: id.to_owned(),
@@ -96,7 +101,7 @@ pub fn version_events(object: &Value) -> Vec<ResponseEvent> {
         Some(INCIDENT_TYPE) => {
             let Ok(incident) = Incident::from_stix(object) else { return events };
             let d = &incident.details;
-            if is_new(object) {
+            if first_version {
                 events.push(ResponseEvent {
                     kind: INCIDENT_CREATED,
                     object_ref: id.to_owned(),
@@ -118,7 +123,7 @@ pub fn version_events(object: &Value) -> Vec<ResponseEvent> {
         Some("grouping") => {
             let Some(alert) = CollectiveAlert::from_object(object) else { return events };
             events.push(ResponseEvent {
-                kind: if is_new(object) { ALERT_RAISED } else { ALERT_UPDATED },
+                kind: if first_version { ALERT_RAISED } else { ALERT_UPDATED },
                 object_ref: id.to_owned(),
                 detail: json!({"subject": alert.subject, "subject_name": alert.subject_name,
                                "countries": alert.countries, "sighting_count": alert.sighting_count,
@@ -216,11 +221,14 @@ mod tests {
     fn a_request_is_created_then_changes_state_and_goes_overdue() {
         let label = Label::unclassified(Tlp::Green);
         let mut request = AssistanceRequest::draft(&request_input(), ORG, &label, t("2026-03-01T00:00:00Z")).expect("draft");
-        let kinds = |v: &Value| version_events(v).iter().map(|e| e.kind).collect::<Vec<_>>();
-        assert_eq!(kinds(&request.to_stix()), vec![REQUEST_CREATED]);
+        let kinds = |v: &Value, first: bool| version_events(v, first).iter().map(|e| e.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&request.to_stix(), true), vec![REQUEST_CREATED]);
         let submit = TransitionInput { to: RequestState::Submitted, reason: None, location: None };
+        let mut at_once = request.clone();
+        at_once.transition(&submit, "user:a", t("2026-03-01T00:00:00.001Z")).expect("submit");
+        assert_eq!(kinds(&at_once.to_stix(), true), vec![REQUEST_CREATED, REQUEST_STATE_CHANGED], "created and submitted in one write");
         request.transition(&submit, "user:a", t("2026-03-01T01:00:00Z")).expect("submit");
-        let events = version_events(&request.to_stix());
+        let events = version_events(&request.to_stix(), false);
         assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![REQUEST_STATE_CHANGED]);
         assert_eq!(events[0].detail["from"], "draft");
         assert_eq!(events[0].detail["to"], "submitted");
@@ -237,9 +245,9 @@ mod tests {
         let changes = IncidentChanges { significant: Some(true), ..IncidentChanges::default() };
         let mut incident =
             Incident::open("outage", ORG, &label, &changes, "user:a", t("2026-03-01T00:00:00Z")).expect("open");
-        assert_eq!(version_events(&incident.to_stix())[0].kind, INCIDENT_CREATED);
+        assert_eq!(version_events(&incident.to_stix(), true)[0].kind, INCIDENT_CREATED);
         incident.set_status(IncidentStatus::Triaged, "user:a", None, t("2026-03-01T02:00:00Z")).expect("status");
-        let events = version_events(&incident.to_stix());
+        let events = version_events(&incident.to_stix(), false);
         assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![INCIDENT_STATUS_CHANGED]);
         // Early warning due at 24 h: overdue one second later, notification still due.
         let overdue = overdue_deadlines(&incident.to_stix(), t("2026-03-02T00:00:01Z"));
@@ -255,7 +263,7 @@ mod tests {
     fn other_objects_carry_no_events() {
         let indicator = json!({"type": "indicator", "id": "indicator--0b1d2c3e-4f50-4a61-8b72-9c83d4e5f601",
                                "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z"});
-        assert!(version_events(&indicator).is_empty());
+        assert!(version_events(&indicator, true).is_empty());
         assert!(overdue_deadlines(&indicator, t("2027-01-01T00:00:00Z")).is_empty());
     }
 }

@@ -43,8 +43,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One configured webhook.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One configured webhook. Its `Debug` form hides the secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     /// A short name (letters, digits, `-`, `_`): the key of its cursor.
     pub name: String,
@@ -64,6 +64,21 @@ pub struct WebhookConfig {
     pub deadline_scan: Duration,
     /// How often the store is read when nothing was committed in this process.
     pub poll_interval: Duration,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("secret", &"<hidden>")
+            .field("as_user", &self.as_user)
+            .field("events", &self.events)
+            .field("max_attempts", &self.max_attempts)
+            .field("timeout", &self.timeout)
+            .field("deadline_scan", &self.deadline_scan)
+            .finish()
+    }
 }
 
 impl WebhookConfig {
@@ -256,8 +271,19 @@ impl Sender {
         let page = self.store.query(&actor.subject, &query)?;
         let Some(last) = page.objects.last().map(|o| Cursor(o.seq)) else { return Ok(false) };
         for stored in &page.objects {
+            if !events::may_carry_events(&stored.object_type) {
+                continue;
+            }
             let Ok(object) = serde_json::from_str::<Value>(&stored.json) else { continue };
-            for event in events::version_events(&object) {
+            let first = Query {
+                ids: vec![stored.id.clone()],
+                versions: VersionFilter::All,
+                order: Order::AddedAscending,
+                limit: 1,
+                ..Query::default()
+            };
+            let first_version = self.store.query(&actor.subject, &first)?.objects.first().is_none_or(|o| o.seq >= stored.seq);
+            for event in events::version_events(&object, first_version) {
                 if self.config.wants(event.kind) {
                     self.deliver(actor, &event, stored, &object);
                 }

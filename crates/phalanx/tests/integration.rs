@@ -13,3 +13,4 @@ mod limits;
 mod rest;
 mod stream;
 mod taxii;
+mod web;

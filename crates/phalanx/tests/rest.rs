@@ -86,6 +86,11 @@ impl Drop for Server {
 
 impl Server {
     pub(crate) fn start() -> Server {
+        Server::start_with(None)
+    }
+
+    /// A server whose `serve` reads the TOML configuration `config`.
+    pub(crate) fn start_with(config: Option<&str>) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let d = data.path();
         last_line(&phalanx(d, &["init", "--org-name", "CERT-LT", "--country", "LTU", "--member-of", "EU,NATO"]));
@@ -107,6 +112,11 @@ impl Server {
             .arg("--data")
             .arg(d)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(config.map(|text| {
+                let path = data.path().join("serve.toml");
+                std::fs::write(&path, text).expect("write the configuration");
+                vec!["--config".to_owned(), path.display().to_string()]
+            }).unwrap_or_default())
             .env_remove("PHALANX_USER")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

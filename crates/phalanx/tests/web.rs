@@ -1,0 +1,270 @@
+//! The web UI through the real `phalanx demo` node: login with the
+//! double-submit token, session cookie flags, CSRF on every POST, logout,
+//! failed-login throttling, and the operating picture, search and object
+//! pages computed under the read rule (a SECRET incident counts for a
+//! SECRET user and nowhere for a RESTRICTED one). The browser tests
+//! (`web/browser-tests.sh`) drive the same pages in Chromium.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Demo {
+    _data: tempfile::TempDir,
+    data_path: std::path::PathBuf,
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    fn cookies(&self) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k == "set-cookie").map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// A browser's cookie jar, reduced to what these tests need.
+#[derive(Default)]
+struct Jar(HashMap<String, String>);
+
+impl Jar {
+    fn take(&mut self, resp: &Resp) {
+        for c in resp.cookies() {
+            let pair = c.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                if v.is_empty() {
+                    self.0.remove(k);
+                } else {
+                    self.0.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+    }
+    fn header(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+}
+
+fn attr<'a>(html: &'a str, marker: &str, name: &str) -> Option<&'a str> {
+    let at = html.find(marker)?;
+    let rest = &html[at..];
+    let key = format!("{name}=\"");
+    let start = rest.find(&key)? + key.len();
+    let end = rest[start..].find('"')? + start;
+    Some(&rest[start..end])
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let data = tempfile::tempdir().expect("tempdir");
+        let data_path = data.path().to_owned();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+            .arg("--data")
+            .arg(data.path())
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .env_remove("PHALANX_USER")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn demo");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut base = None;
+        let mut printed = Vec::new();
+        while base.is_none() {
+            let line = rx.recv_timeout(Duration::from_secs(180)).unwrap_or_else(|_| panic!("demo did not start: {printed:?}"));
+            if let Some(url) = line.strip_prefix("listening on ") {
+                base = Some(url.to_owned());
+            }
+            printed.push(line);
+        }
+        assert!(printed.iter().any(|l| l.contains("lt-analyst") && l.contains("demo-lt-analyst-pw")), "logins printed: {printed:?}");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .new_agent();
+        Demo { _data: data, data_path, child, base: base.unwrap_or_default(), agent }
+    }
+
+    fn request(&self, method: &str, path: &str, jar: &Jar, form: Option<&[(&str, &str)]>, origin: Option<&str>) -> Resp {
+        let mut b = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if !jar.0.is_empty() {
+            b = b.header("Cookie", jar.header());
+        }
+        if let Some(o) = origin {
+            b = b.header("Origin", o);
+        }
+        let body = match form {
+            Some(fields) => {
+                b = b.header("Content-Type", "application/x-www-form-urlencoded");
+                fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+            }
+            None => String::new(),
+        };
+        let mut response = self.agent.run(b.body(body.into_bytes()).expect("request")).expect("http");
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Resp { status, headers, body }
+    }
+
+    fn get(&self, path: &str, jar: &Jar) -> Resp {
+        self.request("GET", path, jar, None, None)
+    }
+
+    /// Logs in; returns the jar and the answer to the POST.
+    fn login(&self, name: &str, password: &str) -> (Jar, Resp) {
+        let mut jar = Jar::default();
+        let page = self.get("/ui/login", &jar);
+        assert_eq!(page.status, 200);
+        jar.take(&page);
+        let token = attr(&page.body, "name=\"csrf\"", "value").expect("login form token").to_owned();
+        let resp = self.request("POST", "/ui/login", &jar, Some(&[("csrf", &token), ("name", name), ("password", password)]), None);
+        jar.take(&resp);
+        (jar, resp)
+    }
+
+    fn csrf(&self, jar: &Jar) -> String {
+        let page = self.get("/ui/search", jar);
+        attr(&page.body, "name=\"csrf-token\"", "content").expect("csrf meta").to_owned()
+    }
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn login_sessions_csrf_logout_and_throttling() {
+    let demo = Demo::start();
+    // No session: the dashboard sends to the login page.
+    let anonymous = demo.get("/", &Jar::default());
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), Some("/ui/login"));
+
+    // The login form's double-submit token must match its cookie.
+    let mut jar = Jar::default();
+    let page = demo.get("/ui/login", &jar);
+    jar.take(&page);
+    let forged = demo.request("POST", "/ui/login", &jar, Some(&[("csrf", &"0".repeat(64)), ("name", "lt-analyst"), ("password", "demo-lt-analyst-pw")]), None);
+    assert_eq!(forged.status, 403, "{}", forged.body);
+
+    let (jar, resp) = demo.login("lt-analyst", "demo-lt-analyst-pw");
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    let session = resp.cookies().into_iter().find(|c| c.starts_with("phalanx_session=")).expect("session cookie").to_owned();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict") && session.contains("Path=/"), "{session}");
+    let dashboard = demo.get("/", &jar);
+    assert_eq!(dashboard.status, 200);
+    let csp = dashboard.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{csp}");
+    assert!(!dashboard.body.contains("http://") && !dashboard.body.contains("https://"), "the page loads nothing from elsewhere");
+    for asset in ["htmx.min.js", "uPlot.iife.min.js", "uPlot.min.css", "app.js", "app.css", "LICENSES.txt"] {
+        assert_eq!(demo.get(&format!("/ui/assets/{asset}"), &Jar::default()).status, 200, "{asset}");
+    }
+
+    // Every POST needs the session's CSRF token, and a foreign Origin is refused.
+    let token = demo.csrf(&jar);
+    assert_eq!(demo.request("POST", "/ui/logout", &jar, Some(&[]), None).status, 403);
+    assert_eq!(demo.request("POST", "/ui/logout", &jar, Some(&[("csrf", &"a".repeat(64))]), None).status, 403);
+    let cross = demo.request("POST", "/ui/logout", &jar, Some(&[("csrf", &token)]), Some("http://evil.example"));
+    assert_eq!(cross.status, 403);
+    assert_eq!(demo.get("/", &jar).status, 200, "refused posts leave the session alone");
+    let out = demo.request("POST", "/ui/logout", &jar, Some(&[("csrf", &token)]), None);
+    assert_eq!(out.status, 303);
+    assert_eq!(demo.get("/", &jar).status, 303, "the session ended at logout");
+
+    // Failed logins are throttled per name and address, and audited.
+    for _ in 0..5 {
+        let (_, failed) = demo.login("lt-junior", "wrong password!");
+        assert_eq!(failed.status, 401);
+        assert!(failed.body.contains("authentication failed"));
+    }
+    let (_, throttled) = demo.login("lt-junior", "demo-lt-junior-pw");
+    assert_eq!(throttled.status, 429, "even the right password waits: {}", throttled.body);
+    assert!(throttled.header("retry-after").is_some());
+    let store = phalanx_store::SqliteStore::open(&demo.data_path).expect("open store");
+    let entries = phalanx_store::Registry::audit_entries(&store, 0, 1_000_000).expect("audit");
+    assert!(entries.iter().any(|e| e.action == "login-throttled" && e.target == "lt-junior"));
+    assert_eq!(entries.iter().filter(|e| e.action == "login-failed" && e.target == "lt-junior").count(), 5);
+}
+
+#[test]
+fn the_picture_search_and_pages_follow_the_read_rule() {
+    let demo = Demo::start();
+    let (secret, r1) = demo.login("lt-analyst", "demo-lt-analyst-pw");
+    let (restricted, r2) = demo.login("lt-junior", "demo-lt-junior-pw");
+    assert_eq!((r1.status, r2.status), (303, 303));
+    let a = demo.get("/", &secret).body;
+    let b = demo.get("/", &restricted).body;
+    assert_eq!(attr(&a, "id=\"open-incidents\"", "data-open"), Some("5"));
+    assert_eq!(attr(&b, "id=\"open-incidents\"", "data-open"), Some("3"));
+    assert_eq!(attr(&a, "data-country=\"LTU\"", "data-incidents"), Some("2"));
+    assert_eq!(attr(&b, "data-country=\"LTU\"", "data-incidents"), Some("1"));
+    assert_eq!(attr(&a, "data-country=\"LVA\"", "data-incidents"), Some("1"));
+    assert_eq!(attr(&b, "data-country=\"LVA\"", "data-incidents"), Some("0"));
+    assert_eq!(attr(&a, "data-country=\"EST\"", "data-deployments"), Some("1"));
+    assert!(a.contains("SCADA") && !b.contains("SCADA"));
+    assert!(a.contains("data-classification=\"SECRET\""), "the banner shows the highest label shown");
+    assert!(!b.contains("data-classification=\"SECRET\""));
+    assert!(a.contains("Collective threat: ") && b.contains("Collective threat: "));
+
+    // The fragment (live refresh) is computed the same way.
+    let fragment = demo.get("/ui/fragment/picture", &restricted).body;
+    assert_eq!(attr(&fragment, "id=\"open-incidents\"", "data-open"), Some("3"));
+    assert_eq!(demo.get("/ui/fragment/picture", &Jar::default()).status, 303);
+
+    // Search and the incident page: the SECRET incident exists for one user only.
+    let found = demo.get("/ui/search?type=incident&q=SCADA", &secret).body;
+    assert_eq!(attr(&found, "id=\"result-count\"", "data-count"), Some("1"));
+    let href = attr(&found, "class=\"result\"", "data-id").expect("result id").to_owned();
+    assert_eq!(attr(&demo.get("/ui/search?type=incident&q=SCADA", &restricted).body, "id=\"result-count\"", "data-count"), Some("0"));
+    let page = demo.get(&format!("/ui/incident/{href}"), &secret);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("NATO SECRET"));
+    let hidden = demo.get(&format!("/ui/incident/{href}"), &restricted);
+    let missing = demo.get("/ui/incident/incident--00000000-0000-4000-8000-000000000000", &restricted);
+    assert_eq!((hidden.status, missing.status), (404, 404));
+    assert_eq!(demo.get(&format!("/ui/object/{href}"), &restricted).status, 404);
+
+    // Showing the SECRET incident was audited as a read through the UI.
+    let store = phalanx_store::SqliteStore::open(&demo.data_path).expect("open store");
+    let entries = phalanx_store::Registry::audit_entries(&store, 0, 1_000_000).expect("audit");
+    assert!(entries.iter().any(|e| e.action == "read" && e.target == href && e.actor == "user:lt-analyst" && e.details.contains("web:incident")));
+    assert!(!entries.iter().any(|e| e.action == "read" && e.target == href && e.actor == "user:lt-junior"));
+}

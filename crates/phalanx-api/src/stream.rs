@@ -21,7 +21,13 @@
 //!   first version).
 //! - `data` is one line of JSON: `date_added` (TAXII timestamp, 6
 //!   fractional digits) and `object`, the STIX object exactly as served by
-//!   TAXII (line breaks between JSON tokens become spaces).
+//!   TAXII (line breaks between JSON tokens become spaces), and, for a
+//!   version that means something to coordinators, `events`: a list of
+//!   `{"kind", "object_ref", "detail"}` with the kinds
+//!   `assistance-request.created`, `assistance-request.state-changed`,
+//!   `incident.created`, `incident.status-changed`,
+//!   `collective-alert.raised` and `collective-alert.updated`
+//!   (`crate::events`; overdue deadlines go to webhooks).
 //! - Comment lines (`: keepalive`) are sent when nothing else was for
 //!   `keepalive` (15 s by default), so proxies keep the connection open.
 //!
@@ -52,7 +58,7 @@
 
 use crate::auth::{Caller, resolve_caller};
 use crate::error::{ApiError, ErrorCode};
-use crate::{AppState, blocking};
+use crate::{AppState, blocking, events};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -135,12 +141,17 @@ fn start_cursor(headers: &HeaderMap, raw_query: Option<&str>) -> Result<Option<C
     Ok(after)
 }
 
-/// One version as an SSE event.
-fn event_of(object: &StoredObject, kind: ChangeKind) -> Event {
+/// One version as an SSE event, with the rapid-response events it carries.
+fn event_of(object: &StoredObject, kind: ChangeKind, response_events: &[events::ResponseEvent]) -> Event {
     // Raw line breaks cannot occur inside JSON strings: those in the text
     // are whitespace between tokens, and SSE data must not contain them.
     let json: String = object.json.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
-    let data = format!("{{\"date_added\":\"{}\",\"object\":{json}}}", object.date_added.with_digits(6));
+    let data = if response_events.is_empty() {
+        format!("{{\"date_added\":\"{}\",\"object\":{json}}}", object.date_added.with_digits(6))
+    } else {
+        let listed = serde_json::to_string(response_events).unwrap_or_else(|_| "[]".into());
+        format!("{{\"date_added\":\"{}\",\"object\":{json},\"events\":{listed}}}", object.date_added.with_digits(6))
+    };
     Event::default().id(Cursor(object.seq).encode()).event(kind.as_str()).data(data)
 }
 
@@ -165,15 +176,11 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
     let mut seen: HashSet<&str> = HashSet::new();
     let mut events = Vec::with_capacity(page.objects.len());
     for o in &page.objects {
-        let kind = if o.revoked {
-            ChangeKind::Revoked
-        } else if phalanx_matcher::alert::is_alert_json(&o.object_type, &o.json) {
-            ChangeKind::Alert
-        } else if seen.contains(o.id.as_str()) {
-            ChangeKind::Updated
+        let first_version = if seen.contains(o.id.as_str()) {
+            false
         } else if o.version.is_none() {
             // Unversioned objects (most SCOs) have one version only.
-            ChangeKind::Created
+            true
         } else {
             // The earliest version of the object the caller may read.
             let first = Query {
@@ -183,13 +190,27 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
                 limit: 1,
                 ..Query::default()
             };
-            match store.query(&caller.subject, &first)?.objects.first() {
-                Some(earliest) if earliest.seq < o.seq => ChangeKind::Updated,
-                _ => ChangeKind::Created,
+            store.query(&caller.subject, &first)?.objects.first().is_none_or(|earliest| earliest.seq >= o.seq)
+        };
+        let kind = if o.revoked {
+            ChangeKind::Revoked
+        } else if phalanx_matcher::alert::is_alert_json(&o.object_type, &o.json) {
+            ChangeKind::Alert
+        } else if first_version {
+            ChangeKind::Created
+        } else {
+            ChangeKind::Updated
+        };
+        let response_events = if events::may_carry_events(&o.object_type) && !o.revoked {
+            match serde_json::from_str::<serde_json::Value>(&o.json) {
+                Ok(value) => events::version_events(&value, first_version),
+                Err(_) => Vec::new(),
             }
+        } else {
+            Vec::new()
         };
         seen.insert(o.id.as_str());
-        events.push(event_of(o, kind));
+        events.push(event_of(o, kind, &response_events));
     }
     Ok((events, page.objects.last().map(|o| Cursor(o.seq))))
 }
@@ -274,7 +295,7 @@ impl Tail {
         ("after" = Option<String>, Query, description = "Resume after this event id; without it and Last-Event-ID the stream starts from now."),
     ),
     responses(
-        (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked | alert, `data` = {\"date_added\", \"object\"}", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked | alert, `data` = {\"date_added\", \"object\", \"events\" (rapid-response events, when the version carries any)}", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed Last-Event-ID or after (code invalid_parameter).", body = crate::rest::openapi::ErrorBody),
         (status = 401, description = "Credentials given but refused (code unauthorized).", body = crate::rest::openapi::ErrorBody),
         (status = 429, description = "Rate limit of the token reached (code rate_limited).", body = crate::rest::openapi::ErrorBody),

@@ -548,3 +548,54 @@ fn keepalives_flow_the_timeout_spares_streams_and_shutdown_ends_them() {
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
     assert!(s.next_event(Duration::from_secs(2)).is_none());
 }
+
+#[test]
+fn rapid_response_events_ride_on_the_versions_that_carry_them() {
+    let server = Server::start(&[]);
+    let mut alice = server.open_stream(Some("alice"), "", None);
+    let lt = {
+        let out = phalanx(server.data.path(), &["org", "list"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find(|l| l.contains("CERT-LT"))
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("identity--")))
+            .unwrap_or_else(|| panic!("CERT-LT in {text}"))
+            .to_owned()
+    };
+    let body = json!({"request": {"name": "CRRT", "channel": "crrt", "beneficiary_ref": lt,
+                                  "services": ["incident-response"], "mode": "remote"}, "submit": true, "tlp": "green"});
+    let created = server.request(
+        "POST",
+        "/api/v1/assistance-requests",
+        Some("alice"),
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["object"]["id"].as_str().expect("id").to_owned();
+    let moved = server.request(
+        "POST",
+        &format!("/api/v1/assistance-requests/{id}/transitions"),
+        Some("alice"),
+        &[("Content-Type", "application/json")],
+        json!({"to": "assessing"}).to_string().as_bytes(),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let kinds_of = |e: &Sse| -> Vec<String> {
+        let data: Value = serde_json::from_str(&e.data).expect("json data");
+        data["events"].as_array().map(|a| a.iter().map(|k| k["kind"].as_str().unwrap_or_default().to_owned()).collect()).unwrap_or_default()
+    };
+    let events: Vec<Sse> = alice
+        .collect(20, Duration::from_secs(3))
+        .into_iter()
+        .filter(|e| serde_json::from_str::<Value>(&e.data).is_ok_and(|d| d["object"]["id"] == id.as_str()))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[0].event.as_deref(), Some("created"));
+    assert_eq!(kinds_of(&events[0]), vec!["assistance-request.created", "assistance-request.state-changed"]);
+    assert_eq!(events[1].event.as_deref(), Some("updated"));
+    assert_eq!(kinds_of(&events[1]), vec!["assistance-request.state-changed"]);
+    let data: Value = serde_json::from_str(&events[1].data).expect("json");
+    assert_eq!(data["events"][0]["detail"]["from"], "submitted");
+    assert_eq!(data["events"][0]["detail"]["to"], "assessing");
+}

@@ -104,18 +104,12 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         }
     }
 
-    let actor = peer_actor(peer, node_org);
-    let options = IngestOptions {
-        defaults: LabelDefaults::default(),
-        explicit_defaults: false,
-        origin: peer.origin(),
-        signed_by_originator: true,
-    };
-    let mut link = peer.scope.clone();
-    link.serves.clear();
-    let mut txn = store.begin()?;
-    let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
-    let mut accepted: Vec<(String, SignatureRecord)> = Vec::new();
+    // First every signature is checked; the verified ones are stored
+    // before the objects commit, so that no push worker ever sees a
+    // received version without its signature (a signature of a version
+    // that the write rules then refuse names nothing; the first verified
+    // signature of a version stays, so a peer cannot swap it).
+    let mut verified = Vec::new();
     for (i, item) in batch.objects.into_iter().enumerate() {
         if item.seq <= have {
             continue;
@@ -155,12 +149,28 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         let signature = SignatureRecord {
             id: parsed.object.id().to_string(),
             version,
-            signer: item.signer.clone(),
+            signer: item.signer,
             key_id: item.key_id,
             sig: item.sig,
         };
-        ingest.signed_object(txn.as_mut(), &path, parsed, &item.signer)?;
-        accepted.push((path, signature));
+        verified.push((path, parsed, signature));
+    }
+    let signatures: Vec<SignatureRecord> = verified.iter().map(|(_, _, s)| s.clone()).collect();
+    store.put_signatures(&signatures)?;
+
+    let actor = peer_actor(peer, node_org);
+    let options = IngestOptions {
+        defaults: LabelDefaults::default(),
+        explicit_defaults: false,
+        origin: peer.origin(),
+        signed_by_originator: true,
+    };
+    let mut link = peer.scope.clone();
+    link.serves.clear();
+    let mut txn = store.begin()?;
+    let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
+    for (path, parsed, signature) in verified {
+        ingest.signed_object(txn.as_mut(), &path, parsed, &signature.signer)?;
     }
     let report = ingest.finish(txn.as_mut())?;
     for r in &report.refused {
@@ -176,10 +186,6 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         )?;
     }
     txn.commit()?;
-    let refused_paths: BTreeSet<&str> = report.refused.iter().map(|r| r.path.as_str()).collect();
-    let signatures: Vec<SignatureRecord> =
-        accepted.into_iter().filter(|(path, _)| !refused_paths.contains(path.as_str())).map(|(_, s)| s).collect();
-    store.put_signatures(&signatures)?;
     store.set_pull_cursor(&peer.name, batch.to)?;
     let refused_count = refused.len() as u64;
     store.record_exchange(

@@ -19,7 +19,8 @@ pub struct PeerRecord {
     pub added: Timestamp,
     /// The last local version (`seq`) pushed to it.
     pub push_cursor: i64,
-    /// The last version (its `seq`) pulled from it.
+    /// This node's position in its stream: the last of its versions (its
+    /// `seq` there) received, by push or pull.
     pub pull_cursor: i64,
     /// Versions sent to it.
     pub sent: u64,
@@ -99,7 +100,7 @@ pub trait FederationStore: Store {
     /// How many versions after `after` may go to `peer`, and the
     /// `date_added` of the first of them.
     fn release_backlog(&self, peer: &PeerScope, after: Cursor) -> Result<(u64, Option<Timestamp>), StoreError>;
-    /// Stores signatures (replacing those of the same id and version).
+    /// Stores signatures; the first signature of an (id, version) stays.
     fn put_signatures(&self, signatures: &[SignatureRecord]) -> Result<(), StoreError>;
     /// The stored signatures of these (id, version key) pairs.
     fn signatures_of(&self, versions: &[(String, String)]) -> Result<Vec<SignatureRecord>, StoreError>;

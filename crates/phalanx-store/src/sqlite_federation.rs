@@ -194,7 +194,7 @@ impl FederationStore for SqliteStore {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let result = (|| {
                 let mut stmt = conn.prepare_cached(
-                    "INSERT OR REPLACE INTO signatures (id, version, signer, key_id, sig) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR IGNORE INTO signatures (id, version, signer, key_id, sig) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 for s in signatures {
                     stmt.execute(params![s.id, s.version, s.signer, s.key_id, s.sig])?;

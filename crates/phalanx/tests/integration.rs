@@ -9,6 +9,7 @@ mod cli_match;
 mod cli_response;
 mod common;
 mod communities;
+mod federation;
 mod limits;
 mod rest;
 mod rest_response;

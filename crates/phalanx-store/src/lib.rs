@@ -24,6 +24,7 @@ mod error;
 pub mod federation;
 pub mod ingest;
 mod bodies;
+mod correlation;
 mod query;
 pub mod registry;
 mod sqlite;
@@ -32,6 +33,7 @@ mod sqlite_registry;
 mod sqlite_federation;
 
 
+pub use correlation::{LinkReason, Related, RelatedLink, TooCommon};
 pub use error::StoreError;
 pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord};
 pub use phalanx_labels::{Label, Subject};
@@ -162,6 +164,12 @@ pub trait Store: Registry + Send + Sync {
     /// entry by `actor` commit with the deletion. Returns how many
     /// versions were deleted.
     fn delete_versions_by(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError>;
+    /// The objects `reader` may read that correlate with object `id`
+    /// (same value, CIDR containment, parent domain or subdomain), each
+    /// value followed only while at most `too_common` readable objects
+    /// share it; `None` when `reader` may not read `id` or it does not
+    /// exist. Computed inside the query under the read rule.
+    fn related(&self, reader: &Subject, id: &str, too_common: usize) -> Result<Option<Related>, StoreError>;
     /// [`Store::delete_versions_by`] with the node itself as the actor.
     fn delete_versions(&self, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
         self.delete_versions_by("node", id, versions)

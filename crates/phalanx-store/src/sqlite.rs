@@ -208,6 +208,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::sqlite_registry::SCHEMA)?;
         conn.execute_batch(crate::sqlite_federation::SCHEMA)?;
+        conn.execute_batch(crate::correlation::SCHEMA)?;
         let stored: Option<String> =
             conn.query_row("SELECT value FROM settings WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
         match stored.as_deref() {
@@ -248,6 +249,7 @@ impl SqliteStore {
         }
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         index_relationship_refs(&conn, &bodies)?;
+        crate::correlation::index_values(&conn, &bodies)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(WriterState { conn, last_date_added, known: None }),
@@ -326,7 +328,7 @@ impl SqliteStore {
 
     /// The access classes `reader` may read, as an SQL list of integers
     /// (`None` when there are none).
-    fn readable_classes(&self, reader: &Subject) -> Option<String> {
+    pub(crate) fn readable_classes(&self, reader: &Subject) -> Option<String> {
         let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
         let mut list = String::new();
         for (id, label) in &classes.labels {
@@ -1037,6 +1039,10 @@ impl Store for SqliteStore {
     }
 
     fn delete_versions_by(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> { self.delete_versions_impl(actor, id, versions) }
+
+    fn related(&self, reader: &Subject, id: &str, too_common: usize) -> Result<Option<crate::Related>, StoreError> {
+        self.correlate(reader, id, too_common)
+    }
 }
 
 struct SqliteTxn<'s> {
@@ -1143,6 +1149,10 @@ struct RowJob {
     description: String,
     /// Relationship references (relationships and sightings only).
     refs: Vec<String>,
+    /// Correlation values (see `correlation.rs`).
+    values: Vec<crate::correlation::CorrelationValue>,
+    /// For a sighting, the id it sights (it takes that object's values).
+    sighting_of: Option<String>,
 }
 
 const DEMOTE_SQL: &str = "UPDATE objects SET is_latest = 0 WHERE seq = ?1";
@@ -1157,6 +1167,8 @@ struct RowStatements<'c> {
     insert: rusqlite::CachedStatement<'c>,
     fts: rusqlite::CachedStatement<'c>,
     refs: rusqlite::CachedStatement<'c>,
+    values: rusqlite::CachedStatement<'c>,
+    sighting_values: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> RowStatements<'c> {
@@ -1166,6 +1178,8 @@ impl<'c> RowStatements<'c> {
             insert: conn.prepare_cached(INSERT_SQL)?,
             fts: conn.prepare_cached(FTS_SQL)?,
             refs: conn.prepare_cached(REFS_SQL)?,
+            values: conn.prepare_cached(crate::correlation::VALUE_SQL)?,
+            sighting_values: conn.prepare_cached(crate::correlation::SIGHTING_VALUES_SQL)?,
         })
     }
 }
@@ -1197,6 +1211,12 @@ fn write_row_with(st: &mut RowStatements<'_>, r: &RowJob) -> Result<(), StoreErr
     }
     for target in &r.refs {
         st.refs.execute(params![r.seq, id_hash(target), target])?;
+    }
+    for v in &r.values {
+        st.values.execute(params![r.seq, v.kind, v.value, v.lo, v.hi])?;
+    }
+    if let Some(target) = &r.sighting_of {
+        st.sighting_values.execute(params![r.seq, id_hash(target), target])?;
     }
     Ok(())
 }
@@ -1585,6 +1605,8 @@ impl WriteTxn for SqliteTxn<'_> {
         let hash = id_hash(id);
         let (name, description) = v.object.search_text();
         let refs = relationship_refs(v.object.object_type(), v.object.map());
+        let values = crate::correlation::values_of(v.object.object_type(), v.object.map());
+        let sighting_of = crate::correlation::sighted(v.object.object_type(), v.object.map());
         self.write(RowJob {
             seq: date_added,
             id_hash: hash,
@@ -1602,6 +1624,8 @@ impl WriteTxn for SqliteTxn<'_> {
             name,
             description,
             refs,
+            values,
+            sighting_of,
         })?;
         if let Some(seq) = demote {
             self.demoted.insert(seq);

@@ -59,6 +59,7 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
         // (a row that had no text has no entry; deleting it is a no-op).
         conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM object_refs WHERE seq = ?1")?.execute([row.seq])?;
+        conn.prepare_cached("DELETE FROM observable_values WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("INSERT INTO deleted (id, version, at) VALUES (?1, ?2, ?3)")?
             .execute(params![id, row.version, at])?;
         latest_gone |= row.is_latest;

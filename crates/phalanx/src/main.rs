@@ -12,6 +12,7 @@ mod import;
 mod match_cmd;
 mod node;
 mod org;
+mod related;
 mod response;
 mod sensor_export;
 mod serve;
@@ -78,6 +79,8 @@ enum Command {
     /// Collective-threat alerts: evaluate now, list.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Objects that correlate with one (same value, CIDR containment, parent domain, subdomain).
+    Related(related::RelatedArgs),
     /// Incidents: open, update, show, list (NIS2 clocks, timeline, status).
     #[command(subcommand)]
     Incident(response::incident::IncidentCommand),
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
         Command::Peer(command) => federation::peer(&cli.data, command),
         Command::Match(args) => match_cmd::run(&cli.data, args),
         Command::Alerts(command) => alerts::run(&cli.data, command),
+        Command::Related(args) => related::run(&cli.data, args),
         Command::Incident(command) => response::incident::run(&cli.data, command),
         Command::Assist(command) => response::assist::run(&cli.data, command),
         Command::Roster(command) => response::roster::run(&cli.data, command),

@@ -21,7 +21,10 @@
 //! a collective-threat alert needs sightings from that many countries
 //! within that window, `alert_user` (default `admin`: the user the alert
 //! evaluation reads and writes as), `alert_poll_secs` (default 30: how
-//! often alerts are evaluated when no write of this process woke them).
+//! often alerts are evaluated when no write of this process woke them),
+//! `correlation_too_common` (default 100: a value shared by more readable
+//! objects is not followed by `GET /api/v1/objects/{id}/related`; stored in
+//! the node's settings, so `phalanx related` uses it too).
 
 use crate::Finished;
 use crate::node::open_store;
@@ -114,6 +117,8 @@ pub struct FileConfig {
     pub alert_user: Option<String>,
     /// Seconds between alert evaluations when no write woke them.
     pub alert_poll_secs: Option<u64>,
+    /// Correlations: most readable objects a value may be shared by and still be followed.
+    pub correlation_too_common: Option<usize>,
     /// Outgoing webhooks (see `crate::webhook_config`).
     #[serde(default)]
     pub webhooks: Vec<crate::webhook_config::WebhookEntry>,
@@ -134,6 +139,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Collective-threat alerts.
     pub alerts: crate::alerts::AlertSettings,
+    /// The correlation bound to store in the node's settings, when configured.
+    pub correlation_too_common: Option<usize>,
     /// Outgoing webhooks.
     pub webhooks: Vec<phalanx_api::webhooks::WebhookConfig>,
 }
@@ -266,7 +273,8 @@ pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
         poll: Duration::from_secs(alert_poll),
     };
     let webhooks = crate::webhook_config::resolve(&file.webhooks)?;
-    Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace), alerts, webhooks })
+    let correlation_too_common = env_value::<usize>("CORRELATION_TOO_COMMON")?.or(file.correlation_too_common);
+    Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace), alerts, webhooks, correlation_too_common })
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -317,6 +325,9 @@ fn install_metrics() -> Option<MetricsRender> {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&config.data_dir)?);
+    if let Some(n) = config.correlation_too_common {
+        phalanx_store::Store::set_setting(store.as_ref(), phalanx_api::rest::related::TOO_COMMON_SETTING, &n.to_string())?;
+    }
     let metrics = install_metrics();
     let api = config.api.clone();
     let api_store = store.clone();

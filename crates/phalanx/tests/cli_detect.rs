@@ -391,3 +391,106 @@ fn sensors_post_sightings_to_a_node_which_alerts_coordinators_on_the_live_stream
     assert_eq!(data["object"]["type"], "grouping");
     assert_eq!(data["object"]["extensions"][EXT]["countries"], json!(["EST", "FIN", "LTU"]));
 }
+
+fn related_json(node: &Node, user: &str, id: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["related", "--json", "--as", user];
+    args.extend_from_slice(extra);
+    args.push(id);
+    serde_json::from_str(&node.ok(&args)).expect("related json")
+}
+
+fn linked(v: &Value) -> Vec<(String, String)> {
+    v["links"].as_array().unwrap().iter().map(|l| (l["reason"].as_str().unwrap().to_owned(), l["id"].as_str().unwrap().to_owned())).collect()
+}
+
+#[test]
+fn correlation_links_values_cidrs_and_domains_under_the_read_rule() {
+    let node = Node::init(&["--org-name", "CERT-LT", "--country", "LTU", "--member-of", "EU"]);
+    let sco = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--12592121-be4c-5a93-a813-5a5af16e50db", "value": "198.51.100.7", "object_marking_refs": [CLEAR]});
+    import(
+        &node,
+        "ind.json",
+        vec![
+            indicator(1, "[ipv4-addr:value = '198.51.100.7' OR domain-name:value = 'c2.evil.example']", &[CLEAR], json!({})),
+            indicator(2, "[ipv4-addr:value ISSUBSET '198.51.100.0/24']", &[CLEAR], json!({})),
+            indicator(3, "[domain-name:value = 'Evil.Example']", &[CLEAR], json!({})),
+            indicator(4, "[domain-name:value = 'notevil.example']", &[CLEAR], json!({})),
+            // Readable by CERT-LT (its originator) only.
+            indicator(5, "[ipv4-addr:value = '198.51.100.7']", &[AMBER], json!({})),
+            sco,
+        ],
+    );
+    node.ok(&["org", "add", "--name", "CERT-FR", "--country", "FRA", "--member-of", "EU"]);
+    node.ok(&["user", "add", "--name", "fr", "--org", "CERT-FR"]);
+
+    let admin = related_json(&node, "admin", &ind_id(1), &[]);
+    let links = linked(&admin);
+    for want in [
+        ("same-value", "ipv4-addr--12592121-be4c-5a93-a813-5a5af16e50db".to_owned()),
+        ("same-value", ind_id(5)),
+        ("within-cidr", ind_id(2)),
+        ("parent-domain", ind_id(3)),
+    ] {
+        assert!(links.contains(&(want.0.to_owned(), want.1.clone())), "{want:?} missing from {links:?}");
+    }
+    assert!(!links.iter().any(|(_, id)| *id == ind_id(4)), "notevil.example is no parent of c2.evil.example");
+    assert_eq!(admin["values"], json!([{"kind": "domain", "value": "c2.evil.example"}, {"kind": "ipv4", "value": "198.51.100.7"}]));
+
+    let fr = linked(&related_json(&node, "fr", &ind_id(1), &[]));
+    assert!(!fr.iter().any(|(_, id)| *id == ind_id(5)), "CERT-FR cannot read indicator 5: never linked: {fr:?}");
+    assert!(fr.contains(&("same-value".to_owned(), "ipv4-addr--12592121-be4c-5a93-a813-5a5af16e50db".to_owned())));
+    let hidden = node.fails(&["related", "--as", "fr", &ind_id(5)]);
+    assert!(hidden.contains("no object"), "an unreadable object answers as missing: {hidden}");
+
+    // The block contains the address of three objects; bounded at 2 it is too common.
+    let block = related_json(&node, "admin", &ind_id(2), &[]);
+    assert_eq!(linked(&block).iter().filter(|(r, _)| r == "contains-cidr").count(), 3, "{block}");
+    let bounded = related_json(&node, "admin", &ind_id(2), &["--too-common", "2"]);
+    assert!(linked(&bounded).iter().all(|(r, _)| r != "contains-cidr"));
+    assert_eq!(bounded["too_common"], json!([{"kind": "ipv4-cidr", "value": "198.51.100.0/24", "reason": "contains-cidr"}]));
+    assert_eq!(bounded["too_common_bound"], 2);
+    // For CERT-FR only two readable objects share it: the bound counts what the reader may read.
+    let fr_bounded = related_json(&node, "fr", &ind_id(2), &["--too-common", "2"]);
+    assert_eq!(linked(&fr_bounded).iter().filter(|(r, _)| r == "contains-cidr").count(), 2, "{fr_bounded}");
+
+    // A sighting correlates through its indicator's values.
+    let dns = node.data().join("dns.json");
+    std::fs::write(&dns, "{\"ts\":\"2026-03-01T08:00:00Z\",\"query\":\"c2.evil.example\"}\n").unwrap();
+    node.ok(&["match", "--default-tlp", "clear", dns.to_str().unwrap()]);
+    let sighting = of_type(&exported(&node, &["--type", "sighting"]), "sighting").remove(0);
+    let s_links = linked(&related_json(&node, "admin", sighting["id"].as_str().unwrap(), &[]));
+    assert!(s_links.contains(&("parent-domain".to_owned(), ind_id(3))), "{s_links:?}");
+    assert!(linked(&related_json(&node, "admin", &ind_id(3), &[])).iter().any(|(r, id)| r == "subdomain" && id == sighting["id"].as_str().unwrap()));
+}
+
+#[test]
+fn related_over_rest_is_in_the_openapi_document_and_answers_404_for_unreadable_objects() {
+    use crate::stream::{Server, phalanx};
+    let server = Server::start(&[("PHALANX_RATE_LIMIT_PER_SEC", "0"), ("PHALANX_CORRELATION_TOO_COMMON", "5")]);
+    let data = server.data.path();
+    let ind = data.join("ind.json");
+    let objects = vec![
+        indicator(1, "[domain-name:value = 'c2.evil.example']", &[GREEN], json!({})),
+        indicator(2, "[domain-name:value = 'evil.example']", &[GREEN], json!({})),
+        indicator(3, "[domain-name:value = 'evil.example']", &[AMBER], json!({})),
+    ];
+    std::fs::write(&ind, json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": objects}).to_string()).unwrap();
+    assert!(phalanx(data, &["import", ind.to_str().unwrap()]).status.success());
+    let path = format!("/api/v1/objects/{}/related", ind_id(1));
+    let alice = server.request("GET", &path, Some("alice"), &[], b"");
+    assert_eq!(alice.status, 200, "{}", alice.body);
+    let v = alice.json();
+    assert_eq!(v["too_common_bound"], 5, "the bound configured on serve");
+    let ids: Vec<&str> = v["links"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ind_id(2), ind_id(3)], "{v}");
+    let erin = server.request("GET", &path, Some("erin"), &[], b"").json();
+    let ids: Vec<&str> = erin["links"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ind_id(2)], "CERT-FI may not read the amber indicator of CERT-LT");
+    let hidden = server.request("GET", &format!("/api/v1/objects/{}/related", ind_id(3)), Some("erin"), &[], b"");
+    assert_eq!(hidden.status, 404, "{}", hidden.body);
+    let bad = server.request("GET", &format!("{path}?x=1"), Some("alice"), &[], b"");
+    assert_eq!(bad.status, 400);
+    let doc = server.request("GET", "/api/v1/openapi.json", None, &[], b"").json();
+    assert!(doc["paths"]["/api/v1/objects/{id}/related"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["RelatedView"].is_object());
+}

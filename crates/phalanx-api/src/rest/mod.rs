@@ -16,6 +16,7 @@ pub mod labels;
 pub mod objects;
 pub mod openapi;
 pub mod params;
+pub mod related;
 pub mod response;
 
 use crate::AppState;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/objects/{id}", get(objects::object))
         .route("/api/v1/objects/{id}/versions", get(objects::versions))
         .route("/api/v1/objects/{id}/relations", get(objects::relations))
+        .route("/api/v1/objects/{id}/related", get(related::related))
         .route("/api/v1/stats", get(objects::stats))
         .route("/api/v1/organisations", get(admin::organisations).post(admin::add_organisation))
         .route("/api/v1/organisations/{id}", get(admin::organisation))

@@ -4,7 +4,7 @@
 //! here by a stub operation; the live event stream is annotated in
 //! `crate::stream`; the document covers every `/api/v1` route.
 
-use super::{admin, labels, objects, response};
+use super::{admin, labels, objects, related, response};
 use crate::error::{ApiError, ErrorCode};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -121,6 +121,7 @@ fn description() -> String {
         objects::object,
         objects::versions,
         objects::relations,
+        related::related,
         objects::stats,
         admin::organisations,
         admin::add_organisation,

@@ -301,8 +301,9 @@ impl<'a> Desk<'a> {
     }
 
     /// Writes `objects` (the label's marking definitions first) in one
-    /// transaction through the ingest; all or nothing.
-    fn write(&self, label: &Label, objects: Vec<serde_json::Value>) -> Result<(), DeskError> {
+    /// transaction through the ingest; all or nothing. The first refusal
+    /// is the error.
+    pub fn write(&self, label: &Label, objects: Vec<serde_json::Value>) -> Result<(), DeskError> {
         self.ensure_definitions()?;
         let options = IngestOptions {
             defaults: phalanx_labels::LabelDefaults::default(),

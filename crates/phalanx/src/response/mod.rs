@@ -16,11 +16,10 @@ pub mod task;
 use crate::Finished;
 use crate::node::{actor, open_store};
 use anyhow::{Context, bail};
-use phalanx_labels::{Label, LabelMarking, Tlp};
-use phalanx_model::{StixObject, Timestamp};
+use phalanx_labels::{Label, LabelMarking};
+use phalanx_model::Timestamp;
 use phalanx_response::{Clock, ResponseError, SystemClock};
-use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::{Actor, NewVersion, Query, SqliteStore, Store, StoredObject, VersionFilter};
+use phalanx_store::{Actor, Query, SqliteStore, Store, StoredObject, VersionFilter};
 use std::path::Path;
 
 /// `--as`, common to every rapid-response command.
@@ -111,86 +110,40 @@ impl Session {
         Ok(())
     }
 
-    /// Stores the rapid-response extension definitions unless present
-    /// (public metadata, TLP:CLEAR, like the label extension's).
-    fn ensure_definitions(&self) -> anyhow::Result<()> {
-        let mut txn = self.store.begin()?;
-        let clear = Label::unclassified(Tlp::Clear).with_originator(Some(self.org().to_owned()));
-        for def in phalanx_response::stix::extension_definitions() {
-            let id = def.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            if !txn.versions_of(&id)?.is_empty() {
-                continue;
-            }
-            let parsed = StixObject::from_value(def, "$")
-                .map_err(|e| anyhow::anyhow!("built-in extension definition {id} is invalid: {e}"))?;
-            let json = parsed.object.to_json_string();
-            txn.put(NewVersion { object: &parsed.object, json: &json, label: &clear, origin: "builtin" })?;
-        }
-        txn.commit()?;
-        Ok(())
+    /// The rapid-response desk of the acting user, now (shared with the
+    /// REST API and the web UI).
+    pub fn desk(&self) -> phalanx_api::desk::Desk<'_> {
+        phalanx_api::desk::Desk::new(&self.store, &self.actor, self.now())
     }
 
     /// Writes `objects` (marking definitions first) in one transaction
-    /// through the ingest. Returns `Finished::Partial` after printing the
-    /// reasons when the store refused any of them.
+    /// through the desk's ingest. Returns `Finished::Partial` after printing
+    /// the reason when the store refused one of them (nothing is stored).
     pub fn write(&self, label: &Label, objects: Vec<serde_json::Value>) -> anyhow::Result<Finished> {
-        self.ensure_definitions()?;
-        let options = IngestOptions {
-            defaults: phalanx_labels::LabelDefaults::default(),
-            explicit_defaults: false,
-            origin: self.actor.origin(),
-            signed_by_originator: false,
-        };
-        let mut txn = self.store.begin()?;
-        let mut ingest = Ingest::new(&self.store, &self.actor, options)?;
-        let all = phalanx_response::stix::marking_definitions(label).into_iter().chain(objects);
-        for (i, value) in all.enumerate() {
-            let path = format!("$[{i}]");
-            match StixObject::from_value(value, &path) {
-                Ok(parsed) => ingest.object(txn.as_mut(), &path, parsed)?,
-                Err(errors) => ingest.refuse_invalid(&path, &errors),
+        match self.desk().write(label, objects) {
+            Ok(()) => {
+                tracing::info!(actor = %self.actor.user.name, "rapid-response write");
+                Ok(Finished::Ok)
             }
-        }
-        let report = ingest.finish(txn.as_mut())?;
-        if !report.refused.is_empty() {
-            drop(txn); // nothing of a partly refused change is stored
-            for r in &report.refused {
-                eprintln!("refused {}: {}", r.id.as_deref().unwrap_or(&r.path), r.reason);
+            Err(e @ phalanx_api::desk::DeskError::Refused { .. }) => {
+                eprintln!("{e}");
+                Ok(Finished::Partial)
             }
-            return Ok(Finished::Partial);
+            Err(e) => Err(anyhow::Error::new(e)),
         }
-        txn.commit()?;
-        tracing::info!(stored = report.stored, unchanged = report.unchanged, actor = %self.actor.user.name, "rapid-response write");
-        Ok(Finished::Ok)
     }
 
     /// The label for a new object: from `--tlp`/`--label`, else `inherit`
     /// (the label of the object it belongs to), else TLP:AMBER+STRICT.
     pub fn label_for_new(&self, args: &LabelArgs, inherit: Option<&Label>) -> anyhow::Result<Label> {
-        if args.tlp.is_none()
-            && args.label.is_none()
-            && let Some(l) = inherit
-        {
-            return Ok(l.clone().with_originator(None));
-        }
-        let tlp = match &args.tlp {
-            Some(t) => t.parse::<Tlp>().map_err(|e| anyhow::anyhow!("--tlp: {e}"))?,
-            None => Tlp::AmberStrict,
-        };
         let marking = match &args.label {
-            Some(l) => {
-                let m: LabelMarking =
-                    serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--label: not a label marking: {e}"))?;
-                m.validate().map_err(|e| anyhow::anyhow!("--label: {e}"))?;
-                m
-            }
-            None => LabelMarking::unclassified(),
+            Some(l) => Some(
+                serde_json::from_str::<LabelMarking>(l).map_err(|e| anyhow::anyhow!("--label: not a label marking: {e}"))?,
+            ),
+            None => None,
         };
-        let mut marking = marking;
-        if marking.exercise.is_none() {
-            marking.exercise = self.actor.subject.context().map(str::to_owned);
-        }
-        Ok(Label::from_marking(marking, Some(tlp), None))
+        let given = phalanx_api::desk::NewLabel { tlp: args.tlp.clone(), label: marking };
+        self.desk().label_for_new(&given, inherit).map_err(|e| anyhow::anyhow!("--{e}"))
     }
 
     /// Refuses (prints why, exit code 1) a change to an object that the

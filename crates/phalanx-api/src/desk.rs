@@ -33,6 +33,18 @@ pub enum DeskError {
         /// The id asked for.
         id: String,
     },
+    /// The object exists but is not one this desk manages: another type,
+    /// or an object of the type without the Phalanx extension (e.g. an
+    /// imported `incident`). Answered like a missing object.
+    #[error("{id}: not a phalanx {what} ({reason})")]
+    NotManaged {
+        /// The kind of object asked for.
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+        /// Why it cannot be read as one.
+        reason: String,
+    },
     /// The domain refused the operation or its input.
     #[error(transparent)]
     Domain(#[from] ResponseError),
@@ -134,9 +146,14 @@ impl<'a> Desk<'a> {
         self.now
     }
 
-    fn latest(&self, what: &'static str, id: &str) -> Result<StoredObject, DeskError> {
-        let found = self.store.get(&self.actor.subject, id.trim(), &VersionFilter::Last)?;
-        found.into_iter().next().ok_or_else(|| DeskError::NotFound { what, id: id.trim().to_owned() })
+    fn latest(&self, what: &'static str, object_type: &str, id: &str) -> Result<StoredObject, DeskError> {
+        let id = id.trim();
+        let found = self.store.get(&self.actor.subject, id, &VersionFilter::Last)?;
+        let stored = found.into_iter().next().ok_or_else(|| DeskError::NotFound { what, id: id.to_owned() })?;
+        if stored.object_type != object_type {
+            return Err(DeskError::NotManaged { what, id: id.to_owned(), reason: format!("it is a {}", stored.object_type) });
+        }
+        Ok(stored)
     }
 
     fn all_of(&self, object_type: &str) -> Result<Vec<StoredObject>, DeskError> {
@@ -155,7 +172,10 @@ impl<'a> Desk<'a> {
             id: stored.id.clone(),
             message: e.to_string(),
         })?;
-        Ok((from_stix(&value)?, stored))
+        match from_stix(&value) {
+            Ok(item) => Ok((item, stored)),
+            Err(e) => Err(DeskError::NotManaged { what, id: stored.id.clone(), reason: e.to_string() }),
+        }
     }
 
     /// Every readable latest version of `object_type` that decodes; those
@@ -176,22 +196,26 @@ impl<'a> Desk<'a> {
 
     /// The latest readable version of an incident.
     pub fn incident(&self, id: &str) -> Result<IncidentRecord, DeskError> {
-        self.decode("incident", self.latest("incident", id)?, Incident::from_stix)
+        self.decode("incident", self.latest("incident", INCIDENT_TYPE, id)?, Incident::from_stix)
     }
 
     /// The latest readable version of an assistance request.
     pub fn request(&self, id: &str) -> Result<RequestRecord, DeskError> {
-        self.decode("assistance request", self.latest("assistance request", id)?, AssistanceRequest::from_stix)
+        self.decode(
+            "assistance request",
+            self.latest("assistance request", ASSISTANCE_REQUEST_TYPE, id)?,
+            AssistanceRequest::from_stix,
+        )
     }
 
     /// The latest readable version of an expert.
     pub fn expert(&self, id: &str) -> Result<ExpertRecord, DeskError> {
-        self.decode("expert", self.latest("expert", id)?, Expert::from_stix)
+        self.decode("expert", self.latest("expert", EXPERT_TYPE, id)?, Expert::from_stix)
     }
 
     /// The latest readable version of a task.
     pub fn task(&self, id: &str) -> Result<TaskRecord, DeskError> {
-        self.decode("task", self.latest("task", id)?, Task::from_stix)
+        self.decode("task", self.latest("task", TASK_TYPE, id)?, Task::from_stix)
     }
 
     /// Every readable incident.

@@ -68,6 +68,11 @@ fn incidents_are_read_under_the_rule_and_follow_their_workflow() {
     let absent = s.get("/api/v1/incidents/incident--00000000-0000-4000-8000-000000000000", Some("carol"));
     assert_eq!(absent.status, 404);
     assert!(missing.starts_with("no incident"), "{missing}");
+    // An object of another type under an incident path is not an incident.
+    let lt = org_id(&s, "CERT-LT");
+    let other = s.get(&format!("/api/v1/incidents/{lt}"), Some("alice")).error(404, "not_found");
+    assert!(other.contains("not a phalanx incident"), "{other}");
+    patch(&s, &format!("/api/v1/tasks/{lt}"), "alice", &json!({"note": "x"})).error(404, "not_found");
 
     // A viewer does not write; anonymous callers get 401.
     s.post("/api/v1/incidents", Some("bob"), &json!({"name": "x"})).error(403, "forbidden");

@@ -36,7 +36,7 @@ use utoipa::{IntoParams, ToSchema};
 impl From<DeskError> for ApiError {
     fn from(e: DeskError) -> Self {
         let code = match &e {
-            DeskError::NotFound { .. } => ErrorCode::NotFound,
+            DeskError::NotFound { .. } | DeskError::NotManaged { .. } => ErrorCode::NotFound,
             DeskError::Domain(d) if d.is_refusal() => ErrorCode::Conflict,
             DeskError::Domain(phalanx_response::ResponseError::Decode { .. }) => ErrorCode::Internal,
             DeskError::Domain(_) | DeskError::Label { .. } => ErrorCode::InvalidBody,

@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// How long a push worker leaves a peer that is pulling a backlog before
+/// it asks again where the peer is.
+const PULL_WATCH: Duration = Duration::from_millis(250);
+
 /// How the engine runs.
 #[derive(Clone, Debug)]
 pub struct SyncConfig {
@@ -281,6 +285,22 @@ impl Federation {
         let count = batch.objects.len();
         let more = batch.more;
         let to = batch.to;
+        let reply = self.send(agent, peer, &batch)?;
+        if reply.refused_count > 0 {
+            tracing::warn!(peer = %peer.name, refused = reply.refused_count, first = ?reply.refused.first(), "peer refused objects");
+        }
+        *cursor = reply.have.max(to);
+        Ok((count, more))
+    }
+
+    /// Where `peer` is in our stream, asked with an empty batch at `cursor`.
+    fn probe(&self, agent: &ureq::Agent, peer: &Peer, cursor: i64) -> Result<i64, ExchangeError> {
+        let empty = Batch { from: cursor, to: cursor, more: false, objects: Vec::new(), keys: Vec::new() };
+        Ok(self.send(agent, peer, &empty)?.have)
+    }
+
+    /// Pushes one batch; the peer's reply.
+    fn send(&self, agent: &ureq::Agent, peer: &Peer, batch: &Batch) -> Result<PushReply, ExchangeError> {
         let body = serde_json::to_vec(&batch).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
         let auth = auth_header(&self.keys.node(), "POST", PUSH_PATH, &body);
         let request = ureq::http::Request::builder()
@@ -294,15 +314,7 @@ impl Federation {
         let status = response.status().as_u16();
         let text = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
         match status {
-            200 => {
-                let reply: PushReply = serde_json::from_str(&text)
-                    .map_err(|e| ExchangeError::Retry(format!("reply is not a push reply: {e}"), None))?;
-                if reply.refused_count > 0 {
-                    tracing::warn!(peer = %peer.name, refused = reply.refused_count, first = ?reply.refused.first(), "peer refused objects");
-                }
-                *cursor = reply.have.max(to);
-                Ok((count, more))
-            }
+            200 => serde_json::from_str(&text).map_err(|e| ExchangeError::Retry(format!("reply is not a push reply: {e}"), None)),
             409 => {
                 let have = serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
@@ -323,9 +335,9 @@ impl Federation {
         }
     }
 
-    /// One pull: the next batch of `peer`'s stream for us, taken.
-    fn pull_once(&self, agent: &ureq::Agent, peer: &Peer) -> Result<(u64, bool), ExchangeError> {
-        let after = position(self.store.as_ref(), &peer.name).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+    /// Fetches the batch of `peer`'s stream for us after `after` (its
+    /// node signature checked).
+    fn fetch(&self, agent: &ureq::Agent, peer: &Peer, after: i64) -> Result<Batch, ExchangeError> {
         let path = format!("{CHANGES_PATH}?after={after}&limit={}", self.config.batch_size);
         let auth = auth_header(&self.keys.node(), "GET", &path, b"");
         let mut response = agent
@@ -353,13 +365,7 @@ impl Federation {
             .ok_or_else(|| ExchangeError::Retry("pull response without node authentication".into(), None))?;
         check_auth(&parts, &peer.node_key, "RESPONSE", &path, &body)
             .map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))?;
-        let batch: Batch = serde_json::from_slice(&body).map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))?;
-        let more = batch.more;
-        match self.take_batch(peer, batch) {
-            Ok(reply) => Ok((reply.stored + reply.unchanged, more)),
-            Err(ReceiveError::Gap { have, .. }) => Err(ExchangeError::Retry(format!("pull answered after {have}"), None)),
-            Err(e) => Err(ExchangeError::Retry(e.to_string(), None)),
-        }
+        serde_json::from_slice(&body).map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))
     }
 
     fn current_peer(&self, name: &str) -> Option<Peer> {
@@ -381,11 +387,33 @@ impl Federation {
             Some(p) => p.record.push_cursor,
             None => return,
         };
+        // Set while more than a batch waits: the peer's pull worker may be
+        // catching up on it already, so its position is asked first.
+        let mut behind = false;
         while !self.stopped() {
             let Some(peer) = self.current_peer(&name) else { return };
             let seen = self.wakeup.generation();
             let started = Instant::now();
-            match self.push_once(&agent, &peer, &mut cursor) {
+            if behind {
+                match self.probe(&agent, &peer, cursor) {
+                    Ok(have) if have > cursor => {
+                        cursor = have;
+                        if let Err(e) = self.store.set_push_cursor(&name, cursor) {
+                            tracing::error!(peer = %name, error = %e, "cannot save the push cursor");
+                        }
+                        self.sleep(PULL_WATCH);
+                        continue;
+                    }
+                    Ok(_) | Err(ExchangeError::Retry(..)) => {}
+                    Err(ExchangeError::Rewind(have)) => {
+                        cursor = have;
+                        continue;
+                    }
+                }
+            }
+            let outcome = self.push_once(&agent, &peer, &mut cursor);
+            behind = matches!(outcome, Ok((_, true)));
+            match outcome {
                 Ok((sent, more)) => {
                     backoff = self.config.backoff_min;
                     if let Err(e) = self.store.set_push_cursor(&name, cursor) {
@@ -417,26 +445,90 @@ impl Federation {
         }
     }
 
-    /// The pull worker of `name`: catches up, then asks again every
-    /// `pull_interval` (pushes carry the live changes).
+    /// The pull worker of `name`: catches up from this node's position in
+    /// the peer's stream, then asks again every `pull_interval` (pushes
+    /// carry the live changes). While catching up, the next batch is
+    /// fetched on a second thread while this one verifies and stores the
+    /// last, so the two nodes work at the same time.
     fn pull_worker(self: Arc<Self>, name: String) {
-        let agent = self.agent();
         let mut backoff = self.config.backoff_min;
         while !self.stopped() {
             let Some(peer) = self.current_peer(&name) else { return };
-            match self.pull_once(&agent, &peer) {
-                Ok((_, true)) => backoff = self.config.backoff_min,
-                Ok((_, false)) => {
-                    backoff = self.config.backoff_min;
-                    self.sleep(self.config.pull_interval);
+            let start = match position(self.store.as_ref(), &peer.name) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(peer = %name, error = %e, "cannot read the position");
+                    self.sleep(self.config.backoff_max);
+                    continue;
                 }
-                Err(ExchangeError::Retry(error, after)) => {
+            };
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, ExchangeError>>(2);
+            let fetcher = {
+                let engine = self.clone();
+                let peer = peer.clone();
+                std::thread::Builder::new().name(format!("fetch-{name}")).spawn(move || {
+                    let agent = engine.agent();
+                    let mut after = start;
+                    loop {
+                        let fetched = engine.fetch(&agent, &peer, after);
+                        let next = fetched.as_ref().ok().filter(|b| b.more).map(|b| b.to);
+                        if tx.send(fetched).is_err() || engine.stopped() {
+                            return;
+                        }
+                        match next {
+                            Some(to) => after = to,
+                            None => return,
+                        }
+                    }
+                })
+            };
+            let fetcher = match fetcher {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(peer = %name, error = %e, "cannot start a fetch thread");
+                    self.sleep(self.config.backoff_max);
+                    continue;
+                }
+            };
+            let mut failed = None;
+            let mut caught_up = false;
+            for fetched in rx.iter() {
+                let batch = match fetched {
+                    Ok(b) => b,
+                    Err(ExchangeError::Retry(error, _)) => {
+                        failed = Some(error);
+                        break;
+                    }
+                    Err(ExchangeError::Rewind(_)) => break,
+                };
+                let more = batch.more;
+                match self.take_batch(&peer, batch) {
+                    Ok(_) => caught_up = !more,
+                    Err(ReceiveError::Gap { have, .. }) => {
+                        failed = Some(format!("pull answered after {have}"));
+                        break;
+                    }
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            drop(rx);
+            let _ = fetcher.join();
+            match failed {
+                Some(error) => {
                     tracing::warn!(peer = %name, %error, "pull failed; retrying");
                     self.record(&name, PeerExchange { error: Some(format!("pull: {error}")), ..PeerExchange::default() });
-                    self.sleep(after.unwrap_or(backoff).min(self.config.backoff_max));
+                    self.sleep(backoff);
                     backoff = (backoff * 2).min(self.config.backoff_max);
                 }
-                Err(ExchangeError::Rewind(_)) => self.sleep(backoff),
+                None => {
+                    backoff = self.config.backoff_min;
+                    if caught_up {
+                        self.sleep(self.config.pull_interval);
+                    }
+                }
             }
         }
     }

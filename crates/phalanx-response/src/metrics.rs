@@ -129,6 +129,51 @@ pub fn channel_metrics(requests: &[RequestMetrics]) -> Vec<ChannelMetrics> {
         .collect()
 }
 
+fn secs(d: Option<Duration>) -> Option<u64> {
+    d.map(|d| d.as_secs())
+}
+
+impl RequestMetrics {
+    /// The JSON view of the CLI and the REST API: times in whole seconds.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "request_ref": self.request_ref,
+            "channel": self.channel,
+            "state": self.state,
+            "time_to_acknowledge_secs": secs(self.time_to_acknowledge),
+            "time_to_activate_secs": secs(self.time_to_activate),
+            "time_to_deploy_secs": secs(self.time_to_deploy),
+            "time_to_close_secs": secs(self.time_to_close),
+            "response": self.response,
+        })
+    }
+}
+
+impl Summary {
+    /// The JSON view: count, mean, min and max in whole seconds.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "count": self.count, "mean_secs": secs(self.mean), "min_secs": secs(self.min), "max_secs": secs(self.max) })
+    }
+}
+
+impl ChannelMetrics {
+    /// The JSON view of the CLI and the REST API.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "channel": self.channel,
+            "requests": self.requests,
+            "acknowledge": self.acknowledge.to_json(),
+            "activate": self.activate.to_json(),
+            "deploy": self.deploy.to_json(),
+            "close": self.close.to_json(),
+            "responses_met": self.responses_met,
+            "responses_late": self.responses_late,
+            "responses_due": self.responses_due,
+            "responses_overdue": self.responses_overdue,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use phalanx_labels::LabelMarking;
 use phalanx_model::Timestamp;
-use phalanx_response::metrics::{ChannelMetrics, RequestMetrics, Summary, channel_metrics, request_metrics};
+use phalanx_response::metrics::{ChannelMetrics, RequestMetrics, channel_metrics, request_metrics};
 use phalanx_response::request::{AssistanceRequest, RequestInput, RequestState, TransitionInput};
 use phalanx_response::roster::{ExpertDetails, OfferDetails};
 use phalanx_response::task::{TaskChanges, TaskInput, TaskStatus};
@@ -29,8 +29,7 @@ use phalanx_response::vocab::{Channel, TeamRole};
 use phalanx_response::{Incident, IncidentChanges, IncidentStatus};
 use phalanx_store::StoredObject;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use std::time::Duration;
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 impl From<DeskError> for ApiError {
@@ -343,49 +342,13 @@ fn incident_view(incident: &Incident, stored_label: &phalanx_labels::Label, now:
     }
 }
 
-fn secs(d: Option<Duration>) -> Option<u64> {
-    d.map(|d| d.as_secs())
-}
-
-fn metrics_json(m: &RequestMetrics) -> Value {
-    json!({
-        "request_ref": m.request_ref,
-        "channel": m.channel,
-        "state": m.state,
-        "time_to_acknowledge_secs": secs(m.time_to_acknowledge),
-        "time_to_activate_secs": secs(m.time_to_activate),
-        "time_to_deploy_secs": secs(m.time_to_deploy),
-        "time_to_close_secs": secs(m.time_to_close),
-        "response": m.response,
-    })
-}
-
-fn summary_json(s: &Summary) -> Value {
-    json!({ "count": s.count, "mean_secs": secs(s.mean), "min_secs": secs(s.min), "max_secs": secs(s.max) })
-}
-
-fn channel_json(c: &ChannelMetrics) -> Value {
-    json!({
-        "channel": c.channel,
-        "requests": c.requests,
-        "acknowledge": summary_json(&c.acknowledge),
-        "activate": summary_json(&c.activate),
-        "deploy": summary_json(&c.deploy),
-        "close": summary_json(&c.close),
-        "responses_met": c.responses_met,
-        "responses_late": c.responses_late,
-        "responses_due": c.responses_due,
-        "responses_overdue": c.responses_overdue,
-    })
-}
-
 fn request_view(request: &AssistanceRequest, stored: &StoredObject, offers: Vec<Value>, now: Timestamp) -> RequestView {
     RequestView {
         object: request.to_stix(),
         label: label_text(&stored.label),
         allowed_next: request.details.state.allowed_next().iter().map(|s| s.to_string()).collect(),
         response: request.response_deadline(now).and_then(|d| serde_json::to_value(d).ok()),
-        metrics: metrics_json(&request_metrics(request, now)),
+        metrics: request_metrics(request, now).to_json(),
         offers,
     }
 }
@@ -651,7 +614,7 @@ pub async fn requests(
         let stored: Vec<StoredObject> = rows.iter().map(|(_, s)| s.clone()).collect();
         desk.audit_shown(&stored, "rest")?;
         let metrics: Vec<RequestMetrics> = rows.iter().map(|(r, _)| request_metrics(r, desk.now())).collect();
-        let channels = channel_metrics(&metrics).iter().map(channel_json).collect();
+        let channels = channel_metrics(&metrics).iter().map(ChannelMetrics::to_json).collect();
         let requests = rows.iter().map(|(r, s)| request_view(r, s, Vec::new(), desk.now())).collect();
         Ok(RequestList { requests, channels })
     })

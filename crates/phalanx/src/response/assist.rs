@@ -5,7 +5,7 @@ use crate::Finished;
 use anyhow::Context;
 use phalanx_model::Timestamp;
 use phalanx_response::clock::format_duration;
-use phalanx_response::metrics::{ChannelMetrics, RequestMetrics, Summary, channel_metrics, request_metrics};
+use phalanx_response::metrics::{ChannelMetrics, RequestMetrics, channel_metrics, request_metrics};
 use phalanx_response::request::{AssistanceRequest, RequestInput, RequestState, TransitionInput};
 use phalanx_response::roster::ExpertOffer;
 use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, EXPERT_OFFER_TYPE};
@@ -285,40 +285,6 @@ fn duration(d: Option<std::time::Duration>) -> String {
     d.map(format_duration).unwrap_or_else(|| "-".into())
 }
 
-fn metrics_json(m: &RequestMetrics) -> serde_json::Value {
-    let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs());
-    serde_json::json!({
-        "request_ref": m.request_ref,
-        "channel": m.channel,
-        "state": m.state,
-        "time_to_acknowledge_secs": secs(m.time_to_acknowledge),
-        "time_to_activate_secs": secs(m.time_to_activate),
-        "time_to_deploy_secs": secs(m.time_to_deploy),
-        "time_to_close_secs": secs(m.time_to_close),
-        "response": m.response,
-    })
-}
-
-fn summary_json(s: &Summary) -> serde_json::Value {
-    let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs());
-    serde_json::json!({ "count": s.count, "mean_secs": secs(s.mean), "min_secs": secs(s.min), "max_secs": secs(s.max) })
-}
-
-fn channel_json(c: &ChannelMetrics) -> serde_json::Value {
-    serde_json::json!({
-        "channel": c.channel,
-        "requests": c.requests,
-        "acknowledge": summary_json(&c.acknowledge),
-        "activate": summary_json(&c.activate),
-        "deploy": summary_json(&c.deploy),
-        "close": summary_json(&c.close),
-        "responses_met": c.responses_met,
-        "responses_late": c.responses_late,
-        "responses_due": c.responses_due,
-        "responses_overdue": c.responses_overdue,
-    })
-}
-
 fn show(data: &Path, args: ShowArgs) -> anyhow::Result<Finished> {
     let session = Session::open(data, &args.act)?;
     let (request, stored) = load(&session, &args.id)?;
@@ -334,7 +300,7 @@ fn show(data: &Path, args: ShowArgs) -> anyhow::Result<Finished> {
             "label": super::label_text(&stored.label),
             "allowed_next": request.details.state.allowed_next(),
             "response": request.response_deadline(now),
-            "metrics": metrics_json(&metrics),
+            "metrics": metrics.to_json(),
             "offers": offers.iter().map(|(o, _)| o.to_stix()).collect::<Vec<_>>(),
         }))?;
         return Ok(Finished::Ok);
@@ -431,11 +397,11 @@ fn list(data: &Path, args: ListArgs) -> anyhow::Result<Finished> {
     if args.json {
         print_json(&serde_json::json!({
             "requests": rows.iter().zip(&metrics).map(|(r, m)| {
-                let mut v = metrics_json(m);
+                let mut v = m.to_json();
                 v["name"] = serde_json::json!(r.name);
                 v
             }).collect::<Vec<_>>(),
-            "channels": per_channel.iter().map(channel_json).collect::<Vec<_>>(),
+            "channels": per_channel.iter().map(ChannelMetrics::to_json).collect::<Vec<_>>(),
         }))?;
         return Ok(Finished::Ok);
     }

@@ -61,8 +61,10 @@ class Node:
     """A `phalanx serve` process on 127.0.0.1 with an OS-chosen port."""
 
     def __init__(self, phalanx, data):
-        self.proc = subprocess.Popen([phalanx, "--data", data, "serve", "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.log = os.path.join(data, "serve.log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([phalanx, "--data", data, "serve", "--listen", "127.0.0.1:0"],
+                                         stdout=subprocess.PIPE, stderr=log, text=True)
         line = [None]
         reader = threading.Thread(target=lambda: line.__setitem__(0, self.proc.stdout.readline()), daemon=True)
         reader.start()
@@ -128,7 +130,7 @@ def schemathesis(base, auth_args, label, max_examples, max_time, workdir):
         exe = shutil.which("schemathesis") or "schemathesis"
     cmd = [exe, "run", f"{base}/api/v1/openapi.json", "--url", base,
            "--checks", CHECKS, "--max-examples", str(max_examples), "--max-time", str(max_time),
-           "--workers", "2", "--request-timeout", "30", "--phases", "examples,coverage,fuzzing",
+           "--workers", "1", "--request-timeout", "30", "--phases", "examples,coverage,fuzzing",
            "--suppress-health-check", "all", "--seed", "1", "--no-color", *auth_args]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
     # Run in a scratch directory: schemathesis keeps its example database in the working directory.
@@ -164,6 +166,11 @@ def main():
         schemathesis(node.base, ["--auth", f"admin:{admin}"], "as the node admin (Basic)",
                      args.max_examples, args.max_time, data)
         check("the server survived", node.alive(), "the server process exited")
+        if failed:
+            # What the node logged about its 5xx answers.
+            with open(node.log, errors="replace") as log:
+                errors = [line for line in log if "ERROR" in line or "panicked" in line]
+            print("".join(errors[-20:])[-6000:])
     finally:
         if node is not None:
             code = node.stop()

@@ -8,10 +8,11 @@ use crate::error::FederationError;
 use crate::keys::KeyRing;
 use crate::peers::{Peer, load_peers};
 use crate::protocol::{
-    AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, PushReply, auth_header, check_auth, parse_auth,
+    AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, PushReply, SignedDeletion, auth_header, check_auth, deletion_bytes,
+    deletion_key, parse_auth,
 };
 use crate::receive::{ReceiveError, position, receive};
-use phalanx_store::{Cursor, FederationStore, PeerExchange, StoredObject};
+use phalanx_store::{Cursor, FederationStore, PeerExchange, SignatureRecord, StoredObject};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -264,7 +265,7 @@ impl Federation {
             }
             objects.push(crate::protocol::SignedObject { seq: v.seq, object, signer, key_id, sig });
         }
-        Ok(Batch { from: after, to, more: page.more, objects, keys: keys.into_values().collect() })
+        Ok(Batch { from: after, to, more: page.more, objects, keys: keys.into_values().collect(), deletions: Vec::new() })
     }
 
     fn agent(&self) -> ureq::Agent {
@@ -293,9 +294,68 @@ impl Federation {
         Ok((count, more))
     }
 
+    /// Pushes the deletions after `delete_cursor` that may go to `peer`
+    /// (their versions could go there), signed by the originator: our
+    /// own organisations sign deletions made here; a deletion received
+    /// from a peer is forwarded with its originator's signature. Called
+    /// when the objects are up to date at `cursor`. Returns how many went.
+    fn push_deletions(&self, agent: &ureq::Agent, peer: &Peer, cursor: i64, delete_cursor: &mut i64) -> Result<usize, ExchangeError> {
+        let retry = |e: FederationError| ExchangeError::Retry(e.to_string(), None);
+        let tombs = self.store.deletions_for(&peer.scope, *delete_cursor, self.config.batch_size).map_err(|e| retry(e.into()))?;
+        let Some(last) = tombs.last().map(|t| t.row) else { return Ok(0) };
+        let origin = peer.origin();
+        let forwarded: Vec<(String, String)> =
+            tombs.iter().filter(|t| t.origin.starts_with("peer:")).map(|t| (t.id.clone(), deletion_key(&t.version))).collect();
+        let mut stored: HashMap<(String, String), SignatureRecord> = HashMap::new();
+        for s in self.store.signatures_of(&forwarded).map_err(|e| retry(e.into()))? {
+            stored.insert((s.id.clone(), s.version.clone()), s);
+        }
+        let known: HashMap<(String, String), String> =
+            self.store.known_keys().map_err(|e| retry(e.into()))?.into_iter().map(|k| ((k.owner, k.key_id), k.public_key)).collect();
+        let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
+        let mut deletions = Vec::new();
+        for t in tombs {
+            if t.origin == origin {
+                continue;
+            }
+            let (signer, key_id, sig, public) = if t.origin.starts_with("peer:") {
+                match stored.remove(&(t.id.clone(), deletion_key(&t.version))) {
+                    Some(s) => {
+                        let public = known.get(&(s.signer.clone(), s.key_id.clone())).cloned();
+                        (s.signer, s.key_id, s.sig, public)
+                    }
+                    // Deleted here, not by its originator: a local decision.
+                    None => continue,
+                }
+            } else {
+                let Some(originator) = t.label.originator.clone() else { continue };
+                let key = self.keys.org(&originator).map_err(retry)?;
+                (originator, key.key_id.clone(), key.sign(&deletion_bytes(&t.id, &t.version)), Some(key.public_text()))
+            };
+            if let Some(public_key) = public {
+                keys.entry((signer.clone(), key_id.clone()))
+                    .or_insert_with(|| PublicKey { owner: signer.clone(), key_id: key_id.clone(), public_key });
+            }
+            deletions.push(SignedDeletion { id: t.id, version: t.version, signer, key_id, sig });
+        }
+        let count = deletions.len();
+        if count > 0 {
+            let batch = Batch { from: cursor, to: cursor, more: false, objects: Vec::new(), keys: keys.into_values().collect(), deletions };
+            let reply = self.send(agent, peer, &batch)?;
+            if reply.refused_count > 0 {
+                tracing::warn!(peer = %peer.name, refused = reply.refused_count, first = ?reply.refused.first(), "peer refused deletions");
+            }
+        }
+        *delete_cursor = last;
+        if let Err(e) = self.store.set_delete_cursor(&peer.name, last) {
+            tracing::error!(peer = %peer.name, error = %e, "cannot save the deletion cursor");
+        }
+        Ok(count)
+    }
+
     /// Where `peer` is in our stream, asked with an empty batch at `cursor`.
     fn probe(&self, agent: &ureq::Agent, peer: &Peer, cursor: i64) -> Result<i64, ExchangeError> {
-        let empty = Batch { from: cursor, to: cursor, more: false, objects: Vec::new(), keys: Vec::new() };
+        let empty = Batch { from: cursor, to: cursor, more: false, objects: Vec::new(), keys: Vec::new(), deletions: Vec::new() };
         Ok(self.send(agent, peer, &empty)?.have)
     }
 
@@ -383,8 +443,8 @@ impl Federation {
     fn push_worker(self: Arc<Self>, name: String) {
         let agent = self.agent();
         let mut backoff = self.config.backoff_min;
-        let mut cursor = match self.current_peer(&name) {
-            Some(p) => p.record.push_cursor,
+        let (mut cursor, mut delete_cursor) = match self.current_peer(&name) {
+            Some(p) => (p.record.push_cursor, p.record.delete_cursor),
             None => return,
         };
         // Set while more than a batch waits: the peer's pull worker may be
@@ -411,7 +471,11 @@ impl Federation {
                     }
                 }
             }
-            let outcome = self.push_once(&agent, &peer, &mut cursor);
+            let mut outcome = self.push_once(&agent, &peer, &mut cursor);
+            if let Ok((0, false)) = outcome {
+                // Objects up to date: now the deletions.
+                outcome = self.push_deletions(&agent, &peer, cursor, &mut delete_cursor).map(|n| (n, false));
+            }
             behind = matches!(outcome, Ok((_, true)));
             match outcome {
                 Ok((sent, more)) => {

@@ -41,6 +41,34 @@ pub struct SignedObject {
     pub sig: String,
 }
 
+/// The deletion of one version, signed by the object's originator over
+/// [`deletion_bytes`]; it travels like an object.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedDeletion {
+    /// The object id.
+    pub id: String,
+    /// The version's sort key (`modified`/`created`, 9 digits), `""` when unversioned.
+    pub version: String,
+    /// The originator organisation that signed it.
+    pub signer: String,
+    /// The id of the key that signed it.
+    pub key_id: String,
+    /// The Ed25519 signature, base64.
+    pub sig: String,
+}
+
+/// The bytes a deletion's signature covers.
+pub fn deletion_bytes(id: &str, version: &str) -> Vec<u8> {
+    format!("phalanx-delete-v1\n{id}\n{version}").into_bytes()
+}
+
+/// The key under which a deletion's signature is stored beside the
+/// versions' signatures.
+pub fn deletion_key(version: &str) -> String {
+    format!("deleted:{version}")
+}
+
 /// A public key that verifies objects of a batch.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -68,9 +96,13 @@ pub struct Batch {
     pub more: bool,
     /// The objects, in the sender's commit order.
     pub objects: Vec<SignedObject>,
-    /// Keys of the signers of these objects.
+    /// Keys of the signers of these objects and deletions.
     #[serde(default)]
     pub keys: Vec<PublicKey>,
+    /// Deletions of versions sent earlier (pushed once the objects are
+    /// up to date, so a deletion never overtakes its version).
+    #[serde(default)]
+    pub deletions: Vec<SignedDeletion>,
 }
 
 /// One refused object in a [`PushReply`].
@@ -92,6 +124,9 @@ pub struct PushReply {
     pub stored: u64,
     /// Versions already held.
     pub unchanged: u64,
+    /// Versions deleted.
+    #[serde(default)]
+    pub deleted: u64,
     /// Versions refused, with reasons (at most [`MAX_REASONS`] listed).
     pub refused: Vec<Refused>,
     /// How many were refused in all.

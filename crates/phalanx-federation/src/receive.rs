@@ -4,11 +4,11 @@
 
 use crate::keys::{key_id_of, parse_public_key, verify};
 use crate::peers::Peer;
-use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, signed_bytes};
+use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, SignedDeletion, deletion_bytes, deletion_key, signed_bytes};
 use phalanx_labels::{LabelDefaults, Rank, Subject};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::{Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord};
+use phalanx_store::{Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter};
 use std::collections::{BTreeSet, HashMap};
 
 /// Most objects in one batch.
@@ -75,7 +75,7 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         return Err(ReceiveError::Gap { from: batch.from, have });
     }
     let mut reply = PushReply { have: have.max(batch.to), ..PushReply::default() };
-    if batch.to <= have {
+    if batch.to <= have && batch.deletions.is_empty() {
         return Ok(reply);
     }
 
@@ -102,6 +102,15 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         if let Ok(public) = parse_public_key(&k.public_key) {
             known.insert((k.owner, k.key_id), public);
         }
+    }
+
+    reply.deleted = delete(store, peer, &known, batch.deletions, &mut refused)?;
+    if batch.to <= have {
+        finish_refusals(store, peer, &refused, batch.from, batch.to)?;
+        reply.refused_count = refused.len() as u64;
+        refused.truncate(MAX_REASONS);
+        reply.refused = refused;
+        return Ok(reply);
     }
 
     // First every signature is checked; the verified ones are stored
@@ -177,13 +186,7 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
     }
     if !refused.is_empty() {
-        let reasons: Vec<_> = refused.iter().take(MAX_REASONS).map(|r| serde_json::json!({"id": r.id, "reason": r.reason})).collect();
-        txn.audit(
-            &peer.origin(),
-            "federation-refused",
-            &format!("{} objects", refused.len()),
-            &serde_json::json!({"peer": peer.name, "refused": refused.len(), "from": batch.from, "to": batch.to, "reasons": reasons}),
-        )?;
+        txn.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, &refused, batch.from, batch.to))?;
     }
     txn.commit()?;
     store.set_pull_cursor(&peer.name, batch.to)?;
@@ -201,4 +204,82 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
     reply.refused = refused;
     reply.refused_count = refused_count;
     Ok(reply)
+}
+
+fn refusal_details(peer: &Peer, refused: &[Refused], from: i64, to: i64) -> serde_json::Value {
+    let reasons: Vec<_> = refused.iter().take(MAX_REASONS).map(|r| serde_json::json!({"id": r.id, "reason": r.reason})).collect();
+    serde_json::json!({"peer": peer.name, "refused": refused.len(), "from": from, "to": to, "reasons": reasons})
+}
+
+/// Audits and counts refusals of a batch that stored no objects.
+fn finish_refusals(store: &dyn FederationStore, peer: &Peer, refused: &[Refused], from: i64, to: i64) -> Result<(), StoreError> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    store.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, refused, from, to))?;
+    store.record_exchange(&peer.name, &PeerExchange { refused: refused.len() as u64, ..PeerExchange::default() })?;
+    tracing::warn!(peer = %peer.name, refused = refused.len(), first = %refused[0].reason, "deletions from a peer refused");
+    Ok(())
+}
+
+/// Applies signed deletions: each must be signed by an organisation the
+/// peer serves, with a known key, and name a version that organisation
+/// originated. A version this node does not hold is nothing to delete.
+/// Returns how many versions were deleted.
+fn delete(
+    store: &dyn FederationStore,
+    peer: &Peer,
+    known: &HashMap<(String, String), ed25519_dalek::VerifyingKey>,
+    deletions: Vec<SignedDeletion>,
+    refused: &mut Vec<Refused>,
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    for d in deletions {
+        let mut refuse = |reason: String| refused.push(Refused { id: Some(d.id.clone()), reason: format!("deletion: {reason}") });
+        if !peer.serves(&d.signer) {
+            refuse(format!("signed by {}, an organisation this peer does not serve", d.signer));
+            continue;
+        }
+        let Some(public) = known.get(&(d.signer.clone(), d.key_id.clone())) else {
+            refuse(format!("signed with key {} of {}, which this node does not know", d.key_id, d.signer));
+            continue;
+        };
+        if let Err(e) = verify(public, &deletion_bytes(&d.id, &d.version), &d.sig) {
+            refuse(format!("signature of {}: {e}", d.signer));
+            continue;
+        }
+        match store.version_originator(&d.id, &d.version)? {
+            None => continue,
+            Some(originator) if originator != d.signer => {
+                refuse(format!("only the originator ({originator}) deletes a version, not {}", d.signer));
+                continue;
+            }
+            Some(_) => {}
+        }
+        let filter = if d.version.is_empty() {
+            VersionFilter::All
+        } else {
+            match Timestamp::parse(&d.version) {
+                Ok(t) => VersionFilter::Exact(vec![t]),
+                Err(e) => {
+                    refuse(format!("version '{}': {e}", d.version));
+                    continue;
+                }
+            }
+        };
+        // The signature first: a push worker that sees the tombstone
+        // finds it.
+        store.put_signatures(&[SignatureRecord {
+            id: d.id.clone(),
+            version: deletion_key(&d.version),
+            signer: d.signer.clone(),
+            key_id: d.key_id.clone(),
+            sig: d.sig.clone(),
+        }])?;
+        deleted += store.delete_versions_by(&peer.origin(), &d.id, &filter)?;
+    }
+    if deleted > 0 {
+        tracing::info!(peer = %peer.name, deleted, "versions deleted by their originator");
+    }
+    Ok(deleted)
 }

@@ -22,6 +22,8 @@ pub struct PeerRecord {
     /// This node's position in its stream: the last of its versions (its
     /// `seq` there) received, by push or pull.
     pub pull_cursor: i64,
+    /// The last deletion (its tombstone row) sent to it.
+    pub delete_cursor: i64,
     /// Versions sent to it.
     pub sent: u64,
     /// Versions received from it and stored (or already held).
@@ -66,6 +68,21 @@ pub struct KnownKey {
     pub added: Timestamp,
 }
 
+/// A deleted version, as federation sends its deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tombstone {
+    /// Its row: the position in the deletion stream.
+    pub row: i64,
+    /// The object id.
+    pub id: String,
+    /// The version's sort key, `""` when unversioned.
+    pub version: String,
+    /// The version's label (originator set).
+    pub label: phalanx_labels::Label,
+    /// Where the deleted version had come from.
+    pub origin: String,
+}
+
 /// Counts and outcome of one exchange with a peer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerExchange {
@@ -104,6 +121,14 @@ pub trait FederationStore: Store {
     fn put_signatures(&self, signatures: &[SignatureRecord]) -> Result<(), StoreError>;
     /// The stored signatures of these (id, version key) pairs.
     fn signatures_of(&self, versions: &[(String, String)]) -> Result<Vec<SignatureRecord>, StoreError>;
+    /// Records the last deletion sent to `name`.
+    fn set_delete_cursor(&self, name: &str, row: i64) -> Result<(), StoreError>;
+    /// Deletions after tombstone row `after` of versions whose label may
+    /// go to `peer` (decided per access class inside the query).
+    fn deletions_for(&self, peer: &PeerScope, after: i64, limit: usize) -> Result<Vec<Tombstone>, StoreError>;
+    /// The originator of a stored version (no read rule: for the write
+    /// rule of a deletion); `None` when it is not stored.
+    fn version_originator(&self, id: &str, version: &str) -> Result<Option<String>, StoreError>;
     /// Every known public key.
     fn known_keys(&self) -> Result<Vec<KnownKey>, StoreError>;
     /// Records a public key; an (owner, key id) already known keeps its key.

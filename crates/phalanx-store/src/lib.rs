@@ -35,7 +35,7 @@ mod sqlite_federation;
 
 pub use correlation::{LinkReason, Related, RelatedLink, TooCommon};
 pub use error::StoreError;
-pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord};
+pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord, Tombstone};
 pub use phalanx_labels::{Label, Subject};
 pub use query::{Cursor, LabelFilter, Order, Page, Query, VersionFilter};
 pub use registry::{Actor, AuditEntry, OrganisationRecord, Registry, Role, TokenRecord, UserRecord};

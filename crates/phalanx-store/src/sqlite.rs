@@ -495,7 +495,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn label_of(&self, class: i64) -> Result<Label, StoreError> {
+    pub(crate) fn label_of(&self, class: i64) -> Result<Label, StoreError> {
         let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
         classes
             .labels

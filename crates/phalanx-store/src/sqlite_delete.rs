@@ -9,18 +9,45 @@ use crate::StoreError;
 use phalanx_model::Timestamp;
 use rusqlite::{Connection, params};
 
-/// Tombstones of deleted versions: one row per (id, version) deleted.
+/// Tombstones of deleted versions: one row per (id, version) deleted,
+/// with the version's access class and origin (federation sends a
+/// deletion only where the version could go).
 const DELETED_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS deleted (
-    id      TEXT NOT NULL,
-    version TEXT NOT NULL, -- modified/created, 9 digits; '' when unversioned
-    at      TEXT NOT NULL  -- when it was deleted
+    id           TEXT NOT NULL,
+    version      TEXT NOT NULL, -- modified/created, 9 digits; '' when unversioned
+    at           TEXT NOT NULL, -- when it was deleted
+    access_class INTEGER NOT NULL DEFAULT 0,
+    origin       TEXT NOT NULL DEFAULT ''
 )";
+
+/// Creates the tombstone table, adding the columns that older data
+/// directories lack.
+pub(crate) fn ensure_deleted_table(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(DELETED_SCHEMA)?;
+    let mut columns = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached("SELECT name FROM pragma_table_info('deleted')")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            columns.push(r.get::<_, String>(0)?);
+        }
+    }
+    if !columns.iter().any(|c| c == "access_class") {
+        conn.execute_batch("ALTER TABLE deleted ADD COLUMN access_class INTEGER NOT NULL DEFAULT 0")?;
+    }
+    if !columns.iter().any(|c| c == "origin") {
+        conn.execute_batch("ALTER TABLE deleted ADD COLUMN origin TEXT NOT NULL DEFAULT ''")?;
+    }
+    Ok(())
+}
 
 /// One stored version of the object being deleted.
 struct Row {
     seq: i64,
     version: String,
     is_latest: bool,
+    access_class: i64,
+    origin: String,
 }
 
 /// Whether the version `key` (9-digit sort key, `''` unversioned) is
@@ -36,14 +63,21 @@ fn selected(filter: &VersionFilter, key: &str, all: &[String]) -> bool {
 }
 
 fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
-    conn.execute_batch(DELETED_SCHEMA)?;
+    ensure_deleted_table(conn)?;
     let mut rows = Vec::new();
     {
-        let mut stmt =
-            conn.prepare_cached("SELECT seq, version, is_latest FROM objects WHERE id_hash = ?1 AND id = ?2")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, version, is_latest, access_class, origin FROM objects WHERE id_hash = ?1 AND id = ?2",
+        )?;
         let mut found = stmt.query(params![id_hash(id), id])?;
         while let Some(r) = found.next()? {
-            rows.push(Row { seq: r.get(0)?, version: r.get(1)?, is_latest: r.get::<_, i64>(2)? != 0 });
+            rows.push(Row {
+                seq: r.get(0)?,
+                version: r.get(1)?,
+                is_latest: r.get::<_, i64>(2)? != 0,
+                access_class: r.get(3)?,
+                origin: r.get(4)?,
+            });
         }
     }
     let keys: Vec<String> = rows.iter().map(|r| r.version.clone()).collect();
@@ -60,8 +94,8 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
         conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM object_refs WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM observable_values WHERE seq = ?1")?.execute([row.seq])?;
-        conn.prepare_cached("INSERT INTO deleted (id, version, at) VALUES (?1, ?2, ?3)")?
-            .execute(params![id, row.version, at])?;
+        conn.prepare_cached("INSERT INTO deleted (id, version, at, access_class, origin) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![id, row.version, at, row.access_class, row.origin])?;
         latest_gone |= row.is_latest;
     }
     if latest_gone {
@@ -109,7 +143,7 @@ impl SqliteStore {
     /// Tombstones of deleted versions, oldest first: (id, version, at).
     pub fn deleted_versions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         self.with_writer(|conn| {
-            conn.execute_batch(DELETED_SCHEMA)?;
+            ensure_deleted_table(conn)?;
             let mut stmt = conn.prepare("SELECT id, version, at FROM deleted ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             let mut out = Vec::new();

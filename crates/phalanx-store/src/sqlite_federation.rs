@@ -1,7 +1,7 @@
 //! [`FederationStore`] for the SQLite backend: the `peers`, `signatures`
 //! and `known_keys` tables, and the release page.
 
-use crate::federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord};
+use crate::federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord, Tombstone};
 use crate::query::{Cursor, Page};
 use crate::sqlite::{RawRow, SELECT_COLUMNS, SqliteStore};
 use crate::StoreError;
@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS peers (
     added         TEXT NOT NULL,
     push_cursor   INTEGER NOT NULL DEFAULT 0,
     pull_cursor   INTEGER NOT NULL DEFAULT 0,
+    delete_cursor INTEGER NOT NULL DEFAULT 0,
     sent          INTEGER NOT NULL DEFAULT 0,
     received      INTEGER NOT NULL DEFAULT 0,
     refused       INTEGER NOT NULL DEFAULT 0,
@@ -69,7 +70,7 @@ impl FederationStore for SqliteStore {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT name, config, added, push_cursor, pull_cursor, sent, received, refused,
-                        last_error, last_error_at, last_ok_at FROM peers ORDER BY name",
+                        last_error, last_error_at, last_ok_at, delete_cursor FROM peers ORDER BY name",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok((
@@ -82,11 +83,12 @@ impl FederationStore for SqliteStore {
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, Option<String>>(9)?,
                     r.get::<_, Option<String>>(10)?,
+                    r.get::<_, i64>(11)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (name, config, added, push_cursor, pull_cursor, (sent, received, refused), last_error, error_at, ok_at) =
+                let (name, config, added, push_cursor, pull_cursor, (sent, received, refused), last_error, error_at, ok_at, delete_cursor) =
                     row?;
                 let added = Timestamp::parse(&added)
                     .map_err(|e| StoreError::Corrupt { what: format!("peer {name} added"), message: e.to_string() })?;
@@ -96,6 +98,7 @@ impl FederationStore for SqliteStore {
                     added,
                     push_cursor,
                     pull_cursor,
+                    delete_cursor,
                     sent: sent as u64,
                     received: received as u64,
                     refused: refused as u64,
@@ -182,6 +185,56 @@ impl FederationStore for SqliteStore {
                 let (count, first): (i64, Option<i64>) =
                     conn.prepare_cached(&sql)?.query_row([after.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 Ok((count as u64, first.map(Timestamp::from_unix_micros)))
+            })
+        })
+    }
+
+    fn set_delete_cursor(&self, name: &str, row: i64) -> Result<(), StoreError> {
+        self.with_writer(|conn| {
+            conn.prepare_cached("UPDATE peers SET delete_cursor = ?2 WHERE name = ?1")?.execute(params![name, row])?;
+            Ok(())
+        })
+    }
+
+    fn deletions_for(&self, peer: &PeerScope, after: i64, limit: usize) -> Result<Vec<Tombstone>, StoreError> {
+        self.with_writer(|conn| crate::sqlite_delete::ensure_deleted_table(conn))?;
+        self.with_reader(|conn| {
+            self.in_snapshot(conn, |conn| {
+                let Some(classes) = self.released_classes(peer) else {
+                    return Ok(Vec::new());
+                };
+                let sql = format!(
+                    "SELECT rowid, id, version, access_class, origin FROM deleted
+                     WHERE rowid > ?1 AND access_class IN ({classes}) ORDER BY rowid LIMIT ?2"
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![after, limit.max(1) as i64])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(Tombstone {
+                        row: r.get(0)?,
+                        id: r.get(1)?,
+                        version: r.get(2)?,
+                        label: self.label_of(r.get(3)?)?,
+                        origin: r.get(4)?,
+                    });
+                }
+                Ok(out)
+            })
+        })
+    }
+
+    fn version_originator(&self, id: &str, version: &str) -> Result<Option<String>, StoreError> {
+        self.with_reader(|conn| {
+            self.in_snapshot(conn, |conn| {
+                let class: Option<i64> = conn
+                    .prepare_cached("SELECT access_class FROM objects WHERE id_hash = ?1 AND id = ?2 AND version = ?3")?
+                    .query_row(params![crate::sqlite::id_hash(id), id, version], |r| r.get(0))
+                    .optional()?;
+                match class {
+                    Some(c) => Ok(self.label_of(c)?.originator),
+                    None => Ok(None),
+                }
             })
         })
     }

@@ -20,11 +20,13 @@ const GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
 const RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
 
 /// One node: its data directory, port, organisation and serve process.
-struct FedNode {
+pub(crate) struct FedNode {
     dir: tempfile::TempDir,
     port: u16,
-    org: String,
+    pub(crate) org: String,
     node_key: String,
+    /// The API token of the node's analyst.
+    token: String,
     child: Option<Child>,
 }
 
@@ -41,7 +43,7 @@ fn free_port() -> u16 {
 
 
 impl FedNode {
-    fn init(org_name: &str, country: Option<&str>, member_of: &str) -> FedNode {
+    pub(crate) fn init(org_name: &str, country: Option<&str>, member_of: &str) -> FedNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut args = vec!["init", "--org-name", org_name, "--member-of", member_of];
         if let Some(c) = country {
@@ -51,28 +53,29 @@ impl FedNode {
         assert!(out.status.success(), "init {org_name}: {}", String::from_utf8_lossy(&out.stderr));
         let text = stdout(&out);
         let org = text.split_whitespace().find_map(|w| w.trim_matches(|c| c == '(' || c == ')').strip_prefix("identity--").map(|u| format!("identity--{u}"))).expect("org id");
-        let mut node = FedNode { dir, port: free_port(), org, node_key: String::new(), child: None };
+        let mut node = FedNode { dir, port: free_port(), org, node_key: String::new(), token: String::new(), child: None };
         let keys = node.ok(&["keys", "show"]);
         node.node_key = keys.lines().find_map(|l| l.strip_prefix("node\t")).and_then(|l| l.split('\t').nth(1)).expect("node key").to_owned();
-        node.ok(&["user", "add", "--org", org_name, "--name", "analyst", "--role", "analyst", "--clearance", "SECRET", "--briefed", "EU,NATO"]);
+        let added = node.ok(&["user", "add", "--org", org_name, "--name", "analyst", "--role", "analyst", "--clearance", "SECRET", "--briefed", "EU,NATO"]);
+        node.token = added.lines().last().unwrap_or_default().trim().to_owned();
         node
     }
 
-    fn data(&self) -> &Path {
+    pub(crate) fn data(&self) -> &Path {
         self.dir.path()
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = phalanx_in(self.data(), args);
         assert!(out.status.success(), "phalanx {args:?}: {}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
         stdout(&out)
     }
 
-    fn register(&self, other: &FedNode, name: &str, country: Option<&str>, member_of: &str) {
+    pub(crate) fn register(&self, other: &FedNode, name: &str, country: Option<&str>, member_of: &str) {
         let mut args = vec!["org", "add", "--name", name, "--member-of", member_of, "--id", &other.org];
         if let Some(c) = country {
             args.extend(["--country", c]);
@@ -80,7 +83,7 @@ impl FedNode {
         self.ok(&args);
     }
 
-    fn peer(&self, name: &str, other: &FedNode, serves: &str, accredited: &str, ceiling: &str, exercises: Option<&str>) {
+    pub(crate) fn peer(&self, name: &str, other: &FedNode, serves: &str, accredited: &str, ceiling: &str, exercises: Option<&str>) {
         let url = other.url();
         let mut args = vec!["peer", "add", name, "--url", &url, "--key", &other.node_key, "--serves", serves, "--ceiling", ceiling];
         if !accredited.is_empty() {
@@ -92,7 +95,7 @@ impl FedNode {
         self.ok(&args);
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data().join("serve.log")).expect("log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
             .arg("--data")
@@ -118,7 +121,7 @@ impl FedNode {
     }
 
     /// Kills the serve process at once (no graceful shutdown).
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -163,12 +166,31 @@ impl FedNode {
             .map(|v| v != 0)
     }
 
+    /// Deletes every version of `id` through TAXII as the analyst.
+    fn taxii_delete(&self, id: &str) {
+        let collection: String = self
+            .db()
+            .query_row("SELECT value FROM settings WHERE key = 'taxii.collection.all.id'", [], |r| r.get(0))
+            .expect("collection id");
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let request = ureq::http::Request::builder()
+            .method("DELETE")
+            .uri(format!("{}/taxii2/root/collections/{collection}/objects/{id}/?match[version]=all", self.url()))
+            .header("Accept", "application/taxii+json;version=2.1")
+            .header("Authorization", format!("Bearer {}", self.token))
+            .body(Vec::new())
+            .expect("request");
+        let mut response = agent.run(request).expect("http");
+        let status = response.status().as_u16();
+        assert_eq!(status, 200, "{}", response.body_mut().read_to_string().unwrap_or_default());
+    }
+
     fn status(&self) -> Vec<Value> {
         self.ok(&["peer", "status", "--json"]).lines().map(|l| serde_json::from_str(l).expect("status json")).collect()
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting until {what}");
@@ -332,6 +354,11 @@ fn labels_decide_what_reaches_each_of_four_nodes_and_revocations_follow() {
         [&f.hub, &f.ltu, &f.nato, &f.ex].iter().all(|n| n.latest_revoked(public) == Some(true) && n.versions(public) == 2)
     });
 
+    // A deletion by the originator reaches every node that holds the object.
+    f.ltu.taxii_delete(later);
+    wait_until("the deletion reaches every node", TIMEOUT, || [&f.hub, &f.ltu, &f.nato, &f.ex].iter().all(|n| n.versions(later) == 0));
+    assert_eq!(f.nato.versions("indicator--0a000000-0000-4000-8000-000000000009"), 1, "a deletion took another object");
+
     // Nothing was refused between honest nodes, and the status counts show the traffic.
     for node in [&f.hub, &f.ltu, &f.nato, &f.ex] {
         for status in node.status() {
@@ -402,6 +429,7 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
         more: false,
         objects,
         keys: vec![PublicKey { owner: f.hub.org.clone(), key_id: enisa_key.key_id.clone(), public_key: enisa_key.public_text() }],
+        deletions: vec![],
     };
     let (status, body) = post(serde_json::to_vec(&batch).expect("json"), true);
     assert_eq!(status, 200, "{body}");
@@ -415,10 +443,36 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000002"), 0, "an altered object was stored");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000003"), 0, "an object of an organisation mallory does not serve was stored");
 
+    // A deletion signed by ENISA of an object ENISA did not originate is refused.
+    let victim = "indicator--0c000000-0000-4000-8000-000000000004";
+    f.ltu.import(&[indicator(victim, "2026-01-01T00:00:00.000Z")], &[]);
+    let version = "2026-01-01T00:00:00.000000000Z";
+    let stored_version: String =
+        f.ltu.db().query_row("SELECT version FROM objects WHERE id = ?1", [victim], |r| r.get(0)).expect("victim stored");
+    assert_eq!(stored_version.len(), version.len(), "{stored_version}");
+    let forged = Batch {
+        from: 3,
+        to: 3,
+        more: false,
+        objects: vec![],
+        keys: vec![],
+        deletions: vec![phalanx_federation::protocol::SignedDeletion {
+            id: victim.to_owned(),
+            version: stored_version.clone(),
+            signer: f.hub.org.clone(),
+            key_id: enisa_key.key_id.clone(),
+            sig: enisa_key.sign(&phalanx_federation::protocol::deletion_bytes(victim, &stored_version)),
+        }],
+    };
+    let (status, body) = post(serde_json::to_vec(&forged).expect("json"), true);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("only the originator"), "{body}");
+    assert_eq!(f.ltu.versions(victim), 1, "a forged deletion deleted a version");
+
     // Garbage, a bad node signature, a gap, an oversized body.
     assert_eq!(post(b"\x00garbage{".to_vec(), true).0, 400);
     assert_eq!(post(b"{}".to_vec(), false).0, 401);
-    let gap = Batch { from: 100, to: 101, more: false, objects: vec![], keys: vec![] };
+    let gap = Batch { from: 100, to: 101, more: false, objects: vec![], keys: vec![], deletions: vec![] };
     let (status, body) = post(serde_json::to_vec(&gap).expect("json"), true);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("\"have\":3"), "{body}");
@@ -443,7 +497,7 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
 
     // Refusals are counted for the peer and audited.
     let status = f.ltu.status().into_iter().find(|s| s["name"] == "mallory").expect("mallory status");
-    assert!(status["refused"].as_u64().unwrap_or(0) >= 3, "{status}");
+    assert!(status["refused"].as_u64().unwrap_or(0) >= 4, "{status}");
     let audit = f.ltu.ok(&["audit", "show"]);
     assert!(audit.contains("federation-refused"), "{audit}");
 

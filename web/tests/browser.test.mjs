@@ -120,6 +120,7 @@ test('dashboard: map and counts under the read rule for two clearances', async (
     assert.deepEqual(s.errors, []);
   }
   await secret.page.screenshot({ path: path.join(shots, 'dashboard-secret.png'), fullPage: true });
+  await secret.page.screenshot({ path: path.join(shots, 'dashboard.png') });
   await restricted.page.screenshot({ path: path.join(shots, 'dashboard-restricted.png'), fullPage: true });
   await secret.context.close();
   await restricted.context.close();
@@ -174,6 +175,31 @@ test('assistance request: a transition through the UI, and a failed CSRF attempt
   assert.equal(await other.page.locator('#transitions button').count(), 0);
   assert.match(await other.page.textContent('#transitions'), /originator/);
   await other.context.close();
+  await s.context.close();
+});
+
+test('upload: a bundle with progress and a result per object', async () => {
+  const s = await login('lt-analyst', 'demo-lt-analyst-pw');
+  await s.page.goto(base + '/ui/upload');
+  const bundle = {
+    type: 'bundle', id: 'bundle--6f0b1d7a-1a57-4d1e-9d8e-0a4f7a1f3c11', objects: [
+      { type: 'indicator', spec_version: '2.1', id: 'indicator--0f6a1c4e-2b7d-4e55-8a3b-9c1d2e3f4a5b',
+        created: '2026-11-28T10:00:00.000Z', modified: '2026-11-28T10:00:00.000Z', name: 'Uploaded: phishing domain',
+        pattern: "[domain-name:value = 'login-portal.example.org']", pattern_type: 'stix', valid_from: '2026-11-28T10:00:00Z' },
+      { type: 'indicator', spec_version: '2.1', id: 'indicator--not-a-uuid', name: 'broken' },
+    ] };
+  await s.page.selectOption('#upload-tlp', 'green');
+  await s.page.setInputFiles('#upload-file', { name: 'bundle.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(bundle)) });
+  await s.page.click('#upload-form button[type=submit]');
+  await s.page.waitForSelector('#upload-results:not([hidden])');
+  assert.match(await s.page.textContent('#upload-status'), /1 stored, 0 unchanged, 1 refused/);
+  assert.equal(await s.page.locator('#upload-results tr.upload-accepted').count(), 1);
+  assert.equal(await s.page.locator('#upload-results tr.upload-refused').count(), 1);
+  assert.equal(await s.page.getAttribute('#upload-progress', 'value'), '100');
+  await s.page.screenshot({ path: path.join(shots, 'upload.png'), fullPage: true });
+  // A post without the session's token is refused.
+  const forged = await s.page.request.post(`${base}/ui/upload`, { data: JSON.stringify(bundle), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(forged.status(), 403);
   await s.context.close();
 });
 

@@ -142,12 +142,17 @@ impl Demo {
 
     /// Logs in; returns the jar and the answer to the POST.
     fn login(&self, name: &str, password: &str) -> (Jar, Resp) {
+        self.login_in(name, password, "")
+    }
+
+    /// Logs in to work in `exercise` (empty: the real world).
+    fn login_in(&self, name: &str, password: &str, exercise: &str) -> (Jar, Resp) {
         let mut jar = Jar::default();
         let page = self.get("/ui/login", &jar);
         assert_eq!(page.status, 200);
         jar.take(&page);
         let token = attr(&page.body, "name=\"csrf\"", "value").expect("login form token").to_owned();
-        let resp = self.request("POST", "/ui/login", &jar, Some(&[("csrf", &token), ("name", name), ("password", password)]), None);
+        let resp = self.request("POST", "/ui/login", &jar, Some(&[("csrf", &token), ("name", name), ("password", password), ("exercise", exercise)]), None);
         jar.take(&resp);
         (jar, resp)
     }
@@ -243,6 +248,14 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
     assert!(a.contains("data-classification=\"SECRET\""), "the banner shows the highest label shown");
     assert!(!b.contains("data-classification=\"SECRET\""));
     assert!(a.contains("Collective threat: ") && b.contains("Collective threat: "));
+
+    // In an exercise context the banner says so, and no real-world data counts.
+    let (exercise, r3) = demo.login_in("lt-analyst", "demo-lt-analyst-pw", "cyber-europe-2026");
+    assert_eq!(r3.status, 303);
+    let e = demo.get("/", &exercise).body;
+    assert!(e.contains("id=\"exercise-banner\"") && e.contains("cyber-europe-2026"));
+    assert_eq!(attr(&e, "id=\"open-incidents\"", "data-open"), Some("0"));
+    assert!(!a.contains("id=\"exercise-banner\""));
 
     // The fragment (live refresh) is computed the same way.
     let fragment = demo.get("/ui/fragment/picture", &restricted).body;

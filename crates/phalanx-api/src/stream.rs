@@ -27,7 +27,13 @@
 //!   `assistance-request.created`, `assistance-request.state-changed`,
 //!   `incident.created`, `incident.status-changed`,
 //!   `collective-alert.raised` and `collective-alert.updated`
-//!   (`crate::events`; overdue deadlines go to webhooks).
+//!   (`crate::events`).
+//! - `event: deadline.overdue` (no `id`: a state, not a version) when an
+//!   incident's NIS2 clock, a request's response target or a task's due
+//!   time the caller may read is overdue; `data` is
+//!   `{"kind", "object_ref", "detail"}` with `detail.deadline` and
+//!   `detail.due`. Each is announced once per connection, looked for every
+//!   `deadline_scan` (a minute by default) and at the start.
 //! - Comment lines (`: keepalive`) are sent when nothing else was for
 //!   `keepalive` (15 s by default), so proxies keep the connection open.
 //!
@@ -81,12 +87,19 @@ pub struct StreamConfig {
     pub keepalive: Duration,
     /// Most versions read from the store at once.
     pub batch: usize,
+    /// How often a stream looks for deadlines that became overdue.
+    pub deadline_scan: Duration,
 }
 
 impl Default for StreamConfig {
-    /// Poll every second, keep-alive every 15 s, batches of 200.
+    /// Poll every second, keep-alive every 15 s, batches of 200, deadlines every minute.
     fn default() -> Self {
-        StreamConfig { poll_interval: Duration::from_secs(1), keepalive: Duration::from_secs(15), batch: 200 }
+        StreamConfig {
+            poll_interval: Duration::from_secs(1),
+            keepalive: Duration::from_secs(15),
+            batch: 200,
+            deadline_scan: Duration::from_secs(60),
+        }
     }
 }
 
@@ -215,6 +228,37 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
     Ok((events, page.objects.last().map(|o| Cursor(o.seq))))
 }
 
+/// The deadlines overdue now among the incidents, assistance requests and
+/// tasks the caller may read, as events without an id (they are states, not
+/// versions: a reconnected stream announces them again once). `sent` holds
+/// the keys already announced on this stream.
+fn overdue_events(state: &AppState, caller: &Caller, sent: &mut HashSet<String>) -> Result<Vec<Event>, ApiError> {
+    let now = phalanx_response::Clock::now(&phalanx_response::SystemClock);
+    let query = Query {
+        types: vec![
+            phalanx_response::stix::INCIDENT_TYPE.to_owned(),
+            phalanx_response::stix::ASSISTANCE_REQUEST_TYPE.to_owned(),
+            phalanx_response::stix::TASK_TYPE.to_owned(),
+        ],
+        versions: VersionFilter::Last,
+        exclude_revoked: true,
+        ..Query::default()
+    };
+    let page = state.store().query(&caller.subject, &query)?;
+    let mut out = Vec::new();
+    for o in &page.objects {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&o.json) else { continue };
+        for event in events::overdue_deadlines(&value, now) {
+            let key = event.detail["key"].as_str().unwrap_or_default().to_owned();
+            if sent.insert(key) {
+                let data = serde_json::to_string(&event).map_err(ApiError::internal)?;
+                out.push(Event::default().event(events::DEADLINE_OVERDUE).data(data));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The newest version the caller may read (where "from now" starts).
 fn newest_cursor(state: &AppState, caller: &Caller) -> Result<Cursor, ApiError> {
     let query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
@@ -232,6 +276,10 @@ struct Tail {
     shutdown: tokio::sync::watch::Receiver<bool>,
     config: StreamConfig,
     done: bool,
+    /// When deadlines were last looked at.
+    last_deadline_scan: Option<std::time::Instant>,
+    /// Overdue deadlines already announced on this stream.
+    overdue_sent: HashSet<String>,
 }
 
 impl Tail {
@@ -244,6 +292,20 @@ impl Tail {
             }
             if self.done {
                 return None;
+            }
+            if self.last_deadline_scan.is_none_or(|t| t.elapsed() >= self.config.deadline_scan) {
+                self.last_deadline_scan = Some(std::time::Instant::now());
+                let (state, caller, mut sent) = (self.state.clone(), self.caller.clone(), std::mem::take(&mut self.overdue_sent));
+                match blocking(&self.state, move || overdue_events(&state, &caller, &mut sent).map(|events| (events, sent))).await {
+                    Ok((events, sent)) => {
+                        self.overdue_sent = sent;
+                        if !events.is_empty() {
+                            self.pending.extend(events);
+                            continue;
+                        }
+                    }
+                    Err(e) => tracing::warn!(user = %self.caller.name(), error = %e.message, "live stream: deadline scan failed"),
+                }
             }
             // Mark the changes seen before reading: a commit after this
             // point wakes the wait below even if it races with the read.
@@ -322,7 +384,18 @@ pub async fn stream_events(State(state): State<AppState>, headers: HeaderMap, Ra
     metrics::counter!("phalanx_streams_opened_total").increment(1);
     let config = state.config().stream.clone();
     let keepalive = KeepAlive::new().interval(config.keepalive).text("keepalive");
-    let tail = Tail { state, caller, cursor, pending: VecDeque::new(), committed, shutdown, config, done: false };
+    let tail = Tail {
+        state,
+        caller,
+        cursor,
+        pending: VecDeque::new(),
+        committed,
+        shutdown,
+        config,
+        done: false,
+        last_deadline_scan: None,
+        overdue_sent: HashSet::new(),
+    };
     let events = futures_util::stream::unfold(tail, |mut tail| async move {
         let event = tail.next().await?;
         Some((Ok::<Event, Infallible>(event), tail))

@@ -17,6 +17,8 @@
 //! 0 = no limit; more are answered 429), `rate_limit_burst` (default 200),
 //! `stream_poll_ms` (default 1000: how soon the live stream sees writes of
 //! other processes), `stream_keepalive_secs` (default 15),
+//! `stream_deadline_scan_secs` (default 60: how often a live stream looks
+//! for overdue deadlines), `[[webhooks]]` (see `webhook_config`),
 //! `alert_countries` (default 3) and `alert_window_hours` (default 24):
 //! a collective-threat alert needs sightings from that many countries
 //! within that window, `alert_user` (default `admin`: the user the alert
@@ -52,7 +54,8 @@ pub struct ServeArgs {
     /// page_size_cap, default_tlp, title, description, contact, tls_cert,
     /// tls_key, status_ttl_hours, status_capacity, shutdown_grace_secs,
     /// request_timeout_secs, max_concurrent_requests, rate_limit_per_sec,
-    /// rate_limit_burst, stream_poll_ms, stream_keepalive_secs, alert_countries,
+    /// rate_limit_burst, stream_poll_ms, stream_keepalive_secs,
+    /// stream_deadline_scan_secs, [[webhooks]], alert_countries,
     /// alert_window_hours, alert_user, alert_poll_secs).
     #[arg(long, env = "PHALANX_CONFIG")]
     pub config: Option<PathBuf>,
@@ -109,6 +112,8 @@ pub struct FileConfig {
     pub stream_poll_ms: Option<u64>,
     /// Seconds of silence before the live stream sends a keep-alive.
     pub stream_keepalive_secs: Option<u64>,
+    /// Seconds between a live stream's looks for overdue deadlines.
+    pub stream_deadline_scan_secs: Option<u64>,
     /// Distinct countries a collective-threat alert needs.
     pub alert_countries: Option<usize>,
     /// Window of a collective-threat alert, in hours.
@@ -244,9 +249,16 @@ pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
     if keepalive_secs == 0 {
         bail!("stream_keepalive_secs: must be greater than 0");
     }
+    let deadline_scan_secs = env_value::<u64>("STREAM_DEADLINE_SCAN_SECS")?
+        .or(file.stream_deadline_scan_secs)
+        .unwrap_or(stream_defaults.deadline_scan.as_secs());
+    if deadline_scan_secs == 0 {
+        bail!("stream_deadline_scan_secs: must be greater than 0");
+    }
     let stream = phalanx_api::stream::StreamConfig {
         poll_interval: Duration::from_millis(poll_ms),
         keepalive: Duration::from_secs(keepalive_secs),
+        deadline_scan: Duration::from_secs(deadline_scan_secs),
         ..stream_defaults
     };
     let api = ApiConfig {

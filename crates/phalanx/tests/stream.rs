@@ -551,8 +551,9 @@ fn keepalives_flow_the_timeout_spares_streams_and_shutdown_ends_them() {
 
 #[test]
 fn rapid_response_events_ride_on_the_versions_that_carry_them() {
-    let server = Server::start(&[]);
+    let server = Server::start(&[("PHALANX_STREAM_DEADLINE_SCAN_SECS", "1")]);
     let mut alice = server.open_stream(Some("alice"), "", None);
+    let mut erin = server.open_stream(Some("erin"), "", None);
     let lt = {
         let out = phalanx(server.data.path(), &["org", "list"]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -598,4 +599,29 @@ fn rapid_response_events_ride_on_the_versions_that_carry_them() {
     let data: Value = serde_json::from_str(&events[1].data).expect("json");
     assert_eq!(data["events"][0]["detail"]["from"], "submitted");
     assert_eq!(data["events"][0]["detail"]["to"], "assessing");
+
+    // A task overdue since 2020, for CERT-LT only: alice's stream announces it once, erin's never.
+    let task = server.request(
+        "POST",
+        "/api/v1/tasks",
+        Some("alice"),
+        &[("Content-Type", "application/json")],
+        json!({"task": {"name": "Image the servers", "request_ref": id, "due": "2020-01-01T00:00:00Z"}, "tlp": "amber+strict"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(task.status, 201, "{}", task.body);
+    let task_id = task.json()["object"]["id"].as_str().expect("task id").to_owned();
+    let overdue = |r: &mut EventReader| -> Vec<Sse> {
+        r.collect(50, Duration::from_secs(4))
+            .into_iter()
+            .filter(|e| e.event.as_deref() == Some("deadline.overdue") && e.data.contains(&task_id))
+            .collect()
+    };
+    let seen = overdue(&mut alice);
+    assert_eq!(seen.len(), 1, "announced once over several scans: {seen:#?}");
+    assert!(seen[0].id.is_none(), "a state, not a version: no event id");
+    let data: Value = serde_json::from_str(&seen[0].data).expect("json");
+    assert_eq!(data["detail"]["deadline"], "task-due");
+    assert!(overdue(&mut erin).is_empty(), "erin may not read the task");
 }

@@ -10,6 +10,7 @@ mod cli_response;
 mod common;
 mod communities;
 mod federation;
+mod federation_response;
 mod limits;
 mod rest;
 mod rest_response;

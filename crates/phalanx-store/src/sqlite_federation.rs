@@ -318,3 +318,130 @@ impl FederationStore for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewVersion, Store, VersionFilter};
+    use phalanx_labels::{Label, Organisation, Policy, Rank, Tlp};
+    use phalanx_model::StixObject;
+    use std::collections::BTreeSet;
+
+    const LTU: &str = "identity--0e6a3b1c-1111-4a8d-9a63-7a1a6bd0f201";
+    const NATO_ORG: &str = "identity--0e6a3b1c-2222-4a8d-9a63-7a1a6bd0f202";
+
+    fn make() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        (dir, store)
+    }
+
+    fn put(store: &SqliteStore, n: u32, label: &Label, origin: &str) -> String {
+        let id = format!("indicator--0e6a3b1c-0000-4000-8000-{n:012x}");
+        let value = serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": id,
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "pattern": "[domain-name:value = 'x.example']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+        });
+        let object = StixObject::from_value(value, "$").expect("valid").object;
+        let json = object.to_json_string();
+        let mut txn = store.begin().expect("begin");
+        txn.put(NewVersion { object: &object, json: &json, label, origin }).expect("put");
+        txn.commit().expect("commit");
+        id
+    }
+
+    fn nato_only_peer() -> PeerScope {
+        let mut org = Organisation::new(NATO_ORG);
+        org.memberships.insert("NATO".into());
+        PeerScope { serves: vec![org], accredited: BTreeSet::from([Policy::Nato]), ceiling: Rank::Secret, exercises: BTreeSet::new() }
+    }
+
+    fn labelled(policy: Policy, rank: Rank, tlp: Tlp, rel: &[&str]) -> Label {
+        let mut label = Label::unclassified(tlp).with_originator(Some(LTU.to_owned()));
+        label.policy = policy;
+        label.classification = rank;
+        label.releasable_to = rel.iter().map(|s| s.to_string()).collect();
+        label
+    }
+
+    #[test]
+    fn the_release_page_holds_only_what_may_go_to_the_peer_in_commit_order() {
+        let (_dir, store) = make();
+        let public = put(&store, 1, &labelled(Policy::Unclassified, Rank::Unclassified, Tlp::Green, &[]), "local:a");
+        put(&store, 2, &labelled(Policy::Eu, Rank::Secret, Tlp::Green, &[]), "local:a");
+        let nato = put(&store, 3, &labelled(Policy::Nato, Rank::Secret, Tlp::Green, &[]), "local:a");
+        put(&store, 4, &labelled(Policy::Unclassified, Rank::Unclassified, Tlp::Red, &["NATO"]), "local:a");
+        put(&store, 5, &labelled(Policy::Nato, Rank::TopSecret, Tlp::Green, &[]), "local:a");
+        let named = put(&store, 6, &labelled(Policy::Unclassified, Rank::Unclassified, Tlp::Red, &[NATO_ORG]), "peer:x");
+        let peer = nato_only_peer();
+        let page = store.release_page(&peer, Cursor(0), 10).expect("page");
+        let ids: Vec<&str> = page.objects.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, vec![public.as_str(), nato.as_str(), named.as_str()]);
+        assert!(!page.more);
+        let first = store.release_page(&peer, Cursor(0), 1).expect("page");
+        assert_eq!(first.objects.len(), 1);
+        assert!(first.more);
+        let rest = store.release_page(&peer, Cursor(first.objects[0].seq), 10).expect("page");
+        assert_eq!(rest.objects.len(), 2);
+        let (backlog, since) = store.release_backlog(&peer, Cursor(first.objects[0].seq)).expect("backlog");
+        assert_eq!(backlog, 2);
+        assert!(since.is_some());
+        let nobody = PeerScope { serves: vec![], ..nato_only_peer() };
+        assert!(store.release_page(&nobody, Cursor(0), 10).expect("page").objects.is_empty());
+    }
+
+    #[test]
+    fn peers_keep_their_progress_when_reconfigured_and_count_exchanges() {
+        let (_dir, store) = make();
+        store.put_peer("hub", "{\"a\":1}").expect("put");
+        store.set_push_cursor("hub", 42).expect("cursor");
+        store.set_pull_cursor("hub", 7).expect("cursor");
+        store.set_pull_cursor("hub", 5).expect("an older position is ignored");
+        store.record_exchange("hub", &PeerExchange { sent: 3, received: 2, refused: 1, error: Some("boom".into()) }).expect("record");
+        store.put_peer("hub", "{\"a\":2}").expect("reconfigure");
+        let peers = store.peers().expect("peers");
+        assert_eq!(peers.len(), 1);
+        let p = &peers[0];
+        assert_eq!((p.config.as_str(), p.push_cursor, p.pull_cursor, p.sent, p.received, p.refused), ("{\"a\":2}", 42, 7, 3, 2, 1));
+        assert_eq!(p.last_error.as_deref(), Some("boom"));
+        store.record_exchange("hub", &PeerExchange::default()).expect("ok");
+        let p = &store.peers().expect("peers")[0];
+        assert!(p.last_error.is_none() && p.last_ok_at.is_some());
+        assert!(store.remove_peer("hub").expect("remove"));
+        assert!(!store.remove_peer("hub").expect("remove again"));
+    }
+
+    #[test]
+    fn the_first_signature_and_key_of_a_version_stay() {
+        let (_dir, store) = make();
+        let sig = |s: &str| SignatureRecord { id: "x--1".into(), version: "v".into(), signer: LTU.into(), key_id: "k".into(), sig: s.into() };
+        store.put_signatures(&[sig("first")]).expect("put");
+        store.put_signatures(&[sig("second")]).expect("put");
+        let found = store.signatures_of(&[("x--1".into(), "v".into()), ("x--2".into(), "v".into())]).expect("get");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].sig, "first");
+        let key = |k: &str| KnownKey { owner: LTU.into(), key_id: "k1".into(), public_key: k.into(), learned_from: "hub".into(), added: Timestamp::now(3) };
+        store.put_known_key(&key("AAA")).expect("key");
+        store.put_known_key(&key("BBB")).expect("key");
+        let keys = store.known_keys().expect("keys");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].public_key, "AAA");
+    }
+
+    #[test]
+    fn deletions_are_offered_only_where_the_version_could_go() {
+        let (_dir, store) = make();
+        let public = put(&store, 1, &labelled(Policy::Unclassified, Rank::Unclassified, Tlp::Green, &[]), "local:a");
+        let secret = put(&store, 2, &labelled(Policy::Eu, Rank::Secret, Tlp::Green, &[]), "local:a");
+        assert_eq!(store.version_originator(&public, "2026-01-01T00:00:00.000000000Z").expect("originator").as_deref(), Some(LTU));
+        assert_eq!(store.delete_versions(&public, &VersionFilter::All).expect("delete"), 1);
+        assert_eq!(store.delete_versions(&secret, &VersionFilter::All).expect("delete"), 1);
+        assert!(store.version_originator(&public, "2026-01-01T00:00:00.000000000Z").expect("originator").is_none());
+        let tombs = store.deletions_for(&nato_only_peer(), 0, 10).expect("deletions");
+        assert_eq!(tombs.len(), 1);
+        assert_eq!(tombs[0].id, public);
+        assert_eq!(tombs[0].origin, "local:a");
+        assert!(store.deletions_for(&nato_only_peer(), tombs[0].row, 10).expect("after").is_empty());
+    }
+}

@@ -163,3 +163,71 @@ pub fn load_peers(store: &dyn FederationStore) -> Result<Vec<Peer>, FederationEr
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_labels::Organisation;
+    use phalanx_model::Timestamp;
+    use phalanx_store::{OrganisationRecord, Registry, SqliteStore};
+
+    const LTU: &str = "identity--0e6a3b1c-1111-4a8d-9a63-7a1a6bd0f201";
+    const KEY: &str = "guZIsQ9mu/KIMKsPVM1ZrBT8O+H3gJm6JWJJF5dUFP0=";
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let mut org = Organisation::new(LTU);
+        org.country = Some("LTU".into());
+        org.memberships.insert("EU".into());
+        store
+            .put_organisation(&OrganisationRecord { org, name: "NCSC-LT".into(), kind: "national-csirt".into(), created: Timestamp::now(3) })
+            .expect("org");
+        (dir, store)
+    }
+
+    fn input<'a>(serves: &'a [String], accredited: &'a [String], ceiling: &'a str, url: &'a str, key: &'a str) -> PeerInput<'a> {
+        PeerInput { name: "ltu", url, key, serves, accredited, ceiling, exercises: &[] }
+    }
+
+    #[test]
+    fn a_peer_is_added_with_its_scope_resolved_from_the_registry() {
+        let (_dir, store) = store();
+        let serves = vec!["ncsc-lt".to_owned()];
+        let accredited = vec!["EU".to_owned(), "NATIONAL:LTU".to_owned()];
+        let config = add_peer(&store, &input(&serves, &accredited, "SECRET", "http://127.0.0.1:8470/", KEY)).expect("add");
+        assert_eq!(config.url, "http://127.0.0.1:8470");
+        assert_eq!(config.serves, vec![LTU.to_owned()]);
+        let peers = load_peers(&store).expect("load");
+        assert_eq!(peers.len(), 1);
+        assert_eq!(peers[0].scope.serves[0].country.as_deref(), Some("LTU"));
+        assert_eq!(peers[0].scope.ceiling, Rank::Secret);
+        assert!(peers[0].serves(LTU));
+        assert_eq!(peers[0].origin(), "peer:ltu");
+    }
+
+    #[test]
+    fn each_wrong_field_is_named() {
+        let (_dir, store) = store();
+        let serves = vec!["NCSC-LT".to_owned()];
+        let unknown = vec!["nobody".to_owned()];
+        let eu = vec!["EU".to_owned()];
+        let bad_policy = vec!["MARS".to_owned()];
+        let cases: Vec<(PeerInput<'_>, &str)> = vec![
+            (input(&serves, &eu, "SECRET", "ftp://x", KEY), "url"),
+            (input(&serves, &eu, "SECRET", "http://x", "AAAA"), "key"),
+            (input(&unknown, &eu, "SECRET", "http://x", KEY), "serves"),
+            (input(&[], &eu, "SECRET", "http://x", KEY), "serves"),
+            (input(&serves, &bad_policy, "SECRET", "http://x", KEY), "accredited"),
+            (input(&serves, &eu, "VERY_SECRET", "http://x", KEY), "ceiling"),
+        ];
+        for (given, field) in cases {
+            match add_peer(&store, &given) {
+                Err(FederationError::Input { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected an input error, got {other:?}"),
+            }
+        }
+        assert!(check_name("bad name").is_err());
+        assert!(store.peers().expect("peers").is_empty());
+    }
+}

@@ -138,17 +138,6 @@ impl SessionStore {
     pub fn end(&self, secret: &str) {
         self.lock().remove(&digest(secret));
     }
-
-    /// How many sessions are live.
-    pub fn len(&self) -> usize {
-        let now = Instant::now();
-        self.lock().values().filter(|e| !self.expired(e, now)).count()
-    }
-
-    /// Whether no session is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Failed logins per key (`user:<name>`, `addr:<ip>`).

@@ -1,6 +1,6 @@
 //! The analyst workspace: search and browse objects (type, label, time and
 //! full-text filters), the object page (label, versions, relationships,
-//! referenced objects, sightings), and the upload of STIX bundles with a
+//! referenced objects, correlations, sightings), and the upload of STIX bundles with a
 //! per-object result. Every read passes the user's subject to the store.
 
 use crate::error::WebError;
@@ -16,7 +16,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use phalanx_labels::{Policy, Rank, Tlp};
 use phalanx_model::Timestamp;
-use phalanx_store::{Cursor, LabelFilter, Order, Query, StoredObject, VersionFilter};
+use phalanx_api::rest::related::{DEFAULT_TOO_COMMON, TOO_COMMON_SETTING};
+use phalanx_store::{Cursor, LabelFilter, OrganisationRecord, Order, Query, Related, StoredObject, VersionFilter};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -205,6 +206,8 @@ struct ObjectView {
     relationships: Vec<StoredObject>,
     sightings: Vec<StoredObject>,
     referenced: Vec<StoredObject>,
+    related: Related,
+    organisations: Vec<OrganisationRecord>,
 }
 
 fn referenced_ids(value: &Value) -> Vec<String> {
@@ -256,12 +259,17 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         } else {
             store.query(&actor.subject, &Query { ids, versions: VersionFilter::Last, ..Query::default() })?.objects
         };
+        // Correlations (same value, CIDR containment, parent domains),
+        // computed by the store under the read rule, with the node's bound.
+        let too_common = store.setting(TOO_COMMON_SETTING)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_TOO_COMMON);
+        let related = store.related(&actor.subject, &id, too_common)?.unwrap_or_default();
+        let organisations = store.organisations()?;
         let mut shown: Vec<StoredObject> = versions.clone();
         shown.extend(relationships.iter().cloned());
         shown.extend(sightings.iter().cloned());
         shown.extend(referenced.iter().cloned());
         phalanx_auth::audit_reads(store.as_ref(), &actor, &shown, "web:object")?;
-        Ok(ObjectView { versions, relationships, sightings, referenced })
+        Ok(ObjectView { versions, relationships, sightings, referenced, related, organisations })
     })
     .await?;
     let mut highest = Highest::new();
@@ -312,10 +320,18 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         .map(|r| {
             let value: Value = serde_json::from_str(&r.json).unwrap_or(Value::Null);
             let s = |k: &str| value.get(k).map(|v| v.to_string().trim_matches('"').to_owned()).unwrap_or_default();
+            let mut by: Vec<String> = Vec::new();
+            for w in value.get("where_sighted_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                by.push(match view.organisations.iter().find(|o| o.org.id == w) {
+                    Some(o) => format!("{} ({})", o.name, o.org.country.as_deref().unwrap_or("-")),
+                    None => w.to_owned(),
+                });
+            }
             format!(
-                "<tr class=\"sighting\"><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"sighting\"><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&object_href(&r.id)),
                 esc(&r.id),
+                esc(&by.join(", ")),
                 esc(&s("count")),
                 esc(&s("first_seen")),
                 esc(&s("last_seen")),
@@ -331,6 +347,7 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
          <section class=\"panel\"><h2>Versions</h2>{versions}</section>\
          <section class=\"panel\"><h2>Relationships</h2>{relations}</section>\
          <section class=\"panel\"><h2>Refers to</h2>{referenced}</section>\
+         <section class=\"panel\"><h2>Correlations</h2>{correlations}</section>\
          <section class=\"panel\"><h2>Sightings</h2>{sightings}</section>",
         label = badge(&latest.label),
         id = esc(&latest.id),
@@ -341,10 +358,37 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         versions = table("versions", &["version", "added", "label", "origin", ""], &version_rows, "No version."),
         relations = table("relationships", &["relationship", "other end", "label"], &relation_rows, "No relationship you may read."),
         referenced = table("referenced", &["type", "name", "label", "added"], &referenced_rows, "Refers to nothing you may read."),
-        sightings = table("sightings", &["sighting", "count", "first seen", "last seen", "label"], &sighting_rows, "No sighting you may read."),
+        sightings = table("sightings", &["sighting", "where sighted", "count", "first seen", "last seen", "label"], &sighting_rows, "No sighting you may read."),
+        correlations = render_correlations(&view.related),
     );
     let title = display_name(&latest.json, &latest.id);
     Ok(page(&current, &state.config().node_name, &title, &highest, &body))
+}
+
+/// The correlation links of an object (objects the user may read that share
+/// a value, contain it or are contained), and the values too common to follow.
+fn render_correlations(related: &Related) -> String {
+    let rows: Vec<String> = related
+        .links
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr class=\"correlation\"><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td></tr>",
+                esc(&l.kind),
+                esc(&l.value),
+                esc(&serde_json::to_value(l.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                esc(&object_href(&l.id)),
+                esc(&l.id),
+                esc(&l.other_value)
+            )
+        })
+        .collect();
+    let mut out = table("correlations", &["kind", "value", "link", "other object", "its value"], &rows, "No correlation with anything you may read.");
+    if !related.too_common.is_empty() {
+        let values: Vec<String> = related.too_common.iter().map(|t| format!("{} {}", t.kind, t.value)).collect();
+        out.push_str(&format!("<p class=\"muted\">Too common to follow: {}</p>", esc(&values.join(", "))));
+    }
+    out
 }
 
 /// `GET /ui/upload`: the upload form (the script posts the file with

@@ -99,11 +99,13 @@ pub fn node_organisation(store: &SqliteStore) -> anyhow::Result<String> {
     store.setting(NODE_ORG_SETTING)?.context("the node has no organisation: run `phalanx init`")
 }
 
-/// Stores the Phalanx label extension-definition and the identity that
-/// publishes it, so that exports can carry them.
+/// Stores the Phalanx label extension-definition, the identity that
+/// publishes it and the rapid-response extension-definitions, so that
+/// exports and TAXII carry them, also for objects received from peers.
 fn seed_definitions(store: &SqliteStore, admin: &UserRecord) -> anyhow::Result<()> {
     let actor = store.actor(admin, None)?;
-    let objects = [phalanx_labels::phalanx_identity(), phalanx_labels::extension_definition()];
+    let mut objects = vec![phalanx_labels::phalanx_identity(), phalanx_labels::extension_definition()];
+    objects.extend(phalanx_response::stix::extension_definitions());
     let mut txn = store.begin()?;
     for value in objects {
         let parsed = phalanx_model::StixObject::from_value(value, "$")

@@ -79,28 +79,36 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         return Ok(reply);
     }
 
-    // Keys: only for organisations the peer serves; an id names one key.
+    // Keys: only for organisations the peer serves; an id names one key
+    // (it is the hash of the key), so a known id is never replaced.
     let mut refused: Vec<Refused> = Vec::new();
+    let mut known = HashMap::new();
+    for k in store.known_keys()? {
+        if let Ok(public) = parse_public_key(&k.public_key) {
+            known.insert((k.owner, k.key_id), public);
+        }
+    }
     for key in &batch.keys {
+        if known.contains_key(&(key.owner.clone(), key.key_id.clone())) {
+            continue;
+        }
         if !peer.serves(&key.owner) {
             tracing::warn!(peer = %peer.name, owner = %key.owner, "key of an organisation the peer does not serve ignored");
             continue;
         }
         match parse_public_key(&key.public_key) {
-            Ok(public) if key_id_of(&public) == key.key_id => store.put_known_key(&KnownKey {
-                owner: key.owner.clone(),
-                key_id: key.key_id.clone(),
-                public_key: key.public_key.clone(),
-                learned_from: peer.name.clone(),
-                added: Timestamp::now(3),
-            })?,
+            Ok(public) if key_id_of(&public) == key.key_id => {
+                store.put_known_key(&KnownKey {
+                    owner: key.owner.clone(),
+                    key_id: key.key_id.clone(),
+                    public_key: key.public_key.clone(),
+                    learned_from: peer.name.clone(),
+                    added: Timestamp::now(3),
+                })?;
+                tracing::info!(peer = %peer.name, owner = %key.owner, key_id = %key.key_id, "key learned");
+                known.insert((key.owner.clone(), key.key_id.clone()), public);
+            }
             _ => tracing::warn!(peer = %peer.name, owner = %key.owner, key_id = %key.key_id, "malformed key ignored"),
-        }
-    }
-    let mut known = HashMap::new();
-    for k in store.known_keys()? {
-        if let Ok(public) = parse_public_key(&k.public_key) {
-            known.insert((k.owner, k.key_id), public);
         }
     }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// Largest batch body accepted or read, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 /// Requests per second a peer may make (burst: twice as many).
-pub const PEER_RATE_PER_SEC: f64 = 50.0;
+pub const PEER_RATE_PER_SEC: f64 = 100.0;
 /// Batches taken at once (others wait up to [`BUSY_WAIT`], then get 503).
 pub const CONCURRENT_BATCHES: usize = 2;
 /// How long a batch waits for its turn.

@@ -69,7 +69,7 @@ impl Resp {
 /// bob (CERT-LT viewer, UNCLASSIFIED), carol (CERT-EE analyst,
 /// UNCLASSIFIED) and the node's admin (node-admin, UNCLASSIFIED).
 pub(crate) struct Server {
-    data: tempfile::TempDir,
+    pub(crate) data: tempfile::TempDir,
     child: Child,
     base: String,
     tokens: HashMap<String, String>,

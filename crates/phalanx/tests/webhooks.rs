@@ -241,3 +241,59 @@ fn events_are_signed_retried_and_sent_only_to_who_may_read_them() {
     assert_eq!(overdue[0].path, "/alice");
     assert_eq!(overdue[0].json()["detail"]["deadline"], "task-due");
 }
+
+#[test]
+fn a_collective_alert_raised_by_the_node_reaches_the_webhook() {
+    let receiver = Receiver::start(Vec::new());
+    let config = format!(
+        "version = 1\nalert_poll_secs = 1\n\n[[webhooks]]\nname = \"coordinators\"\nurl = \"http://127.0.0.1:{}/alerts\"\nsecret = \"{SECRET_ALICE}\"\nas_user = \"alice\"\nevents = [\"collective-alert.raised\", \"collective-alert.updated\"]\n",
+        receiver.port
+    );
+    let s = Server::start_with(Some(&config));
+    let data = s.data.path().to_owned();
+    let cli = |args: &[&str]| {
+        let out = crate::common::phalanx_in(&data, args);
+        assert!(out.status.success(), "phalanx {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    // Sensors of three more nations, and a TLP:GREEN indicator.
+    for c in ["EST", "LVA", "POL"] {
+        cli(&["org", "add", "--name", &format!("CERT-{c}"), "--country", c, "--member-of", "EU"]);
+        cli(&["user", "add", "--name", &format!("sensor-{c}"), "--org", &format!("CERT-{c}"), "--role", "analyst"]);
+    }
+    let indicator = json!({"type": "bundle", "id": "bundle--0b1d2c3e-4f50-4a61-8b72-9c83d4e5f601", "objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--0b1d2c3e-4f50-4a61-8b72-9c83d4e5f6aa",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": "C2 of the wiper",
+        "pattern": "[domain-name:value = 'c2.wiper.example']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}]});
+    let file = data.join("indicator.json");
+    std::fs::write(&file, indicator.to_string()).expect("write");
+    cli(&["import", "--as", "alice", file.to_str().expect("path")]);
+    std::thread::sleep(Duration::from_millis(1500)); // the webhook starts from "now"
+    // Two nations see it: no alert yet. The third makes it collective.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let sight = |country: &str| {
+        let log = data.join(format!("dns-{country}.json"));
+        std::fs::write(&log, format!("{{\"ts\":{now},\"query\":\"c2.wiper.example\"}}\n")).expect("write");
+        let user = if country == "LTU" { "alice".to_owned() } else { format!("sensor-{country}") };
+        cli(&["match", "--as", &user, "--default-tlp", "green", "--sensor", country, log.to_str().expect("path")]);
+    };
+    sight("EST");
+    sight("LVA");
+    std::thread::sleep(Duration::from_millis(3000));
+    assert!(receiver.all().is_empty(), "two nations are not collective: {:#?}", receiver.all());
+    sight("POL");
+    let all = receiver.wait_for("the collective alert", |all| !all.is_empty());
+    let alert = &all[0];
+    assert_eq!(alert.event(), "collective-alert.raised", "{alert:#?}");
+    assert!(signature_is_valid(alert, SECRET_ALICE));
+    let body = alert.json();
+    assert_eq!(body["detail"]["countries"], json!(["EST", "LVA", "POL"]), "{body}");
+    assert_eq!(body["object"]["type"], "grouping");
+    assert_eq!(body["object"]["context"], "suspicious-activity");
+    // A fourth nation updates the same alert.
+    sight("LTU");
+    let all = receiver.wait_for("the updated alert", |all| all.iter().any(|r| r.event() == "collective-alert.updated"));
+    let updated = all.iter().find(|r| r.event() == "collective-alert.updated").expect("update");
+    assert_eq!(updated.json()["object_ref"], body["object_ref"], "the same alert grows");
+    assert_eq!(updated.json()["detail"]["countries"], json!(["EST", "LTU", "LVA", "POL"]));
+}

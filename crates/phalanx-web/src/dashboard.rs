@@ -24,7 +24,7 @@ use phalanx_response::incident::{Incident, IncidentStatus};
 use phalanx_response::request::{AssistanceRequest, RequestState};
 use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, INCIDENT_TYPE};
 use phalanx_response::vocab::{ImpactSeverity, Sector};
-use phalanx_store::{OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
+use phalanx_store::{Order, OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -119,6 +119,92 @@ pub struct Series {
     pub incidents: Vec<u64>,
 }
 
+/// Daily counts of one reader, kept between renders: versions are only
+/// ever appended with a strictly increasing `date_added`, so the count of
+/// a day up to a known newest version never changes, and a later render
+/// only counts what was added after it.
+#[derive(Clone, Debug, Default)]
+struct ReaderSeries {
+    /// `date_added` (µs) of the newest version counted.
+    counted_to: i64,
+    /// Day start (Unix s) → indicators, sightings, incidents.
+    days: BTreeMap<i64, [u64; 3]>,
+}
+
+/// The daily counts per reader (keyed by everything the read rule looks
+/// at: the subject itself), bounded in size.
+#[derive(Default)]
+pub struct SeriesCache {
+    readers: std::sync::Mutex<HashMap<String, ReaderSeries>>,
+}
+
+/// Most readers whose daily counts are kept.
+const SERIES_CACHE_READERS: usize = 1000;
+
+/// The types counted per day, in [`Series`] order.
+const SERIES_TYPES: [&str; 3] = ["indicator", "sighting", INCIDENT_TYPE];
+
+impl SeriesCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        SeriesCache::default()
+    }
+
+    /// The last [`SERIES_DAYS`] days' counts for `subject` at `now`,
+    /// counting only what was added since the previous call for the same
+    /// reader.
+    pub fn series(&self, store: &dyn Store, subject: &Subject, now: Timestamp) -> Result<Series, StoreError> {
+        let key = format!("{subject:?}");
+        let newest_query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
+        let newest = store.query(subject, &newest_query)?.objects.first().map(|o| o.date_added.unix_micros()).unwrap_or(0);
+        let today = day_start(now.unix_secs());
+        let first_day = today - (SERIES_DAYS - 1) * 86_400;
+        let mut cached = self.lock().get(&key).cloned().unwrap_or_default();
+        if newest > cached.counted_to {
+            // Count (counted_to, newest] day by day.
+            let from = cached.counted_to.max(first_day * 1_000_000 - 1);
+            let mut day = day_start(from.div_euclid(1_000_000)).max(first_day);
+            while day <= today && day * 1_000_000 <= newest {
+                let after = from.max(day * 1_000_000 - 1);
+                let before = newest.min((day + 86_400) * 1_000_000 - 1) + 1;
+                let counts = cached.days.entry(day).or_insert([0; 3]);
+                for (n, ty) in SERIES_TYPES.iter().enumerate() {
+                    let query = Query {
+                        types: vec![(*ty).to_owned()],
+                        added_after: Some(Timestamp::from_unix_micros(after)),
+                        added_before: Some(Timestamp::from_unix_micros(before)),
+                        versions: VersionFilter::All,
+                        ..Query::default()
+                    };
+                    counts[n] += store.count(subject, &query)?;
+                }
+                day += 86_400;
+            }
+            cached.counted_to = newest;
+        }
+        cached.days.retain(|d, _| *d >= first_day);
+        let mut series = Series::default();
+        for i in 0..SERIES_DAYS {
+            let day = first_day + i * 86_400;
+            let c = cached.days.get(&day).copied().unwrap_or([0; 3]);
+            series.days.push(day);
+            series.indicators.push(c[0]);
+            series.sightings.push(c[1]);
+            series.incidents.push(c[2]);
+        }
+        let mut readers = self.lock();
+        if readers.len() >= SERIES_CACHE_READERS && !readers.contains_key(&key) {
+            readers.clear();
+        }
+        readers.insert(key, cached);
+        Ok(series)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ReaderSeries>> {
+        self.readers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Everything the operating picture shows, computed under one reader.
 #[derive(Clone, Debug, Default)]
 pub struct Picture {
@@ -190,6 +276,7 @@ pub fn compute(
     store: &dyn Store,
     subject: &Subject,
     organisations: &[OrganisationRecord],
+    series: &SeriesCache,
     now: Timestamp,
 ) -> Result<Picture, StoreError> {
     let country_of: HashMap<&str, &str> =
@@ -273,6 +360,10 @@ pub fn compute(
     p.deadlines.sort_by(|a, b| a.due.cmp(&b.due));
 
     for stored in latest_of(store, subject, "grouping")? {
+        // Most groupings are not alerts: skip them without parsing.
+        if !stored.json.contains(ALERT_EXTENSION_ID) {
+            continue;
+        }
         if let Some(alert) = AlertRow::from_stored(&stored) {
             p.highest.add(&stored.label);
             p.alerts.push(alert);
@@ -280,25 +371,7 @@ pub fn compute(
     }
     p.alerts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| b.stored.date_added.cmp(&a.stored.date_added)));
 
-    let today = day_start(now.unix_secs());
-    for i in (0..SERIES_DAYS).rev() {
-        let start = today - i * 86_400;
-        p.series.days.push(start);
-        let mut counts = [0u64; 3];
-        for (n, ty) in ["indicator", "sighting", INCIDENT_TYPE].iter().enumerate() {
-            let query = Query {
-                types: vec![(*ty).to_owned()],
-                added_after: Some(Timestamp::from_unix_micros(start * 1_000_000 - 1)),
-                added_before: Some(Timestamp::from_unix_micros((start + 86_400) * 1_000_000)),
-                versions: VersionFilter::All,
-                ..Query::default()
-            };
-            counts[n] = store.count(subject, &query)?;
-        }
-        p.series.indicators.push(counts[0]);
-        p.series.sightings.push(counts[1]);
-        p.series.incidents.push(counts[2]);
-    }
+    p.series = series.series(store, subject, now)?;
     Ok(p)
 }
 
@@ -486,9 +559,11 @@ fn render_country_table(p: &Picture) -> String {
 async fn picture_html(state: &WebState, current: &Current) -> Result<(String, Highest), WebError> {
     let store = state.api().store().clone();
     let actor = current.actor.clone();
+    let cache = state.clone();
     blocking(state, move || {
+        let cache = cache.caches();
         let organisations = store.organisations()?;
-        let picture = compute(store.as_ref(), &actor.subject, &organisations, Timestamp::now(3))?;
+        let picture = compute(store.as_ref(), &actor.subject, &organisations, &cache.series, Timestamp::now(3))?;
         phalanx_auth::audit_reads(store.as_ref(), &actor, &picture.shown(), "web:dashboard")?;
         Ok((render(&picture), picture.highest))
     })

@@ -80,6 +80,13 @@ struct Inner {
     config: WebConfig,
     sessions: SessionStore,
     throttle: Throttle,
+    caches: Caches,
+}
+
+/// What the UI keeps between requests to answer faster.
+pub struct Caches {
+    /// The dashboard's daily counts per reader.
+    pub series: dashboard::SeriesCache,
 }
 
 /// What the UI's handlers share; cheap to clone.
@@ -92,7 +99,8 @@ impl WebState {
     pub fn new(api: AppState, config: WebConfig) -> Self {
         let sessions = SessionStore::new(config.session_idle, config.session_absolute);
         let throttle = Throttle::new(config.login_failures_allowed);
-        WebState(Arc::new(Inner { api, config, sessions, throttle }))
+        let caches = Caches { series: dashboard::SeriesCache::new() };
+        WebState(Arc::new(Inner { api, config, sessions, throttle, caches }))
     }
 
     /// The API state (store, notifications, blocking slots).
@@ -113,6 +121,11 @@ impl WebState {
     /// The failed-login throttle.
     pub fn throttle(&self) -> &Throttle {
         &self.0.throttle
+    }
+
+    /// The caches.
+    pub fn caches(&self) -> &Caches {
+        &self.0.caches
     }
 }
 

@@ -248,6 +248,21 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
     assert!(a.contains("data-classification=\"SECRET\""), "the banner shows the highest label shown");
     assert!(!b.contains("data-classification=\"SECRET\""));
     assert!(a.contains("Collective threat: ") && b.contains("Collective threat: "));
+    // The daily plots count under the rule as well, and follow new writes.
+    assert_eq!(attr(&a, "id=\"series-totals\"", "data-incidents"), Some("5"));
+    assert_eq!(attr(&b, "id=\"series-totals\"", "data-incidents"), Some("3"));
+    // Four demo sightings and the two of the OASIS examples.
+    assert_eq!(attr(&b, "id=\"series-totals\"", "data-sightings"), Some("6"));
+    let opened = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .arg("--data")
+        .arg(&demo.data_path)
+        .args(["incident", "open", "--as", "pl-analyst", "--name", "Botnet in a water utility", "--country", "POL", "--tlp", "green"])
+        .output()
+        .expect("run phalanx");
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    let b = demo.get("/", &restricted).body;
+    assert_eq!(attr(&b, "id=\"series-totals\"", "data-incidents"), Some("4"));
+    assert_eq!(attr(&b, "id=\"open-incidents\"", "data-open"), Some("4"));
 
     // In an exercise context the banner says so, and no real-world data counts.
     let (exercise, r3) = demo.login_in("lt-analyst", "demo-lt-analyst-pw", "cyber-europe-2026");
@@ -259,7 +274,7 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
 
     // The fragment (live refresh) is computed the same way.
     let fragment = demo.get("/ui/fragment/picture", &restricted).body;
-    assert_eq!(attr(&fragment, "id=\"open-incidents\"", "data-open"), Some("3"));
+    assert_eq!(attr(&fragment, "id=\"open-incidents\"", "data-open"), Some("4"));
     assert_eq!(demo.get("/ui/fragment/picture", &Jar::default()).status, 303);
 
     // Search and the incident page: the SECRET incident exists for one user only.

@@ -5,9 +5,7 @@
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
 const TLP_CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
@@ -107,34 +105,20 @@ impl Server {
             tokens.insert(name.to_owned(), last_line(&out));
         }
         tokens.insert("admin".to_owned(), last_line(&phalanx(d, &["token", "new", "--user", "admin"])));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
-            .arg("--data")
-            .arg(d)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(config.map(|text| {
-                let path = data.path().join("serve.toml");
-                std::fs::write(&path, text).expect("write the configuration");
-                vec!["--config".to_owned(), path.display().to_string()]
-            }).unwrap_or_default())
-            .env_remove("PHALANX_USER")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("server printed its address");
-        let base = line.strip_prefix("listening on ").expect("listening line").to_owned();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent();
+        let (child, base) = crate::common::spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_phalanx"))
+                .arg("--data")
+                .arg(d)
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(config.map(|text| {
+                    let path = data.path().join("serve.toml");
+                    std::fs::write(&path, text).expect("write the configuration");
+                    vec!["--config".to_owned(), path.display().to_string()]
+                }).unwrap_or_default())
+                .env_remove("PHALANX_USER")
+                .stderr(Stdio::null()),
+        );
+        let agent = crate::common::http_agent();
         Server { data, child, base, tokens, agent }
     }
 
@@ -147,15 +131,8 @@ impl Server {
             b = b.header("Content-Type", ct);
         }
         let request = b.body(body.unwrap_or_default().into_bytes()).expect("request");
-        let mut response = self.agent.run(request).expect("http");
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
-            .collect();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Resp { status, headers, body }
+        let answer = crate::common::http_send(&self.agent, request);
+        Resp { status: answer.status, headers: answer.headers, body: answer.body }
     }
 
     pub(crate) fn get(&self, path: &str, user: Option<&str>) -> Resp {

@@ -90,16 +90,8 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("server printed its address");
-        let base = line.strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        let (child, url) = crate::common::spawn_serve(cmd.stderr(Stdio::null()));
+        let base = url.strip_prefix("http://").unwrap_or_else(|| panic!("unexpected address: {url}"));
         self.addr = base.to_owned();
         self.child = Some(child);
     }

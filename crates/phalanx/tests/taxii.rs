@@ -141,17 +141,8 @@ impl Node {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("server printed its address");
-        let base = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line: {line}"));
-        self.base = base.to_owned();
+        let (child, base) = crate::common::spawn_serve(cmd.stderr(Stdio::null()));
+        self.base = base;
         self.child = Some(child);
     }
 
@@ -169,15 +160,8 @@ impl Node {
             b = b.header("Authorization", format!("Basic {}", base64(format!("{user}:{token}").as_bytes())));
         }
         let request = b.body(body.unwrap_or_default()).expect("request");
-        let mut response = self.agent.run(request).expect("http");
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
-            .collect();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Resp { status, headers, body }
+        let answer = crate::common::http_send(&self.agent, request);
+        Resp { status: answer.status, headers: answer.headers, body: answer.body }
     }
 
     fn get(&self, path: &str, user: Option<&str>) -> Resp {

@@ -99,3 +99,53 @@ pub fn text(out: &Output) -> String {
 pub fn last_line(s: &str) -> &str {
     s.lines().last().unwrap_or_default()
 }
+
+/// Spawns `cmd` (a `phalanx serve` command line) with its standard output
+/// piped, and waits up to 60 s for the `listening on URL` line. Returns the
+/// process and the URL.
+pub fn spawn_serve(cmd: &mut Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn phalanx serve");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("serve printed its address");
+    let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line of serve: {line}"));
+    (child, url.to_owned())
+}
+
+/// An HTTP answer: status, headers (names in lower case), body text.
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: std::collections::HashMap<String, String>,
+    /// The body.
+    pub body: String,
+}
+
+/// An HTTP client that answers error statuses like any other (30 s timeout).
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+/// Sends `request` and reads the whole answer.
+pub fn http_send(agent: &ureq::Agent, request: ureq::http::Request<Vec<u8>>) -> HttpAnswer {
+    let mut response = agent.run(request).expect("http");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    HttpAnswer { status, headers, body }
+}

@@ -19,12 +19,7 @@ struct Desk {
 impl Desk {
     fn of(node: &FedNode) -> Desk {
         let token = node.ok(&["token", "new", "--user", "analyst"]).lines().last().unwrap_or_default().trim().to_owned();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent();
-        Desk { base: node.url(), token, agent }
+        Desk { base: node.url(), token, agent: crate::common::http_agent() }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
@@ -35,10 +30,8 @@ impl Desk {
             .header("Content-Type", "application/json")
             .body(body.map(|b| b.to_string()).unwrap_or_default().into_bytes())
             .expect("request");
-        let mut response = self.agent.run(request).expect("http");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let answer = crate::common::http_send(&self.agent, request);
+        (answer.status, serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body)))
     }
 
     #[track_caller]

@@ -186,9 +186,8 @@ impl Federation {
     pub fn take_batch(&self, peer: &Peer, batch: Batch) -> Result<PushReply, ReceiveError> {
         let lock = self.receive_lock(&peer.name);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let stored_any = !batch.objects.is_empty();
         let reply = receive(self.store.as_ref(), peer, &self.node_org, batch)?;
-        if stored_any && reply.stored > 0 {
+        if reply.stored > 0 || reply.deleted > 0 {
             (self.on_commit)();
             self.wakeup.notify();
         }

@@ -17,6 +17,8 @@ use phalanx_response::request::AssistanceRequest;
 use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, INCIDENT_TYPE, TASK_TYPE};
 use phalanx_response::task::{Task, TaskStatus};
 use phalanx_response::{DeadlineState, Incident};
+use phalanx_labels::Subject;
+use phalanx_store::{Cursor, Order, Query, Store, StoreError, StoredObject, VersionFilter};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -184,6 +186,54 @@ pub fn overdue_deadlines(object: &Value, now: Timestamp) -> Vec<ResponseEvent> {
         _ => {}
     }
     events
+}
+
+/// Where a feed that starts "from now" begins: the newest version `reader`
+/// may read (0 on an empty store).
+pub fn newest_cursor(store: &dyn Store, reader: &Subject) -> Result<Cursor, StoreError> {
+    let query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
+    let page = store.query(reader, &query)?;
+    Ok(Cursor(page.objects.first().map(|o| o.seq).unwrap_or(0)))
+}
+
+/// Whether `stored` is the first version of its object that `reader` may
+/// read (its creation, as far as that reader knows).
+pub fn is_first_readable_version(store: &dyn Store, reader: &Subject, stored: &StoredObject) -> Result<bool, StoreError> {
+    if stored.version.is_none() {
+        return Ok(true); // unversioned objects (most SCOs) have one version only
+    }
+    let first = Query {
+        ids: vec![stored.id.clone()],
+        versions: VersionFilter::All,
+        order: Order::AddedAscending,
+        limit: 1,
+        ..Query::default()
+    };
+    Ok(store.query(reader, &first)?.objects.first().is_none_or(|earliest| earliest.seq >= stored.seq))
+}
+
+/// The deadlines overdue at `now` among the latest incidents, assistance
+/// requests and tasks that `reader` may read: each event with the stored
+/// version and the object it is about.
+pub fn overdue_now(
+    store: &dyn Store,
+    reader: &Subject,
+    now: Timestamp,
+) -> Result<Vec<(ResponseEvent, StoredObject, Value)>, StoreError> {
+    let query = Query {
+        types: vec![INCIDENT_TYPE.to_owned(), ASSISTANCE_REQUEST_TYPE.to_owned(), TASK_TYPE.to_owned()],
+        versions: VersionFilter::Last,
+        exclude_revoked: true,
+        ..Query::default()
+    };
+    let mut out = Vec::new();
+    for stored in store.query(reader, &query)?.objects {
+        let Ok(object) = serde_json::from_str::<Value>(&stored.json) else { continue };
+        for event in overdue_deadlines(&object, now) {
+            out.push((event, stored.clone(), object.clone()));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -189,22 +189,8 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
     let mut seen: HashSet<&str> = HashSet::new();
     let mut events = Vec::with_capacity(page.objects.len());
     for o in &page.objects {
-        let first_version = if seen.contains(o.id.as_str()) {
-            false
-        } else if o.version.is_none() {
-            // Unversioned objects (most SCOs) have one version only.
-            true
-        } else {
-            // The earliest version of the object the caller may read.
-            let first = Query {
-                ids: vec![o.id.clone()],
-                versions: VersionFilter::All,
-                order: Order::AddedAscending,
-                limit: 1,
-                ..Query::default()
-            };
-            store.query(&caller.subject, &first)?.objects.first().is_none_or(|earliest| earliest.seq >= o.seq)
-        };
+        let first_version =
+            !seen.contains(o.id.as_str()) && events::is_first_readable_version(store.as_ref(), &caller.subject, o)?;
         let kind = if o.revoked {
             ChangeKind::Revoked
         } else if phalanx_matcher::alert::is_alert_json(&o.object_type, &o.json) {
@@ -234,26 +220,12 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
 /// the keys already announced on this stream.
 fn overdue_events(state: &AppState, caller: &Caller, sent: &mut HashSet<String>) -> Result<Vec<Event>, ApiError> {
     let now = phalanx_response::Clock::now(&phalanx_response::SystemClock);
-    let query = Query {
-        types: vec![
-            phalanx_response::stix::INCIDENT_TYPE.to_owned(),
-            phalanx_response::stix::ASSISTANCE_REQUEST_TYPE.to_owned(),
-            phalanx_response::stix::TASK_TYPE.to_owned(),
-        ],
-        versions: VersionFilter::Last,
-        exclude_revoked: true,
-        ..Query::default()
-    };
-    let page = state.store().query(&caller.subject, &query)?;
     let mut out = Vec::new();
-    for o in &page.objects {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&o.json) else { continue };
-        for event in events::overdue_deadlines(&value, now) {
-            let key = event.detail["key"].as_str().unwrap_or_default().to_owned();
-            if sent.insert(key) {
-                let data = serde_json::to_string(&event).map_err(ApiError::internal)?;
-                out.push(Event::default().event(events::DEADLINE_OVERDUE).data(data));
-            }
+    for (event, _, _) in events::overdue_now(state.store().as_ref(), &caller.subject, now)? {
+        let key = event.detail["key"].as_str().unwrap_or_default().to_owned();
+        if sent.insert(key) {
+            let data = serde_json::to_string(&event).map_err(ApiError::internal)?;
+            out.push(Event::default().event(events::DEADLINE_OVERDUE).data(data));
         }
     }
     Ok(out)
@@ -261,9 +233,7 @@ fn overdue_events(state: &AppState, caller: &Caller, sent: &mut HashSet<String>)
 
 /// The newest version the caller may read (where "from now" starts).
 fn newest_cursor(state: &AppState, caller: &Caller) -> Result<Cursor, ApiError> {
-    let query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
-    let page = state.store().query(&caller.subject, &query)?;
-    Ok(Cursor(page.objects.first().map(|o| o.seq).unwrap_or(0)))
+    Ok(events::newest_cursor(state.store().as_ref(), &caller.subject)?)
 }
 
 /// The state of one open stream.

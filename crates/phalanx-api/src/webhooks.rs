@@ -256,7 +256,7 @@ impl Sender {
         let cursor = match self.store.setting(&self.key("cursor"))?.and_then(|c| Cursor::decode(&c)) {
             Some(c) => c,
             None => {
-                let newest = self.newest(actor)?;
+                let newest = events::newest_cursor(self.store.as_ref(), &actor.subject)?;
                 self.store.set_setting(&self.key("cursor"), &newest.encode())?;
                 newest
             }
@@ -275,14 +275,7 @@ impl Sender {
                 continue;
             }
             let Ok(object) = serde_json::from_str::<Value>(&stored.json) else { continue };
-            let first = Query {
-                ids: vec![stored.id.clone()],
-                versions: VersionFilter::All,
-                order: Order::AddedAscending,
-                limit: 1,
-                ..Query::default()
-            };
-            let first_version = self.store.query(&actor.subject, &first)?.objects.first().is_none_or(|o| o.seq >= stored.seq);
+            let first_version = events::is_first_readable_version(self.store.as_ref(), &actor.subject, stored)?;
             for event in events::version_events(&object, first_version) {
                 if self.config.wants(event.kind) {
                     self.deliver(actor, &event, stored, &object);
@@ -296,39 +289,19 @@ impl Sender {
         Ok(true)
     }
 
-    fn newest(&self, actor: &Actor) -> Result<Cursor, phalanx_store::StoreError> {
-        let query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
-        let page = self.store.query(&actor.subject, &query)?;
-        Ok(Cursor(page.objects.first().map(|o| o.seq).unwrap_or(0)))
-    }
-
     /// Sends each deadline that is overdue now and was not sent before.
     fn scan_deadlines(&mut self, actor: &Actor) -> Result<(), phalanx_store::StoreError> {
         if !self.config.wants(events::DEADLINE_OVERDUE) {
             return Ok(());
         }
         let now = phalanx_response::Clock::now(&phalanx_response::SystemClock);
-        let query = Query {
-            types: vec![
-                phalanx_response::stix::INCIDENT_TYPE.to_owned(),
-                phalanx_response::stix::ASSISTANCE_REQUEST_TYPE.to_owned(),
-                phalanx_response::stix::TASK_TYPE.to_owned(),
-            ],
-            versions: VersionFilter::Last,
-            exclude_revoked: true,
-            ..Query::default()
-        };
-        let page = self.store.query(&actor.subject, &query)?;
         let mut current = BTreeSet::new();
-        for stored in &page.objects {
-            let Ok(object) = serde_json::from_str::<Value>(&stored.json) else { continue };
-            for event in events::overdue_deadlines(&object, now) {
-                let key = event.detail["key"].as_str().unwrap_or_default().to_owned();
-                if !self.overdue_sent.contains(&key) {
-                    self.deliver(actor, &event, stored, &object);
-                }
-                current.insert(key);
+        for (event, stored, object) in events::overdue_now(self.store.as_ref(), &actor.subject, now)? {
+            let key = event.detail["key"].as_str().unwrap_or_default().to_owned();
+            if !self.overdue_sent.contains(&key) {
+                self.deliver(actor, &event, &stored, &object);
             }
+            current.insert(key);
         }
         // Keep only what is still overdue: a deadline that is met (or whose
         // object is gone) is forgotten, a new due time is a new key.

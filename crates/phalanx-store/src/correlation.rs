@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS observable_values (
     PRIMARY KEY (seq, kind, value)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS observable_values_value ON observable_values (kind, value);
-CREATE INDEX IF NOT EXISTS observable_values_range ON observable_values (kind, lo);
+-- Range lookups (containment, subdomains) only concern addresses and domains.
+CREATE INDEX IF NOT EXISTS observable_values_range ON observable_values (kind, lo) WHERE lo IS NOT NULL;
 "#;
 
 /// The setting that says `observable_values` covers every stored version.

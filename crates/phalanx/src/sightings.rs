@@ -149,7 +149,7 @@ impl Poster {
         match self.deliver(objects) {
             Ok(refused) => {
                 self.last_modified = modified;
-                self.written += changed.len() as u64 - refused;
+                self.written += (changed.len() as u64).saturating_sub(refused);
                 self.refused += refused;
                 Ok(())
             }

@@ -22,7 +22,8 @@ use phalanx_model::Timestamp;
 use phalanx_response::clock::DeadlineState;
 use phalanx_response::incident::{Incident, IncidentStatus};
 use phalanx_response::request::{AssistanceRequest, RequestState};
-use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, INCIDENT_TYPE};
+use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, INCIDENT_EXTENSION_ID, INCIDENT_TYPE};
+use serde::Deserialize;
 use phalanx_response::vocab::{ImpactSeverity, Sector};
 use phalanx_store::{Order, OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
 use serde_json::Value;
@@ -244,6 +245,26 @@ impl Picture {
     }
 }
 
+/// The parts of an incident's Phalanx extension that the picture counts
+/// by, read straight from the JSON text (the rest is skipped unparsed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IncidentFacts {
+    reporter_ref: String,
+    affected_countries: Vec<String>,
+    sectors: Vec<Sector>,
+    nis_impact_severity: Option<ImpactSeverity>,
+    significant: bool,
+    status: Option<IncidentStatus>,
+}
+
+/// An incident's extensions, for [`IncidentFacts`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IncidentSummary {
+    extensions: HashMap<String, IncidentFacts>,
+}
+
 /// The column of an impact severity.
 fn severity_column(severity: Option<ImpactSeverity>) -> usize {
     match severity {
@@ -283,17 +304,22 @@ pub fn compute(
         organisations.iter().filter_map(|o| o.org.country.as_deref().map(|c| (o.org.id.as_str(), c))).collect();
     let mut p = Picture::default();
 
-    for stored in latest_of(store, subject, INCIDENT_TYPE)? {
+    let started = std::time::Instant::now();
+    let incidents = latest_of(store, subject, INCIDENT_TYPE)?;
+    let read_incidents = started.elapsed();
+    for stored in &incidents {
         p.highest.add(&stored.label);
-        let Ok(value) = serde_json::from_str::<Value>(&stored.json) else { continue };
-        let Ok(incident) = Incident::from_stix(&value) else {
+        let summary = serde_json::from_str::<IncidentSummary>(&stored.json)
+            .ok()
+            .and_then(|mut s| s.extensions.remove(INCIDENT_EXTENSION_ID))
+            .and_then(|e| e.status.map(|status| (status, e)));
+        let Some((status, d)) = summary else {
             // A plain STIX incident (no Phalanx extension): open, unrated,
             // no country or sector to place it by.
             p.open_incidents += 1;
             continue;
         };
-        let d = &incident.details;
-        if matches!(d.status, IncidentStatus::Closed | IncidentStatus::Reviewed) {
+        if matches!(status, IncidentStatus::Closed | IncidentStatus::Reviewed) {
             continue;
         }
         p.open_incidents += 1;
@@ -313,6 +339,9 @@ pub fn compute(
             p.matrix.entry(*s).or_insert([0; 5])[col] += 1;
         }
         if d.significant {
+            // The NIS2 clocks come from the domain model, decoded in full.
+            let Ok(value) = serde_json::from_str::<Value>(&stored.json) else { continue };
+            let Ok(incident) = Incident::from_stix(&value) else { continue };
             for deadline in incident.nis2_clocks(now).all() {
                 if matches!(deadline.state, DeadlineState::Due | DeadlineState::Overdue) {
                     p.deadlines.push(DeadlineRow {
@@ -326,6 +355,7 @@ pub fn compute(
             }
         }
     }
+    let incidents_done = started.elapsed();
 
     for stored in latest_of(store, subject, ASSISTANCE_REQUEST_TYPE)? {
         p.highest.add(&stored.label);
@@ -359,8 +389,18 @@ pub fn compute(
     }
     p.deadlines.sort_by(|a, b| a.due.cmp(&b.due));
 
-    for stored in latest_of(store, subject, "grouping")? {
-        // Most groupings are not alerts: skip them without parsing.
+    let requests_done = started.elapsed();
+    // Alerts are groupings named "Collective threat: ...": the full-text
+    // index finds them without reading every grouping.
+    let alert_query = Query {
+        types: vec!["grouping".to_owned()],
+        text: Some(ALERT_NAME_PREFIX.to_owned()),
+        versions: VersionFilter::Last,
+        exclude_revoked: true,
+        ..Query::default()
+    };
+    for stored in store.query(subject, &alert_query)?.objects {
+        // Skip other groupings with those words without parsing them.
         if !stored.json.contains(ALERT_EXTENSION_ID) {
             continue;
         }
@@ -371,7 +411,17 @@ pub fn compute(
     }
     p.alerts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| b.stored.date_added.cmp(&a.stored.date_added)));
 
+    let alerts_done = started.elapsed();
     p.series = series.series(store, subject, now)?;
+    tracing::debug!(
+        incidents = incidents.len(),
+        read_incidents_ms = read_incidents.as_millis() as u64,
+        incidents_ms = incidents_done.as_millis() as u64,
+        requests_ms = (requests_done - incidents_done).as_millis() as u64,
+        alerts_ms = (alerts_done - requests_done).as_millis() as u64,
+        series_ms = (started.elapsed() - alerts_done).as_millis() as u64,
+        "web ui: picture computed"
+    );
     Ok(p)
 }
 

@@ -83,7 +83,7 @@ class Node:
         return out.strip().splitlines()[-1]
 
     def start(self):
-        env = dict(os.environ, PHALANX_LOG="warn", PHALANX_RATE_LIMIT_PER_SEC="0")
+        env = dict(os.environ, PHALANX_LOG=os.environ.get("BENCH_LOG", "warn"), PHALANX_RATE_LIMIT_PER_SEC="0")
         log = open(os.path.join(self.data, "serve.log"), "a")
         self.proc = subprocess.Popen([self.bin, "--data", self.data, "serve", "--listen", f"127.0.0.1:{self.port}"],
                                      stdout=subprocess.PIPE, stderr=log, text=True, env=env)

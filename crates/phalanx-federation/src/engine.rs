@@ -44,7 +44,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            batch_size: 1_000,
+            batch_size: 5_000,
             poll_interval: Duration::from_millis(500),
             pull_interval: Duration::from_secs(30),
             backoff_min: Duration::from_millis(250),

@@ -94,6 +94,8 @@ pub struct PeerExchange {
     pub refused: u64,
     /// The error, when the exchange failed.
     pub error: Option<String>,
+    /// This node's new position in the peer's stream, when it advanced.
+    pub position: Option<i64>,
 }
 
 /// The store's federation tables.
@@ -108,7 +110,8 @@ pub trait FederationStore: Store {
     fn set_push_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
     /// Records the last version pulled from `name` (its own `seq`).
     fn set_pull_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
-    /// Adds an exchange's counts to `name`'s and records its outcome.
+    /// Adds an exchange's counts to `name`'s, records its outcome and
+    /// moves this node's position in its stream forward (one transaction).
     fn record_exchange(&self, name: &str, exchange: &PeerExchange) -> Result<(), StoreError>;
     /// Versions after `after`, in `seq` order, whose label may go to
     /// `peer` (spec §5, decided per access class inside the query), every

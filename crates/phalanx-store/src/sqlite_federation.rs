@@ -134,19 +134,17 @@ impl FederationStore for SqliteStore {
     fn record_exchange(&self, name: &str, exchange: &PeerExchange) -> Result<(), StoreError> {
         let now = Timestamp::now(3).to_string();
         self.with_writer(|conn| {
-            let counts = params![name, exchange.sent as i64, exchange.received as i64, exchange.refused as i64];
-            conn.prepare_cached(
-                "UPDATE peers SET sent = sent + ?2, received = received + ?3, refused = refused + ?4 WHERE name = ?1",
-            )?
-            .execute(counts)?;
-            match &exchange.error {
-                Some(error) => conn
-                    .prepare_cached("UPDATE peers SET last_error = ?2, last_error_at = ?3 WHERE name = ?1")?
-                    .execute(params![name, error, now])?,
-                None => conn
-                    .prepare_cached("UPDATE peers SET last_error = NULL, last_ok_at = ?2 WHERE name = ?1")?
-                    .execute(params![name, now])?,
+            let (error, error_at, ok_at) = match &exchange.error {
+                Some(e) => (Some(e.as_str()), Some(now.as_str()), None),
+                None => (None, None, Some(now.as_str())),
             };
+            conn.prepare_cached(
+                "UPDATE peers SET sent = sent + ?2, received = received + ?3, refused = refused + ?4,
+                     last_error = ?5, last_error_at = COALESCE(?6, last_error_at), last_ok_at = COALESCE(?7, last_ok_at),
+                     pull_cursor = MAX(pull_cursor, COALESCE(?8, pull_cursor))
+                 WHERE name = ?1",
+            )?
+            .execute(params![name, exchange.sent as i64, exchange.received as i64, exchange.refused as i64, error, error_at, ok_at, exchange.position])?;
             Ok(())
         })
     }
@@ -398,7 +396,7 @@ mod tests {
         store.set_push_cursor("hub", 42).expect("cursor");
         store.set_pull_cursor("hub", 7).expect("cursor");
         store.set_pull_cursor("hub", 5).expect("an older position is ignored");
-        store.record_exchange("hub", &PeerExchange { sent: 3, received: 2, refused: 1, error: Some("boom".into()) }).expect("record");
+        store.record_exchange("hub", &PeerExchange { sent: 3, received: 2, refused: 1, error: Some("boom".into()), position: None }).expect("record");
         store.put_peer("hub", "{\"a\":2}").expect("reconfigure");
         let peers = store.peers().expect("peers");
         assert_eq!(peers.len(), 1);

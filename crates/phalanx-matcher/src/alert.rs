@@ -171,22 +171,54 @@ pub fn evaluate(
 /// The sightings of the best window that reaches the threshold, if any.
 /// Windows end at each sighting's `last_seen`; a sighting is in a window
 /// when its seen interval overlaps it.
+///
+/// Per country, the facts are sorted by `last_seen` with the suffix
+/// minimum of `first_seen`: whether a country has a fact overlapping
+/// `[start, end]` is then one binary search, so an evaluation costs
+/// O(n · countries · log n), not O(n²), for an indicator sighted often.
 fn best_window<'a>(facts: &[&'a SightingFact], policy: &AlertPolicy) -> Option<Vec<&'a SightingFact>> {
     let span = policy.window_micros();
-    let mut best: Option<(usize, i64, Vec<&SightingFact>)> = None;
+    let needed = policy.threshold_countries.max(1);
+    // Per country: last_seen ascending, and the smallest first_seen from each position on.
+    let mut by_country: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    for f in facts {
+        for c in &f.countries {
+            by_country.entry(c.as_str()).or_default().push((f.last_seen, f.first_seen));
+        }
+    }
+    if by_country.len() < needed {
+        return None;
+    }
+    let mut tables: Vec<(Vec<i64>, Vec<i64>)> = Vec::with_capacity(by_country.len());
+    for mut spans in by_country.into_values() {
+        spans.sort_unstable();
+        let lasts: Vec<i64> = spans.iter().map(|(l, _)| *l).collect();
+        let mut suffix_min = vec![i64::MAX; spans.len()];
+        let mut min = i64::MAX;
+        for (i, (_, first)) in spans.iter().enumerate().rev() {
+            min = min.min(*first);
+            suffix_min[i] = min;
+        }
+        tables.push((lasts, suffix_min));
+    }
+    let mut best: Option<(usize, i64)> = None;
     let ends: BTreeSet<i64> = facts.iter().map(|f| f.last_seen).collect();
     for end in ends {
         let start = end.saturating_sub(span);
-        let inside: Vec<&SightingFact> = facts.iter().copied().filter(|f| f.first_seen <= end && f.last_seen >= start).collect();
-        let countries = inside.iter().flat_map(|f| f.countries.iter()).collect::<BTreeSet<_>>().len();
-        if countries < policy.threshold_countries.max(1) {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(n, e, _)| countries > *n || (countries == *n && end > *e)) {
-            best = Some((countries, end, inside));
+        let countries = tables
+            .iter()
+            .filter(|(lasts, suffix_min)| {
+                let from = lasts.partition_point(|l| *l < start);
+                from < lasts.len() && suffix_min[from] <= end
+            })
+            .count();
+        if countries >= needed && best.is_none_or(|(n, e)| countries > n || (countries == n && end > e)) {
+            best = Some((countries, end));
         }
     }
-    best.map(|(_, _, inside)| inside)
+    let (_, end) = best?;
+    let start = end.saturating_sub(span);
+    Some(facts.iter().copied().filter(|f| f.first_seen <= end && f.last_seen >= start).collect())
 }
 
 fn alert_of(subject: &str, subject_name: Option<String>, window: &[&SightingFact], policy: &AlertPolicy) -> CollectiveAlert {
@@ -431,6 +463,23 @@ mod tests {
         assert!(run(&split).is_empty(), "three indicators with nothing linking them");
         let nowhere = SightingFact { countries: BTreeSet::new(), ..fact("4", "indicator--a", "X", 1) };
         assert!(run(&[fact("1", "indicator--a", "LTU", 0), fact("2", "indicator--a", "EST", 5), nowhere]).is_empty());
+    }
+
+    #[test]
+    fn many_sightings_of_one_indicator_evaluate_quickly_and_alike() {
+        // 20,000 sightings from one country, then two more countries within the day.
+        let mut facts: Vec<SightingFact> = (0..20_000).map(|i| fact(&i.to_string(), "indicator--a", "LTU", i % 500)).collect();
+        assert!(run(&facts).is_empty());
+        facts.push(fact("x", "indicator--a", "EST", 499));
+        facts.push(fact("y", "indicator--a", "LVA", 505));
+        let started = std::time::Instant::now();
+        let alerts = run(&facts);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].countries, ["EST", "LTU", "LVA"]);
+        // The window ending at hour 505 starts at hour 481: LTU's hours 481..=499 are in it.
+        assert_eq!(alerts[0].first_seen.unix_micros(), T0 + 481 * H);
+        assert_eq!(alerts[0].sighting_refs.len(), 19 * 40 + 2);
     }
 
     #[test]

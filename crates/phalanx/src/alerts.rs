@@ -45,6 +45,9 @@ pub struct AlertRun {
 /// Evaluates collective-threat alerts as `actor` at `now` and stores what
 /// changed. Blocking (call it off async threads).
 pub fn evaluate_alerts(store: &dyn Store, actor: &Actor, policy: &AlertPolicy, now: Timestamp) -> anyhow::Result<AlertRun> {
+    if !actor.user.role.can_write() {
+        anyhow::bail!("user '{}' has the role {} and may not write alerts", actor.user.name, actor.user.role);
+    }
     let mut run = AlertRun::default();
     let now = now.with_digits(3);
     let lookback = i64::from(policy.window_hours.max(1)) * 2 * 3_600_000_000;

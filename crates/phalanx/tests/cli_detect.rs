@@ -336,6 +336,9 @@ fn indicators_of_one_campaign_alert_together() {
     sight(&node, "LTU", "a.evil.example", "2026-03-01T08:00:00Z", "green");
     sight(&node, "EST", "b.evil.example", "2026-03-01T09:00:00Z", "green");
     sight(&node, "LVA", "c.evil.example", "2026-03-01T10:00:00Z", "green");
+    node.ok(&["user", "add", "--name", "watcher", "--org", "CERT-EU", "--role", "viewer"]);
+    let viewer = node.fails(&["alerts", "evaluate", "--as", "watcher"]);
+    assert!(viewer.contains("may not write alerts"), "{viewer}");
     let raised = node.ok(&["alerts", "evaluate"]);
     assert_eq!(raised.lines().count(), 1, "one alert for the campaign, none per indicator: {raised}");
     let a = &alerts_json(&node, "uEST")[0];

@@ -385,9 +385,9 @@ pub fn compute(
         p.board.entry(state).or_default().push(RequestCard { stored, request, country });
     }
     for cards in p.board.values_mut() {
-        cards.sort_by(|a, b| b.request.meta.modified.cmp(&a.request.meta.modified));
+        cards.sort_by_key(|c| std::cmp::Reverse(c.request.meta.modified));
     }
-    p.deadlines.sort_by(|a, b| a.due.cmp(&b.due));
+    p.deadlines.sort_by_key(|d| d.due);
 
     let requests_done = started.elapsed();
     // Alerts are groupings named "Collective threat: ...": the full-text

@@ -186,7 +186,7 @@ pub async fn incident_page(State(state): State<WebState>, current: Current, Path
         );
         timeline.push((s.time, format!("<tr class=\"status-change\"><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&s.time.to_string()), esc(&s.actor), esc(&text))));
     }
-    timeline.sort_by(|a, b| a.0.cmp(&b.0));
+    timeline.sort_by_key(|t| t.0);
     let timeline_rows: Vec<String> = timeline.into_iter().map(|(_, r)| r).collect();
     let request_rows: Vec<String> = requests
         .iter()

@@ -161,7 +161,17 @@ test('assistance request: a transition through the UI, and a failed CSRF attempt
   await Promise.all([s.page.waitForURL(url), s.page.click('#transitions button[data-to="activated"]')]);
   assert.equal(await s.page.getAttribute('#state', 'data-state'), 'activated');
   assert.match(await s.page.textContent('#transition-history'), /approved → activated/);
+  // Its tasks move through their own workflow from the same page.
+  assert.equal(await s.page.locator('#tasks tr.task[data-status="open"]').count(), 2);
+  await Promise.all([s.page.waitForURL(url), s.page.locator('#tasks tr.task').first().locator('button[data-to="in-progress"]').click()]);
+  assert.equal(await s.page.locator('#tasks tr.task[data-status="in-progress"]').count(), 1);
   await s.page.screenshot({ path: path.join(shots, 'request-activated.png'), fullPage: true });
+  // The incident page takes a timeline entry.
+  await Promise.all([s.page.waitForURL(/\/ui\/incident\//), s.page.click('dd a[href^="/ui/incident/"]')]);
+  await s.page.fill('#timeline-text', 'Forensic images secured');
+  await Promise.all([s.page.waitForLoadState('load'), s.page.click('#timeline-form button[type=submit]')]);
+  await s.page.waitForSelector('#timeline >> text=Forensic images secured');
+  await s.page.goto(url);
 
   // The same session posts without the form's CSRF token: refused, nothing changes.
   const id = decodeURIComponent(url.split('/ui/request/')[1]);

@@ -154,6 +154,8 @@ pub fn router(state: WebState) -> Router {
         .route("/ui/upload", get(workspace::upload_page).post(workspace::upload))
         .route("/ui/incident/{id}", get(response::incident_page))
         .route("/ui/incident/{id}/status", post(response::incident_status))
+        .route("/ui/incident/{id}/timeline", post(response::incident_timeline))
+        .route("/ui/task/{id}/status", post(response::task_status))
         .route("/ui/request/{id}", get(response::request_page))
         .route("/ui/request/{id}/transition", post(response::request_transition))
         .route("/ui/assets/{file}", get(assets::asset))

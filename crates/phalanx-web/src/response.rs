@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use phalanx_model::Timestamp;
 use phalanx_response::incident::IncidentStatus;
 use phalanx_response::request::{RequestState, TransitionInput};
-use phalanx_response::task::Task;
+use phalanx_response::task::{Task, TaskChanges, TaskStatus};
 use phalanx_api::desk::{Desk, DeskError};
 use phalanx_store::StoredObject;
 use serde::Deserialize;
@@ -57,13 +57,26 @@ fn tasks_of(desk: &Desk<'_>, id: &str) -> Result<Vec<(Task, StoredObject)>, WebE
     Ok(tasks)
 }
 
-fn tasks_table(tasks: &[(Task, StoredObject)], now: Timestamp) -> String {
+fn tasks_table(current: &Current, tasks: &[(Task, StoredObject)], now: Timestamp) -> String {
     let rows: Vec<String> = tasks
         .iter()
         .map(|(t, s)| {
             let due = t.deadline(now).map(|d| format!("{} ({})", d.due, d.state)).unwrap_or_else(|| "-".into());
+            let may_change = current.actor.user.role.can_write() && current.actor.org_id() == t.meta.created_by_ref;
+            let mut change = String::new();
+            if may_change && !t.details.status.allowed_next().is_empty() {
+                change.push_str(&format!(
+                    "<form method=\"post\" action=\"/ui/task/{}/status\" class=\"task-status\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+                    crate::html::url_encode(&t.meta.id),
+                    esc(&current.csrf)
+                ));
+                for n in t.details.status.allowed_next() {
+                    change.push_str(&format!("<button type=\"submit\" name=\"to\" value=\"{n}\" data-to=\"{n}\">→ {n}</button>", n = n.as_str()));
+                }
+                change.push_str("</form>");
+            }
             format!(
-                "<tr class=\"task\" data-status=\"{st}\"><td>{name}</td><td>{st}</td><td>{owner}</td><td>{due}</td><td>{label}</td></tr>",
+                "<tr class=\"task\" data-status=\"{st}\"><td>{name}</td><td>{st}</td><td>{owner}</td><td>{due}</td><td>{label}</td><td>{change}</td></tr>",
                 name = esc(&t.name),
                 st = t.details.status.as_str(),
                 owner = esc(t.details.owner.as_deref().unwrap_or("-")),
@@ -72,7 +85,7 @@ fn tasks_table(tasks: &[(Task, StoredObject)], now: Timestamp) -> String {
             )
         })
         .collect();
-    table("tasks", &["task", "status", "owner", "due", "label"], &rows, "No task you may read.")
+    table("tasks", &["task", "status", "owner", "due", "label", ""], &rows, "No task you may read.")
 }
 
 /// The buttons for the allowed next states, or why there are none.
@@ -209,7 +222,7 @@ pub async fn incident_page(State(state): State<WebState>, current: Current, Path
          <dt>impact</dt><dd>{impact}</dd><dt>threat</dt><dd>{threat}</dd><dt>significant</dt><dd>{significant}</dd>\
          <dt>aware at</dt><dd>{aware}</dd></dl>{description}{buttons}</section>\
          <section class=\"panel\"><h2>NIS2 clocks</h2>{clocks}</section>\
-         <section class=\"panel\"><h2>Timeline</h2>{timeline}</section>\
+         <section class=\"panel\"><h2>Timeline</h2>{timeline}{timeline_form}</section>\
          <section class=\"panel\"><h2>Tasks</h2>{tasks}</section>\
          <section class=\"panel\"><h2>Assistance requests</h2>{requests}</section>\
          <p><a href=\"/ui/object/{id_enc}\">STIX object and versions</a></p>",
@@ -225,7 +238,17 @@ pub async fn incident_page(State(state): State<WebState>, current: Current, Path
         description = incident.description.as_deref().map(|t| format!("<p class=\"description\">{}</p>", esc(t))).unwrap_or_default(),
         clocks = table("nis2-clocks", &["deadline", "due", "state", "done"], &clocks, "-"),
         timeline = table("timeline", &["time", "who", "what"], &timeline_rows, "No entry."),
-        tasks = tasks_table(&tasks, now),
+        timeline_form = if current.actor.user.role.can_write() && current.actor.org_id() == incident.meta.created_by_ref {
+            format!(
+                "<form method=\"post\" action=\"/ui/incident/{}/timeline\" id=\"timeline-form\" class=\"transitions\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+                 <label>Add to the timeline <input name=\"text\" id=\"timeline-text\" required></label><div><button type=\"submit\">Add</button></div></form>",
+                crate::html::url_encode(&incident.meta.id),
+                esc(&current.csrf)
+            )
+        } else {
+            String::new()
+        },
+        tasks = tasks_table(&current, &tasks, now),
         requests = table("incident-requests", &["request", "channel", "state", "label"], &request_rows, "No assistance request you may read."),
         id_enc = crate::html::url_encode(&incident.meta.id),
     );
@@ -319,7 +342,7 @@ pub async fn request_page(State(state): State<WebState>, current: Current, Path(
         deployment = esc(&deployment),
         transitions = table("transition-history", &["time", "change", "who", "why"], &transitions, "No transition yet."),
         team = table("team", &["role", "nationality", "expert", "added"], &team, "No team member."),
-        tasks = tasks_table(&tasks, now),
+        tasks = tasks_table(&current, &tasks, now),
         id_enc = crate::html::url_encode(&request.meta.id),
     );
     Ok(page(&current, &state.config().node_name, &request.name, &highest, &body))
@@ -427,6 +450,73 @@ pub async fn request_transition(
         Change::Done => {
             state.api().notify_committed();
             tracing::info!(user = %current.actor.user.name, to = %to, "web ui: assistance request transition");
+            see_other(&back)
+        }
+        Change::Refused(reason) => Ok(refused(&back, &reason)),
+    }
+}
+
+/// A timeline entry form.
+#[derive(Debug, Deserialize)]
+pub struct TimelineForm {
+    /// The session's CSRF token.
+    #[serde(default)]
+    csrf: Option<String>,
+    /// What happened.
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /ui/incident/{id}/timeline`.
+pub async fn incident_timeline(
+    State(state): State<WebState>,
+    current: Current,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TimelineForm>,
+) -> Result<Response, WebError> {
+    check_post(&current, &headers, form.csrf.as_deref())?;
+    let store = state.api().store().clone();
+    let actor = current.actor.clone();
+    let back = crate::html::object_href(&id);
+    let change = blocking(&state, move || {
+        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+        desk_outcome(desk.add_timeline(&id, &form.text, &[], None))
+    })
+    .await?;
+    match change {
+        Change::Done => {
+            state.api().notify_committed();
+            see_other(&back)
+        }
+        Change::Refused(reason) => Ok(refused(&back, &reason)),
+    }
+}
+
+/// `POST /ui/task/{id}/status`: moves a task to its next status, then back
+/// to the page of its request (or incident).
+pub async fn task_status(
+    State(state): State<WebState>,
+    current: Current,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TransitionForm>,
+) -> Result<Response, WebError> {
+    check_post(&current, &headers, form.csrf.as_deref())?;
+    let to: TaskStatus = form.to.parse().map_err(|e| WebError::BadRequest(format!("to: {e}")))?;
+    let changes = TaskChanges { status: Some(to), note: non_empty(&form.reason), ..TaskChanges::default() };
+    let store = state.api().store().clone();
+    let actor = current.actor.clone();
+    let (change, back) = blocking(&state, move || {
+        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+        let (task, _) = desk.task(&id).map_err(read_error)?;
+        let parent = task.details.request_ref.clone().or(task.details.incident_ref.clone()).unwrap_or(id.clone());
+        Ok((desk_outcome(desk.update_task(&id, &changes))?, crate::html::object_href(&parent)))
+    })
+    .await?;
+    match change {
+        Change::Done => {
+            state.api().notify_committed();
             see_other(&back)
         }
         Change::Refused(reason) => Ok(refused(&back, &reason)),

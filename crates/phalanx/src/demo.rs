@@ -26,6 +26,7 @@ use phalanx_model::stream::Limits;
 use phalanx_response::IncidentChanges;
 use phalanx_response::request::{RequestInput, RequestState, TransitionInput};
 use phalanx_response::roster::{ExpertDetails, OfferDetails};
+use phalanx_response::task::TaskInput;
 use phalanx_response::vocab::{Channel, ImpactSeverity, Mode, Sector, Service, Skill, TeamRole, ThreatSeverity};
 use phalanx_store::{Actor, SqliteStore, Store};
 use std::collections::BTreeSet;
@@ -274,6 +275,17 @@ fn seed_response(store: &SqliteStore, now: Timestamp) -> anyhow::Result<()> {
     for to in [RequestState::Assessing, RequestState::Approved] {
         desk_lt.transition_request(&request.meta.id, &TransitionInput { to, reason: Some("demo".into()), location: None })?;
     }
+    for (name, hours) in [("Prepare the host-nation arrangement", 12), ("Image the affected servers", 24)] {
+        let task = TaskInput {
+            name: name.into(),
+            description: None,
+            incident_ref: None,
+            request_ref: Some(request.meta.id.clone()),
+            owner: Some("lt-analyst".into()),
+            due: Some(Timestamp::from_unix_micros(now.unix_micros() + hours * 3_600_000_000).with_digits(3)),
+        };
+        desk_lt.add_task(&task, &NewLabel::default())?;
+    }
 
     // A deployed team: Estonia asked for remote help, Poland sent an expert.
     let input = RequestInput {
@@ -318,7 +330,7 @@ fn seed_response(store: &SqliteStore, now: Timestamp) -> anyhow::Result<()> {
     for to in [RequestState::Cleared, RequestState::Deployed] {
         desk_ee.transition_request(&ddos.meta.id, &TransitionInput { to, reason: None, location: None })?;
     }
-    println!("opened 5 incidents, an approved CRRT request and a deployed team");
+    println!("opened 5 incidents, an approved CRRT request with two tasks and a deployed team");
     Ok(())
 }
 

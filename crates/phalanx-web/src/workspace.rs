@@ -207,6 +207,7 @@ struct ObjectView {
     sightings: Vec<StoredObject>,
     referenced: Vec<StoredObject>,
     related: Related,
+    correlated: Vec<StoredObject>,
     organisations: Vec<OrganisationRecord>,
 }
 
@@ -263,17 +264,27 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         // computed by the store under the read rule, with the node's bound.
         let too_common = store.setting(TOO_COMMON_SETTING)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_TOO_COMMON);
         let related = store.related(&actor.subject, &id, too_common)?.unwrap_or_default();
+        let mut linked: Vec<String> = related.links.iter().map(|l| l.id.clone()).collect();
+        linked.sort();
+        linked.dedup();
+        linked.truncate(200);
+        let correlated = if linked.is_empty() {
+            Vec::new()
+        } else {
+            store.query(&actor.subject, &Query { ids: linked, versions: VersionFilter::Last, ..Query::default() })?.objects
+        };
         let organisations = store.organisations()?;
         let mut shown: Vec<StoredObject> = versions.clone();
+        shown.extend(correlated.iter().cloned());
         shown.extend(relationships.iter().cloned());
         shown.extend(sightings.iter().cloned());
         shown.extend(referenced.iter().cloned());
         phalanx_auth::audit_reads(store.as_ref(), &actor, &shown, "web:object")?;
-        Ok(ObjectView { versions, relationships, sightings, referenced, related, organisations })
+        Ok(ObjectView { versions, relationships, sightings, referenced, related, correlated, organisations })
     })
     .await?;
     let mut highest = Highest::new();
-    for list in [&view.versions, &view.relationships, &view.sightings, &view.referenced] {
+    for list in [&view.versions, &view.relationships, &view.sightings, &view.referenced, &view.correlated] {
         highest.add_all(list.iter().map(|o| &o.label));
     }
     let Some(latest) = view.versions.last() else { return Err(WebError::NotFound("no such object".into())) };
@@ -359,7 +370,7 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         relations = table("relationships", &["relationship", "other end", "label"], &relation_rows, "No relationship you may read."),
         referenced = table("referenced", &["type", "name", "label", "added"], &referenced_rows, "Refers to nothing you may read."),
         sightings = table("sightings", &["sighting", "where sighted", "count", "first seen", "last seen", "label"], &sighting_rows, "No sighting you may read."),
-        correlations = render_correlations(&view.related),
+        correlations = render_correlations(&view.related, &view.correlated),
     );
     let title = display_name(&latest.json, &latest.id);
     Ok(page(&current, &state.config().node_name, &title, &highest, &body))
@@ -367,13 +378,14 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
 
 /// The correlation links of an object (objects the user may read that share
 /// a value, contain it or are contained), and the values too common to follow.
-fn render_correlations(related: &Related) -> String {
+fn render_correlations(related: &Related, correlated: &[StoredObject]) -> String {
     let rows: Vec<String> = related
         .links
         .iter()
         .map(|l| {
+            let label = correlated.iter().find(|o| o.id == l.id).map(|o| badge(&o.label)).unwrap_or_default();
             format!(
-                "<tr class=\"correlation\"><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td></tr>",
+                "<tr class=\"correlation\"><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td>{label}</td></tr>",
                 esc(&l.kind),
                 esc(&l.value),
                 esc(&serde_json::to_value(l.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
@@ -383,7 +395,7 @@ fn render_correlations(related: &Related) -> String {
             )
         })
         .collect();
-    let mut out = table("correlations", &["kind", "value", "link", "other object", "its value"], &rows, "No correlation with anything you may read.");
+    let mut out = table("correlations", &["kind", "value", "link", "other object", "its value", "label"], &rows, "No correlation with anything you may read.");
     if !related.too_common.is_empty() {
         let values: Vec<String> = related.too_common.iter().map(|t| format!("{} {}", t.kind, t.value)).collect();
         out.push_str(&format!("<p class=\"muted\">Too common to follow: {}</p>", esc(&values.join(", "))));

@@ -290,6 +290,13 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
     assert_eq!((hidden.status, missing.status), (404, 404));
     assert_eq!(demo.get(&format!("/ui/object/{href}"), &restricted).status, 404);
 
+    // The object page: label, sightings with who sighted, correlations.
+    let indicator = demo.get("/ui/object/indicator--5c2a2d3e-7f3b-4c61-9d0e-6b1f2a9d4c70", &secret).body;
+    assert!(indicator.contains("id=\"object-label\""));
+    assert_eq!(indicator.matches("class=\"sighting\"").count(), 4);
+    assert!(indicator.contains("CERT-EE (EST)"));
+    assert!(indicator.contains("class=\"correlation\""), "the indicator correlates with what shares its domain");
+
     // Showing the SECRET incident was audited as a read through the UI.
     let store = phalanx_store::SqliteStore::open(&demo.data_path).expect("open store");
     let entries = phalanx_store::Registry::audit_entries(&store, 0, 1_000_000).expect("audit");

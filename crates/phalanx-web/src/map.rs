@@ -95,34 +95,34 @@ pub fn render(figures: &BTreeMap<String, CountryFigures>) -> String {
         let (x, y) = c.anchor;
         if f.open_incidents() > 0 {
             marks.push_str(&format!(
-                "<g class=\"mark\"><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"11\"/><text x=\"{x:.1}\" y=\"{:.1}\">{}</text></g>",
-                y + 4.0,
+                "<g class=\"mark\"><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"8\"/><text x=\"{x:.1}\" y=\"{:.1}\">{}</text></g>",
+                y + 3.5,
                 f.open_incidents()
             ));
         }
         if f.deployments > 0 {
             marks.push_str(&format!(
-                "<g class=\"mark-deploy\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" transform=\"rotate(45 {:.1} {:.1})\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-                x + 10.0,
-                y - 22.0,
-                x + 17.0,
-                y - 15.0,
-                x + 17.0,
-                y - 11.0,
+                "<g class=\"mark-deploy\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"11\" height=\"11\" transform=\"rotate(45 {:.1} {:.1})\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+                x + 8.5,
+                y - 5.5,
+                x + 14.0,
+                y,
+                x + 14.0,
+                y + 3.5,
                 f.deployments
             ));
         }
         if f.requests > 0 {
             marks.push_str(&format!(
                 "<g class=\"mark-request\"><polygon points=\"{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-                x - 26.0,
-                y - 6.0,
-                x - 12.0,
-                y - 6.0,
-                x - 19.0,
-                y - 20.0,
-                x - 19.0,
-                y - 8.5,
+                x - 23.0,
+                y + 6.0,
+                x - 9.0,
+                y + 6.0,
+                x - 16.0,
+                y - 7.0,
+                x - 16.0,
+                y + 4.5,
                 f.requests
             ));
         }

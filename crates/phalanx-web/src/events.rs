@@ -5,9 +5,10 @@
 //! the newest readable version. The stream wakes on every commit of this
 //! process ([`phalanx_api::AppState::committed_changes`]) and every poll
 //! interval (writes of other processes), and asks the store, with the
-//! user's subject, for versions after its cursor: a write the user may not
-//! read finds nothing and sends nothing, so the stream's timing reveals no
-//! more than the read rule allows. It ends when the session ends or the
+//! user's subject, for the newest version the user may read; only when that
+//! is newer than the last one told does it send an event. A write the user
+//! may not read changes nothing and sends nothing, so the stream's timing
+//! reveals no more than the read rule allows. It ends when the session ends or the
 //! node shuts down; it does not keep an idle session alive.
 
 use crate::error::WebError;
@@ -22,28 +23,11 @@ use phalanx_store::{Cursor, Order, Query, Store, StoreError, VersionFilter};
 use std::convert::Infallible;
 use std::sync::Arc;
 
-/// The newest readable version's cursor after `after` (or overall).
-pub fn newest_after(store: &dyn Store, subject: &Subject, after: Option<Cursor>) -> Result<Option<Cursor>, StoreError> {
-    match after {
-        None => {
-            let query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
-            Ok(store.query(subject, &query)?.objects.first().map(|o| Cursor(o.seq)))
-        }
-        Some(mut cursor) => {
-            let mut found = None;
-            loop {
-                let query = Query { versions: VersionFilter::All, after: Some(cursor), limit: 500, ..Query::default() };
-                let page = store.query(subject, &query)?;
-                let Some(last) = page.objects.last() else { break };
-                cursor = Cursor(last.seq);
-                found = Some(cursor);
-                if !page.more {
-                    break;
-                }
-            }
-            Ok(found)
-        }
-    }
+/// The cursor of the newest version `subject` may read, if any (one
+/// index walk per readable class, newest first, one row).
+pub fn newest(store: &dyn Store, subject: &Subject) -> Result<Option<Cursor>, StoreError> {
+    let query = Query { versions: VersionFilter::All, order: Order::AddedDescending, limit: 1, ..Query::default() };
+    Ok(store.query(subject, &query)?.objects.first().map(|o| Cursor(o.seq)))
 }
 
 struct Follow {
@@ -61,7 +45,7 @@ pub async fn events(State(state): State<WebState>, current: Current, headers: He
     let subject = Arc::new(current.actor.subject.clone());
     let store = state.api().store().clone();
     let start_subject = subject.clone();
-    let cursor = blocking(&state, move || Ok(newest_after(store.as_ref(), &start_subject, None)?)).await?;
+    let cursor = blocking(&state, move || Ok(newest(store.as_ref(), &start_subject)?)).await?;
     let follow = Follow {
         committed: state.api().committed_changes(),
         shutdown: state.api().shutdown_signal(),
@@ -87,19 +71,14 @@ pub async fn events(State(state): State<WebState>, current: Current, headers: He
             let store = f.state.api().store().clone();
             let subject = f.subject.clone();
             let after = f.cursor;
-            let found = blocking(&f.state, move || {
-                // No cursor yet (nothing readable at the start): everything is new.
-                let after = after.or(Some(Cursor(0)));
-                Ok(newest_after(store.as_ref(), &subject, after)?)
-            })
-            .await;
+            let found = blocking(&f.state, move || Ok(newest(store.as_ref(), &subject)?)).await;
             match found {
-                Ok(Some(cursor)) => {
+                Ok(Some(cursor)) if after.is_none_or(|a| cursor.0 > a.0) => {
                     f.cursor = Some(cursor);
                     let event = Event::default().event("changed").data(cursor.encode());
                     return Some((Ok::<Event, Infallible>(event), f));
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "web ui: live update stream ends");
                     return None;

@@ -195,7 +195,7 @@ impl FederationStore for SqliteStore {
     }
 
     fn deletions_for(&self, peer: &PeerScope, after: i64, limit: usize) -> Result<Vec<Tombstone>, StoreError> {
-        self.with_writer(|conn| crate::sqlite_delete::ensure_deleted_table(conn))?;
+        self.with_writer(crate::sqlite_delete::ensure_deleted_table)?;
         self.with_reader(|conn| {
             self.in_snapshot(conn, |conn| {
                 let Some(classes) = self.released_classes(peer) else {

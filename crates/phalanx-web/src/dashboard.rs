@@ -17,7 +17,7 @@ use crate::session::Current;
 use crate::{WebState, blocking};
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use phalanx_labels::Subject;
+use phalanx_labels::{Label, Policy, Rank, Subject, Tlp};
 use phalanx_model::Timestamp;
 use phalanx_response::clock::DeadlineState;
 use phalanx_response::incident::{Incident, IncidentStatus};
@@ -25,7 +25,7 @@ use phalanx_response::request::{AssistanceRequest, RequestState};
 use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, INCIDENT_EXTENSION_ID, INCIDENT_TYPE};
 use serde::Deserialize;
 use phalanx_response::vocab::{ImpactSeverity, Sector};
-use phalanx_store::{Order, OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
+use phalanx_store::{LabelFilter, Order, OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -118,6 +118,8 @@ pub struct Series {
     pub sightings: Vec<u64>,
     /// Incidents (versions) added per day.
     pub incidents: Vec<u64>,
+    /// Labels the banner must cover for these counts (see `window_marks`).
+    pub labels: Vec<Label>,
 }
 
 /// Daily counts of one reader, kept between renders: versions are only
@@ -130,6 +132,44 @@ struct ReaderSeries {
     counted_to: i64,
     /// Day start (Unix s) → indicators, sightings, incidents.
     days: BTreeMap<i64, [u64; 3]>,
+    /// Day start → labels of counted versions that carry that day's
+    /// highest classification (each policy at it) and strictest TLP.
+    marks: BTreeMap<i64, Vec<Label>>,
+}
+
+/// Labels of the versions `query` selects (a window of the plots) that
+/// carry the highest classification, one per policy at it, and the
+/// strictest TLP: what the banner must cover for the counts shown. Each
+/// probe reads at most one row.
+fn window_marks(store: &dyn Store, subject: &Subject, query: &Query) -> Result<Vec<Label>, StoreError> {
+    let probe = |filter: LabelFilter| Query { limit: 1, label: Some(filter), ..query.clone() };
+    let mut marks: Vec<Label> = Vec::new();
+    for rank in [Rank::TopSecret, Rank::Secret, Rank::Confidential, Rank::Restricted] {
+        let exact = |policies: Vec<Policy>| LabelFilter {
+            min_classification: Some(rank),
+            max_classification: Some(rank),
+            policies,
+            ..LabelFilter::default()
+        };
+        let Some(found) = store.query(subject, &probe(exact(Vec::new())))?.objects.into_iter().next() else { continue };
+        for policy in [Policy::Eu, Policy::Nato] {
+            if policy != found.label.policy
+                && let Some(other) = store.query(subject, &probe(exact(vec![policy])))?.objects.into_iter().next()
+            {
+                marks.push(other.label);
+            }
+        }
+        marks.push(found.label);
+        break;
+    }
+    for tlp in [Tlp::Red, Tlp::AmberStrict, Tlp::Amber, Tlp::Green] {
+        let filter = LabelFilter { tlp: vec![Some(tlp)], ..LabelFilter::default() };
+        if let Some(found) = store.query(subject, &probe(filter))?.objects.into_iter().next() {
+            marks.push(found.label);
+            break;
+        }
+    }
+    Ok(marks)
 }
 
 /// The daily counts per reader (keyed by everything the read rule looks
@@ -168,6 +208,15 @@ impl SeriesCache {
             while day <= today && day * 1_000_000 <= newest {
                 let after = from.max(day * 1_000_000 - 1);
                 let before = newest.min((day + 86_400) * 1_000_000 - 1) + 1;
+                let window = Query {
+                    types: SERIES_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+                    added_after: Some(Timestamp::from_unix_micros(after)),
+                    added_before: Some(Timestamp::from_unix_micros(before)),
+                    versions: VersionFilter::All,
+                    ..Query::default()
+                };
+                let marks = window_marks(store, subject, &window)?;
+                cached.marks.entry(day).or_default().extend(marks);
                 let counts = cached.days.entry(day).or_insert([0; 3]);
                 for (n, ty) in SERIES_TYPES.iter().enumerate() {
                     let query = Query {
@@ -184,7 +233,11 @@ impl SeriesCache {
             cached.counted_to = newest;
         }
         cached.days.retain(|d, _| *d >= first_day);
+        cached.marks.retain(|d, _| *d >= first_day);
         let mut series = Series::default();
+        for labels in cached.marks.values() {
+            series.labels.extend(labels.iter().cloned());
+        }
         for i in 0..SERIES_DAYS {
             let day = first_day + i * 86_400;
             let c = cached.days.get(&day).copied().unwrap_or([0; 3]);
@@ -413,6 +466,7 @@ pub fn compute(
 
     let alerts_done = started.elapsed();
     p.series = series.series(store, subject, now)?;
+    p.highest.add_all(p.series.labels.iter());
     tracing::debug!(
         incidents = incidents.len(),
         read_incidents_ms = read_incidents.as_millis() as u64,

@@ -264,12 +264,33 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
     assert_eq!(attr(&b, "id=\"series-totals\"", "data-incidents"), Some("4"));
     assert_eq!(attr(&b, "id=\"open-incidents\"", "data-open"), Some("4"));
 
-    // In an exercise context the banner says so, and no real-world data counts.
+    // In an exercise context the banner says so, and no real-world data
+    // counts. An exercise indicator (NATO CONFIDENTIAL) counts in the plots
+    // only, and the banner covers it.
+    let file = demo.data_path.join("exercise-indicator.json");
+    let indicator = serde_json::json!({
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--3f0c9a52-8d6e-4c1b-9a57-2b8e6d1f4c30",
+        "created": "2026-11-28T10:00:00.000Z", "modified": "2026-11-28T10:00:00.000Z", "name": "Exercise C2",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2026-11-28T10:00:00Z"
+    });
+    std::fs::write(&file, indicator.to_string()).expect("write the indicator");
+    let imported = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .arg("--data")
+        .arg(&demo.data_path)
+        .args(["import", "--as", "lt-analyst", "--exercise", "cyber-europe-2026", "--default-tlp", "amber"])
+        .args(["--default-label", r#"{"policy":"NATO","classification":"CONFIDENTIAL","releasable_to":["NATO"],"exercise":"cyber-europe-2026"}"#])
+        .arg(&file)
+        .output()
+        .expect("run phalanx");
+    assert!(imported.status.success(), "{}{}", String::from_utf8_lossy(&imported.stdout), String::from_utf8_lossy(&imported.stderr));
     let (exercise, r3) = demo.login_in("lt-analyst", "demo-lt-analyst-pw", "cyber-europe-2026");
     assert_eq!(r3.status, 303);
     let e = demo.get("/", &exercise).body;
     assert!(e.contains("id=\"exercise-banner\"") && e.contains("cyber-europe-2026"));
     assert_eq!(attr(&e, "id=\"open-incidents\"", "data-open"), Some("0"));
+    assert_eq!(attr(&e, "id=\"series-totals\"", "data-indicators"), Some("1"));
+    assert!(e.contains("data-classification=\"CONFIDENTIAL\""), "the banner covers what the plots count");
+    assert!(!a.contains("Exercise C2"));
     assert!(!a.contains("id=\"exercise-banner\""));
 
     // The fragment (live refresh) is computed the same way.

@@ -344,7 +344,7 @@ fn labels_decide_what_reaches_each_of_four_nodes_and_revocations_follow() {
     let signer: String = f
         .nato
         .db()
-        .query_row("SELECT signer FROM signatures WHERE id = ?1", [later], |r| r.get(0))
+        .query_row("SELECT signer FROM version_signatures WHERE id = ?1", [later], |r| r.get(0))
         .expect("signature stored at the NATO node");
     assert_eq!(signer, f.ltu.org);
 

@@ -39,8 +39,9 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", web.join("package-lock.json").display());
+    println!("cargo:rerun-if-changed={}", web.join("package.json").display());
     let modules = web.join("node_modules");
-    if !modules.join("world-atlas").exists() || !modules.join("htmx.org").exists() || !modules.join("uplot").exists() {
+    if !installed_as_pinned(&web) {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&web)
@@ -71,6 +72,23 @@ fn main() {
         .unwrap_or_else(|e| panic!("cannot read world-atlas/countries-50m.json: {e}"));
     let topo: Value = serde_json::from_str(&topo).unwrap_or_else(|e| panic!("world-atlas/countries-50m.json: {e}"));
     write(&out.join("europe_map.rs"), europe_map(&topo).as_bytes());
+}
+
+/// Whether every dependency of `web/package.json` is installed in
+/// `web/node_modules` at the exact version pinned there.
+fn installed_as_pinned(web: &Path) -> bool {
+    let manifest = std::fs::read_to_string(web.join("package.json"))
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", web.join("package.json").display()));
+    let manifest: Value = serde_json::from_str(&manifest).unwrap_or_else(|e| panic!("web/package.json: {e}"));
+    for section in ["dependencies", "devDependencies"] {
+        for (name, pinned) in manifest[section].as_object().into_iter().flatten() {
+            let installed = package_version(&web.join("node_modules").join(name).join("package.json"));
+            if Some(installed.as_str()) != pinned.as_str() {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn copy(from: &Path, to: &Path) {

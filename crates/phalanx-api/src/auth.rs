@@ -205,7 +205,7 @@ pub async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> R
     let credentials = parse_authorization(text)?;
     let store = state.store().clone();
     let auth = state.authenticator().clone();
-    let actor = blocking(&state, move || {
+    let actor = blocking(state, move || {
         auth.authenticate(store.as_ref(), &credentials).map_err(|failure| match failure {
             AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),
             AuthFailure::Refused(reason) => {

@@ -368,7 +368,7 @@ pub async fn users(
 async fn managed_user(state: &AppState, actor: &Actor, key: &str) -> Result<UserRecord, ApiError> {
     let store = state.store().clone();
     let owned = key.to_owned();
-    let found = blocking(&state, move || Ok(store.find_user(&owned)?)).await?;
+    let found = blocking(state, move || Ok(store.find_user(&owned)?)).await?;
     found
         .filter(|u| may_see_user(actor, u))
         .ok_or_else(|| ApiError::not_found(format!("user: no user '{}'", super::params::short(key))))

@@ -300,7 +300,7 @@ async fn run(state: &AppState, caller: &Caller, query: Query) -> Result<Page, Ap
     let store = state.store().clone();
     let subject = caller.subject.clone();
     let actor = caller.actor.clone();
-    blocking(&state, move || {
+    blocking(state, move || {
         let page = store.query(&subject, &query)?;
         if let Some(actor) = &actor {
             phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "rest")?;

@@ -283,16 +283,14 @@ pub fn parse(raw: Option<&str>, endpoint: Endpoint) -> Result<Params, ApiError> 
             canonical.push((name, value));
         }
     }
-    if let (Some(min), Some(max)) = (label.min_classification, label.max_classification) {
-        if min > max {
+    if let (Some(min), Some(max)) = (label.min_classification, label.max_classification)
+        && min > max {
             return Err(ApiError::parameter("min_classification: is above max_classification"));
         }
-    }
-    if let (Some(a), Some(b)) = (p.added_after, p.added_before) {
-        if a >= b {
+    if let (Some(a), Some(b)) = (p.added_after, p.added_before)
+        && a >= b {
             return Err(ApiError::parameter("added_after: is not before added_before"));
         }
-    }
     if has_label {
         p.label = Some(label);
     }

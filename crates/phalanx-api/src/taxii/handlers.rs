@@ -145,7 +145,7 @@ async fn run(state: &AppState, caller: &Caller, query: Option<Query>) -> Result<
     let store = state.store().clone();
     let subject = caller.subject.clone();
     let actor = caller.actor.clone();
-    blocking(&state, move || {
+    blocking(state, move || {
         let page = store.query(&subject, &query)?;
         if let Some(actor) = &actor {
             phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "taxii")?;
@@ -484,7 +484,7 @@ pub async fn add_objects(
         // reports those it stored; those already stored are looked up.
         let mut added: HashMap<String, String> = HashMap::new();
         for (id, date_added) in &report.unversioned_added {
-            added.insert(id.clone(), taxii_timestamp(date_added.clone()));
+            added.insert(id.clone(), taxii_timestamp(*date_added));
         }
         let unversioned: Vec<String> = meta
             .iter()

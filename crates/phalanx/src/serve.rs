@@ -26,7 +26,11 @@
 //! often alerts are evaluated when no write of this process woke them),
 //! `correlation_too_common` (default 100: a value shared by more readable
 //! objects is not followed by `GET /api/v1/objects/{id}/related`; stored in
-//! the node's settings, so `phalanx related` uses it too).
+//! the node's settings, so `phalanx related` uses it too),
+//! `web_session_idle_mins` (default 30) and `web_session_max_hours`
+//! (default 12): a web UI session ends after that long unused, or that long
+//! after login; `web_login_failures` (default 5): failed logins per user name
+//! and per address before each further attempt must wait.
 
 use crate::Finished;
 use crate::node::open_store;
@@ -56,7 +60,8 @@ pub struct ServeArgs {
     /// request_timeout_secs, max_concurrent_requests, rate_limit_per_sec,
     /// rate_limit_burst, stream_poll_ms, stream_keepalive_secs,
     /// stream_deadline_scan_secs, [[webhooks]], alert_countries,
-    /// alert_window_hours, alert_user, alert_poll_secs).
+    /// alert_window_hours, alert_user, alert_poll_secs, correlation_too_common,
+    /// web_session_idle_mins, web_session_max_hours, web_login_failures).
     #[arg(long, env = "PHALANX_CONFIG")]
     pub config: Option<PathBuf>,
     /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
@@ -127,6 +132,12 @@ pub struct FileConfig {
     /// Outgoing webhooks (see `crate::webhook_config`).
     #[serde(default)]
     pub webhooks: Vec<crate::webhook_config::WebhookEntry>,
+    /// Minutes a web UI session may go unused.
+    pub web_session_idle_mins: Option<u64>,
+    /// Hours a web UI session lasts at most.
+    pub web_session_max_hours: Option<u64>,
+    /// Failed web logins per user name and address before throttling.
+    pub web_login_failures: Option<u32>,
 }
 
 /// The resolved configuration of `phalanx serve`.
@@ -148,6 +159,8 @@ pub struct ServeConfig {
     pub correlation_too_common: Option<usize>,
     /// Outgoing webhooks.
     pub webhooks: Vec<phalanx_api::webhooks::WebhookConfig>,
+    /// The web UI (sessions, login throttle; `Secure` cookies over TLS).
+    pub web: phalanx_web::WebConfig,
 }
 
 /// Reads `PHALANX_<NAME>` and parses it.
@@ -286,7 +299,36 @@ pub fn resolve(data: &Path, args: &ServeArgs) -> anyhow::Result<ServeConfig> {
     };
     let webhooks = crate::webhook_config::resolve(&file.webhooks)?;
     let correlation_too_common = env_value::<usize>("CORRELATION_TOO_COMMON")?.or(file.correlation_too_common);
-    Ok(ServeConfig { listen, data_dir, tls, api, shutdown_grace: Duration::from_secs(grace), alerts, webhooks, correlation_too_common })
+    let web_defaults = phalanx_web::WebConfig::default();
+    let idle_mins = env_value::<u64>("WEB_SESSION_IDLE_MINS")?
+        .or(file.web_session_idle_mins)
+        .unwrap_or(web_defaults.session_idle.as_secs() / 60);
+    let max_hours = env_value::<u64>("WEB_SESSION_MAX_HOURS")?
+        .or(file.web_session_max_hours)
+        .unwrap_or(web_defaults.session_absolute.as_secs() / 3600);
+    let login_failures =
+        env_value::<u32>("WEB_LOGIN_FAILURES")?.or(file.web_login_failures).unwrap_or(web_defaults.login_failures_allowed);
+    if idle_mins == 0 || max_hours == 0 {
+        bail!("web_session_idle_mins and web_session_max_hours: must be greater than 0");
+    }
+    let web = phalanx_web::WebConfig {
+        session_idle: Duration::from_secs(idle_mins * 60),
+        session_absolute: Duration::from_secs(max_hours * 3600),
+        secure_cookies: tls.is_some(),
+        login_failures_allowed: login_failures,
+        ..web_defaults
+    };
+    Ok(ServeConfig {
+        listen,
+        data_dir,
+        tls,
+        api,
+        shutdown_grace: Duration::from_secs(grace),
+        alerts,
+        webhooks,
+        correlation_too_common,
+        web,
+    })
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -361,10 +403,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         });
     }
-    let web = phalanx_web::WebState::new(
-        state.clone(),
-        phalanx_web::WebConfig { secure_cookies: config.tls.is_some(), ..phalanx_web::WebConfig::default() },
-    );
+    let web = phalanx_web::WebState::new(state.clone(), config.web.clone());
     let app = phalanx_api::router(state.clone())
         .merge(phalanx_web::router(web))
         .merge(phalanx_federation::server::router(federation.clone()))

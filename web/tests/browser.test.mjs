@@ -145,6 +145,10 @@ test('live update: a new incident appears without a reload', async () => {
   assert.equal(await s.page.evaluate(() => window.__notReloaded), true, 'the page was not reloaded');
   assert.equal(await countryIncidents(s.page, 'POL'), before_pol + 1);
   assert.equal(await s.page.locator('#matrix tr[data-sector="drinking-water"]').count(), 1);
+  // Both banners were swapped with the fragment, and agree.
+  assert.equal(await s.page.getAttribute('#banner-bottom .banner', 'data-classification'),
+    await s.page.getAttribute('#banner .banner', 'data-classification'));
+  assert.equal(await s.page.locator('#banner').count(), 1);
   await s.page.screenshot({ path: path.join(shots, 'dashboard-live-update.png'), fullPage: true });
   await s.context.close();
 });

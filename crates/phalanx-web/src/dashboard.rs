@@ -687,7 +687,8 @@ pub async fn page(State(state): State<WebState>, current: Current) -> Result<Res
 /// out of band (htmx), for live updates.
 pub async fn fragment(State(state): State<WebState>, current: Current) -> Result<Response, WebError> {
     let (html, highest) = picture_html(&state, &current).await?;
-    Ok(Html(format!("{html}{}", highest.banner(current.exercise.as_deref()))).into_response())
+    let exercise = current.exercise.as_deref();
+    Ok(Html(format!("{html}{}{}", highest.banner(exercise), highest.banner_as("banner-bottom", exercise))).into_response())
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub fn page(current: &Current, node: &str, title: &str, highest: &Highest, body:
         title = esc(title),
         node = esc(node),
         banner = highest.banner(current.exercise.as_deref()),
-        banner_bottom = highest.banner(current.exercise.as_deref()).replacen("id=\"banner\" hx-swap-oob=\"true\"", "id=\"banner-bottom\"", 1).replace("id=\"exercise-banner\"", "id=\"exercise-banner-bottom\""),
+        banner_bottom = highest.banner_as("banner-bottom", current.exercise.as_deref()),
         uname = esc(&user.name),
         org = esc(&current.org_name),
         role = esc(user.role.as_str()),

@@ -70,9 +70,16 @@ impl Highest {
         names.join(" / ")
     }
 
-    /// The banner: classification (with caveats) and TLP, coloured; an
-    /// EXERCISE banner above it in an exercise context.
+    /// The banner at the top of a page (see [`Highest::banner_as`]).
     pub fn banner(&self, exercise: Option<&str>) -> String {
+        self.banner_as("banner", exercise)
+    }
+
+    /// The banner as the element `id` (top and bottom of a page): the
+    /// classification (with caveats) and TLP, coloured, and an EXERCISE
+    /// banner above it in an exercise context. It carries `hx-swap-oob`,
+    /// so that a live fragment that brings it replaces the page's own.
+    pub fn banner_as(&self, id: &str, exercise: Option<&str>) -> String {
         let mut text = self.classification_text();
         for c in &self.caveats {
             text.push(' ');
@@ -83,11 +90,11 @@ impl Highest {
             None => String::new(),
         };
         let exercise = match exercise {
-            Some(e) => format!("<div class=\"exercise-banner\" id=\"exercise-banner\">EXERCISE EXERCISE EXERCISE · {}</div>", esc(e)),
+            Some(e) => format!("<div class=\"exercise-banner\" id=\"exercise-{id}\">EXERCISE EXERCISE EXERCISE · {}</div>", esc(e)),
             None => String::new(),
         };
         format!(
-            "<div id=\"banner\" hx-swap-oob=\"true\">{exercise}<div class=\"banner {}\" data-classification=\"{}\" data-tlp=\"{}\">{}{tlp}</div></div>",
+            "<div id=\"{id}\" hx-swap-oob=\"true\">{exercise}<div class=\"banner {}\" data-classification=\"{}\" data-tlp=\"{}\">{}{tlp}</div></div>",
             rank_class(self.rank, self.tlp),
             self.rank.as_str(),
             self.tlp.map(Tlp::as_str).unwrap_or(""),

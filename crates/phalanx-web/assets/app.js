@@ -16,7 +16,10 @@
     if (!window.EventSource || !document.getElementById("picture")) return;
     var live = document.getElementById("live");
     var pending = null;
-    var source = new EventSource("/ui/events");
+    // Start after the version the page was rendered with: a write between
+    // the render and this connection still refreshes the page.
+    var seen = document.getElementById("picture").getAttribute("data-cursor") || "";
+    var source = new EventSource("/ui/events" + (seen ? "?after=" + encodeURIComponent(seen) : ""));
     source.addEventListener("open", function () { if (live) live.classList.add("on"); });
     source.addEventListener("error", function () { if (live) live.classList.remove("on"); });
     source.addEventListener("changed", function () {

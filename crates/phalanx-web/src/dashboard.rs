@@ -25,7 +25,7 @@ use phalanx_response::request::{AssistanceRequest, RequestState};
 use phalanx_response::stix::{ASSISTANCE_REQUEST_TYPE, INCIDENT_EXTENSION_ID, INCIDENT_TYPE};
 use serde::Deserialize;
 use phalanx_response::vocab::{ImpactSeverity, Sector};
-use phalanx_store::{LabelFilter, Order, OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
+use phalanx_store::{Cursor, LabelFilter, Order, OrganisationRecord, Query, Store, StoreError, StoredObject, VersionFilter};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -659,26 +659,31 @@ fn render_country_table(p: &Picture) -> String {
 }
 
 /// Computes the picture for the session's user, audits what it lists, and
-/// renders it.
-async fn picture_html(state: &WebState, current: &Current) -> Result<(String, Highest), WebError> {
+/// renders it. Also returns the newest version the user could read before
+/// the picture was computed: the live updates start after it, so a write
+/// that lands between this render and the page's event stream still
+/// refreshes the page.
+async fn picture_html(state: &WebState, current: &Current) -> Result<(String, Highest, Option<Cursor>), WebError> {
     let store = state.api().store().clone();
     let actor = current.actor.clone();
     let cache = state.clone();
     blocking(state, move || {
         let cache = cache.caches();
+        let seen = crate::events::newest(store.as_ref(), &actor.subject)?;
         let organisations = store.organisations()?;
         let picture = compute(store.as_ref(), &actor.subject, &organisations, &cache.series, Timestamp::now(3))?;
         phalanx_auth::audit_reads(store.as_ref(), &actor, &picture.shown(), "web:dashboard")?;
-        Ok((render(&picture), picture.highest))
+        Ok((render(&picture), picture.highest, seen))
     })
     .await
 }
 
 /// `GET /`: the operating picture.
 pub async fn page(State(state): State<WebState>, current: Current) -> Result<Response, WebError> {
-    let (html, highest) = picture_html(&state, &current).await?;
+    let (html, highest, seen) = picture_html(&state, &current).await?;
+    let cursor = seen.map(|c| c.encode()).unwrap_or_default();
     let body = format!(
-        "<div id=\"picture\" hx-get=\"/ui/fragment/picture\" hx-trigger=\"phalanx-changed from:body\" hx-swap=\"innerHTML\">{html}</div>"
+        "<div id=\"picture\" data-cursor=\"{cursor}\" hx-get=\"/ui/fragment/picture\" hx-trigger=\"phalanx-changed from:body\" hx-swap=\"innerHTML\">{html}</div>"
     );
     Ok(layout(&current, &state.config().node_name, "Common operating picture", &highest, &body))
 }
@@ -686,7 +691,7 @@ pub async fn page(State(state): State<WebState>, current: Current) -> Result<Res
 /// `GET /ui/fragment/picture`: the picture alone, with the banner swapped
 /// out of band (htmx), for live updates.
 pub async fn fragment(State(state): State<WebState>, current: Current) -> Result<Response, WebError> {
-    let (html, highest) = picture_html(&state, &current).await?;
+    let (html, highest, _) = picture_html(&state, &current).await?;
     let exercise = current.exercise.as_deref();
     Ok(Html(format!("{html}{}{}", highest.banner(exercise), highest.banner_as("banner-bottom", exercise))).into_response())
 }

@@ -14,7 +14,7 @@
 use crate::error::WebError;
 use crate::session::{Current, SESSION_COOKIE, cookie};
 use crate::{WebState, blocking};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -39,13 +39,38 @@ struct Follow {
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-/// `GET /ui/events`.
-pub async fn events(State(state): State<WebState>, current: Current, headers: HeaderMap) -> Result<Response, WebError> {
+/// `GET /ui/events[?after=CURSOR]`: `after` is the newest version the page
+/// was rendered with (its `data-cursor`), so that a write between the
+/// render and this request still sends `changed`; without it the stream
+/// starts from the newest version now.
+pub async fn events(
+    State(state): State<WebState>,
+    current: Current,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, WebError> {
     let secret = cookie(&headers, SESSION_COOKIE).ok_or(WebError::NotLoggedIn)?;
     let subject = Arc::new(current.actor.subject.clone());
-    let store = state.api().store().clone();
-    let start_subject = subject.clone();
-    let cursor = blocking(&state, move || Ok(newest(store.as_ref(), &start_subject)?)).await?;
+    let mut after: Option<Cursor> = None;
+    for pair in raw.as_deref().unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("after", value)) if value.is_empty() => {}
+            Some(("after", value)) => {
+                after = Some(
+                    Cursor::decode(value).ok_or_else(|| WebError::BadRequest(format!("after: not a cursor: {value}")))?,
+                );
+            }
+            _ => return Err(WebError::BadRequest(format!("{pair}: not a parameter of /ui/events (it takes after)"))),
+        }
+    }
+    let cursor = match after {
+        Some(c) => Some(c),
+        None => {
+            let store = state.api().store().clone();
+            let start_subject = subject.clone();
+            blocking(&state, move || Ok(newest(store.as_ref(), &start_subject)?)).await?
+        }
+    };
     let follow = Follow {
         committed: state.api().committed_changes(),
         shutdown: state.api().shutdown_signal(),

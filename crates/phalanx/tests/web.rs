@@ -324,3 +324,38 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
     assert!(entries.iter().any(|e| e.action == "read" && e.target == href && e.actor == "user:lt-analyst" && e.details.contains("web:incident")));
     assert!(!entries.iter().any(|e| e.action == "read" && e.target == href && e.actor == "user:lt-junior"));
 }
+
+#[test]
+fn live_updates_start_after_the_version_the_page_was_rendered_with() {
+    let demo = Demo::start();
+    let (jar, login) = demo.login("lt-junior", "demo-lt-junior-pw");
+    assert_eq!(login.status, 303);
+    let page = demo.get("/", &jar).body;
+    let seen = attr(&page, "id=\"picture\"", "data-cursor").expect("the picture carries its cursor").to_owned();
+    assert!(!seen.is_empty(), "the demo node has readable data");
+    // A write lands after the render but before the page opens its event stream.
+    let opened = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .arg("--data")
+        .arg(&demo.data_path)
+        .args(["incident", "open", "--as", "pl-analyst", "--name", "Raced incident", "--country", "POL", "--tlp", "green"])
+        .output()
+        .expect("incident open");
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    // The stream opened with the page's cursor says "changed" at once.
+    let mut b = ureq::http::Request::builder().method("GET").uri(format!("{}/ui/events?after={seen}", demo.base));
+    b = b.header("Cookie", jar.header());
+    let mut response = demo.agent.run(b.body(Vec::new()).expect("request")).expect("http");
+    assert_eq!(response.status().as_u16(), 200);
+    let mut reader = response.body_mut().as_reader();
+    let mut text = String::new();
+    let mut buf = [0u8; 512];
+    while !text.contains("event: changed") {
+        let n = std::io::Read::read(&mut reader, &mut buf).expect("read the stream");
+        assert!(n > 0, "the stream ended without an event: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // A malformed cursor is a clear 400.
+    let bad = demo.get("/ui/events?after=zz", &jar);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("after"), "{}", bad.body);
+}

@@ -19,8 +19,9 @@ code,.path{font-family:ui-monospace,monospace}table{border-collapse:collapse;mar
 td,th{border:1px solid #ccd;padding:.2rem .5rem;text-align:left;vertical-align:top}\
 nav ul{columns:2}";
 
-/// Escapes text for HTML.
-fn esc(text: &str) -> String {
+/// Escapes text for HTML content and attribute values (also used by the
+/// web UI).
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

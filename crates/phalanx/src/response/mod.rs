@@ -184,12 +184,7 @@ impl Session {
 
     /// A registered organisation's display name, else the id.
     pub fn organisation_name(&self, id: &str) -> String {
-        use phalanx_store::Registry;
-        self.store
-            .organisations()
-            .ok()
-            .and_then(|orgs| orgs.into_iter().find(|o| o.org.id == id).map(|o| o.name))
-            .unwrap_or_else(|| id.to_owned())
+        self.desk().organisation_name(id)
     }
 }
 

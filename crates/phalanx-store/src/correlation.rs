@@ -276,7 +276,7 @@ pub(crate) fn index_values(conn: &Connection, bodies: &crate::bodies::Bodies) ->
     if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
         return Ok(());
     }
-    let result = (|| -> Result<(), StoreError> {
+    crate::sqlite::commit_or_rollback(conn, "the correlation index", || {
         let mut rows = Vec::new();
         {
             let mut stmt = conn.prepare(
@@ -295,19 +295,7 @@ pub(crate) fn index_values(conn: &Connection, bodies: &crate::bodies::Bodies) ->
         }
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, '1')", [VALUES_INDEXED_SETTING])?;
         Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(())
-        }
-        Err(e) => {
-            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %rollback, "rollback of the correlation index failed");
-            }
-            Err(e)
-        }
-    }
+    })
 }
 
 /// Why two objects are linked.

@@ -554,7 +554,7 @@ fn index_relationship_refs(conn: &Connection, bodies: &Bodies) -> Result<(), Sto
     if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
         return Ok(());
     }
-    let result = (|| -> Result<u64, StoreError> {
+    let n = commit_or_rollback(conn, "the reference index", || {
         let mut rows = Vec::new();
         {
             let mut stmt = conn.prepare(
@@ -579,18 +579,29 @@ fn index_relationship_refs(conn: &Connection, bodies: &Bodies) -> Result<(), Sto
         }
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, '1')", [REFS_INDEXED_SETTING])?;
         Ok(n)
-    })();
-    match result {
-        Ok(n) => {
+    })?;
+    if n > 0 {
+        tracing::info!(references = n, "indexed the relationship references of stored versions");
+    }
+    Ok(())
+}
+
+/// Finishes the transaction the caller began on `conn` around `work`:
+/// commits when `work` succeeds, rolls back when it fails (a failed
+/// rollback is logged naming `what`) and returns `work`'s error.
+pub(crate) fn commit_or_rollback<T>(
+    conn: &Connection,
+    what: &str,
+    work: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match work() {
+        Ok(value) => {
             conn.execute_batch("COMMIT")?;
-            if n > 0 {
-                tracing::info!(references = n, "indexed the relationship references of stored versions");
-            }
-            Ok(())
+            Ok(value)
         }
         Err(e) => {
             if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %rollback, "rollback of the reference index failed");
+                tracing::error!(error = %rollback, what, "rollback failed");
             }
             Err(e)
         }

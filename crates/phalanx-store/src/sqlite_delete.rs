@@ -125,18 +125,7 @@ impl SqliteStore {
     pub(crate) fn delete_versions_impl(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
         self.with_writer(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            match delete_in(conn, actor, id, versions) {
-                Ok(n) => {
-                    conn.execute_batch("COMMIT")?;
-                    Ok(n)
-                }
-                Err(e) => {
-                    if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                        tracing::error!(error = %rollback, "rollback of a delete failed");
-                    }
-                    Err(e)
-                }
-            }
+            crate::sqlite::commit_or_rollback(conn, "a delete", || delete_in(conn, actor, id, versions))
         })
     }
 

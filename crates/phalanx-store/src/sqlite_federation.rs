@@ -247,7 +247,7 @@ impl FederationStore for SqliteStore {
         }
         self.with_writer(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            let result = (|| {
+            crate::sqlite::commit_or_rollback(conn, "signatures", || {
                 let mut exists = conn.prepare_cached(
                     "SELECT 1 FROM version_signatures WHERE id_hash = ?1 AND id = ?2 AND version = ?3",
                 )?;
@@ -261,20 +261,8 @@ impl FederationStore for SqliteStore {
                         insert.execute(params![hash, s.id, s.version, s.signer, s.key_id, s.sig])?;
                     }
                 }
-                Ok::<(), StoreError>(())
-            })();
-            match result {
-                Ok(()) => {
-                    conn.execute_batch("COMMIT")?;
-                    Ok(())
-                }
-                Err(e) => {
-                    if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                        tracing::error!(error = %rollback, "rollback of signatures failed");
-                    }
-                    Err(e)
-                }
-            }
+                Ok(())
+            })
         })
     }
 

@@ -252,18 +252,8 @@ mod tests {
 
     fn request_input() -> RequestInput {
         RequestInput {
-            name: "CRRT".into(),
-            description: None,
-            channel: Channel::Crrt,
-            beneficiary_ref: ORG.into(),
-            incident_ref: None,
-            services: vec![Service::IncidentResponse],
-            mode: Mode::Remote,
-            estimated_needs: None,
-            mitigation_taken: None,
-            other_support: None,
-            legal_basis: None,
             response_target_hours: Some(72),
+            ..RequestInput::new("CRRT", Channel::Crrt, ORG, vec![Service::IncidentResponse], Mode::Remote)
         }
     }
 

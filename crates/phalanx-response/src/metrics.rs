@@ -186,20 +186,7 @@ mod tests {
     const LT: &str = "identity--0b3c1d2e-4f50-4a61-8b72-9c83d4e5f601";
 
     fn request(channel: Channel, clock: &ManualClock) -> AssistanceRequest {
-        let input = RequestInput {
-            name: "help".into(),
-            description: None,
-            channel,
-            beneficiary_ref: LT.into(),
-            incident_ref: None,
-            services: vec![Service::IncidentResponse],
-            mode: Mode::Remote,
-            estimated_needs: None,
-            mitigation_taken: None,
-            other_support: None,
-            legal_basis: None,
-            response_target_hours: None,
-        };
+        let input = RequestInput::new("help", channel, LT, vec![Service::IncidentResponse], Mode::Remote);
         AssistanceRequest::draft(&input, LT, &Label::unclassified(Tlp::Green), clock.now()).expect("draft")
     }
 

@@ -215,6 +215,27 @@ pub struct RequestInput {
     pub response_target_hours: Option<u32>,
 }
 
+impl RequestInput {
+    /// A request with the required fields; the optional ones are empty
+    /// (set them with struct update syntax).
+    pub fn new(name: &str, channel: Channel, beneficiary_ref: &str, services: Vec<Service>, mode: Mode) -> Self {
+        RequestInput {
+            name: name.to_owned(),
+            description: None,
+            channel,
+            beneficiary_ref: beneficiary_ref.to_owned(),
+            incident_ref: None,
+            services,
+            mode,
+            estimated_needs: None,
+            mitigation_taken: None,
+            other_support: None,
+            legal_basis: None,
+            response_target_hours: None,
+        }
+    }
+}
+
 /// A state change asked for (the fields of `assist transition`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -258,18 +258,12 @@ fn seed_response(store: &SqliteStore, now: Timestamp) -> anyhow::Result<()> {
     // An assistance request in flight: approved, waiting for activation.
     let services = vec![Service::IncidentResponse, Service::DigitalForensics];
     let input = RequestInput {
-        name: "CRRT support for the hospital ransomware".into(),
         description: Some("On-site incident response and forensics for the university hospital.".into()),
-        channel: Channel::Crrt,
-        beneficiary_ref: lt.org_id().to_owned(),
         incident_ref: Some(hospital.meta.id.clone()),
-        services,
-        mode: Mode::OnSite,
         estimated_needs: Some("4 experts for 10 days".into()),
         mitigation_taken: Some("network segmented, backups verified".into()),
-        other_support: None,
         legal_basis: Some("CRRT memorandum of understanding".into()),
-        response_target_hours: None,
+        ..RequestInput::new("CRRT support for the hospital ransomware", Channel::Crrt, lt.org_id(), services, Mode::OnSite)
     };
     let request = desk_lt.open_request(&input, &NewLabel::default(), true)?;
     for to in [RequestState::Assessing, RequestState::Approved] {
@@ -288,20 +282,13 @@ fn seed_response(store: &SqliteStore, now: Timestamp) -> anyhow::Result<()> {
     }
 
     // A deployed team: Estonia asked for remote help, Poland sent an expert.
-    let input = RequestInput {
-        name: "Mutual assistance: DDoS mitigation".into(),
-        description: None,
-        channel: Channel::CsirtsNetworkMutualAssistance,
-        beneficiary_ref: ee.org_id().to_owned(),
-        incident_ref: None,
-        services: vec![Service::IncidentResponse],
-        mode: Mode::Remote,
-        estimated_needs: None,
-        mitigation_taken: None,
-        other_support: None,
-        legal_basis: None,
-        response_target_hours: None,
-    };
+    let input = RequestInput::new(
+        "Mutual assistance: DDoS mitigation",
+        Channel::CsirtsNetworkMutualAssistance,
+        ee.org_id(),
+        vec![Service::IncidentResponse],
+        Mode::Remote,
+    );
     let green = NewLabel { tlp: Some("green".into()), label: None };
     let ddos = desk_ee.open_request(&input, &green, true)?;
     for to in [RequestState::Assessing, RequestState::Approved, RequestState::Activated, RequestState::TeamForming] {

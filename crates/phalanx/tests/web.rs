@@ -125,8 +125,15 @@ impl Demo {
             }
             None => String::new(),
         };
-        let answer = crate::common::http_send(&self.agent, b.body(body.into_bytes()).expect("request"));
-        Resp { status: answer.status, headers: answer.headers, body: answer.body }
+        let mut response = self.agent.run(b.body(body.into_bytes()).expect("request")).expect("http");
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Resp { status, headers, body }
     }
 
     fn get(&self, path: &str, jar: &Jar) -> Resp {

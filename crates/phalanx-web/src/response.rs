@@ -398,6 +398,29 @@ fn check_post(current: &Current, headers: &HeaderMap, csrf: Option<&str>) -> Res
     Ok(())
 }
 
+/// Runs one change on the desk of the session's user, then answers: back
+/// to the page it returns (303) when it was made, the refusal on that page
+/// when the domain or a write rule refused it. `work` returns the change's
+/// outcome and the page to go back to.
+async fn change_on_desk(
+    state: &WebState,
+    current: &Current,
+    what: &'static str,
+    work: impl FnOnce(&Desk<'_>) -> Result<(Change, String), WebError> + Send + 'static,
+) -> Result<Response, WebError> {
+    let store = state.api().store().clone();
+    let actor = current.actor.clone();
+    let (change, back) = blocking(state, move || work(&Desk::new(store.as_ref(), &actor, Timestamp::now(3)))).await?;
+    match change {
+        Change::Done => {
+            state.api().notify_committed();
+            tracing::info!(user = %current.actor.user.name, change = what, "web ui change");
+            see_other(&back)
+        }
+        Change::Refused(reason) => Ok(refused(&back, &reason)),
+    }
+}
+
 /// `POST /ui/incident/{id}/status`.
 pub async fn incident_status(
     State(state): State<WebState>,
@@ -408,23 +431,11 @@ pub async fn incident_status(
 ) -> Result<Response, WebError> {
     check_post(&current, &headers, form.csrf.as_deref())?;
     let to: IncidentStatus = form.to.parse().map_err(|e| WebError::BadRequest(format!("to: {e}")))?;
-    let store = state.api().store().clone();
-    let actor = current.actor.clone();
-    let back = crate::html::object_href(&id);
     let reason = non_empty(&form.reason);
-    let change = blocking(&state, move || {
-        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
-        desk_outcome(desk.set_incident_status(&id, to, reason.as_deref()))
+    change_on_desk(&state, &current, "incident status", move |desk| {
+        Ok((desk_outcome(desk.set_incident_status(&id, to, reason.as_deref()))?, crate::html::object_href(&id)))
     })
-    .await?;
-    match change {
-        Change::Done => {
-            state.api().notify_committed();
-            tracing::info!(user = %current.actor.user.name, to = %to, "web ui: incident status");
-            see_other(&back)
-        }
-        Change::Refused(reason) => Ok(refused(&back, &reason)),
-    }
+    .await
 }
 
 /// `POST /ui/request/{id}/transition`.
@@ -437,23 +448,11 @@ pub async fn request_transition(
 ) -> Result<Response, WebError> {
     check_post(&current, &headers, form.csrf.as_deref())?;
     let to: RequestState = form.to.parse().map_err(|e| WebError::BadRequest(format!("to: {e}")))?;
-    let store = state.api().store().clone();
-    let actor = current.actor.clone();
-    let back = crate::html::object_href(&id);
     let input = TransitionInput { to, reason: non_empty(&form.reason), location: non_empty(&form.location) };
-    let change = blocking(&state, move || {
-        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
-        desk_outcome(desk.transition_request(&id, &input))
+    change_on_desk(&state, &current, "assistance request transition", move |desk| {
+        Ok((desk_outcome(desk.transition_request(&id, &input))?, crate::html::object_href(&id)))
     })
-    .await?;
-    match change {
-        Change::Done => {
-            state.api().notify_committed();
-            tracing::info!(user = %current.actor.user.name, to = %to, "web ui: assistance request transition");
-            see_other(&back)
-        }
-        Change::Refused(reason) => Ok(refused(&back, &reason)),
-    }
+    .await
 }
 
 /// A timeline entry form.
@@ -476,21 +475,10 @@ pub async fn incident_timeline(
     axum::Form(form): axum::Form<TimelineForm>,
 ) -> Result<Response, WebError> {
     check_post(&current, &headers, form.csrf.as_deref())?;
-    let store = state.api().store().clone();
-    let actor = current.actor.clone();
-    let back = crate::html::object_href(&id);
-    let change = blocking(&state, move || {
-        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
-        desk_outcome(desk.add_timeline(&id, &form.text, &[], None))
+    change_on_desk(&state, &current, "incident timeline", move |desk| {
+        Ok((desk_outcome(desk.add_timeline(&id, &form.text, &[], None))?, crate::html::object_href(&id)))
     })
-    .await?;
-    match change {
-        Change::Done => {
-            state.api().notify_committed();
-            see_other(&back)
-        }
-        Change::Refused(reason) => Ok(refused(&back, &reason)),
-    }
+    .await
 }
 
 /// `POST /ui/task/{id}/status`: moves a task to its next status, then back
@@ -505,20 +493,10 @@ pub async fn task_status(
     check_post(&current, &headers, form.csrf.as_deref())?;
     let to: TaskStatus = form.to.parse().map_err(|e| WebError::BadRequest(format!("to: {e}")))?;
     let changes = TaskChanges { status: Some(to), note: non_empty(&form.reason), ..TaskChanges::default() };
-    let store = state.api().store().clone();
-    let actor = current.actor.clone();
-    let (change, back) = blocking(&state, move || {
-        let desk = Desk::new(store.as_ref(), &actor, Timestamp::now(3));
+    change_on_desk(&state, &current, "task status", move |desk| {
         let (task, _) = desk.task(&id).map_err(read_error)?;
         let parent = task.details.request_ref.clone().or(task.details.incident_ref.clone()).unwrap_or(id.clone());
         Ok((desk_outcome(desk.update_task(&id, &changes))?, crate::html::object_href(&parent)))
     })
-    .await?;
-    match change {
-        Change::Done => {
-            state.api().notify_committed();
-            see_other(&back)
-        }
-        Change::Refused(reason) => Ok(refused(&back, &reason)),
-    }
+    .await
 }

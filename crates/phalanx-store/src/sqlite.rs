@@ -1200,11 +1200,16 @@ impl<'c> RowStatements<'c> {
     }
 }
 
-fn write_row(conn: &Connection, r: &RowJob) -> Result<(), StoreError> {
-    write_row_with(&mut RowStatements::new(conn)?, r)
+fn write_row(conn: &Connection, r: RowJob) -> Result<(), StoreError> {
+    let mut st = RowStatements::new(conn)?;
+    let mut derived = DerivedRows::default();
+    write_row_with(&mut st, r, &mut derived)?;
+    derived.flush(&mut st)
 }
 
-fn write_row_with(st: &mut RowStatements<'_>, r: &RowJob) -> Result<(), StoreError> {
+/// Writes a version's `objects` and full-text rows, and hands its
+/// `object_refs` and `observable_values` rows to `derived`.
+fn write_row_with(st: &mut RowStatements<'_>, r: RowJob, derived: &mut DerivedRows) -> Result<(), StoreError> {
     if let Some(seq) = r.demote {
         st.demote.execute([seq])?;
     }
@@ -1225,16 +1230,61 @@ fn write_row_with(st: &mut RowStatements<'_>, r: &RowJob) -> Result<(), StoreErr
     if !r.name.is_empty() || !r.description.is_empty() {
         st.fts.execute(params![r.seq, r.name, r.description])?;
     }
-    for target in &r.refs {
-        st.refs.execute(params![r.seq, id_hash(target), target])?;
+    for target in r.refs {
+        derived.refs.push((id_hash(&target), r.seq, target));
     }
-    for v in &r.values {
-        st.values.execute(params![r.seq, v.kind, v.value, v.lo, v.hi])?;
+    for v in r.values {
+        derived.values.push((r.seq, v));
     }
-    if let Some(target) = &r.sighting_of {
-        st.sighting_values.execute(params![r.seq, id_hash(target), target])?;
+    if let Some(target) = r.sighting_of {
+        derived.sightings.push((r.seq, target));
     }
     Ok(())
+}
+
+/// The rows of the derived tables `object_refs` and `observable_values`,
+/// whose index keys (a referenced id, an observable value) arrive in
+/// random order. They are kept until [`DerivedRows::flush`] and inserted
+/// sorted by key, so that a large write visits each index page once per
+/// flush instead of once per row: on 1M objects, inserting them row by
+/// row took as much time as everything else in the SQL thread together
+/// (bench/RESULTS.md, Import). Flushed before the connection answers any
+/// other question and before the commit, so no reader, not even the
+/// transaction itself, sees them missing.
+#[derive(Default)]
+struct DerivedRows {
+    /// (target id hash, referring version, target id).
+    refs: Vec<(i64, i64, String)>,
+    /// (version, value).
+    values: Vec<(i64, crate::correlation::CorrelationValue)>,
+    /// (sighting version, sighted id): the sighting takes the values of
+    /// the latest version of the sighted object, after `values` are in.
+    sightings: Vec<(i64, String)>,
+}
+
+impl DerivedRows {
+    /// Rows kept before a flush (about 60 MiB at most).
+    const FLUSH_AT: usize = 1 << 17;
+
+    fn len(&self) -> usize {
+        self.refs.len() + self.values.len() + self.sightings.len()
+    }
+
+    /// Inserts every kept row, sorted by its index key.
+    fn flush(&mut self, st: &mut RowStatements<'_>) -> Result<(), StoreError> {
+        self.refs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (hash, seq, target) in self.refs.drain(..) {
+            st.refs.execute(params![seq, hash, target])?;
+        }
+        self.values.sort_unstable_by(|a, b| (a.1.kind, &a.1.value, a.0).cmp(&(b.1.kind, &b.1.value, b.0)));
+        for (seq, v) in self.values.drain(..) {
+            st.values.execute(params![seq, v.kind, v.value, v.lo, v.hi])?;
+        }
+        for (seq, target) in self.sightings.drain(..) {
+            st.sighting_values.execute(params![seq, id_hash(&target), target])?;
+        }
+        Ok(())
+    }
 }
 
 /// A call on the worker's connection, told about an earlier failed row.
@@ -1267,18 +1317,19 @@ struct Worker {
 fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<StoreError>) {
     let mut failed: Option<StoreError> = None;
     {
-        let mut statements = None;
+        let mut statements: Option<RowStatements<'_>> = None;
+        let mut derived = DerivedRows::default();
         for job in jobs {
             match job {
                 Job::Rows(rows) => {
-                    for queued in &rows {
+                    for queued in rows {
                         if failed.is_some() {
                             break;
                         }
                         let row = match queued {
                             Queued::Row(row) => row,
                             Queued::Audit(entry) => {
-                                if let Err(e) = crate::sqlite_registry::insert_audit(&conn, entry) {
+                                if let Err(e) = crate::sqlite_registry::insert_audit(&conn, &entry) {
                                     failed = Some(e);
                                 }
                                 continue;
@@ -1293,16 +1344,32 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
                                 }
                             }
                         }
-                        if let Some(Err(e)) = statements.as_mut().map(|st| write_row_with(st, row)) {
+                        let Some(st) = statements.as_mut() else { break };
+                        let mut written = write_row_with(st, row, &mut derived);
+                        if written.is_ok() && derived.len() >= DerivedRows::FLUSH_AT {
+                            written = derived.flush(st);
+                        }
+                        if let Err(e) = written {
                             failed = Some(e);
                         }
                     }
                 }
                 Job::Run(f) => {
+                    // The job sees every row written before it.
+                    if let (None, Some(st)) = (&failed, statements.as_mut()) {
+                        if let Err(e) = derived.flush(st) {
+                            failed = Some(e);
+                        }
+                    }
                     // A job may use the same statements: put them back first.
                     statements = None;
                     f(&conn, failed.as_ref());
                 }
+            }
+        }
+        if let (None, Some(st)) = (&failed, statements.as_mut()) {
+            if let Err(e) = derived.flush(st) {
+                failed = Some(e);
             }
         }
     }
@@ -1376,7 +1443,7 @@ impl SqliteTxn<'_> {
     /// Writes one version's rows: inline, or queued for the worker.
     fn write(&mut self, row: RowJob) -> Result<(), StoreError> {
         let Some(worker) = &mut self.worker else {
-            return write_row(&self.guard.conn, &row);
+            return write_row(&self.guard.conn, row);
         };
         worker.batch.push(Queued::Row(row));
         if worker.batch.len() >= WORKER_BATCH {

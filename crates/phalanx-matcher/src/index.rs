@@ -79,6 +79,32 @@ impl Targets {
             Targets::Many(v) => v,
         }
     }
+    /// Renumbers the leaves' rules by `remap`, dropping those of rules
+    /// mapped to [`GONE`]; `false` when none is left.
+    fn remap(&mut self, remap: &[u32]) -> bool {
+        match self {
+            Targets::One(l) => remap_leaf(l, remap),
+            Targets::Many(v) => {
+                v.retain_mut(|l| remap_leaf(l, remap));
+                if let [only] = v[..] {
+                    *self = Targets::One(only);
+                }
+                !self.as_slice().is_empty()
+            }
+        }
+    }
+}
+
+/// A rule index that [`Matcher::remove_rules`] cut out.
+const GONE: u32 = u32::MAX;
+
+fn remap_leaf(leaf: &mut Leaf, remap: &[u32]) -> bool {
+    leaf.rule = remap[leaf.rule as usize];
+    leaf.rule != GONE
+}
+
+fn remap_map<K>(map: &mut Map<K, Targets>, remap: &[u32]) {
+    map.retain(|_, t| t.remap(remap));
 }
 
 fn add<K: std::hash::Hash + Eq>(map: &mut Map<K, Targets>, key: K, leaf: Leaf) {
@@ -138,19 +164,79 @@ pub struct CompileStats {
 }
 
 /// Collects indicators and observables, then builds a [`Matcher`].
+///
+/// Objects are read by [`Parsed::new`], which needs no compiler state (so
+/// several threads may read), and kept by [`Compiler::add`] in input order:
+/// the newest version of each id wins. The keys of a winning version go into
+/// the matcher at once; the rules of versions that a newer one replaced are
+/// cut out by [`Compiler::build`]. Rules keep the order in which their
+/// versions came.
 #[derive(Debug, Default)]
 pub struct Compiler {
-    /// Per id: (modified, pending rule) of the newest version seen.
-    pending: HashMap<Box<str>, (Option<i64>, Pending), foldhash::fast::RandomState>,
+    /// Slots of ids `<type>--<lowercase uuid>` (a type of [`ID_TYPES`]), by UUID.
+    by_uuid: Map<u128, u32>,
+    /// Slots of other ids, and of those whose UUID an id of another type took first.
+    by_text: Map<Box<str>, u32>,
+    /// Per id, in order of first appearance: its newest version.
+    slots: Vec<Slot>,
+    /// The matcher being built, with a rule for every version that won so far.
+    matcher: Matcher,
+    /// Rules of versions that a newer version replaced.
+    replaced: Vec<u32>,
+    /// Patterns that cannot be compiled: id and reason, refused by `build` if still the newest.
+    failed: Vec<(Box<str>, String)>,
     stats: CompileStats,
     options: CompileOptions,
 }
 
-#[derive(Debug)]
-enum Pending {
-    Pattern { pattern: Box<Pattern>, subdomains: bool },
-    Observable(Vec<(KeySpec, &'static str)>),
+/// The newest version of one id.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Its `modified` in microseconds; `i64::MIN` without one, older than any
+    /// time (timestamps have four-digit years).
+    modified: i64,
+    state: State,
+    /// For a slot found by UUID: the index of its id's type in [`ID_TYPES`].
+    id_type: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// In force as this rule.
+    Rule(u32),
+    /// Revoked, expired or ignored: it only hides older versions.
     Dropped,
+    /// Its pattern cannot be compiled (index into `Compiler::failed`).
+    Failed(u32),
+}
+
+/// One object read for a [`Compiler`]: what [`Compiler::add`] needs to keep
+/// or count it.
+#[derive(Debug)]
+pub struct Parsed(Object);
+
+#[derive(Debug)]
+enum Object {
+    /// Not JSON of the shape of a STIX object: refused under `?`.
+    Unreadable(String),
+    /// Refused under `?` (no id).
+    NoId(String),
+    /// A type the matcher does not use.
+    Ignored,
+    /// A version of an indicator or observable.
+    /// A version of an indicator or observable: what it becomes if it is
+    /// the newest, or why it is refused then.
+    Version { id: Box<str>, key: Option<(u8, u128)>, modified: i64, outcome: Result<Outcome, String> },
+}
+
+/// What a version becomes if it is the newest.
+#[derive(Debug)]
+enum Outcome {
+    Revoked,
+    Ignored,
+    Expired,
+    Keys(Vec<(KeySpec, &'static str)>),
+    Pattern { pattern: Box<Pattern>, plan: Result<Plan, String> },
 }
 
 /// A typed key and the path it was found on (for the match record).
@@ -193,127 +279,232 @@ struct Lite<'a> {
 
 const SCO_TYPES: &[&str] = &["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file", "x509-certificate"];
 
+/// Id prefixes whose ids are keyed by UUID.
+const ID_TYPES: &[&str] = &["indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file", "x509-certificate"];
+
+/// The key of an id `<type>--<uuid>` with a type of [`ID_TYPES`] and the UUID
+/// in lowercase 8-4-4-4-12 form: one id has one key and one key one id.
+fn uuid_key(id: &str) -> Option<(u8, u128)> {
+    let (prefix, uuid) = id.split_once("--")?;
+    let t = ID_TYPES.iter().position(|t| *t == prefix)?;
+    let b = uuid.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let d = match c {
+            b'-' if matches!(i, 8 | 13 | 18 | 23) => continue,
+            b'0'..=b'9' if !matches!(i, 8 | 13 | 18 | 23) => c - b'0',
+            b'a'..=b'f' if !matches!(i, 8 | 13 | 18 | 23) => c - b'a' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Some((t as u8, v))
+}
+
+impl Parsed {
+    /// Reads one STIX object given as JSON text. Indicators with a STIX
+    /// pattern and the observables the matcher knows are read out (pattern
+    /// parsed, keys normalised); anything else is noted for counting. Never
+    /// panics on bad input.
+    pub fn new(json: &[u8], options: &CompileOptions) -> Parsed {
+        let lite: Lite<'_> = match serde_json::from_slice(json) {
+            Ok(l) => l,
+            Err(e) => return Parsed(Object::Unreadable(format!("not a stix object: {e}"))),
+        };
+        let is_indicator = lite.object_type == "indicator";
+        if !is_indicator && !SCO_TYPES.contains(&lite.object_type.as_ref()) {
+            return Parsed(Object::Ignored);
+        }
+        let Some(id) = lite.id.as_deref() else {
+            return Parsed(Object::NoId(format!("{} without an id", lite.object_type)));
+        };
+        let modified = lite.modified.as_deref().and_then(eval::timestamp_micros).unwrap_or(i64::MIN);
+        let outcome = if lite.revoked {
+            Ok(Outcome::Revoked)
+        } else if is_indicator {
+            if lite.pattern_type.as_deref().is_some_and(|t| t != "stix") {
+                Ok(Outcome::Ignored)
+            } else if lite.valid_until.as_deref().and_then(eval::timestamp_micros).is_some_and(|t| t <= options.now_micros) {
+                Ok(Outcome::Expired)
+            } else {
+                match lite.pattern.as_deref() {
+                    None => Err("indicator without a pattern".into()),
+                    Some(text) => match single_equality_keys(text, lite.x_phalanx_match_subdomains) {
+                        Some(keys) => Ok(Outcome::Keys(keys)),
+                        None => match phalanx_pattern::parse(text) {
+                            Ok(p) => {
+                                let plan = compile_pattern(&p, lite.x_phalanx_match_subdomains);
+                                Ok(Outcome::Pattern { pattern: Box::new(p), plan })
+                            }
+                            Err(e) => Err(format!("pattern: {e}")),
+                        },
+                    },
+                }
+            }
+        } else {
+            observable_keys(&lite).map(Outcome::Keys)
+        };
+        Parsed(Object::Version { id: id.into(), key: uuid_key(id), modified, outcome })
+    }
+
+    /// Whether the text was not JSON of the shape of a STIX object (it is
+    /// refused when added).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(self.0, Object::Unreadable(_))
+    }
+}
+
+fn refuse(stats: &mut CompileStats, id: &str, message: String) {
+    stats.error_count += 1;
+    if stats.errors.len() < 100 {
+        stats.errors.push(CompileError { id: id.to_owned(), message });
+    }
+}
+
 impl Compiler {
     /// A compiler with these options.
     pub fn new(options: CompileOptions) -> Compiler {
         Compiler { options, ..Compiler::default() }
     }
 
-    fn refuse(&mut self, id: &str, message: String) {
-        self.stats.error_count += 1;
-        if self.stats.errors.len() < 100 {
-            self.stats.errors.push(CompileError { id: id.to_owned(), message });
-        }
+    /// The options, for [`Parsed::new`].
+    pub fn options(&self) -> &CompileOptions {
+        &self.options
     }
 
-    /// Offers one STIX object as JSON text. Indicators with a STIX pattern
-    /// and the observables the matcher knows are kept (the newest version
-    /// of each id); anything else is counted and ignored. An object that
-    /// cannot be read is counted as an error, never a panic.
+    /// Offers one STIX object as JSON text: [`Parsed::new`] and [`Compiler::add`].
     pub fn add_json(&mut self, json: &[u8]) {
+        let parsed = Parsed::new(json, &self.options);
+        self.add(parsed);
+    }
+
+    /// Adds one object read by [`Parsed::new`] (objects in input order).
+    /// The newest version of each id is kept (of equal ones, the first);
+    /// revoked and expired versions hide older ones and drop out; anything
+    /// else is counted and ignored. An object that cannot be read is counted
+    /// as an error.
+    pub fn add(&mut self, parsed: Parsed) {
         self.stats.objects += 1;
-        let lite: Lite<'_> = match serde_json::from_slice(json) {
-            Ok(l) => l,
-            Err(e) => {
-                self.refuse("?", format!("not a stix object: {e}"));
-                return;
-            }
-        };
-        let is_indicator = lite.object_type == "indicator";
-        if !is_indicator && !SCO_TYPES.contains(&lite.object_type.as_ref()) {
-            self.stats.ignored += 1;
-            return;
-        }
-        let Some(id) = lite.id.as_deref() else {
-            self.refuse("?", format!("{} without an id", lite.object_type));
-            return;
-        };
-        let modified = lite.modified.as_deref().and_then(eval::timestamp_micros);
-        if let Some((seen, _)) = self.pending.get(id) {
-            if *seen >= modified {
-                self.stats.superseded += 1;
-                return;
-            }
-            self.stats.superseded += 1;
-        }
-        let pending = if lite.revoked {
-            self.stats.revoked += 1;
-            Pending::Dropped
-        } else if is_indicator {
-            if lite.pattern_type.as_deref().is_some_and(|t| t != "stix") {
+        let (id, key, modified, outcome) = match parsed.0 {
+            Object::Unreadable(message) | Object::NoId(message) => return refuse(&mut self.stats, "?", message),
+            Object::Ignored => {
                 self.stats.ignored += 1;
-                Pending::Dropped
-            } else if lite.valid_until.as_deref().and_then(eval::timestamp_micros).is_some_and(|t| t <= self.options.now_micros) {
-                self.stats.expired += 1;
-                Pending::Dropped
-            } else {
-                let Some(text) = lite.pattern.as_deref() else {
-                    self.refuse(id, "indicator without a pattern".into());
-                    return;
-                };
-                if let Some(keys) = single_equality_keys(text, lite.x_phalanx_match_subdomains) {
-                    self.pending.insert(id.into(), (modified, Pending::Observable(keys)));
-                    return;
+                return;
+            }
+            Object::Version { id, key, modified, outcome } => (id, key, modified, outcome),
+        };
+        let found = self.find(&id, key);
+        if let Some(s) = found {
+            self.stats.superseded += 1;
+            if self.slots[s].modified >= modified {
+                return;
+            }
+        }
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(message) => return refuse(&mut self.stats, &id, message),
+        };
+        let s = match found {
+            Some(s) => {
+                if let State::Rule(old) = self.slots[s].state {
+                    self.replaced.push(old);
                 }
-                match phalanx_pattern::parse(text) {
-                    Ok(p) => Pending::Pattern { pattern: Box::new(p), subdomains: lite.x_phalanx_match_subdomains },
-                    Err(e) => {
-                        self.refuse(id, format!("pattern: {e}"));
-                        return;
+                self.slots[s].modified = modified;
+                s
+            }
+            None => self.new_slot(&id, key, modified),
+        };
+        self.slots[s].state = match outcome {
+            Outcome::Revoked => {
+                self.stats.revoked += 1;
+                State::Dropped
+            }
+            Outcome::Ignored => {
+                self.stats.ignored += 1;
+                State::Dropped
+            }
+            Outcome::Expired => {
+                self.stats.expired += 1;
+                State::Dropped
+            }
+            Outcome::Keys(keys) => {
+                let m = &mut self.matcher;
+                let rule = m.rules.len() as u32;
+                m.rules.push(Rule { id, pattern: None, simple: true, observations: 1 });
+                for (key, path) in keys {
+                    m.insert(key, Leaf { rule, observation: 0 }, path);
+                }
+                State::Rule(rule)
+            }
+            Outcome::Pattern { pattern, plan: Ok(plan) } => {
+                let m = &mut self.matcher;
+                let rule = m.rules.len() as u32;
+                let observations = plan.observations.len();
+                let simple = plan.simple;
+                for (obs, anchors) in plan.observations.into_iter().enumerate() {
+                    let leaf = Leaf { rule, observation: obs as u16 };
+                    match anchors {
+                        Some(keys) => {
+                            for (key, path) in keys {
+                                m.insert(key, leaf, path);
+                            }
+                        }
+                        None => m.unanchored.push(leaf),
                     }
                 }
+                m.rules.push(Rule { id, pattern: if simple { None } else { Some(std::sync::Arc::from(pattern)) }, simple, observations });
+                State::Rule(rule)
             }
-        } else {
-            match observable_keys(&lite) {
-                Ok(keys) => Pending::Observable(keys),
-                Err(message) => {
-                    self.refuse(id, message);
-                    return;
-                }
+            Outcome::Pattern { plan: Err(message), .. } => {
+                self.failed.push((id, message));
+                State::Failed(self.failed.len() as u32 - 1)
             }
         };
-        self.pending.insert(id.into(), (modified, pending));
+    }
+
+    /// The slot of an id seen before.
+    fn find(&self, id: &str, key: Option<(u8, u128)>) -> Option<usize> {
+        if let Some((t, uuid)) = key {
+            let &s = self.by_uuid.get(&uuid)?;
+            if self.slots[s as usize].id_type == t {
+                return Some(s as usize);
+            }
+        }
+        self.by_text.get(id).map(|&s| s as usize)
+    }
+
+    /// A slot for an id not seen before (state set by the caller).
+    fn new_slot(&mut self, id: &str, key: Option<(u8, u128)>, modified: i64) -> usize {
+        let s = self.slots.len();
+        let mut id_type = u8::MAX;
+        match key {
+            Some((t, uuid)) if !self.by_uuid.contains_key(&uuid) => {
+                self.by_uuid.insert(uuid, s as u32);
+                id_type = t;
+            }
+            _ => drop(self.by_text.insert(id.into(), s as u32)),
+        }
+        self.slots.push(Slot { modified, state: State::Dropped, id_type });
+        s
     }
 
     /// Builds the matcher, with `allow` as its allow-list.
     pub fn build(mut self, allow: AllowList) -> (Matcher, CompileStats) {
-        let mut m = Matcher { allow, ..Matcher::default() };
-        let mut pending: Vec<(Box<str>, Pending)> = self.pending.drain().map(|(id, (_, p))| (id, p)).collect();
-        pending.sort_by(|a, b| a.0.cmp(&b.0));
-        for (id, p) in pending {
-            match p {
-                Pending::Dropped => {}
-                Pending::Observable(keys) => {
-                    let rule = m.rules.len() as u32;
-                    m.rules.push(Rule { id, pattern: None, simple: true, observations: 1 });
-                    for (key, path) in keys {
-                        m.insert(key, Leaf { rule, observation: 0 }, path);
-                    }
-                    self.stats.rules += 1;
-                }
-                Pending::Pattern { pattern, subdomains } => match compile_pattern(&pattern, subdomains) {
-                    Ok(plan) => {
-                        let rule = m.rules.len() as u32;
-                        let observations = plan.observations.len();
-                        let simple = plan.simple;
-                        for (obs, anchors) in plan.observations.into_iter().enumerate() {
-                            let leaf = Leaf { rule, observation: obs as u16 };
-                            match anchors {
-                                Some(keys) => {
-                                    for (key, path) in keys {
-                                        m.insert(key, leaf, path);
-                                    }
-                                }
-                                None => m.unanchored.push(leaf),
-                            }
-                        }
-                        m.rules.push(Rule { id, pattern: if simple { None } else { Some(std::sync::Arc::from(pattern)) }, simple, observations });
-                        self.stats.rules += 1;
-                    }
-                    Err(message) => self.refuse(&id, message),
-                },
+        for slot in &self.slots {
+            if let State::Failed(i) = slot.state {
+                let (id, message) = &mut self.failed[i as usize];
+                refuse(&mut self.stats, id, std::mem::take(message));
             }
         }
+        let mut m = self.matcher;
+        if !self.replaced.is_empty() {
+            m.remove_rules(&self.replaced);
+        }
+        m.allow = allow;
+        self.stats.rules = m.rules.len() as u64;
         m.any_complex = m.rules.iter().any(|r| !r.simple);
         m.sequencing = m.rules.iter().any(|r| {
             r.observations > 1 || r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty()))
@@ -404,6 +595,7 @@ fn hash_key(algo: &str, value: &str, x509: bool) -> Option<KeySpec> {
     normalize::hex_hash(value).map(|b| KeySpec::Hash(kind, b))
 }
 
+#[derive(Debug)]
 struct Plan {
     simple: bool,
     /// Per observation: its anchor keys, or `None` when it must be checked on every event.
@@ -649,6 +841,46 @@ pub struct Hit {
 }
 
 impl Matcher {
+    /// Cuts the rules `gone` out, with every key and leaf of theirs; the
+    /// others keep their order.
+    fn remove_rules(&mut self, gone: &[u32]) {
+        let mut remap = vec![0u32; self.rules.len()];
+        for &g in gone {
+            remap[g as usize] = GONE;
+        }
+        let mut next = 0u32;
+        for r in &mut remap {
+            if *r != GONE {
+                *r = next;
+                next += 1;
+            }
+        }
+        let mut i = 0;
+        self.rules.retain(|_| {
+            i += 1;
+            remap[i - 1] != GONE
+        });
+        remap_map(&mut self.ipv4, &remap);
+        remap_map(&mut self.ipv6, &remap);
+        for (_, map) in &mut self.blocks4 {
+            remap_map(map, &remap);
+        }
+        self.blocks4.retain(|(_, map)| !map.is_empty());
+        for (_, map) in &mut self.blocks6 {
+            remap_map(map, &remap);
+        }
+        self.blocks6.retain(|(_, map)| !map.is_empty());
+        remap_map(&mut self.domains, &remap);
+        remap_map(&mut self.domain_suffixes, &remap);
+        remap_map(&mut self.urls, &remap);
+        remap_map(&mut self.emails, &remap);
+        remap_map(&mut self.hashes, &remap);
+        remap_map(&mut self.ssdeep, &remap);
+        remap_map(&mut self.ports, &remap);
+        self.scans.retain_mut(|(_, _, leaf)| remap_leaf(leaf, &remap));
+        self.unanchored.retain_mut(|leaf| remap_leaf(leaf, &remap));
+    }
+
     fn insert(&mut self, key: KeySpec, leaf: Leaf, _path: &'static str) {
         match key {
             KeySpec::Ip(IpAddr::V4(a), 32) => add(&mut self.ipv4, u32::from(a), leaf),

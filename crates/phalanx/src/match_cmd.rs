@@ -7,6 +7,7 @@
 use crate::Finished;
 use crate::node::{actor, open_store};
 use anyhow::{Context, bail};
+use phalanx_matcher::load::{Lines, compile_lines};
 use phalanx_matcher::stream::{self, Input, LiveMatcher, RunOptions};
 use phalanx_matcher::{AllowList, CompileOptions, CompileStats, Compiler, Format, Kind, Matcher};
 use phalanx_store::{Query, Store, VersionFilter};
@@ -301,35 +302,35 @@ fn load_allowlists(paths: &[PathBuf]) -> anyhow::Result<AllowList> {
 }
 
 /// Compiles an indicators file: a matcher snapshot, or any input that
-/// `phalanx import` reads (bundle, array, JSON lines).
+/// `phalanx import` reads (bundle, array, JSON lines). Snapshots and JSON
+/// lines are read on every core; any other input, and JSON lines that are
+/// not one plain object per line, go through the splitter.
 pub fn compile_file(path: &Path, allow: AllowList) -> anyhow::Result<(Matcher, CompileStats)> {
-    let file = std::fs::File::open(path).with_context(|| format!("--indicators {}", path.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut compiler = Compiler::new(CompileOptions::default());
-    let head = reader.fill_buf().with_context(|| format!("--indicators {}", path.display()))?;
-    if head.starts_with(phalanx_matcher::SNAPSHOT_HEADER.as_bytes()) {
-        let mut line = Vec::new();
-        let mut first = true;
-        loop {
-            line.clear();
-            if reader.read_until(b'\n', &mut line).with_context(|| format!("--indicators {}", path.display()))? == 0 {
-                break;
-            }
-            if std::mem::take(&mut first) {
-                continue;
-            }
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                compiler.add_json(&line);
-            }
-        }
+    let context = || format!("--indicators {}", path.display());
+    let open = || std::fs::File::open(path).map(|f| BufReader::with_capacity(1 << 20, f)).with_context(context);
+    let mut reader = open()?;
+    let head = reader.fill_buf().with_context(context)?;
+    let lines = if head.starts_with(phalanx_matcher::SNAPSHOT_HEADER.as_bytes()) {
+        Some(Lines::Snapshot)
+    } else if head.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'{') {
+        Some(Lines::JsonLines)
     } else {
-        phalanx_model::stream::split_objects(reader, &phalanx_model::stream::Limits::default(), &mut |item| {
-            if let phalanx_model::stream::Item::Object { bytes, .. } = item {
-                compiler.add_json(&bytes);
-            }
-        })
-        .map_err(|e| anyhow::anyhow!("--indicators {}: {e}", path.display()))?;
+        None
+    };
+    if let Some(lines) = lines {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        if let Some(compiler) = compile_lines(reader, lines, CompileOptions::default(), workers).with_context(context)? {
+            return Ok(compiler.build(allow));
+        }
+        reader = open()?;
     }
+    let mut compiler = Compiler::new(CompileOptions::default());
+    phalanx_model::stream::split_objects(reader, &phalanx_model::stream::Limits::default(), &mut |item| {
+        if let phalanx_model::stream::Item::Object { bytes, .. } = item {
+            compiler.add_json(&bytes);
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("--indicators {}: {e}", path.display()))?;
     Ok(compiler.build(allow))
 }
 

@@ -2,7 +2,7 @@
 //! each object's signature and originator, then the ingest write rules in
 //! one transaction. Refusals are counted per peer and audited.
 
-use crate::keys::{key_id_of, parse_public_key, verify};
+use crate::keys::{decode_signature, is_usable_key, key_id_of, parse_public_key, verify, verify_many};
 use crate::peers::Peer;
 use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, SignedDeletion, deletion_bytes, deletion_key, signed_bytes};
 use phalanx_labels::{LabelDefaults, Rank, Subject};
@@ -149,7 +149,7 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
             let tail = rest.split_off(chunk.min(rest.len()));
             let run = std::mem::replace(&mut rest, tail);
             let known = &known;
-            handles.push(scope.spawn(move || run.into_iter().map(|(i, item)| check_object(peer, known, i, item)).collect()));
+            handles.push(scope.spawn(move || check_run(peer, known, run)));
         }
         handles
             .into_iter()
@@ -304,14 +304,54 @@ fn delete(
 /// its signature record.
 type Verified = (String, phalanx_model::ParsedObject, SignatureRecord);
 
-/// Checks one received object: served signer, known key, size, signature
-/// over exactly the object received, and the STIX rules.
-fn check_object(
+/// A received object that passed every check but its signature.
+struct Unverified {
+    path: String,
+    id: Option<String>,
+    item: crate::protocol::SignedObject,
+    bytes: Vec<u8>,
+    signature: ed25519_dalek::Signature,
+    public: ed25519_dalek::VerifyingKey,
+}
+
+/// Checks a run of received objects, in order: served signer, known key,
+/// size, signature over exactly the object received, and the STIX rules.
+/// The run's signatures are verified together; when that fails, one by
+/// one, so that only the bad ones are refused.
+fn check_run(
+    peer: &Peer,
+    known: &HashMap<(String, String), ed25519_dalek::VerifyingKey>,
+    run: Vec<(usize, crate::protocol::SignedObject)>,
+) -> Vec<Result<Verified, Refused>> {
+    let mut checked: Vec<Result<Unverified, Refused>> = Vec::with_capacity(run.len());
+    for (i, item) in run {
+        checked.push(pre_check(peer, known, i, item));
+    }
+    let together: Vec<(&[u8], ed25519_dalek::Signature, ed25519_dalek::VerifyingKey)> =
+        checked.iter().filter_map(|c| c.as_ref().ok()).map(|u| (u.bytes.as_slice(), u.signature, u.public)).collect();
+    let all_verify = verify_many(&together);
+    drop(together);
+    let mut out = Vec::with_capacity(checked.len());
+    for c in checked {
+        out.push(c.and_then(|u| {
+            if !all_verify {
+                if let Err(e) = verify(&u.public, &u.bytes, &u.item.sig) {
+                    return Err(Refused { id: u.id, reason: format!("signature of {}: {e}", u.item.signer) });
+                }
+            }
+            finish_check(u)
+        }));
+    }
+    out
+}
+
+/// Everything about one received object but its signature.
+fn pre_check(
     peer: &Peer,
     known: &HashMap<(String, String), ed25519_dalek::VerifyingKey>,
     i: usize,
     item: crate::protocol::SignedObject,
-) -> Result<Verified, Refused> {
+) -> Result<Unverified, Refused> {
     let path = format!("$.objects[{i}]");
     let id = item.object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
     let refuse = |reason: String| Refused { id: id.clone(), reason };
@@ -321,15 +361,22 @@ fn check_object(
     let Some(public) = known.get(&(item.signer.clone(), item.key_id.clone())) else {
         return Err(refuse(format!("signed with key {} of {}, which this node does not know", item.key_id, item.signer)));
     };
+    if !is_usable_key(public) {
+        return Err(refuse(format!("signed with key {} of {}, a weak key", item.key_id, item.signer)));
+    }
     let bytes = signed_bytes(&item.object);
     if bytes.len() > MAX_OBJECT_BYTES {
         return Err(refuse(format!("{} bytes, larger than {MAX_OBJECT_BYTES}", bytes.len())));
     }
-    if let Err(e) = verify(public, &bytes, &item.sig) {
-        return Err(refuse(format!("signature of {}: {e}", item.signer)));
-    }
+    let signature = decode_signature(&item.sig).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
+    Ok(Unverified { path, id, item, bytes, signature, public: *public })
+}
+
+/// The STIX rules on an object whose signature verified.
+fn finish_check(u: Unverified) -> Result<Verified, Refused> {
+    let Unverified { path, id, item, bytes, .. } = u;
     drop(bytes);
-    let parsed = StixObject::from_value(item.object, &path).map_err(|e| refuse(e.to_string()))?;
+    let parsed = StixObject::from_value(item.object, &path).map_err(|e| Refused { id, reason: e.to_string() })?;
     let version = parsed.object.version().map(|t| t.sort_key()).unwrap_or_default();
     let signature = SignatureRecord {
         id: parsed.object.id().to_string(),

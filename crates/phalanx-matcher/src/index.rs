@@ -42,7 +42,7 @@ pub struct Rule {
     /// Whether a key hit is a match on its own.
     pub simple: bool,
     /// Number of observations (`[...]`) in the pattern.
-    pub observations: usize,
+    pub observations: u32,
 }
 
 /// A leaf: which rule and which observation of it a key belongs to.
@@ -79,33 +79,19 @@ impl Targets {
             Targets::Many(v) => v,
         }
     }
-    /// Renumbers the leaves' rules by `remap`, dropping those of rules
-    /// mapped to [`GONE`]; `false` when none is left.
-    fn remap(&mut self, remap: &[u32]) -> bool {
-        match self {
-            Targets::One(l) => remap_leaf(l, remap),
-            Targets::Many(v) => {
-                v.retain_mut(|l| remap_leaf(l, remap));
-                if let [only] = v[..] {
-                    *self = Targets::One(only);
-                }
-                !self.as_slice().is_empty()
-            }
-        }
-    }
 }
 
 /// A rule index that [`Matcher::remove_rules`] cut out.
 const GONE: u32 = u32::MAX;
 
+/// Renumbers the leaf's rule by `remap`; `false` when its rule was cut out.
 fn remap_leaf(leaf: &mut Leaf, remap: &[u32]) -> bool {
     leaf.rule = remap[leaf.rule as usize];
     leaf.rule != GONE
 }
 
-fn remap_map<K>(map: &mut Map<K, Targets>, remap: &[u32]) {
-    map.retain(|_, t| t.remap(remap));
-}
+/// Staged keys from which [`Compiler::build`] fills the maps on two threads.
+const PARALLEL_KEYS: usize = 1 << 16;
 
 fn add<K: std::hash::Hash + Eq>(map: &mut Map<K, Targets>, key: K, leaf: Leaf) {
     match map.get_mut(&key) {
@@ -173,18 +159,24 @@ pub struct CompileStats {
 /// versions came.
 #[derive(Debug, Default)]
 pub struct Compiler {
-    /// Slots of ids `<type>--<lowercase uuid>` (a type of [`ID_TYPES`]), by UUID.
-    by_uuid: Map<u128, u32>,
+    /// Slots of ids `<type>--<lowercase uuid>` (a type of [`ID_TYPES`]), by
+    /// UUID (as two halves: 24 bytes a bucket where `u128` takes 32).
+    by_uuid: Map<(u64, u64), u32>,
     /// Slots of other ids, and of those whose UUID an id of another type took first.
     by_text: Map<Box<str>, u32>,
     /// Per id, in order of first appearance: its newest version.
     slots: Vec<Slot>,
     /// The matcher being built, with a rule for every version that won so far.
     matcher: Matcher,
+    /// Keys of those rules, put into the matcher's maps by `build`:
+    /// addresses, and the others.
+    ip_keys: Vec<(KeySpec, Leaf)>,
+    other_keys: Vec<(KeySpec, Leaf)>,
     /// Rules of versions that a newer version replaced.
     replaced: Vec<u32>,
-    /// Patterns that cannot be compiled: id and reason, refused by `build` if still the newest.
-    failed: Vec<(Box<str>, String)>,
+    /// Patterns that cannot be compiled: slot, id and reason, refused by
+    /// `build` if still the newest version of the slot.
+    failed: Vec<(u32, Box<str>, String)>,
     stats: CompileStats,
     options: CompileOptions,
 }
@@ -195,20 +187,17 @@ struct Slot {
     /// Its `modified` in microseconds; `i64::MIN` without one, older than any
     /// time (timestamps have four-digit years).
     modified: i64,
-    state: State,
+    /// The rule it is in force as, or [`DROPPED`] or [`FAILED`].
+    state: u32,
     /// For a slot found by UUID: the index of its id's type in [`ID_TYPES`].
     id_type: u8,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum State {
-    /// In force as this rule.
-    Rule(u32),
-    /// Revoked, expired or ignored: it only hides older versions.
-    Dropped,
-    /// Its pattern cannot be compiled (index into `Compiler::failed`).
-    Failed(u32),
-}
+/// [`Slot::state`] of a version that is revoked, expired or ignored: it only hides older versions.
+const DROPPED: u32 = u32::MAX;
+/// [`Slot::state`] of a version whose pattern cannot be compiled (the last
+/// entry for the slot in `Compiler::failed`).
+const FAILED: u32 = u32::MAX - 1;
 
 /// One object read for a [`Compiler`]: what [`Compiler::add`] needs to keep
 /// or count it.
@@ -226,7 +215,7 @@ enum Object {
     /// A version of an indicator or observable.
     /// A version of an indicator or observable: what it becomes if it is
     /// the newest, or why it is refused then.
-    Version { id: Box<str>, key: Option<(u8, u128)>, modified: i64, outcome: Result<Outcome, String> },
+    Version { id: Box<str>, key: Option<(u8, (u64, u64))>, modified: i64, outcome: Result<Outcome, String> },
 }
 
 /// What a version becomes if it is the newest.
@@ -235,20 +224,21 @@ enum Outcome {
     Revoked,
     Ignored,
     Expired,
-    Keys(Vec<(KeySpec, &'static str)>),
+    Key(KeySpec),
+    Keys(Vec<KeySpec>),
     Pattern { pattern: Box<Pattern>, plan: Result<Plan, String> },
 }
 
-/// A typed key and the path it was found on (for the match record).
+/// A typed key of the index.
 #[derive(Debug, Clone)]
 enum KeySpec {
     Ip(IpAddr, u8),
-    Domain(String),
-    DomainSuffix(String),
-    Url(String),
-    Email(String),
-    Hash(HashKind, Vec<u8>),
-    Ssdeep(String),
+    Domain(Box<str>),
+    DomainSuffix(Box<str>),
+    Url(Box<str>),
+    Email(Box<str>),
+    Hash(HashKind, Box<[u8]>),
+    Ssdeep(Box<str>),
     Port(bool, u16),
     Scan(Kind, Box<regex::Regex>),
 }
@@ -284,15 +274,12 @@ const ID_TYPES: &[&str] = &["indicator", "ipv4-addr", "ipv6-addr", "domain-name"
 
 /// The key of an id `<type>--<uuid>` with a type of [`ID_TYPES`] and the UUID
 /// in lowercase 8-4-4-4-12 form: one id has one key and one key one id.
-fn uuid_key(id: &str) -> Option<(u8, u128)> {
-    let (prefix, uuid) = id.split_once("--")?;
-    let t = ID_TYPES.iter().position(|t| *t == prefix)?;
-    let b = uuid.as_bytes();
-    if b.len() != 36 {
-        return None;
-    }
+fn uuid_key(id: &str) -> Option<(u8, (u64, u64))> {
+    let (prefix, uuid) = id.as_bytes().split_at_checked(id.len().checked_sub(38)?)?;
+    let uuid = uuid.strip_prefix(b"--")?;
+    let t = ID_TYPES.iter().position(|t| t.as_bytes() == prefix)?;
     let mut v: u128 = 0;
-    for (i, &c) in b.iter().enumerate() {
+    for (i, &c) in uuid.iter().enumerate() {
         let d = match c {
             b'-' if matches!(i, 8 | 13 | 18 | 23) => continue,
             b'0'..=b'9' if !matches!(i, 8 | 13 | 18 | 23) => c - b'0',
@@ -301,7 +288,7 @@ fn uuid_key(id: &str) -> Option<(u8, u128)> {
         };
         v = (v << 4) | u128::from(d);
     }
-    Some((t as u8, v))
+    Some((t as u8, ((v >> 64) as u64, v as u64)))
 }
 
 impl Parsed {
@@ -333,7 +320,7 @@ impl Parsed {
                 match lite.pattern.as_deref() {
                     None => Err("indicator without a pattern".into()),
                     Some(text) => match single_equality_keys(text, lite.x_phalanx_match_subdomains) {
-                        Some(keys) => Ok(Outcome::Keys(keys)),
+                        Some(outcome) => Ok(outcome),
                         None => match phalanx_pattern::parse(text) {
                             Ok(p) => {
                                 let plan = compile_pattern(&p, lite.x_phalanx_match_subdomains);
@@ -375,6 +362,17 @@ impl Compiler {
         &self.options
     }
 
+    /// Makes room for about `objects` more objects.
+    pub fn reserve(&mut self, objects: usize) {
+        self.by_uuid.reserve(objects);
+        self.slots.reserve(objects);
+        self.matcher.rules.reserve(objects);
+        // Most objects have one key; the staging lists' pages are only
+        // touched as they fill.
+        self.ip_keys.reserve(objects);
+        self.other_keys.reserve(objects);
+    }
+
     /// Offers one STIX object as JSON text: [`Parsed::new`] and [`Compiler::add`].
     pub fn add_json(&mut self, json: &[u8]) {
         let parsed = Parsed::new(json, &self.options);
@@ -409,8 +407,15 @@ impl Compiler {
         };
         let s = match found {
             Some(s) => {
-                if let State::Rule(old) = self.slots[s].state {
-                    self.replaced.push(old);
+                match self.slots[s].state {
+                    DROPPED => {}
+                    FAILED => {
+                        // Its failure is no longer the newest version's.
+                        if let Some(f) = self.failed.iter_mut().rev().find(|f| f.0 == s as u32) {
+                            f.0 = u32::MAX;
+                        }
+                    }
+                    old => self.replaced.push(old),
                 }
                 self.slots[s].modified = modified;
                 s
@@ -420,53 +425,66 @@ impl Compiler {
         self.slots[s].state = match outcome {
             Outcome::Revoked => {
                 self.stats.revoked += 1;
-                State::Dropped
+                DROPPED
             }
             Outcome::Ignored => {
                 self.stats.ignored += 1;
-                State::Dropped
+                DROPPED
             }
             Outcome::Expired => {
                 self.stats.expired += 1;
-                State::Dropped
+                DROPPED
+            }
+            Outcome::Key(key) => {
+                let rule = self.push_rule(Rule { id, pattern: None, simple: true, observations: 1 });
+                self.stage(key, Leaf { rule, observation: 0 });
+                rule
             }
             Outcome::Keys(keys) => {
-                let m = &mut self.matcher;
-                let rule = m.rules.len() as u32;
-                m.rules.push(Rule { id, pattern: None, simple: true, observations: 1 });
-                for (key, path) in keys {
-                    m.insert(key, Leaf { rule, observation: 0 }, path);
+                let rule = self.push_rule(Rule { id, pattern: None, simple: true, observations: 1 });
+                for key in keys {
+                    self.stage(key, Leaf { rule, observation: 0 });
                 }
-                State::Rule(rule)
+                rule
             }
             Outcome::Pattern { pattern, plan: Ok(plan) } => {
-                let m = &mut self.matcher;
-                let rule = m.rules.len() as u32;
-                let observations = plan.observations.len();
+                let observations = plan.observations.len() as u32;
                 let simple = plan.simple;
+                let rule = self.push_rule(Rule { id, pattern: if simple { None } else { Some(std::sync::Arc::from(pattern)) }, simple, observations });
                 for (obs, anchors) in plan.observations.into_iter().enumerate() {
                     let leaf = Leaf { rule, observation: obs as u16 };
                     match anchors {
                         Some(keys) => {
-                            for (key, path) in keys {
-                                m.insert(key, leaf, path);
+                            for key in keys {
+                                self.stage(key, leaf);
                             }
                         }
-                        None => m.unanchored.push(leaf),
+                        None => self.matcher.unanchored.push(leaf),
                     }
                 }
-                m.rules.push(Rule { id, pattern: if simple { None } else { Some(std::sync::Arc::from(pattern)) }, simple, observations });
-                State::Rule(rule)
+                rule
             }
             Outcome::Pattern { plan: Err(message), .. } => {
-                self.failed.push((id, message));
-                State::Failed(self.failed.len() as u32 - 1)
+                self.failed.push((s as u32, id, message));
+                FAILED
             }
         };
     }
 
+    fn push_rule(&mut self, rule: Rule) -> u32 {
+        self.matcher.rules.push(rule);
+        self.matcher.rules.len() as u32 - 1
+    }
+
+    fn stage(&mut self, key: KeySpec, leaf: Leaf) {
+        match key {
+            KeySpec::Ip(..) => self.ip_keys.push((key, leaf)),
+            _ => self.other_keys.push((key, leaf)),
+        }
+    }
+
     /// The slot of an id seen before.
-    fn find(&self, id: &str, key: Option<(u8, u128)>) -> Option<usize> {
+    fn find(&self, id: &str, key: Option<(u8, (u64, u64))>) -> Option<usize> {
         if let Some((t, uuid)) = key {
             let &s = self.by_uuid.get(&uuid)?;
             if self.slots[s as usize].id_type == t {
@@ -477,7 +495,7 @@ impl Compiler {
     }
 
     /// A slot for an id not seen before (state set by the caller).
-    fn new_slot(&mut self, id: &str, key: Option<(u8, u128)>, modified: i64) -> usize {
+    fn new_slot(&mut self, id: &str, key: Option<(u8, (u64, u64))>, modified: i64) -> usize {
         let s = self.slots.len();
         let mut id_type = u8::MAX;
         match key {
@@ -487,21 +505,36 @@ impl Compiler {
             }
             _ => drop(self.by_text.insert(id.into(), s as u32)),
         }
-        self.slots.push(Slot { modified, state: State::Dropped, id_type });
+        self.slots.push(Slot { modified, state: DROPPED, id_type });
         s
     }
 
     /// Builds the matcher, with `allow` as its allow-list.
     pub fn build(mut self, allow: AllowList) -> (Matcher, CompileStats) {
-        for slot in &self.slots {
-            if let State::Failed(i) = slot.state {
-                let (id, message) = &mut self.failed[i as usize];
-                refuse(&mut self.stats, id, std::mem::take(message));
+        for (slot, id, message) in std::mem::take(&mut self.failed) {
+            if slot != u32::MAX {
+                refuse(&mut self.stats, &id, message);
             }
         }
         let mut m = self.matcher;
-        if !self.replaced.is_empty() {
-            m.remove_rules(&self.replaced);
+        let remap = m.remove_rules(&self.replaced);
+        let (ip_keys, other_keys) = (self.ip_keys, self.other_keys);
+        if ip_keys.len() + other_keys.len() >= PARALLEL_KEYS {
+            // Addresses on another thread, into maps of their own.
+            let ips = std::thread::scope(|scope| {
+                let ips = scope.spawn(|| {
+                    let mut ips = Matcher::default();
+                    ips.insert_all(ip_keys, remap.as_deref());
+                    ips
+                });
+                m.insert_all(other_keys, remap.as_deref());
+                ips.join()
+            });
+            let ips = ips.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (m.ipv4, m.ipv6, m.blocks4, m.blocks6) = (ips.ipv4, ips.ipv6, ips.blocks4, ips.blocks6);
+        } else {
+            m.insert_all(ip_keys, remap.as_deref());
+            m.insert_all(other_keys, remap.as_deref());
         }
         m.allow = allow;
         self.stats.rules = m.rules.len() as u64;
@@ -517,59 +550,64 @@ impl Compiler {
 /// (no escapes, one comparison): the keys `leaf_keys` gives for the same
 /// comparison, without running the parser. `None` sends the pattern to the
 /// parser (anything else, or a literal the index cannot take).
-fn single_equality_keys(text: &str, subdomains: bool) -> Option<Vec<(KeySpec, &'static str)>> {
+fn single_equality_keys(text: &str, subdomains: bool) -> Option<Outcome> {
     let inner = text.strip_prefix('[')?.strip_suffix(']')?;
     let (path, rest) = inner.split_once(':')?;
-    if !matches!(path, "ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr") {
-        return None;
-    }
     let rest = rest.strip_prefix("value")?.trim_start().strip_prefix('=')?.trim_start();
     let literal = rest.strip_prefix('\'')?.strip_suffix('\'')?;
     if literal.contains(['\'', '\\']) {
         return None;
     }
-    let comparison = Comparison {
-        path: phalanx_pattern::ObjectPath { object_type: path.to_owned(), steps: vec![PathStep::Property("value".into())] },
-        negated: false,
-        op: Operator::Eq,
-        value: Some(Literal::String(literal.to_owned())),
+    // As `leaf_keys` on `TYPE:value = 'literal'`, where it gives keys.
+    let key = match path {
+        "ipv4-addr" | "ipv6-addr" => {
+            let ip = normalize::ip(literal)?;
+            KeySpec::Ip(ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+        "domain-name" => {
+            let d: Box<str> = normalize::domain(literal)?.into();
+            if subdomains {
+                return Some(Outcome::Keys(vec![KeySpec::DomainSuffix(d.clone()), KeySpec::Domain(d)]));
+            }
+            KeySpec::Domain(d)
+        }
+        "url" => KeySpec::Url(normalize::url(literal)?.into()),
+        "email-addr" => KeySpec::Email(normalize::email(literal)?.into()),
+        _ => return None,
     };
-    match leaf_keys(&comparison, subdomains) {
-        Ok(Some((keys, true))) => Some(keys),
-        _ => None,
-    }
+    Some(Outcome::Key(key))
 }
 
-fn observable_keys(lite: &Lite<'_>) -> Result<Vec<(KeySpec, &'static str)>, String> {
+fn observable_keys(lite: &Lite<'_>) -> Result<Vec<KeySpec>, String> {
     let value = || lite.value.as_deref().ok_or_else(|| format!("{} without a value", lite.object_type));
     let mut keys = Vec::new();
     match lite.object_type.as_ref() {
         "ipv4-addr" | "ipv6-addr" => {
             let v = value()?;
             let (ip, len) = normalize::cidr(v).ok_or_else(|| format!("value '{v}' is not an ip address or cidr block"))?;
-            keys.push((KeySpec::Ip(ip, len), "value"));
+            keys.push(KeySpec::Ip(ip, len));
         }
         "domain-name" => {
             let v = value()?;
-            let d = normalize::domain(v).ok_or_else(|| format!("value '{v}' is not a domain name"))?.into_owned();
+            let d: Box<str> = normalize::domain(v).ok_or_else(|| format!("value '{v}' is not a domain name"))?.into();
             if lite.x_phalanx_match_subdomains {
-                keys.push((KeySpec::DomainSuffix(d.clone()), "value"));
+                keys.push(KeySpec::DomainSuffix(d.clone()));
             }
-            keys.push((KeySpec::Domain(d), "value"));
+            keys.push(KeySpec::Domain(d));
         }
         "url" => {
             let v = value()?;
-            keys.push((KeySpec::Url(normalize::url(v).ok_or_else(|| format!("value '{v}' is not a url"))?), "value"));
+            keys.push(KeySpec::Url(normalize::url(v).ok_or_else(|| format!("value '{v}' is not a url"))?.into()));
         }
         "email-addr" => {
             let v = value()?;
-            keys.push((KeySpec::Email(normalize::email(v).ok_or_else(|| format!("value '{v}' is not an e-mail address"))?), "value"));
+            keys.push(KeySpec::Email(normalize::email(v).ok_or_else(|| format!("value '{v}' is not an e-mail address"))?.into()));
         }
         "file" | "x509-certificate" => {
             let x509 = lite.object_type == "x509-certificate";
             for (algo, v) in lite.hashes.iter().flatten() {
                 if let Some(k) = hash_key(algo, v, x509) {
-                    keys.push((k, "hashes"));
+                    keys.push(k);
                 }
             }
             if keys.is_empty() {
@@ -589,17 +627,17 @@ fn hash_key(algo: &str, value: &str, x509: bool) -> Option<KeySpec> {
         ("MD5", true) => HashKind::X509Md5,
         ("SHA-1" | "SHA1", true) => HashKind::X509Sha1,
         ("SHA-256" | "SHA256", true) => HashKind::X509Sha256,
-        ("SSDEEP", false) => return Some(KeySpec::Ssdeep(value.to_owned())),
+        ("SSDEEP", false) => return Some(KeySpec::Ssdeep(value.into())),
         _ => return None,
     };
-    normalize::hex_hash(value).map(|b| KeySpec::Hash(kind, b))
+    normalize::hex_hash(value).map(|b| KeySpec::Hash(kind, b.into()))
 }
 
 #[derive(Debug)]
 struct Plan {
     simple: bool,
     /// Per observation: its anchor keys, or `None` when it must be checked on every event.
-    observations: Vec<Option<Vec<(KeySpec, &'static str)>>>,
+    observations: Vec<Option<Vec<KeySpec>>>,
 }
 
 fn compile_pattern(p: &Pattern, subdomains: bool) -> Result<Plan, String> {
@@ -631,7 +669,7 @@ fn collect_observations<'p>(e: &'p ObservationExpr, out: &mut Vec<&'p Comparison
 /// Keys that any event satisfying `c` must contain, and whether a key hit
 /// alone decides `c` (an OR of exact tests).
 #[allow(clippy::type_complexity)]
-fn anchors(c: &ComparisonExpr, subdomains: bool) -> Result<(Option<Vec<(KeySpec, &'static str)>>, bool), String> {
+fn anchors(c: &ComparisonExpr, subdomains: bool) -> Result<(Option<Vec<KeySpec>>, bool), String> {
     match c {
         ComparisonExpr::Comparison(cmp) => Ok(match leaf_keys(cmp, subdomains)? {
             Some((keys, exact)) => (Some(keys), exact),
@@ -680,7 +718,7 @@ fn path_str(p: &phalanx_pattern::ObjectPath) -> String {
 /// The keys of one comparison, if it is one the index can answer:
 /// `(keys, exact)` where `exact` means a hit decides the comparison.
 #[allow(clippy::type_complexity)]
-fn leaf_keys(c: &Comparison, subdomains: bool) -> Result<Option<(Vec<(KeySpec, &'static str)>, bool)>, String> {
+fn leaf_keys(c: &Comparison, subdomains: bool) -> Result<Option<(Vec<KeySpec>, bool)>, String> {
     if c.negated || matches!(c.op, Operator::Neq | Operator::Exists | Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le | Operator::IsSuperset) {
         return Ok(None);
     }
@@ -713,7 +751,7 @@ fn leaf_keys(c: &Comparison, subdomains: bool) -> Result<Option<(Vec<(KeySpec, &
         }
         (Operator::Eq | Operator::In, Some(Literal::Int(port))) if matches!(kind, Kind::SrcPort | Kind::DstPort) => {
             let port = u16::try_from(*port).map_err(|_| format!("{path}: port {port} is out of range"))?;
-            return Ok(Some((vec![(KeySpec::Port(kind == Kind::SrcPort, port), "port")], exact_path)));
+            return Ok(Some((vec![KeySpec::Port(kind == Kind::SrcPort, port)], exact_path)));
         }
         _ => return Ok(None),
     };
@@ -744,14 +782,14 @@ fn leaf_keys(c: &Comparison, subdomains: bool) -> Result<Option<(Vec<(KeySpec, &
                 KeySpec::Ip(ip, if ip.is_ipv4() { 32 } else { 128 })
             }
             (_, Kind::Domain) => {
-                let d = normalize::domain(s).ok_or_else(|| format!("{path} = '{s}': not a domain name"))?.into_owned();
+                let d: Box<str> = normalize::domain(s).ok_or_else(|| format!("{path} = '{s}': not a domain name"))?.into();
                 if subdomains {
-                    keys.push((KeySpec::DomainSuffix(d.clone()), "value"));
+                    keys.push(KeySpec::DomainSuffix(d.clone()));
                 }
                 KeySpec::Domain(d)
             }
-            (_, Kind::Url) => KeySpec::Url(normalize::url(s).ok_or_else(|| format!("{path} = '{s}': not a url"))?),
-            (_, Kind::Email) => KeySpec::Email(normalize::email(s).ok_or_else(|| format!("{path} = '{s}': not an e-mail address"))?),
+            (_, Kind::Url) => KeySpec::Url(normalize::url(s).ok_or_else(|| format!("{path} = '{s}': not a url"))?.into()),
+            (_, Kind::Email) => KeySpec::Email(normalize::email(s).ok_or_else(|| format!("{path} = '{s}': not an e-mail address"))?.into()),
             (_, Kind::Sha256) | (_, Kind::X509Sha256) => {
                 let Some(PathStep::Property(algo)) = c.path.steps.get(1) else { return Ok(None) };
                 match hash_key(algo, s, kind == Kind::X509Sha256) {
@@ -761,17 +799,9 @@ fn leaf_keys(c: &Comparison, subdomains: bool) -> Result<Option<(Vec<(KeySpec, &
             }
             _ => return Ok(None),
         };
-        keys.push((key, field_label(kind)));
+        keys.push(key);
     }
     Ok(Some((keys, exact)))
-}
-
-fn field_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Sha256 | Kind::X509Sha256 => "hashes",
-        Kind::SrcPort | Kind::DstPort => "port",
-        _ => "value",
-    }
 }
 
 /// `LIKE 'example.com'` (exact) and `LIKE '%.example.com'` (subdomains) go
@@ -779,11 +809,11 @@ fn field_label(kind: Kind) -> &'static str {
 fn like_domain(s: &str) -> Option<KeySpec> {
     if let Some(rest) = s.strip_prefix("%.") {
         if !rest.contains(['%', '_']) {
-            return normalize::domain(rest).map(|d| KeySpec::DomainSuffix(d.into_owned()));
+            return normalize::domain(rest).map(|d| KeySpec::DomainSuffix(d.into()));
         }
     }
     if !s.contains(['%', '_']) {
-        return normalize::domain(s).map(|d| KeySpec::Domain(d.into_owned()));
+        return normalize::domain(s).map(|d| KeySpec::Domain(d.into()));
     }
     None
 }
@@ -841,9 +871,13 @@ pub struct Hit {
 }
 
 impl Matcher {
-    /// Cuts the rules `gone` out, with every key and leaf of theirs; the
-    /// others keep their order.
-    fn remove_rules(&mut self, gone: &[u32]) {
+    /// Cuts the rules `gone` out, with their unanchored leaves; the others
+    /// keep their order. Returns the new index of each old rule ([`GONE`]
+    /// for those cut out), or `None` when none is.
+    fn remove_rules(&mut self, gone: &[u32]) -> Option<Vec<u32>> {
+        if gone.is_empty() {
+            return None;
+        }
         let mut remap = vec![0u32; self.rules.len()];
         for &g in gone {
             remap[g as usize] = GONE;
@@ -860,28 +894,47 @@ impl Matcher {
             i += 1;
             remap[i - 1] != GONE
         });
-        remap_map(&mut self.ipv4, &remap);
-        remap_map(&mut self.ipv6, &remap);
-        for (_, map) in &mut self.blocks4 {
-            remap_map(map, &remap);
-        }
-        self.blocks4.retain(|(_, map)| !map.is_empty());
-        for (_, map) in &mut self.blocks6 {
-            remap_map(map, &remap);
-        }
-        self.blocks6.retain(|(_, map)| !map.is_empty());
-        remap_map(&mut self.domains, &remap);
-        remap_map(&mut self.domain_suffixes, &remap);
-        remap_map(&mut self.urls, &remap);
-        remap_map(&mut self.emails, &remap);
-        remap_map(&mut self.hashes, &remap);
-        remap_map(&mut self.ssdeep, &remap);
-        remap_map(&mut self.ports, &remap);
-        self.scans.retain_mut(|(_, _, leaf)| remap_leaf(leaf, &remap));
         self.unanchored.retain_mut(|leaf| remap_leaf(leaf, &remap));
+        Some(remap)
     }
 
-    fn insert(&mut self, key: KeySpec, leaf: Leaf, _path: &'static str) {
+    /// Puts staged keys into the maps, sized for them first; leaves are
+    /// renumbered by `remap`, and those of rules cut out dropped.
+    fn insert_all(&mut self, keys: Vec<(KeySpec, Leaf)>, remap: Option<&[u32]>) {
+        let mut counts = [0usize; 9];
+        for (key, _) in &keys {
+            let map = match key {
+                KeySpec::Ip(IpAddr::V4(_), 32) => 0,
+                KeySpec::Ip(IpAddr::V6(_), 128) => 1,
+                KeySpec::Domain(_) => 2,
+                KeySpec::DomainSuffix(_) => 3,
+                KeySpec::Url(_) => 4,
+                KeySpec::Email(_) => 5,
+                KeySpec::Hash(..) => 6,
+                KeySpec::Ssdeep(_) => 7,
+                KeySpec::Port(..) => 8,
+                KeySpec::Ip(..) | KeySpec::Scan(..) => continue,
+            };
+            counts[map] += 1;
+        }
+        let [ipv4, ipv6, domains, suffixes, urls, emails, hashes, ssdeep, ports] = counts;
+        self.ipv4.reserve(ipv4);
+        self.ipv6.reserve(ipv6);
+        self.domains.reserve(domains);
+        self.domain_suffixes.reserve(suffixes);
+        self.urls.reserve(urls);
+        self.emails.reserve(emails);
+        self.hashes.reserve(hashes);
+        self.ssdeep.reserve(ssdeep);
+        self.ports.reserve(ports);
+        for (key, mut leaf) in keys {
+            if remap.is_none_or(|r| remap_leaf(&mut leaf, r)) {
+                self.insert(key, leaf);
+            }
+        }
+    }
+
+    fn insert(&mut self, key: KeySpec, leaf: Leaf) {
         match key {
             KeySpec::Ip(IpAddr::V4(a), 32) => add(&mut self.ipv4, u32::from(a), leaf),
             KeySpec::Ip(IpAddr::V6(a), 128) => add(&mut self.ipv6, u128::from(a), leaf),
@@ -906,12 +959,12 @@ impl Matcher {
                 };
                 add(map, u128::from(a), leaf);
             }
-            KeySpec::Domain(d) => add(&mut self.domains, d.into(), leaf),
-            KeySpec::DomainSuffix(d) => add(&mut self.domain_suffixes, d.into(), leaf),
-            KeySpec::Url(u) => add(&mut self.urls, u.into(), leaf),
-            KeySpec::Email(e) => add(&mut self.emails, e.into(), leaf),
-            KeySpec::Hash(k, b) => add(&mut self.hashes, (k, b.into()), leaf),
-            KeySpec::Ssdeep(s) => add(&mut self.ssdeep, s.into(), leaf),
+            KeySpec::Domain(d) => add(&mut self.domains, d, leaf),
+            KeySpec::DomainSuffix(d) => add(&mut self.domain_suffixes, d, leaf),
+            KeySpec::Url(u) => add(&mut self.urls, u, leaf),
+            KeySpec::Email(e) => add(&mut self.emails, e, leaf),
+            KeySpec::Hash(k, b) => add(&mut self.hashes, (k, b), leaf),
+            KeySpec::Ssdeep(s) => add(&mut self.ssdeep, s, leaf),
             KeySpec::Port(src, p) => add(&mut self.ports, (src, p), leaf),
             KeySpec::Scan(kind, re) => self.scans.push((kind, *re, leaf)),
         }
@@ -1182,7 +1235,11 @@ mod tests {
             ("[url:value = 'HTTP://a.example:80/x']", false),
             ("[email-addr:value='Bob@Example.org']", false),
         ] {
-            let fast = single_equality_keys(text, sub).expect("fast path taken");
+            let fast = match single_equality_keys(text, sub).expect("fast path taken") {
+                Outcome::Key(k) => vec![k],
+                Outcome::Keys(keys) => keys,
+                other => panic!("{other:?}"),
+            };
             let parsed = phalanx_pattern::parse(text).unwrap();
             let plan = compile_pattern(&parsed, sub).unwrap();
             assert!(plan.simple);

@@ -27,27 +27,40 @@ pub enum Lines {
     JsonLines,
 }
 
-/// Compiles the objects of `reader` on `workers` threads. `Ok(None)` (JSON
-/// lines only) when some line is not one the splitter would hand on whole,
-/// or the reader failed: the caller then reads the input with the splitter,
-/// which decides it (and reports its errors) as always.
-pub fn compile_lines<R: Read + Send>(reader: R, lines: Lines, options: CompileOptions, workers: usize) -> std::io::Result<Option<Compiler>> {
-    compile_chunked(reader, lines, options, workers, CHUNK_BYTES)
+/// Compiles the objects of `reader` (`input_bytes` long, if known) on
+/// `workers` threads. `Ok(None)` (JSON lines only) when some line is not one
+/// the splitter would hand on whole, or the reader failed: the caller then
+/// reads the input with the splitter, which decides it (and reports its
+/// errors) as always.
+pub fn compile_lines<R: Read + Send>(reader: R, input_bytes: Option<u64>, lines: Lines, options: CompileOptions, workers: usize) -> std::io::Result<Option<Compiler>> {
+    compile_chunked(reader, input_bytes, lines, options, workers, CHUNK_BYTES)
 }
 
-fn compile_chunked<R: Read + Send>(reader: R, lines: Lines, options: CompileOptions, workers: usize, chunk_bytes: usize) -> std::io::Result<Option<Compiler>> {
+/// One run of lines read: its index, its length and its objects.
+type Chunk = (u64, usize, Vec<Parsed>);
+
+fn compile_chunked<R: Read + Send>(
+    reader: R,
+    input_bytes: Option<u64>,
+    lines: Lines,
+    options: CompileOptions,
+    workers: usize,
+    chunk_bytes: usize,
+) -> std::io::Result<Option<Compiler>> {
     let mut compiler = Compiler::new(options.clone());
     let source = Mutex::new(Chunks { reader, chunk_bytes, carry: Vec::new(), next: 0, done: false, error: None });
     let give_up = AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Parsed>)>(2 * workers.max(1));
+    // Object lists come back empty for reuse.
+    let spare: Mutex<Vec<Vec<Parsed>>> = Mutex::new(Vec::new());
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2 * workers.max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
             let tx = tx.clone();
-            let (source, give_up, options) = (&source, &give_up, &options);
+            let (source, give_up, options, spare) = (&source, &give_up, &options, &spare);
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 while !give_up.load(Ordering::Relaxed) {
-                    let next = source.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next(&mut buf, lines == Lines::Snapshot);
+                    let next = lock(source).next(&mut buf, lines == Lines::Snapshot);
                     let index = match next {
                         Next::Chunk(index) => index,
                         Next::End => break,
@@ -56,11 +69,12 @@ fn compile_chunked<R: Read + Send>(reader: R, lines: Lines, options: CompileOpti
                             break;
                         }
                     };
-                    let Some(parsed) = parse_chunk(&buf, index, lines, options) else {
+                    let mut parsed = lock(spare).pop().unwrap_or_default();
+                    if !parse_chunk(&buf, index, lines, options, &mut parsed) {
                         give_up.store(true, Ordering::Relaxed);
                         break;
-                    };
-                    if tx.send((index, parsed)).is_err() {
+                    }
+                    if tx.send((index, buf.len(), parsed)).is_err() {
                         break;
                     }
                 }
@@ -70,12 +84,20 @@ fn compile_chunked<R: Read + Send>(reader: R, lines: Lines, options: CompileOpti
         // Chunks come in any order; objects are added in input order.
         let mut waiting = BTreeMap::new();
         let mut next = 0u64;
-        for (index, parsed) in rx {
-            waiting.insert(index, parsed);
-            while let Some(parsed) = waiting.remove(&next) {
-                for p in parsed {
+        for (index, bytes, parsed) in rx {
+            waiting.insert(index, (bytes, parsed));
+            while let Some((bytes, mut parsed)) = waiting.remove(&next) {
+                if let (0, Some(total)) = (next, input_bytes) {
+                    // Room for the objects of the whole input, as dense as the first run.
+                    if bytes >= chunk_bytes / 2 && total > bytes as u64 {
+                        let estimate = parsed.len() as u64 * total / bytes as u64;
+                        compiler.reserve(usize::try_from(estimate + estimate / 32).unwrap_or(usize::MAX));
+                    }
+                }
+                for p in parsed.drain(..) {
                     compiler.add(p);
                 }
+                lock(&spare).push(parsed);
                 next += 1;
             }
         }
@@ -89,10 +111,15 @@ fn compile_chunked<R: Read + Send>(reader: R, lines: Lines, options: CompileOpti
     }
 }
 
-/// The objects of one run of lines; `None` when a JSON line is not one
-/// the splitter would hand on whole.
-fn parse_chunk(buf: &[u8], index: u64, lines: Lines, options: &CompileOptions) -> Option<Vec<Parsed>> {
-    let mut out = Vec::with_capacity(buf.len() / 256);
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the objects of one run of lines into `out`; `false` when a JSON
+/// line is not one the splitter would hand on whole.
+fn parse_chunk(buf: &[u8], index: u64, lines: Lines, options: &CompileOptions, out: &mut Vec<Parsed>) -> bool {
+    let objects = memchr::memmem::Finder::new(b"\"objects\"");
+    let bundle = memchr::memmem::Finder::new(b"\"bundle\"");
     let mut start = 0;
     if index == 0 && lines == Lines::Snapshot {
         // The header line.
@@ -115,21 +142,19 @@ fn parse_chunk(buf: &[u8], index: u64, lines: Lines, options: &CompileOptions) -
                 }
                 // Each `{` or `[` opens at most one level: under the depth
                 // limit without counting them exactly.
-                let whole = memchr::memchr2_iter(b'{', b'[', line).count() <= limits.max_depth
-                    && memchr::memmem::find(line, b"\"objects\"").is_none()
-                    && memchr::memmem::find(line, b"\"bundle\"").is_none();
+                let whole = memchr::memchr2_iter(b'{', b'[', line).count() <= limits.max_depth && objects.find(line).is_none() && bundle.find(line).is_none();
                 if !whole {
-                    return None;
+                    return false;
                 }
                 let parsed = Parsed::new(line, options);
                 if parsed.is_unreadable() {
-                    return None;
+                    return false;
                 }
                 out.push(parsed);
             }
         }
     }
-    Some(out)
+    true
 }
 
 /// The reader, cut into runs of whole lines.
@@ -215,7 +240,7 @@ mod tests {
     }
 
     fn on_workers(text: &str, lines: Lines, workers: usize, chunk: usize) -> Option<(String, CompileStats)> {
-        let c = compile_chunked(std::io::Cursor::new(text.as_bytes().to_vec()), lines, options(), workers, chunk).unwrap()?;
+        let c = compile_chunked(std::io::Cursor::new(text.as_bytes().to_vec()), Some(text.len() as u64), lines, options(), workers, chunk).unwrap()?;
         let (m, stats) = c.build(AllowList::default());
         Some((format!("{m:?}"), stats))
     }

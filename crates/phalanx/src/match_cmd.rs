@@ -319,7 +319,8 @@ pub fn compile_file(path: &Path, allow: AllowList) -> anyhow::Result<(Matcher, C
     };
     if let Some(lines) = lines {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        if let Some(compiler) = compile_lines(reader, lines, CompileOptions::default(), workers).with_context(context)? {
+        let bytes = reader.get_ref().metadata().ok().map(|m| m.len());
+        if let Some(compiler) = compile_lines(reader, bytes, lines, CompileOptions::default(), workers).with_context(context)? {
             return Ok(compiler.build(allow));
         }
         reader = open()?;

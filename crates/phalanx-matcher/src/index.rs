@@ -54,30 +54,68 @@ pub struct Leaf {
     pub observation: u16,
 }
 
-/// Values that map to several leaves keep a list.
-#[derive(Debug, Clone)]
+/// The leaves of one key: one inline, several as an index into
+/// [`Keyed::lists`]. Twelve bytes, so a map of IPv4 addresses takes 16 bytes
+/// a bucket (32 with a `Vec` here): half the memory, and fewer cache misses
+/// when looking up.
+#[derive(Debug, Clone, Copy)]
 enum Targets {
     One(Leaf),
-    Many(Vec<Leaf>),
+    Many(u32),
 }
 
-impl Targets {
-    fn push(&mut self, leaf: Leaf) {
-        match self {
-            Targets::One(l) if *l == leaf => {}
-            Targets::One(l) => *self = Targets::Many(vec![*l, leaf]),
-            Targets::Many(v) => {
-                if !v.contains(&leaf) {
-                    v.push(leaf);
+const _: () = assert!(std::mem::size_of::<(u32, Targets)>() == 16);
+
+/// A hash map from keys to their leaves.
+#[derive(Debug)]
+struct Keyed<K> {
+    map: Map<K, Targets>,
+    /// Leaves of keys with several.
+    lists: Vec<Vec<Leaf>>,
+}
+
+impl<K> Default for Keyed<K> {
+    fn default() -> Self {
+        Keyed { map: Map::default(), lists: Vec::new() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Keyed<K> {
+    fn add(&mut self, key: K, leaf: Leaf) {
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => drop(e.insert(Targets::One(leaf))),
+            std::collections::hash_map::Entry::Occupied(mut e) => match *e.get() {
+                Targets::One(l) if l == leaf => {}
+                Targets::One(l) => {
+                    e.insert(Targets::Many(self.lists.len() as u32));
+                    self.lists.push(vec![l, leaf]);
                 }
-            }
+                Targets::Many(i) => {
+                    let list = &mut self.lists[i as usize];
+                    if !list.contains(&leaf) {
+                        list.push(leaf);
+                    }
+                }
+            },
         }
     }
-    fn as_slice(&self) -> &[Leaf] {
-        match self {
+
+    fn get<Q: std::hash::Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&[Leaf]>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        Some(match self.map.get(key)? {
             Targets::One(l) => std::slice::from_ref(l),
-            Targets::Many(v) => v,
-        }
+            Targets::Many(i) => &self.lists[*i as usize],
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
     }
 }
 
@@ -92,15 +130,6 @@ fn remap_leaf(leaf: &mut Leaf, remap: &[u32]) -> bool {
 
 /// Staged keys from which [`Compiler::build`] fills the maps on two threads.
 const PARALLEL_KEYS: usize = 1 << 16;
-
-fn add<K: std::hash::Hash + Eq>(map: &mut Map<K, Targets>, key: K, leaf: Leaf) {
-    match map.get_mut(&key) {
-        Some(t) => t.push(leaf),
-        None => {
-            map.insert(key, Targets::One(leaf));
-        }
-    }
-}
 
 /// Hash algorithms the matcher indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -836,18 +865,18 @@ fn like_to_regex(like: &str) -> Result<regex::Regex, String> {
 pub struct Matcher {
     /// The compiled rules; [`Leaf::rule`] indexes this.
     pub rules: Vec<Rule>,
-    ipv4: Map<u32, Targets>,
-    ipv6: Map<u128, Targets>,
+    ipv4: Keyed<u32>,
+    ipv6: Keyed<u128>,
     /// CIDR blocks by prefix length (only the lengths in use).
-    blocks4: Vec<(u8, Map<u32, Targets>)>,
-    blocks6: Vec<(u8, Map<u128, Targets>)>,
-    domains: Map<Box<str>, Targets>,
-    domain_suffixes: Map<Box<str>, Targets>,
-    urls: Map<Box<str>, Targets>,
-    emails: Map<Box<str>, Targets>,
-    hashes: Map<(HashKind, Box<[u8]>), Targets>,
-    ssdeep: Map<Box<str>, Targets>,
-    ports: Map<(bool, u16), Targets>,
+    blocks4: Vec<(u8, Keyed<u32>)>,
+    blocks6: Vec<(u8, Keyed<u128>)>,
+    domains: Keyed<Box<str>>,
+    domain_suffixes: Keyed<Box<str>>,
+    urls: Keyed<Box<str>>,
+    emails: Keyed<Box<str>>,
+    hashes: Keyed<(HashKind, Box<[u8]>)>,
+    ssdeep: Keyed<Box<str>>,
+    ports: Keyed<(bool, u16)>,
     scans: Vec<(Kind, regex::Regex, Leaf)>,
     /// Observations with no key: checked on every event.
     unanchored: Vec<Leaf>,
@@ -936,36 +965,36 @@ impl Matcher {
 
     fn insert(&mut self, key: KeySpec, leaf: Leaf) {
         match key {
-            KeySpec::Ip(IpAddr::V4(a), 32) => add(&mut self.ipv4, u32::from(a), leaf),
-            KeySpec::Ip(IpAddr::V6(a), 128) => add(&mut self.ipv6, u128::from(a), leaf),
+            KeySpec::Ip(IpAddr::V4(a), 32) => self.ipv4.add(u32::from(a), leaf),
+            KeySpec::Ip(IpAddr::V6(a), 128) => self.ipv6.add(u128::from(a), leaf),
             KeySpec::Ip(IpAddr::V4(a), len) => {
                 let map = match self.blocks4.iter_mut().find(|(l, _)| *l == len) {
                     Some((_, m)) => m,
                     None => {
-                        self.blocks4.push((len, Map::default()));
+                        self.blocks4.push((len, Keyed::default()));
                         self.blocks4.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
                         &mut self.blocks4.iter_mut().find(|(l, _)| *l == len).expect("just pushed").1
                     }
                 };
-                add(map, u32::from(a), leaf);
+                map.add(u32::from(a), leaf);
             }
             KeySpec::Ip(IpAddr::V6(a), len) => {
                 let map = match self.blocks6.iter_mut().find(|(l, _)| *l == len) {
                     Some((_, m)) => m,
                     None => {
-                        self.blocks6.push((len, Map::default()));
+                        self.blocks6.push((len, Keyed::default()));
                         &mut self.blocks6.last_mut().expect("just pushed").1
                     }
                 };
-                add(map, u128::from(a), leaf);
+                map.add(u128::from(a), leaf);
             }
-            KeySpec::Domain(d) => add(&mut self.domains, d, leaf),
-            KeySpec::DomainSuffix(d) => add(&mut self.domain_suffixes, d, leaf),
-            KeySpec::Url(u) => add(&mut self.urls, u, leaf),
-            KeySpec::Email(e) => add(&mut self.emails, e, leaf),
-            KeySpec::Hash(k, b) => add(&mut self.hashes, (k, b), leaf),
-            KeySpec::Ssdeep(s) => add(&mut self.ssdeep, s, leaf),
-            KeySpec::Port(src, p) => add(&mut self.ports, (src, p), leaf),
+            KeySpec::Domain(d) => self.domains.add(d, leaf),
+            KeySpec::DomainSuffix(d) => self.domain_suffixes.add(d, leaf),
+            KeySpec::Url(u) => self.urls.add(u, leaf),
+            KeySpec::Email(e) => self.emails.add(e, leaf),
+            KeySpec::Hash(k, b) => self.hashes.add((k, b), leaf),
+            KeySpec::Ssdeep(s) => self.ssdeep.add(s, leaf),
+            KeySpec::Port(src, p) => self.ports.add((src, p), leaf),
             KeySpec::Scan(kind, re) => self.scans.push((kind, *re, leaf)),
         }
     }
@@ -999,8 +1028,8 @@ impl Matcher {
         let start = hits.len();
         for f in fields {
             let field = Some(f.name);
-            let mut push = |targets: &Targets, value: &str| {
-                for &leaf in targets.as_slice() {
+            let mut push = |leaves: &[Leaf], value: &str| {
+                for &leaf in leaves {
                     hits.push(Hit { leaf, field, value: value.to_owned() });
                 }
             };
@@ -1083,7 +1112,7 @@ impl Matcher {
     }
 
     /// Looks an address up; `false` when `text` is not an IP address.
-    fn lookup_ip(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) -> bool {
+    fn lookup_ip(&self, text: &str, push: &mut impl FnMut(&[Leaf], &str)) -> bool {
         let Some(ip) = normalize::ip(text) else { return false };
         match ip {
             IpAddr::V4(a) => {
@@ -1114,7 +1143,7 @@ impl Matcher {
         true
     }
 
-    fn lookup_domain(&self, text: &str, push: &mut impl FnMut(&Targets, &str)) {
+    fn lookup_domain(&self, text: &str, push: &mut impl FnMut(&[Leaf], &str)) {
         if self.domains.is_empty() && self.domain_suffixes.is_empty() {
             return;
         }

@@ -13,6 +13,7 @@
 
 use crate::allowlist::AllowList;
 use crate::eval::{self, Observation};
+use crate::lite::Lite;
 use crate::normalize;
 use crate::telemetry::{Field, Kind};
 use phalanx_pattern::{Comparison, ComparisonExpr, Literal, ObservationExpr, Operator, PathStep, Pattern};
@@ -272,30 +273,6 @@ enum KeySpec {
     Scan(Kind, Box<regex::Regex>),
 }
 
-/// The fields of an object the compiler reads.
-#[derive(serde::Deserialize)]
-struct Lite<'a> {
-    #[serde(rename = "type", borrow)]
-    object_type: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    pattern: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    pattern_type: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    valid_until: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    modified: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    revoked: bool,
-    #[serde(borrow)]
-    value: Option<std::borrow::Cow<'a, str>>,
-    hashes: Option<HashMap<String, String>>,
-    #[serde(default)]
-    x_phalanx_match_subdomains: bool,
-}
-
 const SCO_TYPES: &[&str] = &["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file", "x509-certificate"];
 
 /// Id prefixes whose ids are keyed by UUID.
@@ -326,7 +303,7 @@ impl Parsed {
     /// parsed, keys normalised); anything else is noted for counting. Never
     /// panics on bad input.
     pub fn new(json: &[u8], options: &CompileOptions) -> Parsed {
-        let lite: Lite<'_> = match serde_json::from_slice(json) {
+        let lite = match Lite::read(json) {
             Ok(l) => l,
             Err(e) => return Parsed(Object::Unreadable(format!("not a stix object: {e}"))),
         };

@@ -21,6 +21,7 @@ pub mod alert;
 pub mod allowlist;
 pub mod eval;
 pub mod index;
+mod lite;
 pub mod load;
 pub mod normalize;
 pub mod sensor;

@@ -24,6 +24,11 @@ log() { echo "interop/install.sh: $*"; }
 command -v "$python" >/dev/null || { log "error: $python not found"; exit 1; }
 [[ -f "$req" ]] || { log "error: $req missing"; exit 1; }
 
+# One install at a time: two runs at once on one venv once left a package's
+# metadata half-written (NOTES.md, session 2).
+exec 9>"$venv.lock"
+flock 9
+
 pyver="$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
 reqhash="$(sha256sum "$req" | cut -d' ' -f1)"
 want="requirements-sha256=$reqhash python=$pyver"

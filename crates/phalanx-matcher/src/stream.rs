@@ -170,16 +170,20 @@ pub fn run(
     let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(workers * 2);
     let (done_tx, done_rx) = sync_channel::<Done>(workers * 2);
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+    // Chunk buffers come back from the workers for reuse: no fresh pages to
+    // fault in for every megabyte read.
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let mut stats = RunStats::default();
     std::thread::scope(|scope| -> Result<(), RunError> {
+        let spare = &spare;
         let reader = scope.spawn({
             let options = options.clone();
-            move || read_chunks(inputs, &options, chunk_tx)
+            move || read_chunks(inputs, &options, chunk_tx, spare)
         });
         for _ in 0..workers {
             let rx = Arc::clone(&chunk_rx);
             let tx = done_tx.clone();
-            scope.spawn(move || work(live, rx, tx, options));
+            scope.spawn(move || work(live, rx, tx, options, spare));
         }
         drop(done_tx);
         let result = collect(done_rx, out, on_match, &mut stats, options.low_latency);
@@ -190,7 +194,7 @@ pub fn run(
     Ok(stats)
 }
 
-fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>) -> Result<(), RunError> {
+fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>, spare: &Mutex<Vec<Vec<u8>>>) -> Result<(), RunError> {
     let mut seq = 0u64;
     for mut input in inputs {
         let name: Arc<str> = input.name.clone().into();
@@ -217,7 +221,10 @@ fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>) 
             // Hand on whole lines; keep the tail for the next chunk (at EOF, everything).
             let cut = if eof { buf.len() } else { memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1) };
             if cut > 0 {
-                let rest = buf.split_off(cut);
+                let mut rest = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                rest.clear();
+                rest.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
                 let data = std::mem::replace(&mut buf, rest);
                 let lines = memchr::memchr_iter(b'\n', &data).count() as u64 + u64::from(!data.ends_with(b"\n"));
                 let chunk = Chunk { seq, input: Arc::clone(&name), first_line: line, data };
@@ -235,7 +242,7 @@ fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>) 
     Ok(())
 }
 
-fn work(live: &LiveMatcher, rx: Arc<Mutex<Receiver<Chunk>>>, tx: SyncSender<Done>, options: &RunOptions) {
+fn work(live: &LiveMatcher, rx: Arc<Mutex<Receiver<Chunk>>>, tx: SyncSender<Done>, options: &RunOptions, spare: &Mutex<Vec<Vec<u8>>>) {
     let mut cached: Option<(usize, Arc<Matcher>, FieldMap)> = None;
     loop {
         let chunk = {
@@ -258,6 +265,12 @@ fn work(live: &LiveMatcher, rx: Arc<Mutex<Receiver<Chunk>>>, tx: SyncSender<Done
         }
         let Some((_, matcher, map)) = cached.as_ref() else { return };
         let done = match_chunk(matcher, map, options.format, &chunk);
+        if let Ok(mut spare) = spare.lock() {
+            // As many as can be in flight; more would only hold memory.
+            if spare.len() < 4 * options.workers.max(1) {
+                spare.push(chunk.data);
+            }
+        }
         if tx.send(done).is_err() {
             return;
         }
@@ -280,7 +293,19 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
     let sequencing = m.needs_sequencing();
     let mut line_no = chunk.first_line;
     let data = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
-    for raw in data.split(|&b| b == b'\n') {
+    // The lines of `data` (as `split` on b'\n' gives them), found with memchr.
+    let mut rest = Some(data);
+    while let Some(d) = rest {
+        let raw = match memchr::memchr(b'\n', d) {
+            Some(n) => {
+                rest = Some(&d[n + 1..]);
+                &d[..n]
+            }
+            None => {
+                rest = None;
+                d
+            }
+        };
         if done.lines > 0 {
             line_no += 1;
         }

@@ -113,12 +113,21 @@ pub enum Format {
 pub struct FieldMap {
     fields: HashMap<Box<[u8]>, (Kind, u16), foldhash::fast::FixedState>,
     names: Vec<Box<str>>,
+    /// A bit per [`signature`] of the names in `fields`: most members of
+    /// an event are not in the map, and are told apart without hashing.
+    signatures: [u64; 4],
 }
 
 impl Default for FieldMap {
     fn default() -> Self {
-        FieldMap { fields: HashMap::default(), names: vec!["text".into()] }
+        FieldMap { fields: HashMap::default(), names: vec!["text".into()], signatures: [0; 4] }
     }
+}
+
+/// Length, first and last byte of a member name, mixed into 0..256.
+fn signature(name: &[u8]) -> usize {
+    let (first, last) = (name.first().copied().unwrap_or(0), name.last().copied().unwrap_or(0));
+    usize::from((name.len() as u8).wrapping_mul(31) ^ first.wrapping_mul(7) ^ last)
 }
 
 /// The field number of values found in plain text (named `text`).
@@ -205,6 +214,8 @@ impl FieldMap {
         let id = u16::try_from(self.names.len()).unwrap_or(u16::MAX);
         self.names.push(name.into());
         self.fields.insert(name.as_bytes().into(), (kind, id));
+        let s = signature(name.as_bytes());
+        self.signatures[s >> 6] |= 1 << (s & 63);
     }
 
     /// The name of field number `id` (from [`Field::name`]).
@@ -216,10 +227,19 @@ impl FieldMap {
     /// use are not decoded at all).
     pub fn retain(&mut self, keep: impl Fn(Kind) -> bool) {
         self.fields.retain(|_, (k, _)| keep(*k));
+        self.signatures = [0; 4];
+        for name in self.fields.keys() {
+            let s = signature(name);
+            self.signatures[s >> 6] |= 1 << (s & 63);
+        }
     }
 
     /// The kind of member `name`.
     pub fn get(&self, name: &[u8]) -> Option<(Kind, u16)> {
+        let s = signature(name);
+        if self.signatures[s >> 6] & (1 << (s & 63)) == 0 {
+            return None;
+        }
         self.fields.get(name).copied()
     }
 
@@ -533,6 +553,25 @@ pub fn event_time_micros(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_map_answers_every_name_it_holds_and_only_those() {
+        let mut map = FieldMap::for_format(Format::Auto);
+        map.insert("x.y", Kind::Url);
+        let names: Vec<Box<[u8]>> = map.fields.keys().cloned().collect();
+        for name in &names {
+            assert!(map.get(name).is_some(), "{}", String::from_utf8_lossy(name));
+        }
+        let others = ["", "x", "x.z", "uid", "ts", "id.orig_p", "dns.answers", "query.x", "trans_id", "TTLs", "qtype_name", "rcode_name", "_path"];
+        for other in others {
+            assert_eq!(map.get(other.as_bytes()), map.fields.get(other.as_bytes()).copied(), "{other}");
+        }
+        map.retain(|k| k == Kind::Url);
+        assert!(map.get(b"x.y").is_some());
+        for name in names.iter().map(|n| &n[..]).chain(others.iter().map(|o| o.as_bytes())) {
+            assert_eq!(map.get(name), map.fields.get(name).copied(), "{}", String::from_utf8_lossy(name));
+        }
+    }
 
     fn fields(line: &str, format: Format) -> Vec<(String, Kind, String)> {
         let mut out = Vec::new();

@@ -21,7 +21,9 @@ pub mod alert;
 pub mod allowlist;
 pub mod eval;
 pub mod index;
-mod lite;
+/// The compiler's object reader; public for the `matcher_lite` fuzz target only.
+#[doc(hidden)]
+pub mod lite;
 pub mod load;
 pub mod normalize;
 pub mod sensor;

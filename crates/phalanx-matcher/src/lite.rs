@@ -13,24 +13,34 @@ use std::collections::HashMap;
 
 /// The fields of an object the compiler reads.
 #[derive(serde::Deserialize, Debug, PartialEq)]
-pub(crate) struct Lite<'a> {
+pub struct Lite<'a> {
+    /// `type`.
     #[serde(rename = "type", borrow)]
     pub object_type: Cow<'a, str>,
+    /// `id`.
     #[serde(borrow)]
     pub id: Option<Cow<'a, str>>,
+    /// `pattern` (indicators).
     #[serde(borrow)]
     pub pattern: Option<Cow<'a, str>>,
+    /// `pattern_type` (indicators).
     #[serde(borrow)]
     pub pattern_type: Option<Cow<'a, str>>,
+    /// `valid_until` (indicators).
     #[serde(borrow)]
     pub valid_until: Option<Cow<'a, str>>,
+    /// `modified`.
     #[serde(borrow)]
     pub modified: Option<Cow<'a, str>>,
+    /// `revoked`.
     #[serde(default)]
     pub revoked: bool,
+    /// `value` (observables).
     #[serde(borrow)]
     pub value: Option<Cow<'a, str>>,
+    /// `hashes` (files, certificates).
     pub hashes: Option<HashMap<String, String>>,
+    /// `x_phalanx_match_subdomains`: the indicator covers subdomains.
     #[serde(default)]
     pub x_phalanx_match_subdomains: bool,
 }
@@ -49,7 +59,7 @@ impl<'a> Lite<'a> {
 const MAX_DEPTH: usize = 32;
 
 /// The [`Lite`] of plain object text (see the module), else `None`.
-pub(crate) fn read_plain(json: &[u8]) -> Option<Lite<'_>> {
+pub fn read_plain(json: &[u8]) -> Option<Lite<'_>> {
     let mut r = Reader { b: json, i: 0 };
     r.ws();
     r.eat(b'{')?;

@@ -334,10 +334,10 @@ fn check_run(
     let mut out = Vec::with_capacity(checked.len());
     for c in checked {
         out.push(c.and_then(|u| {
-            if !all_verify {
-                if let Err(e) = verify(&u.public, &u.bytes, &u.item.sig) {
-                    return Err(Refused { id: u.id, reason: format!("signature of {}: {e}", u.item.signer) });
-                }
+            if !all_verify
+                && let Err(e) = verify(&u.public, &u.bytes, &u.item.sig)
+            {
+                return Err(Refused { id: u.id, reason: format!("signature of {}: {e}", u.item.signer) });
             }
             finish_check(u)
         }));

@@ -1356,10 +1356,10 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
                 }
                 Job::Run(f) => {
                     // The job sees every row written before it.
-                    if let (None, Some(st)) = (&failed, statements.as_mut()) {
-                        if let Err(e) = derived.flush(st) {
-                            failed = Some(e);
-                        }
+                    if let (None, Some(st)) = (&failed, statements.as_mut())
+                        && let Err(e) = derived.flush(st)
+                    {
+                        failed = Some(e);
                     }
                     // A job may use the same statements: put them back first.
                     statements = None;
@@ -1367,10 +1367,10 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
                 }
             }
         }
-        if let (None, Some(st)) = (&failed, statements.as_mut()) {
-            if let Err(e) = derived.flush(st) {
-                failed = Some(e);
-            }
+        if let (None, Some(st)) = (&failed, statements.as_mut())
+            && let Err(e) = derived.flush(st)
+        {
+            failed = Some(e);
         }
     }
     (conn, failed)

@@ -125,15 +125,13 @@ impl Demo {
             }
             None => String::new(),
         };
-        let mut response = self.agent.run(b.body(body.into_bytes()).expect("request")).expect("http");
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
-            .collect();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let (status, headers, body) = crate::common::http_exchange(&self.agent, b.body(body.into_bytes()).expect("request"));
         Resp { status, headers, body }
+    }
+
+    /// Runs the `phalanx` CLI on the demo's data directory.
+    fn phalanx(&self, args: &[&str]) -> std::process::Output {
+        crate::common::phalanx_in(&self.data_path, args)
     }
 
     fn get(&self, path: &str, jar: &Jar) -> Resp {
@@ -253,12 +251,7 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
     assert_eq!(attr(&b, "id=\"series-totals\"", "data-incidents"), Some("3"));
     // Four demo sightings and the two of the OASIS examples.
     assert_eq!(attr(&b, "id=\"series-totals\"", "data-sightings"), Some("6"));
-    let opened = Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(&demo.data_path)
-        .args(["incident", "open", "--as", "pl-analyst", "--name", "Botnet in a water utility", "--country", "POL", "--tlp", "green"])
-        .output()
-        .expect("run phalanx");
+    let opened = demo.phalanx(&["incident", "open", "--as", "pl-analyst", "--name", "Botnet in a water utility", "--country", "POL", "--tlp", "green"]);
     assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
     let b = demo.get("/", &restricted).body;
     assert_eq!(attr(&b, "id=\"series-totals\"", "data-incidents"), Some("4"));
@@ -274,14 +267,11 @@ fn the_picture_search_and_pages_follow_the_read_rule() {
         "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2026-11-28T10:00:00Z"
     });
     std::fs::write(&file, indicator.to_string()).expect("write the indicator");
-    let imported = Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(&demo.data_path)
-        .args(["import", "--as", "lt-analyst", "--exercise", "cyber-europe-2026", "--default-tlp", "amber"])
-        .args(["--default-label", r#"{"policy":"NATO","classification":"CONFIDENTIAL","releasable_to":["NATO"],"exercise":"cyber-europe-2026"}"#])
-        .arg(&file)
-        .output()
-        .expect("run phalanx");
+    let label = r#"{"policy":"NATO","classification":"CONFIDENTIAL","releasable_to":["NATO"],"exercise":"cyber-europe-2026"}"#;
+    let file_arg = file.to_string_lossy();
+    let imported = demo.phalanx(&[
+        "import", "--as", "lt-analyst", "--exercise", "cyber-europe-2026", "--default-tlp", "amber", "--default-label", label, &file_arg,
+    ]);
     assert!(imported.status.success(), "{}{}", String::from_utf8_lossy(&imported.stdout), String::from_utf8_lossy(&imported.stderr));
     let (exercise, r3) = demo.login_in("lt-analyst", "demo-lt-analyst-pw", "cyber-europe-2026");
     assert_eq!(r3.status, 303);
@@ -334,12 +324,7 @@ fn live_updates_start_after_the_version_the_page_was_rendered_with() {
     let seen = attr(&page, "id=\"picture\"", "data-cursor").expect("the picture carries its cursor").to_owned();
     assert!(!seen.is_empty(), "the demo node has readable data");
     // A write lands after the render but before the page opens its event stream.
-    let opened = Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(&demo.data_path)
-        .args(["incident", "open", "--as", "pl-analyst", "--name", "Raced incident", "--country", "POL", "--tlp", "green"])
-        .output()
-        .expect("incident open");
+    let opened = demo.phalanx(&["incident", "open", "--as", "pl-analyst", "--name", "Raced incident", "--country", "POL", "--tlp", "green"]);
     assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
     // The stream opened with the page's cursor says "changed" at once.
     let mut b = ureq::http::Request::builder().method("GET").uri(format!("{}/ui/events?after={seen}", demo.base));

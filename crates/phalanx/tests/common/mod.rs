@@ -139,6 +139,14 @@ pub fn http_agent() -> ureq::Agent {
 
 /// Sends `request` and reads the whole answer.
 pub fn http_send(agent: &ureq::Agent, request: ureq::http::Request<Vec<u8>>) -> HttpAnswer {
+    let (status, headers, body) = http_exchange(agent, request);
+    HttpAnswer { status, headers, body }
+}
+
+/// Sends `request`: the status, the headers (names in lower case; a map
+/// keeps one value per name, a `Vec` every header, such as each
+/// `Set-Cookie`) and the body text.
+pub fn http_exchange<H: FromIterator<(String, String)>>(agent: &ureq::Agent, request: ureq::http::Request<Vec<u8>>) -> (u16, H, String) {
     let mut response = agent.run(request).expect("http");
     let status = response.status().as_u16();
     let headers = response
@@ -147,5 +155,5 @@ pub fn http_send(agent: &ureq::Agent, request: ureq::http::Request<Vec<u8>>) -> 
         .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
     let body = response.body_mut().read_to_string().unwrap_or_default();
-    HttpAnswer { status, headers, body }
+    (status, headers, body)
 }

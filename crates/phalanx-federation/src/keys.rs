@@ -69,14 +69,13 @@ pub fn decode_signature(signature: &str) -> Result<Signature, String> {
 /// crafted with a small-order component could pass here and fail
 /// [`verify`]: that forges nothing. Weak (small-order) keys never reach
 /// it: [`is_usable_key`] refuses them first.
-pub fn verify_many(items: &[(&[u8], Signature, VerifyingKey)]) -> bool {
-    if items.is_empty() {
+/// `messages[i]` is signed by `signatures[i]` under `keys[i]`; slices of
+/// different lengths never verify.
+pub fn verify_many(messages: &[&[u8]], signatures: &[Signature], keys: &[VerifyingKey]) -> bool {
+    if messages.is_empty() && signatures.is_empty() && keys.is_empty() {
         return true;
     }
-    let messages: Vec<&[u8]> = items.iter().map(|(m, _, _)| *m).collect();
-    let signatures: Vec<Signature> = items.iter().map(|(_, s, _)| *s).collect();
-    let keys: Vec<VerifyingKey> = items.iter().map(|(_, _, k)| *k).collect();
-    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+    ed25519_dalek::verify_batch(messages, signatures, keys).is_ok()
 }
 
 /// Whether a key may verify objects: not a weak (small-order) key, which
@@ -329,21 +328,23 @@ mod tests {
         let org = ring.org(ORG).expect("org");
         let node = ring.node();
         let messages: Vec<Vec<u8>> = (0..40).map(|i| format!("object {i}").into_bytes()).collect();
-        let mut items: Vec<(&[u8], Signature, VerifyingKey)> = Vec::new();
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let (mut signatures, mut keys) = (Vec::new(), Vec::new());
         for (i, m) in messages.iter().enumerate() {
             let key = if i % 3 == 0 { &node } else { &org };
-            let sig = decode_signature(&key.sign(m)).expect("decode");
-            items.push((m.as_slice(), sig, key.public()));
+            signatures.push(decode_signature(&key.sign(m)).expect("decode"));
+            keys.push(key.public());
         }
-        assert!(verify_many(&items), "forty good signatures by two keys");
-        assert!(verify_many(&[]), "nothing to verify");
+        assert!(verify_many(&refs, &signatures, &keys), "forty good signatures by two keys");
+        assert!(verify_many(&[], &[], &[]), "nothing to verify");
+        assert!(!verify_many(&refs[..39], &signatures, &keys), "lengths differ");
         // One signature over another message, one under the wrong key.
-        let mut swapped = items.clone();
-        swapped[7].1 = items[8].1;
-        assert!(!verify_many(&swapped));
-        let mut wrong_key = items.clone();
-        wrong_key[5].2 = node.public();
-        assert!(!verify_many(&wrong_key));
+        let mut swapped = signatures.clone();
+        swapped[7] = signatures[8];
+        assert!(!verify_many(&refs, &swapped, &keys));
+        let mut wrong_key = keys.clone();
+        wrong_key[5] = node.public();
+        assert!(!verify_many(&refs, &signatures, &wrong_key));
         assert!(is_usable_key(&org.public()));
         assert!(decode_signature("AAAA").is_err());
     }

@@ -327,10 +327,14 @@ fn check_run(
     for (i, item) in run {
         checked.push(pre_check(peer, known, i, item));
     }
-    let together: Vec<(&[u8], ed25519_dalek::Signature, ed25519_dalek::VerifyingKey)> =
-        checked.iter().filter_map(|c| c.as_ref().ok()).map(|u| (u.bytes.as_slice(), u.signature, u.public)).collect();
-    let all_verify = verify_many(&together);
-    drop(together);
+    let (mut messages, mut signatures, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for u in checked.iter().filter_map(|c| c.as_ref().ok()) {
+        messages.push(u.bytes.as_slice());
+        signatures.push(u.signature);
+        keys.push(u.public);
+    }
+    let all_verify = verify_many(&messages, &signatures, &keys);
+    drop(messages);
     let mut out = Vec::with_capacity(checked.len());
     for c in checked {
         out.push(c.and_then(|u| {

@@ -32,7 +32,7 @@ pub mod stream;
 pub mod telemetry;
 
 pub use allowlist::AllowList;
-pub use index::{CompileOptions, CompileStats, Compiler, Matcher};
+pub use index::{CompileOptions, CompileStats, Compiler, Matcher, RuleId};
 pub use stream::{Input, LiveMatcher, MatchRecord, RunOptions, RunStats};
 pub use telemetry::{Format, Kind};
 

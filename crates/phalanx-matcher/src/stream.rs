@@ -365,7 +365,7 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
                 done.records.push(record);
             } else if let Some(pattern) = &rule.pattern {
                 done.pending.push(SeqHit {
-                    rule_id: Arc::from(rule.id.as_ref()),
+                    rule_id: Arc::from(rule.id.to_string()),
                     pattern: Arc::clone(pattern),
                     observation: hit.leaf.observation,
                     time: time.unwrap_or(0),
@@ -630,7 +630,7 @@ mod tests {
         let old = live.load();
         let next = ind("2", "[ipv4-addr:value = '192.0.2.2']", "");
         live.recompile_in_background(move || matcher(&[&next], AllowList::default())).join().unwrap();
-        assert_eq!(&*old.rules[0].id, "indicator--1", "a reader holding the old matcher is not disturbed");
-        assert_eq!(&*live.load().rules[0].id, "indicator--2");
+        assert_eq!(old.rules[0].id.to_string(), "indicator--1", "a reader holding the old matcher is not disturbed");
+        assert_eq!(live.load().rules[0].id.to_string(), "indicator--2");
     }
 }

@@ -332,11 +332,17 @@ impl<'a> Scanner<'a> {
             }
             self.i += 1;
             self.ws();
-            if base > 0 {
-                self.path.push(b'.');
-            }
-            self.path.extend_from_slice(&key);
-            let kind = map.get(&self.path);
+            // A top-level member with a plain value is looked up by its own
+            // name: no copy into the path (most members of an event).
+            let kind = if base == 0 && !matches!(self.peek(), Some(b'{' | b'[')) {
+                map.get(&key)
+            } else {
+                if base > 0 {
+                    self.path.push(b'.');
+                }
+                self.path.extend_from_slice(&key);
+                map.get(&self.path)
+            };
             self.value(map, out, kind, depth)?;
             self.path.truncate(base);
             self.ws();

@@ -58,7 +58,16 @@ impl StixObject {
     /// white space outside strings, as [`crate::stream`] hands them on):
     /// the text is kept and served as is.
     pub fn from_compact_json(bytes: Vec<u8>, base: &str) -> Result<ParsedObject, ObjectErrors> {
-        let mut parsed = Self::from_json(&bytes, base)?;
+        Self::from_compact_json_or_bytes(bytes, base).map_err(|(errors, _)| errors)
+    }
+
+    /// Like [`StixObject::from_compact_json`]; an invalid object's bytes
+    /// come back with its errors, to report what it said it was.
+    pub fn from_compact_json_or_bytes(bytes: Vec<u8>, base: &str) -> Result<ParsedObject, (ObjectErrors, Vec<u8>)> {
+        let mut parsed = match Self::from_json(&bytes, base) {
+            Ok(parsed) => parsed,
+            Err(errors) => return Err((errors, bytes)),
+        };
         if !parsed.id_computed {
             parsed.object.source = String::from_utf8(bytes).ok();
         }

@@ -8,6 +8,9 @@
 //! tracks strings and brackets but does not build values. Each object's
 //! bytes are handed on whole, so they can be parsed on other threads.
 //!
+//! A TAXII envelope (`{"objects":[...]}`, the body of a TAXII POST) is read
+//! by [`split_envelope`].
+//!
 //! Structural problems (truncation, a bracket that does not close, nesting
 //! deeper than the limit, anything that is not JSON) stop the input with a
 //! [`StreamError`] naming the line and column. An object larger than the
@@ -63,6 +66,18 @@ pub struct StreamError {
     pub offset: u64,
     /// What was wrong, lowercase.
     pub message: String,
+    /// Whether the input is not JSON, or JSON of the wrong shape.
+    pub kind: StreamErrorKind,
+}
+
+/// What kind of problem stopped an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamErrorKind {
+    /// The input is not JSON (or could not be read).
+    Syntax,
+    /// The input is JSON, but not the container expected (a TAXII envelope
+    /// that is not an object, or whose `objects` is not a list).
+    Container,
 }
 
 struct Input<R> {
@@ -127,7 +142,11 @@ impl<R: BufRead> Input<R> {
         if let Some(io) = &self.io_error {
             message = format!("read error: {io}");
         }
-        StreamError { line: self.line, column: self.column, offset: self.offset, message }
+        StreamError { line: self.line, column: self.column, offset: self.offset, message, kind: StreamErrorKind::Syntax }
+    }
+
+    fn container_error(&self, message: impl Into<String>) -> StreamError {
+        StreamError { kind: StreamErrorKind::Container, ..self.error(message) }
     }
 
     fn skip_ws(&mut self) {
@@ -300,6 +319,87 @@ pub fn split_objects<R: BufRead>(
     on_item: &mut dyn FnMut(Item),
 ) -> Result<u64, StreamError> {
     split(Input::new(reader), limits, on_item)
+}
+
+/// Splits a TAXII envelope (`{"objects":[...]}`, other members ignored)
+/// into its objects, at `$.objects[i]`, calling `on_item` for each in input
+/// order. An envelope without `objects` holds none. Returns the number of
+/// items handed on. Anything after the envelope but white space is an
+/// error.
+pub fn split_envelope<R: BufRead>(reader: R, limits: &Limits, on_item: &mut dyn FnMut(Item)) -> Result<u64, StreamError> {
+    let mut input = Input::new(reader);
+    input.skip_ws();
+    match input.peek() {
+        Some(b'{') => {}
+        Some(b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+            return Err(input.container_error("expected a TAXII envelope (a json object)"));
+        }
+        Some(other) => return Err(input.error(format!("expected a json object, found '{}'", other.escape_ascii()))),
+        None => return Err(input.error("empty input: expected a TAXII envelope (a json object)")),
+    }
+    input.bump();
+    input.skip_ws();
+    let mut count = 0u64;
+    let mut key = Vec::with_capacity(64);
+    let mut seen_objects = false;
+    if input.peek() == Some(b'}') {
+        input.bump();
+    } else {
+        loop {
+            scan_key(&mut input, limits, &mut key)?;
+            input.expect(b':', "':' after a member name")?;
+            input.skip_ws();
+            if key == b"\"objects\"" && !seen_objects {
+                seen_objects = true;
+                if input.peek() != Some(b'[') {
+                    // Not a list: still JSON? Read it to tell the two apart.
+                    skip_member(&mut input, &key, limits)?;
+                    return Err(input.container_error("objects: expected a list"));
+                }
+                input.bump();
+                count = stream_array(&mut input, "$.objects", limits, on_item)?;
+            } else {
+                skip_member(&mut input, &key, limits)?;
+            }
+            input.skip_ws();
+            match input.peek() {
+                Some(b',') => {
+                    input.bump();
+                }
+                Some(b'}') => {
+                    input.bump();
+                    break;
+                }
+                Some(o) => return Err(input.error(format!("expected ',' or '}}' after a member, found '{}'", o.escape_ascii()))),
+                None => return Err(input.error("unexpected end of input: expected ',' or '}'")),
+            }
+        }
+    }
+    input.skip_ws();
+    if let Some(other) = input.peek() {
+        return Err(input.error(format!("unexpected '{}' after the envelope", other.escape_ascii())));
+    }
+    if input.io_error.is_some() {
+        return Err(input.error(""));
+    }
+    Ok(count)
+}
+
+/// Reads the value of an envelope member that is not streamed, checking
+/// that it is JSON (the scanner alone only tracks strings and brackets).
+fn skip_member<R: BufRead>(input: &mut Input<R>, key: &[u8], limits: &Limits) -> Result<(), StreamError> {
+    let at = input.error("");
+    let name = String::from_utf8_lossy(key.strip_prefix(b"\"").and_then(|k| k.strip_suffix(b"\"")).unwrap_or(key));
+    let mut value = Vec::new();
+    let mut cap = Capture { out: Some(&mut value), limit: limits.max_object_bytes, size: 0 };
+    scan_value(input, &mut cap, 1, limits)?;
+    if cap.over() {
+        return Err(StreamError { message: format!("member '{name}' is larger than {} bytes", limits.max_object_bytes), ..at });
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&value) {
+        return Err(StreamError { message: format!("member '{name}': invalid json: {e}"), ..at });
+    }
+    Ok(())
 }
 
 fn split<R: BufRead>(mut input: Input<R>, limits: &Limits, on_item: &mut dyn FnMut(Item)) -> Result<u64, StreamError> {
@@ -693,5 +793,49 @@ mod tests {
         let got = split(&big, Limits { max_object_bytes: 1000, max_depth: 10 }).unwrap();
         assert_eq!(got[0].1, "too large: 5008");
         assert_eq!(got[1].1, r#"{"t":1}"#);
+    }
+
+    fn envelope(text: &str) -> Result<Vec<(String, String)>, StreamError> {
+        let mut out = Vec::new();
+        split_envelope(text.as_bytes(), &Limits::default(), &mut |item| match item {
+            Item::Object { path, bytes, .. } => out.push((path, String::from_utf8(bytes).unwrap())),
+            Item::TooLarge { path, size } => out.push((path, format!("too large: {size}"))),
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn taxii_envelope_objects_compacted_other_members_skipped() {
+        let t = " {\"more\": false, \"objects\" : [ {\"a\": 1},\n 5, {\"objects\": [\"x\"]} ], \"next\": {\"n\": [1, 2]}} \n";
+        let got = envelope(t).unwrap();
+        assert_eq!(got, vec![
+            ("$.objects[0]".to_owned(), r#"{"a":1}"#.to_owned()),
+            ("$.objects[1]".to_owned(), "5".to_owned()),
+            ("$.objects[2]".to_owned(), r#"{"objects":["x"]}"#.to_owned()),
+        ]);
+        assert_eq!(envelope("{}").unwrap(), Vec::new());
+        assert_eq!(envelope(r#"{"more": true}"#).unwrap(), Vec::new());
+        assert_eq!(envelope(r#"{"objects": []}"#).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn taxii_envelope_shape_and_syntax_errors_differ() {
+        for (text, kind, says) in [
+            ("[{\"a\": 1}]", StreamErrorKind::Container, "expected a TAXII envelope"),
+            ("\"text\"", StreamErrorKind::Container, "expected a TAXII envelope"),
+            ("{\"objects\": {\"a\": 1}}", StreamErrorKind::Container, "objects: expected a list"),
+            ("{\"objects\": 7}", StreamErrorKind::Container, "objects: expected a list"),
+            ("", StreamErrorKind::Syntax, "empty input"),
+            ("xyz", StreamErrorKind::Syntax, "expected a json object"),
+            ("{\"objects\": [{\"a\": 1}", StreamErrorKind::Syntax, "unexpected end of input"),
+            ("{\"objects\": [{\"a\": 1}]} x", StreamErrorKind::Syntax, "after the envelope"),
+            ("{\"objects\": [{\"a\": 1}]}{}", StreamErrorKind::Syntax, "after the envelope"),
+            ("{\"objects\": {\"a\" 1}}", StreamErrorKind::Syntax, "member 'objects': invalid json"),
+            ("{\"more\": tru, \"objects\": []}", StreamErrorKind::Syntax, "member 'more': invalid json"),
+        ] {
+            let e = envelope(text).expect_err(text);
+            assert_eq!(e.kind, kind, "{text}: {e}");
+            assert!(e.message.contains(says), "{text}: {e}");
+        }
     }
 }

@@ -23,6 +23,7 @@ mod test_suite;
 mod error;
 pub mod federation;
 pub mod ingest;
+pub mod pipeline;
 mod bodies;
 mod correlation;
 mod query;

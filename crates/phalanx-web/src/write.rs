@@ -4,12 +4,11 @@
 //! request changes go through the rapid-response desk of `phalanx-api`.)
 
 use phalanx_labels::{LabelDefaults, Tlp};
-use phalanx_model::StixObject;
-use phalanx_model::stream::{Item, Limits, split_objects};
+use phalanx_model::stream::Limits;
 use phalanx_store::ingest::{Ingest, IngestOptions};
+use phalanx_store::pipeline::{Container, write_stream};
 use phalanx_store::{Actor, Store, StoreError};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::HashMap;
 
 fn options(actor: &Actor, default_tlp: Option<Tlp>) -> IngestOptions {
@@ -55,34 +54,16 @@ pub struct UploadReport {
 
 /// Ingests an uploaded bundle, JSON array or JSON lines in one transaction.
 pub fn upload(store: &dyn Store, actor: &Actor, bytes: &[u8], default_tlp: Option<Tlp>) -> Result<UploadReport, StoreError> {
-    let mut items = Vec::new();
-    let split = split_objects(bytes, &Limits::default(), &mut |item| items.push(item));
-    if let Err(e) = split {
-        return Ok(UploadReport { stored: 0, unchanged: 0, refused: 0, results: Vec::new(), fatal: Some(format!("invalid json: {e}")) });
-    }
-    let mut txn = store.begin()?;
-    let mut ingest = Ingest::new(store, actor, options(actor, default_tlp))?;
-    let mut meta: Vec<(String, Option<String>, Option<String>)> = Vec::with_capacity(items.len());
-    for item in items {
-        match item {
-            Item::Object { path, bytes, .. } => {
-                let head: Option<Value> = serde_json::from_slice(&bytes).ok();
-                let field = |name: &str| head.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str).map(str::to_owned);
-                let (id, ty) = (field("id"), field("type"));
-                match StixObject::from_compact_json(bytes, &path) {
-                    Ok(parsed) => ingest.object(txn.as_mut(), &path, parsed)?,
-                    Err(errors) => ingest.refuse_invalid(&path, &errors),
-                }
-                meta.push((path, id, ty));
-            }
-            Item::TooLarge { path, size } => {
-                ingest.refuse(&path, format!("object is {size} bytes, larger than the limit"));
-                meta.push((path, None, None));
-            }
-        }
-    }
-    let report = ingest.finish(txn.as_mut())?;
-    txn.commit()?;
+    let ingest = Ingest::new(store, actor, options(actor, default_tlp))?;
+    let mut meta: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let reader = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, &mut |seen| {
+        meta.push((seen.path.to_owned(), seen.given_id.map(str::to_owned), seen.object_type.map(str::to_owned)));
+    })?;
+    let Some(report) = outcome.report else {
+        let fatal = outcome.fatal.map(|f| f.message);
+        return Ok(UploadReport { stored: 0, unchanged: 0, refused: 0, results: Vec::new(), fatal });
+    };
     let mut refused: HashMap<&str, &str> = HashMap::new();
     for r in &report.refused {
         refused.entry(r.path.as_str()).or_insert(r.reason.as_str());

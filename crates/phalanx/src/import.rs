@@ -6,13 +6,12 @@ use crate::node::{actor, open_store};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use phalanx_labels::{LabelDefaults, LabelMarking, Tlp};
-use phalanx_model::stream::{Item, Limits, split_objects};
-use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
+use phalanx_model::stream::Limits;
 use phalanx_store::ingest::{Ingest, IngestOptions, IngestReport};
-use phalanx_store::{SqliteStore, Store};
+use phalanx_store::pipeline::{Container, write_stream};
+use phalanx_store::SqliteStore;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 /// Arguments of `phalanx import`.
 #[derive(clap::Args, Debug)]
@@ -39,13 +38,6 @@ pub struct ImportArgs {
     /// Files or directories to read; `-` reads standard input.
     #[arg(required = true)]
     pub inputs: Vec<String>,
-}
-
-/// Objects handed from the parsing thread to the writer, in order.
-enum Parsed {
-    Object(String, ParsedObject),
-    Invalid(String, ObjectErrors),
-    TooLarge(String, u64),
 }
 
 /// Everything an input's import produced.
@@ -101,64 +93,9 @@ pub fn import_reader(
     limits: Limits,
     reader: Box<dyn BufRead + Send>,
 ) -> anyhow::Result<InputResult> {
-    let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(64);
-    let parser = std::thread::spawn(move || -> Result<(), phalanx_model::stream::StreamError> {
-        let mut batch = Vec::with_capacity(256);
-        let result = split_objects(reader, &limits, &mut |item| {
-            let parsed = match item {
-                Item::Object { path, bytes, .. } => match StixObject::from_compact_json(bytes, &path) {
-                    Ok(p) => Parsed::Object(path, p),
-                    Err(e) => Parsed::Invalid(path, e),
-                },
-                Item::TooLarge { path, size } => Parsed::TooLarge(path, size),
-            };
-            batch.push(parsed);
-            if batch.len() == 256 {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(256));
-                let _ = tx.send(full);
-            }
-        });
-        if !batch.is_empty() {
-            let _ = tx.send(batch);
-        }
-        result.map(|_| ())
-    });
-
-    let mut txn = store.begin()?;
-    let mut ingest = Ingest::new(store, actor, options.clone())?;
-    let mut fatal = None;
-    for batch in rx.iter() {
-        if fatal.is_some() {
-            continue; // drain so the parser can finish
-        }
-        for parsed in batch {
-            match parsed {
-                Parsed::Object(path, p) => ingest.object(txn.as_mut(), &path, p)?,
-                Parsed::Invalid(path, errors) => {
-                    if errors.first().is_some_and(|e| e.rule == "json-syntax") {
-                        fatal = Some(errors.to_string());
-                        break;
-                    }
-                    ingest.refuse_invalid(&path, &errors);
-                }
-                Parsed::TooLarge(path, size) => ingest.refuse(
-                    &path,
-                    format!("object is {size} bytes, larger than the limit of {} bytes", limits.max_object_bytes),
-                ),
-            }
-        }
-    }
-    let split = parser.join().map_err(|_| anyhow::anyhow!("the parsing thread panicked"))?;
-    if let Err(e) = split {
-        fatal.get_or_insert_with(|| format!("invalid json: {e}"));
-    }
-    if let Some(reason) = fatal {
-        drop(txn); // rolls back: nothing from this input is stored
-        return Ok(InputResult { report: None, fatal: Some(reason) });
-    }
-    let report = ingest.finish(txn.as_mut())?;
-    txn.commit()?;
-    Ok(InputResult { report: Some(report), fatal: None })
+    let ingest = Ingest::new(store, actor, options.clone())?;
+    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, &mut |_| {})?;
+    Ok(InputResult { report: outcome.report, fatal: outcome.fatal.map(|f| f.message) })
 }
 
 /// Builds the ingest options from the command line.

@@ -443,6 +443,20 @@ fn post_status_and_write_errors() {
     node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(b"{not json".to_vec())).expect(400);
     node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(b"[1,2]".to_vec())).expect(422);
     node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(br#"{"objects":{}}"#.to_vec())).expect(422);
+    // A wrong shape that is no JSON either is a syntax error; a syntax
+    // error after valid objects refuses the whole body (nothing stored).
+    node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(b"[1,".to_vec())).expect(400);
+    let valid = r#"{"type":"ipv4-addr","spec_version":"2.1","value":"198.51.100.77"}"#;
+    let stored = |node: &Node| {
+        let page = node.get(&format!("{ALL}objects/?match[type]=ipv4-addr&limit=1000"), Some("alice")).json();
+        page["objects"].as_array().map_or(0, |a| a.iter().filter(|o| o["value"] == "198.51.100.77").count())
+    };
+    let broken = format!(r#"{{"objects":[{valid},{{"type":"x-broken",}}]}}"#);
+    node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(broken.into_bytes())).expect(400);
+    assert_eq!(stored(&node), 0, "a body refused as not JSON stored nothing");
+    let alone = format!(r#"{{"objects":[{valid}]}}"#).into_bytes();
+    node.request("POST", &objects, Some("alice"), &[("Content-Type", TAXII)], Some(alone)).expect(202);
+    assert_eq!(stored(&node), 1, "the same object alone is stored");
     // Who may write where.
     node.post(&objects, Some("bob"), &json!({"objects": []})).expect(403);
     node.post("/taxii2/root/collections/indicators/objects/", Some("alice"), &json!({"objects": []})).expect(403);

@@ -16,9 +16,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use phalanx_labels::{LabelDefaults, LabelMarking, Tlp};
-use phalanx_model::{StixId, StixObject, Timestamp};
+use phalanx_model::stream::{Limits, StreamErrorKind};
+use phalanx_model::{StixId, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
+use phalanx_store::pipeline::{Container, Fatal, write_stream};
 use phalanx_store::{LabelFilter, Page, Query, StoredObject, VersionFilter};
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -365,42 +368,19 @@ pub async fn delete_object(
     Ok(respond(StatusCode::OK, String::new()))
 }
 
-/// One object of a POST body, parsed or refused.
-struct Posted {
-    path: String,
-    /// The id as given, or the path when there is none.
-    id: String,
-    /// `modified`/`created` as given.
-    version: Option<String>,
-    parsed: Result<phalanx_model::ParsedObject, phalanx_model::ObjectErrors>,
-}
-
-fn read_envelope(bytes: &[u8]) -> Result<Vec<Posted>, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("body: not valid json: {e}")))?;
-    let Value::Object(mut envelope) = value else {
-        return Err(ApiError::new(ErrorCode::UnprocessableContent, "body: expected a TAXII envelope (a json object)"));
-    };
-    let objects = match envelope.remove("objects") {
-        None => Vec::new(),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(ApiError::new(ErrorCode::UnprocessableContent, "body: objects: expected a list")),
-    };
-    let mut out = Vec::with_capacity(objects.len());
-    for (i, object) in objects.into_iter().enumerate() {
-        let path = format!("$.objects[{i}]");
-        let id = object.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| path.clone());
-        let version = ["modified", "created"]
-            .iter()
-            .find_map(|k| object.get(*k).and_then(Value::as_str).map(str::to_owned));
-        let parsed = StixObject::from_value(object, &path);
-        let id = match &parsed {
-            Ok(p) => p.object.id().to_string(),
-            Err(_) => id,
-        };
-        out.push(Posted { path, id, version, parsed });
+/// The error for a POST body refused whole: 400 when it is not JSON, 422
+/// when it is JSON but not an envelope.
+fn refused_body(fatal: Option<Fatal>, bytes: &[u8]) -> ApiError {
+    match fatal {
+        // The splitter stops at the first problem: a body of the wrong
+        // shape may be no JSON at all.
+        Some(Fatal { kind: StreamErrorKind::Container, message }) => match serde_json::from_slice::<IgnoredAny>(bytes) {
+            Ok(_) => ApiError::new(ErrorCode::UnprocessableContent, format!("body: {message}")),
+            Err(e) => ApiError::new(ErrorCode::InvalidBody, format!("body: invalid json: {e}")),
+        },
+        Some(Fatal { message, .. }) => ApiError::new(ErrorCode::InvalidBody, format!("body: {message}")),
+        None => ApiError::internal("post: the write neither finished nor was refused"),
     }
-    Ok(out)
 }
 
 /// POST `.../objects/` (§5.5): the envelope's objects are written through
@@ -440,8 +420,6 @@ pub async fn add_objects(
         None => None,
     };
     let bytes = axum::body::to_bytes(body, max).await.map_err(|_| too_large())?;
-    let posted = read_envelope(&bytes)?;
-    drop(bytes);
 
     // A community collection labels the objects without a label marking
     // releasable to the community, explicitly (their markings otherwise win).
@@ -460,22 +438,24 @@ pub async fn add_objects(
     };
     let store = state.store().clone();
     let subject = caller.subject.clone();
-    let total = posted.len() as u64;
     let received = request_timestamp.clone();
-    let (successes, failures, stored) = blocking(&state, move || {
-        let mut txn = store.begin()?;
+    let (total, successes, failures, stored) = blocking(&state, move || {
         let mut ingest = Ingest::new(store.as_ref(), &actor, options)?;
         ingest.record_unversioned_added();
-        let mut meta = Vec::with_capacity(posted.len());
-        for p in posted {
-            match p.parsed {
-                Ok(parsed) => ingest.object(txn.as_mut(), &p.path, parsed)?,
-                Err(errors) => ingest.refuse_invalid(&p.path, &errors),
-            }
-            meta.push((p.path, p.id, p.version));
-        }
-        let report = ingest.finish(txn.as_mut())?;
-        txn.commit()?;
+        // Where each object was, its id (the path when it has none) and
+        // its version as given, in input order, for the status resource.
+        let mut meta: Vec<(String, String, Option<String>)> = Vec::new();
+        let reader = Box::new(std::io::Cursor::new(bytes.clone()));
+        let limits = Limits { max_object_bytes: max, ..Limits::default() };
+        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, &mut |seen| {
+            let id = seen.id.unwrap_or(seen.path).to_owned();
+            meta.push((seen.path.to_owned(), id, seen.version.map(str::to_owned)));
+        })?;
+        let Some(report) = outcome.report else {
+            return Err(refused_body(outcome.fatal, &bytes));
+        };
+        drop(bytes);
+        let total = meta.len() as u64;
         let mut refused: HashMap<&str, String> = HashMap::new();
         for r in &report.refused {
             refused.entry(r.path.as_str()).or_insert_with(|| r.reason.clone());
@@ -523,7 +503,7 @@ pub async fn add_objects(
             raised = report.raised.len(),
             "taxii post"
         );
-        Ok((ok, failed, report.stored))
+        Ok((total, ok, failed, report.stored))
     })
     .await?;
     if stored > 0 {

@@ -1,0 +1,259 @@
+//! The parse-then-write pipeline shared by `phalanx import`, TAXII POST and
+//! the dashboard's upload: a second thread splits the input and parses and
+//! validates its objects while the calling thread writes them through an
+//! [`Ingest`], all in one transaction. Both cores work on one input, and an
+//! object's compact JSON text is kept, so it is never serialised again.
+//!
+//! An input that turns out not to be JSON (or not the container expected)
+//! is rolled back whole, however far it was written: nothing of it is
+//! stored.
+
+use crate::ingest::{Ingest, IngestReport};
+use crate::{Store, StoreError};
+use phalanx_model::stream::{
+    Item, Limits, StreamError, StreamErrorKind, split_envelope, split_objects,
+};
+use phalanx_model::{ObjectErrors, ParsedObject, StixObject};
+use serde_json::Value;
+use std::io::BufRead;
+use std::sync::mpsc;
+
+/// Objects handed from the parsing thread to the writer at once.
+const BATCH: usize = 256;
+
+/// Batches in flight between the two threads.
+const BATCHES_IN_FLIGHT: usize = 64;
+
+/// What the input holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// Bundles, JSON arrays of objects and JSON lines ([`split_objects`]).
+    Stix,
+    /// One TAXII envelope, the body of a TAXII POST ([`split_envelope`]).
+    TaxiiEnvelope,
+}
+
+/// One object of the input as it is handed to the ingest, in input order.
+#[derive(Clone, Copy, Debug)]
+pub struct SeenObject<'a> {
+    /// Where it is in the input (`$.objects[3]`, `line 7`).
+    pub path: &'a str,
+    /// Its id: the computed one for an SCO given without one; as given for
+    /// an invalid object.
+    pub id: Option<&'a str>,
+    /// `id` as given in the input.
+    pub given_id: Option<&'a str>,
+    /// `type` as given.
+    pub object_type: Option<&'a str>,
+    /// `modified`, else `created`, as given.
+    pub version: Option<&'a str>,
+}
+
+/// Why a whole input was refused; nothing of it was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fatal {
+    /// Not JSON, or JSON of the wrong shape.
+    pub kind: StreamErrorKind,
+    /// What was wrong, and where.
+    pub message: String,
+}
+
+/// What writing one input did.
+#[derive(Debug)]
+pub struct StreamOutcome {
+    /// What the ingest did, when the input was read to its end and
+    /// committed.
+    pub report: Option<IngestReport>,
+    /// Why the whole input was refused and rolled back, when it was.
+    pub fatal: Option<Fatal>,
+}
+
+/// An item parsed on the parsing thread.
+enum Parsed {
+    Object(String, ParsedObject),
+    Invalid {
+        path: String,
+        errors: ObjectErrors,
+        given: Given,
+    },
+    TooLarge(String, u64),
+}
+
+/// What an invalid object said it was.
+#[derive(Default)]
+struct Given {
+    id: Option<String>,
+    object_type: Option<String>,
+    version: Option<String>,
+}
+
+impl Given {
+    fn read(bytes: &[u8]) -> Given {
+        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(bytes) else {
+            return Given::default();
+        };
+        let field = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);
+        Given {
+            id: field("id"),
+            object_type: field("type"),
+            version: field("modified").or_else(|| field("created")),
+        }
+    }
+}
+
+/// Writes every object of `reader` through `ingest` in one transaction of
+/// `store`, parsing on a second thread; `seen` is called for each object
+/// (valid or not) just before it is written. Commits when the input was
+/// read to its end; rolls back and reports [`Fatal`] when it is not JSON.
+pub fn write_stream(
+    store: &dyn Store,
+    mut ingest: Ingest<'_>,
+    limits: Limits,
+    reader: Box<dyn BufRead + Send>,
+    container: Container,
+    seen: &mut dyn FnMut(SeenObject<'_>),
+) -> Result<StreamOutcome, StoreError> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(BATCHES_IN_FLIGHT);
+    let parser = std::thread::Builder::new()
+        .name("phalanx-parse".into())
+        .spawn(move || parse_input(reader, limits, container, &tx))
+        .map_err(|e| StoreError::Database(format!("cannot start the parsing thread: {e}")))?;
+
+    let mut txn = store.begin()?;
+    let mut fatal: Option<Fatal> = None;
+    let mut failed: Option<StoreError> = None;
+    for batch in rx.iter() {
+        if fatal.is_some() || failed.is_some() {
+            continue; // drain, so that the parser finishes
+        }
+        for parsed in batch {
+            let written = match parsed {
+                Parsed::Object(path, p) => {
+                    let version = ["modified", "created"]
+                        .iter()
+                        .find_map(|k| p.object.map().get(*k).and_then(Value::as_str));
+                    let id = p.object.id().as_str();
+                    seen(SeenObject {
+                        path: &path,
+                        id: Some(id),
+                        given_id: if p.id_computed { None } else { Some(id) },
+                        object_type: Some(p.object.object_type()),
+                        version,
+                    });
+                    ingest.object(txn.as_mut(), &path, p)
+                }
+                Parsed::Invalid {
+                    path,
+                    errors,
+                    given,
+                } => {
+                    if errors.first().is_some_and(|e| e.rule == "json-syntax") {
+                        fatal = Some(Fatal {
+                            kind: StreamErrorKind::Syntax,
+                            message: errors.to_string(),
+                        });
+                        break;
+                    }
+                    seen(SeenObject {
+                        path: &path,
+                        id: given.id.as_deref(),
+                        given_id: given.id.as_deref(),
+                        object_type: given.object_type.as_deref(),
+                        version: given.version.as_deref(),
+                    });
+                    ingest.refuse_invalid(&path, &errors);
+                    Ok(())
+                }
+                Parsed::TooLarge(path, size) => {
+                    seen(SeenObject {
+                        path: &path,
+                        id: None,
+                        given_id: None,
+                        object_type: None,
+                        version: None,
+                    });
+                    ingest.refuse(
+                        &path,
+                        format!(
+                            "object is {size} bytes, larger than the limit of {} bytes",
+                            limits.max_object_bytes
+                        ),
+                    );
+                    Ok(())
+                }
+            };
+            if let Err(e) = written {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let split = parser
+        .join()
+        .map_err(|_| StoreError::Database("the parsing thread panicked".into()))?;
+    if let Some(e) = failed {
+        return Err(e); // the transaction rolls back when dropped
+    }
+    if let Err(e) = split {
+        let message = match e.kind {
+            StreamErrorKind::Syntax => format!("invalid json: {e}"),
+            StreamErrorKind::Container => e.to_string(),
+        };
+        fatal.get_or_insert(Fatal {
+            kind: e.kind,
+            message,
+        });
+    }
+    if let Some(fatal) = fatal {
+        drop(txn); // rolls back: nothing from this input is stored
+        return Ok(StreamOutcome {
+            report: None,
+            fatal: Some(fatal),
+        });
+    }
+    let report = ingest.finish(txn.as_mut())?;
+    txn.commit()?;
+    Ok(StreamOutcome {
+        report: Some(report),
+        fatal: None,
+    })
+}
+
+/// The parsing thread: splits the input and parses each object, handing
+/// them on in batches.
+fn parse_input(
+    reader: Box<dyn BufRead + Send>,
+    limits: Limits,
+    container: Container,
+    tx: &mpsc::SyncSender<Vec<Parsed>>,
+) -> Result<u64, StreamError> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut on_item = |item: Item| {
+        let parsed = match item {
+            Item::Object { path, bytes, .. } => {
+                match StixObject::from_compact_json_or_bytes(bytes, &path) {
+                    Ok(p) => Parsed::Object(path, p),
+                    Err((errors, bytes)) => Parsed::Invalid {
+                        path,
+                        errors,
+                        given: Given::read(&bytes),
+                    },
+                }
+            }
+            Item::TooLarge { path, size } => Parsed::TooLarge(path, size),
+        };
+        batch.push(parsed);
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let _ = tx.send(full); // the writer stopped: it drains or is gone
+        }
+    };
+    let result = match container {
+        Container::Stix => split_objects(reader, &limits, &mut on_item),
+        Container::TaxiiEnvelope => split_envelope(reader, &limits, &mut on_item),
+    };
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    result
+}

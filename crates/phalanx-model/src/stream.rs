@@ -361,17 +361,8 @@ pub fn split_envelope<R: BufRead>(reader: R, limits: &Limits, on_item: &mut dyn 
             } else {
                 skip_member(&mut input, &key, limits)?;
             }
-            input.skip_ws();
-            match input.peek() {
-                Some(b',') => {
-                    input.bump();
-                }
-                Some(b'}') => {
-                    input.bump();
-                    break;
-                }
-                Some(o) => return Err(input.error(format!("expected ',' or '}}' after a member, found '{}'", o.escape_ascii()))),
-                None => return Err(input.error("unexpected end of input: expected ',' or '}'")),
+            if !next_member(&mut input)? {
+                break;
             }
         }
     }
@@ -383,6 +374,24 @@ pub fn split_envelope<R: BufRead>(reader: R, limits: &Limits, on_item: &mut dyn 
         return Err(input.error(""));
     }
     Ok(count)
+}
+
+/// Reads what follows an object member: `true` after a `,` (another
+/// member follows), `false` after the closing `}`.
+fn next_member<R: BufRead>(input: &mut Input<R>) -> Result<bool, StreamError> {
+    input.skip_ws();
+    match input.peek() {
+        Some(b',') => {
+            input.bump();
+            Ok(true)
+        }
+        Some(b'}') => {
+            input.bump();
+            Ok(false)
+        }
+        Some(o) => Err(input.error(format!("expected ',' or '}}' after a member, found '{}'", o.escape_ascii()))),
+        None => Err(input.error("unexpected end of input: expected ',' or '}'")),
+    }
 }
 
 /// Reads the value of an envelope member that is not streamed, checking
@@ -644,17 +653,8 @@ fn top_level_object<R: BufRead>(
                 type_value = raw[before..].to_vec();
             }
         }
-        input.skip_ws();
-        match input.peek() {
-            Some(b',') => {
-                input.bump();
-            }
-            Some(b'}') => {
-                input.bump();
-                break;
-            }
-            Some(o) => return Err(input.error(format!("expected ',' or '}}' after a member, found '{}'", o.escape_ascii()))),
-            None => return Err(input.error("unexpected end of input: expected ',' or '}'")),
+        if !next_member(input)? {
+            break;
         }
     }
     raw.push(b'}');

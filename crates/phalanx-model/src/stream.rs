@@ -679,13 +679,20 @@ fn top_level_object<R: BufRead>(
 mod tests {
     use super::*;
 
-    fn split(text: &str, limits: Limits) -> Result<Vec<(String, String)>, StreamError> {
+    type Splitter = fn(&[u8], &Limits, &mut dyn FnMut(Item)) -> Result<u64, StreamError>;
+
+    /// Each item a splitter hands on, as (path, text or "too large: N").
+    fn items(splitter: Splitter, text: &str, limits: Limits) -> Result<Vec<(String, String)>, StreamError> {
         let mut out = Vec::new();
-        split_objects(text.as_bytes(), &limits, &mut |item| match item {
+        splitter(text.as_bytes(), &limits, &mut |item| match item {
             Item::Object { path, bytes, .. } => out.push((path, String::from_utf8(bytes).unwrap())),
             Item::TooLarge { path, size } => out.push((path, format!("too large: {size}"))),
         })?;
         Ok(out)
+    }
+
+    fn split(text: &str, limits: Limits) -> Result<Vec<(String, String)>, StreamError> {
+        items(|t, l, f| split_objects(t, l, f), text, limits)
     }
 
     #[test]
@@ -796,12 +803,7 @@ mod tests {
     }
 
     fn envelope(text: &str) -> Result<Vec<(String, String)>, StreamError> {
-        let mut out = Vec::new();
-        split_envelope(text.as_bytes(), &Limits::default(), &mut |item| match item {
-            Item::Object { path, bytes, .. } => out.push((path, String::from_utf8(bytes).unwrap())),
-            Item::TooLarge { path, size } => out.push((path, format!("too large: {size}"))),
-        })?;
-        Ok(out)
+        items(|t, l, f| split_envelope(t, l, f), text, Limits::default())
     }
 
     #[test]

@@ -840,4 +840,28 @@ mod tests {
             assert!(e.message.contains(says), "{text}: {e}");
         }
     }
+
+    proptest::proptest! {
+        /// Bad input: any bytes, and any cut or one-byte change of a valid
+        /// envelope, give items or an error naming a place, never a panic.
+        #[test]
+        fn taxii_envelope_splitter_never_panics(
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            cut in 0usize..120,
+            at in 0usize..120,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let _ = envelope(&String::from_utf8_lossy(&noise));
+            let valid = br#"{"more":false,"objects":[{"type":"x","a":[1,{"b":"c\"]"}]},{"type":"y"}],"next":"2"}"#;
+            let mut changed = valid[..cut.min(valid.len())].to_vec();
+            let _ = envelope(&String::from_utf8_lossy(&changed));
+            changed = valid.to_vec();
+            let i = at % changed.len();
+            changed[i] = byte;
+            match envelope(&String::from_utf8_lossy(&changed)) {
+                Ok(items) => proptest::prop_assert!(items.iter().all(|(path, _)| path.starts_with("$.objects["))),
+                Err(e) => proptest::prop_assert!(e.line >= 1 && e.column >= 1 && !e.message.is_empty(), "{e:?}"),
+            }
+        }
+    }
 }

@@ -102,8 +102,8 @@ impl Given {
 }
 
 /// Writes every object of `reader` through `ingest` in one transaction of
-/// `store`, parsing on a second thread; `seen` is called for each object
-/// (valid or not) just before it is written. Commits when the input was
+/// `store`, parsing on a second thread; `seen`, when given, is called for
+/// each object (valid or not) just before it is written. Commits when the input was
 /// read to its end; rolls back and reports [`Fatal`] when it is not JSON.
 pub fn write_stream(
     store: &dyn Store,
@@ -111,7 +111,7 @@ pub fn write_stream(
     limits: Limits,
     reader: Box<dyn BufRead + Send>,
     container: Container,
-    seen: &mut dyn FnMut(SeenObject<'_>),
+    mut seen: Option<&mut dyn FnMut(SeenObject<'_>)>,
 ) -> Result<StreamOutcome, StoreError> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(BATCHES_IN_FLIGHT);
     let parser = std::thread::Builder::new()
@@ -129,17 +129,19 @@ pub fn write_stream(
         for parsed in batch {
             let written = match parsed {
                 Parsed::Object(path, p) => {
-                    let version = ["modified", "created"]
-                        .iter()
-                        .find_map(|k| p.object.map().get(*k).and_then(Value::as_str));
-                    let id = p.object.id().as_str();
-                    seen(SeenObject {
-                        path: &path,
-                        id: Some(id),
-                        given_id: if p.id_computed { None } else { Some(id) },
-                        object_type: Some(p.object.object_type()),
-                        version,
-                    });
+                    if let Some(seen) = seen.as_deref_mut() {
+                        let version = ["modified", "created"]
+                            .iter()
+                            .find_map(|k| p.object.map().get(*k).and_then(Value::as_str));
+                        let id = p.object.id().as_str();
+                        seen(SeenObject {
+                            path: &path,
+                            id: Some(id),
+                            given_id: if p.id_computed { None } else { Some(id) },
+                            object_type: Some(p.object.object_type()),
+                            version,
+                        });
+                    }
                     ingest.object(txn.as_mut(), &path, p)
                 }
                 Parsed::Invalid {
@@ -154,24 +156,22 @@ pub fn write_stream(
                         });
                         break;
                     }
-                    seen(SeenObject {
-                        path: &path,
-                        id: given.id.as_deref(),
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen(SeenObject {
+                            path: &path,
+                            id: given.id.as_deref(),
                         given_id: given.id.as_deref(),
                         object_type: given.object_type.as_deref(),
-                        version: given.version.as_deref(),
-                    });
+                            version: given.version.as_deref(),
+                        });
+                    }
                     ingest.refuse_invalid(&path, &errors);
                     Ok(())
                 }
                 Parsed::TooLarge(path, size) => {
-                    seen(SeenObject {
-                        path: &path,
-                        id: None,
-                        given_id: None,
-                        object_type: None,
-                        version: None,
-                    });
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen(SeenObject { path: &path, id: None, given_id: None, object_type: None, version: None });
+                    }
                     ingest.refuse(
                         &path,
                         format!(

@@ -438,7 +438,7 @@ pub async fn upload(
     };
     let store = state.api().store().clone();
     let actor = current.actor.clone();
-    let report: UploadReport = blocking(&state, move || Ok(ingest_upload(store.as_ref(), &actor, &body, default_tlp)?)).await?;
+    let report: UploadReport = blocking(&state, move || Ok(ingest_upload(store.as_ref(), &actor, body, default_tlp)?)).await?;
     if report.stored > 0 {
         state.api().notify_committed();
     }

@@ -4,6 +4,7 @@
 //! request changes go through the rapid-response desk of `phalanx-api`.)
 
 use phalanx_labels::{LabelDefaults, Tlp};
+use axum::body::Bytes;
 use phalanx_model::stream::Limits;
 use phalanx_store::ingest::{Ingest, IngestOptions};
 use phalanx_store::pipeline::{Container, write_stream};
@@ -53,13 +54,13 @@ pub struct UploadReport {
 }
 
 /// Ingests an uploaded bundle, JSON array or JSON lines in one transaction.
-pub fn upload(store: &dyn Store, actor: &Actor, bytes: &[u8], default_tlp: Option<Tlp>) -> Result<UploadReport, StoreError> {
+pub fn upload(store: &dyn Store, actor: &Actor, bytes: Bytes, default_tlp: Option<Tlp>) -> Result<UploadReport, StoreError> {
     let ingest = Ingest::new(store, actor, options(actor, default_tlp))?;
     let mut meta: Vec<(String, Option<String>, Option<String>)> = Vec::new();
-    let reader = Box::new(std::io::Cursor::new(bytes.to_vec()));
-    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, &mut |seen| {
+    let reader = Box::new(std::io::Cursor::new(bytes));
+    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, Some(&mut |seen| {
         meta.push((seen.path.to_owned(), seen.given_id.map(str::to_owned), seen.object_type.map(str::to_owned)));
-    })?;
+    }))?;
     let Some(report) = outcome.report else {
         let fatal = outcome.fatal.map(|f| f.message);
         return Ok(UploadReport { stored: 0, unchanged: 0, refused: 0, results: Vec::new(), fatal });

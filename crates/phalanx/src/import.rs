@@ -94,7 +94,7 @@ pub fn import_reader(
     reader: Box<dyn BufRead + Send>,
 ) -> anyhow::Result<InputResult> {
     let ingest = Ingest::new(store, actor, options.clone())?;
-    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, &mut |_| {})?;
+    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, None)?;
     Ok(InputResult { report: outcome.report, fatal: outcome.fatal.map(|f| f.message) })
 }
 

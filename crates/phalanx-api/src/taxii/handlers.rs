@@ -447,10 +447,10 @@ pub async fn add_objects(
         let mut meta: Vec<(String, String, Option<String>)> = Vec::new();
         let reader = Box::new(std::io::Cursor::new(bytes.clone()));
         let limits = Limits { max_object_bytes: max, ..Limits::default() };
-        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, &mut |seen| {
+        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, Some(&mut |seen| {
             let id = seen.id.unwrap_or(seen.path).to_owned();
             meta.push((seen.path.to_owned(), id, seen.version.map(str::to_owned)));
-        })?;
+        }))?;
         let Some(report) = outcome.report else {
             return Err(refused_body(outcome.fatal, &bytes));
         };

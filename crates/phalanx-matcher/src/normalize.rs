@@ -102,8 +102,12 @@ pub fn ip(text: &str) -> Option<IpAddr> {
     if b.is_empty() || b.len() > 45 {
         return None;
     }
-    if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-        return parse_ipv4(b).map(IpAddr::V4);
+    if let Some(v4) = parse_ipv4(b) {
+        return Some(IpAddr::V4(v4));
+    }
+    // Every IPv6 address has a colon; a domain name (the common other value) has none.
+    if !b.contains(&b':') {
+        return None;
     }
     let v6: Ipv6Addr = text.parse().ok()?;
     Some(match v6.to_ipv4_mapped() {
@@ -112,7 +116,8 @@ pub fn ip(text: &str) -> Option<IpAddr> {
     })
 }
 
-/// A fast dotted-quad parser (the hot path of telemetry IP fields).
+/// A fast dotted-quad parser (the hot path of telemetry IP fields); `None`
+/// for anything else, at the first byte that is neither a digit nor a dot.
 fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut part = 0usize;
@@ -128,6 +133,9 @@ fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
             value = 0;
             digits = 0;
         } else {
+            if !c.is_ascii_digit() {
+                return None;
+            }
             // Leading zeros are refused, as std does (they are ambiguous: octal?).
             if digits > 0 && value == 0 {
                 return None;
@@ -223,6 +231,18 @@ mod tests {
         }
         for n in ["0.0.0.0", "255.255.255.255", "1.20.255.3"] {
             assert_eq!(ip(n), n.parse::<Ipv4Addr>().ok().map(IpAddr::V4));
+        }
+    }
+
+    proptest::proptest! {
+        /// The dotted-quad fast path and the colon shortcut read exactly what std reads.
+        #[test]
+        fn ip_reads_what_std_reads(text in "[0-9.:a-fA-Fx%]{0,46}|[0-9]{1,4}(\\.[0-9]{1,4}){0,4}\\.?|::ffff:[0-9.]{7,15}") {
+            let std = text.parse::<IpAddr>().ok().map(|a| match a {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+                v4 => v4,
+            });
+            proptest::prop_assert_eq!(ip(&text), std.filter(|_| text.len() <= 45), "{}", text);
         }
     }
 

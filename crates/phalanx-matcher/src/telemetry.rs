@@ -113,14 +113,18 @@ pub enum Format {
 pub struct FieldMap {
     fields: HashMap<Box<[u8]>, (Kind, u16), foldhash::fast::FixedState>,
     names: Vec<Box<str>>,
-    /// A bit per [`signature`] of the names in `fields`: most members of
-    /// an event are not in the map, and are told apart without hashing.
-    signatures: [u64; 4],
+    /// The entries of `fields` chained by [`signature`], for [`FieldMap::get`]:
+    /// name, kind, field number and 1 + the index of the next entry of the
+    /// same signature (0: none). Most members of an event are not in the
+    /// map, and are told apart without hashing; the others by one compare.
+    entries: Vec<(Box<[u8]>, Kind, u16, u32)>,
+    /// Per signature, 1 + the index of its first entry (0: none).
+    heads: [u32; 256],
 }
 
 impl Default for FieldMap {
     fn default() -> Self {
-        FieldMap { fields: HashMap::default(), names: vec!["text".into()], signatures: [0; 4] }
+        FieldMap { fields: HashMap::default(), names: vec!["text".into()], entries: Vec::new(), heads: [0; 256] }
     }
 }
 
@@ -209,13 +213,23 @@ impl FieldMap {
     pub fn insert(&mut self, name: &str, kind: Kind) {
         if let Some(entry) = self.fields.get_mut(name.as_bytes()) {
             entry.0 = kind;
-            return;
+            return self.chain();
         }
         let id = u16::try_from(self.names.len()).unwrap_or(u16::MAX);
         self.names.push(name.into());
         self.fields.insert(name.as_bytes().into(), (kind, id));
-        let s = signature(name.as_bytes());
-        self.signatures[s >> 6] |= 1 << (s & 63);
+        self.chain();
+    }
+
+    /// Rebuilds `entries` and `heads` from `fields`.
+    fn chain(&mut self) {
+        self.entries.clear();
+        self.heads = [0; 256];
+        for (name, &(kind, id)) in &self.fields {
+            let s = signature(name);
+            self.entries.push((name.clone(), kind, id, self.heads[s]));
+            self.heads[s] = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        }
     }
 
     /// The name of field number `id` (from [`Field::name`]).
@@ -227,20 +241,19 @@ impl FieldMap {
     /// use are not decoded at all).
     pub fn retain(&mut self, keep: impl Fn(Kind) -> bool) {
         self.fields.retain(|_, (k, _)| keep(*k));
-        self.signatures = [0; 4];
-        for name in self.fields.keys() {
-            let s = signature(name);
-            self.signatures[s >> 6] |= 1 << (s & 63);
-        }
+        self.chain();
     }
 
     /// The kind of member `name`.
     pub fn get(&self, name: &[u8]) -> Option<(Kind, u16)> {
-        let s = signature(name);
-        if self.signatures[s >> 6] & (1 << (s & 63)) == 0 {
-            return None;
+        let mut next = self.heads[signature(name)];
+        while let Some((entry, kind, id, after)) = self.entries.get((next as usize).wrapping_sub(1)) {
+            if **entry == *name {
+                return Some((*kind, *id));
+            }
+            next = *after;
         }
-        self.fields.get(name).copied()
+        None
     }
 
     /// Whether the map is empty.
@@ -428,7 +441,7 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let start = self.i;
         let rest = &self.b[start..];
-        let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+        let Some(end) = quote_or_backslash(rest) else {
             return Err(self.err("unterminated string"));
         };
         if rest[end] == b'"' {
@@ -490,6 +503,29 @@ impl<'a> Scanner<'a> {
         self.i += 4;
         Ok(v)
     }
+}
+
+/// The first `"` or `\\` in `b`. Member names and most values are a few
+/// bytes long: their first 32 bytes are searched eight at a time in a
+/// `u64`, the rest with memchr (whose set-up costs more than such a string).
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut at = 0;
+    while let Some(word) = b.get(at..at + 8) {
+        if at == 32 {
+            return memchr::memchr2(b'"', b'\\', &b[at..]).map(|n| at + n);
+        }
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let (q, s) = (w ^ (ONES * u64::from(b'"')), w ^ (ONES * u64::from(b'\\')));
+        // A high bit per zero byte of q or s; bits above the lowest one may be false, the lowest is exact.
+        let zeros = (q.wrapping_sub(ONES) & !q | s.wrapping_sub(ONES) & !s) & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b[at..].iter().position(|&c| c == b'"' || c == b'\\').map(|n| at + n)
 }
 
 /// Finds values by their shape in a line of plain text: URLs, e-mail
@@ -653,6 +689,19 @@ mod tests {
         }
 
         proptest! {
+            /// The word-at-a-time search finds the first quote or backslash, as a plain loop does.
+            #[test]
+            fn quote_or_backslash_finds_the_first(text in prop::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), Just(0x22 ^ 0x80), Just(0x5c + 1), Just(0x21), any::<u8>(), Just(b'a')], 0..80), quiet in 0usize..80) {
+                let mut text = text;
+                // Long runs without either byte, to reach the memchr tail.
+                for b in text.iter_mut().take(quiet) {
+                    if matches!(*b, b'"' | b'\\') {
+                        *b = b'x';
+                    }
+                }
+                prop_assert_eq!(quote_or_backslash(&text), text.iter().position(|&c| c == b'"' || c == b'\\'));
+            }
+
             /// The scanner accepts every object serde_json writes, and finds each
             /// top-level string member of the field map with its exact text.
             #[test]

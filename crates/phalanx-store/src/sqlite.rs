@@ -175,8 +175,13 @@ impl KnownIds {
     }
 }
 
-/// Settings of every connection.
-const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+/// Settings of every connection. The page size only takes effect on a new
+/// database file (it must come before `journal_mode`, which writes the
+/// header). 16 KiB pages against the 4 KiB default, 1M-object import, three
+/// alternating runs each: 22.0-22.9 s -> 18.9-20.1 s (shallower B-trees,
+/// fewer page-cache operations and WAL frames). Existing stores keep theirs.
+const CONNECTION_PRAGMAS: &str = "PRAGMA page_size = 16384;
+     PRAGMA journal_mode = WAL;
      PRAGMA synchronous = NORMAL;
      PRAGMA temp_store = MEMORY;
      PRAGMA cache_size = -65536;";
@@ -1817,6 +1822,24 @@ mod tests {
     mod large {
         use super::*;
         store_test_suite!(make_large);
+    }
+
+    #[test]
+    fn a_new_store_uses_16_kib_pages_and_an_old_one_keeps_its_own() {
+        let (dir, store) = make();
+        let size: i64 = store.with_reader(|c| Ok(c.query_row("PRAGMA page_size", [], |r| r.get(0))?)).expect("page size");
+        assert_eq!(size, 16384);
+        drop(store);
+        // A store made with 4 KiB pages (an older build) is opened as it is.
+        let old = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(old.path().join("phalanx.sqlite")).expect("sqlite");
+            conn.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);").expect("old file");
+        }
+        let store = SqliteStore::open(old.path()).expect("open old");
+        let size: i64 = store.with_reader(|c| Ok(c.query_row("PRAGMA page_size", [], |r| r.get(0))?)).expect("page size");
+        assert_eq!(size, 4096);
+        drop(dir);
     }
 
     const ORG: &str = "identity--a0000000-0000-4000-8000-000000000001";

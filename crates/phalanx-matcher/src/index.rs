@@ -331,17 +331,26 @@ fn uuid_key(id: &str) -> Option<(u8, (u64, u64))> {
     let (prefix, uuid) = id.as_bytes().split_at_checked(id.len().checked_sub(38)?)?;
     let uuid = uuid.strip_prefix(b"--")?;
     let t = ID_TYPES.iter().position(|t| t.as_bytes() == prefix)?;
-    let mut v: u128 = 0;
-    for (i, &c) in uuid.iter().enumerate() {
+    if [8, 13, 18, 23].iter().any(|&i| uuid[i] != b'-') {
+        return None;
+    }
+    let hi = (hex_u64(&uuid[..8])? << 32) | (hex_u64(&uuid[9..13])? << 16) | hex_u64(&uuid[14..18])?;
+    let lo = (hex_u64(&uuid[19..23])? << 48) | hex_u64(&uuid[24..])?;
+    Some((t as u8, (hi, lo)))
+}
+
+/// Up to 16 lowercase hex digits as a number.
+fn hex_u64(digits: &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for &c in digits {
         let d = match c {
-            b'-' if matches!(i, 8 | 13 | 18 | 23) => continue,
-            b'0'..=b'9' if !matches!(i, 8 | 13 | 18 | 23) => c - b'0',
-            b'a'..=b'f' if !matches!(i, 8 | 13 | 18 | 23) => c - b'a' + 10,
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
             _ => return None,
         };
-        v = (v << 4) | u128::from(d);
+        v = (v << 4) | u64::from(d);
     }
-    Some((t as u8, ((v >> 64) as u64, v as u64)))
+    Some(v)
 }
 
 impl Parsed {
@@ -573,6 +582,8 @@ impl Compiler {
                 refuse(&mut self.stats, &id.to_string(), message);
             }
         }
+        // The id maps are done with: freed before the key maps are allocated, which can then take their pages.
+        drop((self.by_uuid, self.by_text, self.slots));
         let mut m = self.matcher;
         let remap = m.remove_rules(&self.replaced);
         let (ip_keys, other_keys) = (self.ip_keys, self.other_keys);
@@ -1299,6 +1310,17 @@ mod tests {
         }
         assert!(matches!(RuleId::new("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), RuleId::Uuid { .. }));
         assert!(matches!(RuleId::new("indicator--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f"), RuleId::Text(_)));
+    }
+
+    proptest::proptest! {
+        /// The UUID key is the 128 bits of the 32 hex digits, and only a lowercase 8-4-4-4-12 UUID has one.
+        #[test]
+        fn uuid_keys_are_the_uuid_bits(t in 0usize..ID_TYPES.len(), bits: u128, text in "[0-9a-fA-F-]{36}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}") {
+            let id = format!("{}--{}", ID_TYPES[t], uuid::Uuid::from_u128(bits).hyphenated());
+            proptest::prop_assert_eq!(uuid_key(&id), Some((t as u8, ((bits >> 64) as u64, bits as u64))));
+            let want = uuid::Uuid::try_parse(&text).ok().filter(|u| u.hyphenated().to_string() == text).map(|u| (t as u8, ((u.as_u128() >> 64) as u64, u.as_u128() as u64)));
+            proptest::prop_assert_eq!(uuid_key(&format!("{}--{text}", ID_TYPES[t])), want, "{}", text);
+        }
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl<'a> Reader<'a> {
     /// no escapes.
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         let rest = &self.b[self.i..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        let end = crate::telemetry::quote_or_backslash(rest)?;
         if rest[end] != b'"' {
             return None;
         }

@@ -508,7 +508,7 @@ impl<'a> Scanner<'a> {
 /// The first `"` or `\\` in `b`. Member names and most values are a few
 /// bytes long: their first 32 bytes are searched eight at a time in a
 /// `u64`, the rest with memchr (whose set-up costs more than such a string).
-fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+pub(crate) fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let mut at = 0;

@@ -46,6 +46,11 @@ macro_rules! store_test_suite {
                 $crate::test_suite::merged_pages_equal_one_sorted_read(&s);
             }
             #[test]
+            fn pages_of_a_reader_of_every_class_equal_one_sorted_read() {
+                let (_g, s) = $make();
+                $crate::test_suite::pages_of_a_reader_of_every_class_equal_one_sorted_read(&s);
+            }
+            #[test]
             fn label_filters_narrow_the_read_rule() {
                 let (_g, s) = $make();
                 $crate::test_suite::label_filters_narrow_the_read_rule(&s);
@@ -319,6 +324,49 @@ pub fn merged_pages_equal_one_sorted_read(store: &dyn Store) {
                 q.after = page.next;
             }
             assert_eq!(paged, expected, "types {types:?}, {order:?}");
+        }
+    }
+}
+
+/// A reader of every access class (the SQLite store then walks the table
+/// in `date_added` order instead of merging per-class index walks) gets
+/// the same pages as one sorted read, in both orders and after a given
+/// `date_added`.
+pub fn pages_of_a_reader_of_every_class_equal_one_sorted_read(store: &dyn Store) {
+    let tlps = [Tlp::Clear, Tlp::Green, Tlp::Amber];
+    let mut items = Vec::new();
+    for i in 0..60 {
+        let label = Label::unclassified(tlps[i % 3]).with_originator(Some(ORG_A.into()));
+        items.push((indicator(&format!("indicator--e0000000-0000-4000-8000-{i:012}"), "2026-01-01T00:00:00.000Z", &format!("i{i}")), label));
+    }
+    for chunk in items.chunks(20) {
+        put_all(store, chunk);
+    }
+    let r = reader(&org(ORG_A, "LTU", &["EU"]), Rank::Unclassified, &[]);
+    assert!(items.iter().all(|(_, l)| can_read(&r, l)), "the reader reads every class of the store");
+    let everything: Vec<StoredObject> = store.query(&r, &Query::default()).unwrap().objects;
+    assert_eq!(everything.len(), 60);
+    let middle = everything[24].date_added;
+    for order in [Order::AddedAscending, Order::AddedDescending] {
+        for added_after in [None, Some(middle)] {
+            let mut expected: Vec<i64> =
+                everything.iter().filter(|o| added_after.is_none_or(|t| o.date_added > t)).map(|o| o.seq).collect();
+            expected.sort();
+            if order == Order::AddedDescending {
+                expected.reverse();
+            }
+            let mut paged = Vec::new();
+            let mut q = Query { limit: 7, order, added_after, ..Query::default() };
+            loop {
+                let page = store.query(&r, &q).unwrap();
+                assert!(page.objects.len() <= 7);
+                paged.extend(page.objects.iter().map(|o| o.seq));
+                if !page.more {
+                    break;
+                }
+                q.after = page.next;
+            }
+            assert_eq!(paged, expected, "{order:?}, added after {added_after:?}");
         }
     }
 }

@@ -41,6 +41,15 @@ pub(crate) struct Bodies {
 const COALESCE_GAP: u64 = 16 << 10;
 /// Largest single read of [`Bodies::read_many`].
 const COALESCE_MAX: u64 = 4 << 20;
+/// The largest run buffer a reading thread keeps for its next read.
+const KEPT_READ_BUFFER: usize = 256 << 10;
+
+thread_local! {
+    /// The run buffer of [`Bodies::read_many`], kept per thread: a fresh
+    /// zeroed buffer per page read (often fresh pages from the kernel) was
+    /// 7% of a TAXII page request's CPU.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 fn io_error(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::DataDir { path: path.display().to_string(), message: e.to_string() }
@@ -122,18 +131,25 @@ impl Bodies {
                 end = end.max(offset + len);
                 last += 1;
             }
-            let mut buf = vec![0u8; (end - start) as usize];
-            self.file.read_exact_at(&mut buf, start).map_err(|e| StoreError::Corrupt {
-                what: format!("body at {start}+{}", end - start),
-                message: e.to_string(),
+            READ_BUFFER.with_borrow_mut(|buf| -> Result<(), StoreError> {
+                buf.clear();
+                buf.resize((end - start) as usize, 0);
+                self.file.read_exact_at(buf, start).map_err(|e| StoreError::Corrupt {
+                    what: format!("body at {start}+{}", end - start),
+                    message: e.to_string(),
+                })?;
+                for &i in &order[at..=last] {
+                    let (offset, len) = spans[i];
+                    let from = (offset - start) as usize;
+                    let text = std::str::from_utf8(&buf[from..from + len as usize])
+                        .map_err(|e| StoreError::Corrupt { what: format!("body at {offset}+{len}"), message: e.to_string() })?;
+                    out[i] = Some(text.to_owned());
+                }
+                if buf.capacity() > KEPT_READ_BUFFER {
+                    *buf = Vec::new();
+                }
+                Ok(())
             })?;
-            for &i in &order[at..=last] {
-                let (offset, len) = spans[i];
-                let from = (offset - start) as usize;
-                let text = std::str::from_utf8(&buf[from..from + len as usize])
-                    .map_err(|e| StoreError::Corrupt { what: format!("body at {offset}+{len}"), message: e.to_string() })?;
-                out[i] = Some(text.to_owned());
-            }
             at = last + 1;
         }
         Ok(out.into_iter().map(|s| s.unwrap_or_default()).collect())

@@ -492,6 +492,20 @@ pub fn registry_and_audit_chain(store: &dyn Store) {
     store.put_user(&user).unwrap();
     let actor = store.actor(&store.find_user("alice").unwrap().unwrap(), None).unwrap();
     assert!(can_read(&actor.subject, &secret_eu(ORG_B)));
+    assert_eq!(store.find_user("user--1").unwrap().unwrap().name, "alice", "found by id too");
+    assert!(store.find_user("bob").unwrap().is_none());
+    let Subject::User(r) = &actor.subject else { panic!("a user's actor reads as a user") };
+    assert_eq!((r.org.id.as_str(), r.parent_org.as_ref()), (ORG_A, None));
+    // A user of a unit (an organisation with a parent) reads with its parent too.
+    let mut unit = org(ORG_B, "LTU", &["EU"]);
+    unit.parent = Some(ORG_A.into());
+    store.put_organisation(&OrganisationRecord { org: unit, name: "CERT-LT unit".into(), kind: "partner".into(), created: now }).unwrap();
+    let carol = UserRecord { id: "user--3".into(), name: "carol".into(), org_id: ORG_B.into(), ..user.clone() };
+    store.put_user(&carol).unwrap();
+    let Subject::User(r) = store.actor(&carol, Some("exercise--1".into())).unwrap().subject else { panic!("a user") };
+    assert_eq!((r.org.id.as_str(), r.parent_org.map(|p| p.id), r.context), (ORG_B, Some(ORG_A.to_string()), Some("exercise--1".to_string())));
+    let stray = UserRecord { id: "user--4".into(), name: "dave".into(), org_id: "identity--f0000000-0000-4000-8000-000000000009".into(), ..user.clone() };
+    assert!(store.actor(&stray, None).is_err(), "a user of an unregistered organisation has no actor");
     let token = TokenRecord { id: "tok_1".into(), user_id: "user--1".into(), secret_hash: "ab".repeat(32), created: now, expires: None, revoked: None };
     store.put_token(&token).unwrap();
     assert_eq!(store.token_by_hash(&"ab".repeat(32)).unwrap().unwrap().id, "tok_1");

@@ -19,6 +19,7 @@ use crate::telemetry::{Field, Kind};
 use phalanx_pattern::{Comparison, ComparisonExpr, Literal, ObservationExpr, Operator, PathStep, Pattern};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
@@ -131,8 +132,8 @@ impl<K> Default for Keyed<K> {
 impl<K: std::hash::Hash + Eq> Keyed<K> {
     fn add(&mut self, key: K, leaf: Leaf) {
         match self.map.entry(key) {
-            std::collections::hash_map::Entry::Vacant(e) => drop(e.insert(Targets::One(leaf))),
-            std::collections::hash_map::Entry::Occupied(mut e) => match *e.get() {
+            Entry::Vacant(e) => drop(e.insert(Targets::One(leaf))),
+            Entry::Occupied(mut e) => match *e.get() {
                 Targets::One(l) if l == leaf => {}
                 Targets::One(l) => {
                     e.insert(Targets::Many(self.lists.len() as u32));
@@ -456,8 +457,20 @@ impl Compiler {
             }
             Object::Version { id, modified, outcome } => (id, modified, outcome),
         };
-        let found = self.find(&id);
-        if let Some(s) = found {
+        // One probe of the UUID map per object: the entry found, or the place kept for a new slot.
+        let found = match id.key() {
+            Some((t, uuid)) => match self.by_uuid.entry(uuid) {
+                Entry::Occupied(e) if self.slots[*e.get() as usize].id_type == t => Ok(*e.get() as usize),
+                // Its UUID is another type's: the id is in `by_text` if seen.
+                Entry::Occupied(_) => self.by_text.get(id.to_string().as_str()).map(|&s| s as usize).ok_or(None),
+                Entry::Vacant(e) => Err(Some((t, e))),
+            },
+            None => match &id {
+                RuleId::Text(text) => self.by_text.get(text).map(|&s| s as usize).ok_or(None),
+                RuleId::Uuid { .. } => Err(None),
+            },
+        };
+        if let Ok(s) = found {
             self.stats.superseded += 1;
             if self.slots[s].modified >= modified {
                 return;
@@ -468,7 +481,23 @@ impl Compiler {
             Err(message) => return refuse(&mut self.stats, &id.to_string(), message),
         };
         let s = match found {
-            Some(s) => {
+            Err(place) => {
+                // A new slot (state set below).
+                let s = self.slots.len();
+                let id_type = match place {
+                    Some((t, entry)) => {
+                        entry.insert(s as u32);
+                        t
+                    }
+                    None => {
+                        self.by_text.insert(id.to_string().into(), s as u32);
+                        u8::MAX
+                    }
+                };
+                self.slots.push(Slot { modified, state: DROPPED, id_type });
+                s
+            }
+            Ok(s) => {
                 match self.slots[s].state {
                     DROPPED => {}
                     FAILED => {
@@ -482,7 +511,6 @@ impl Compiler {
                 self.slots[s].modified = modified;
                 s
             }
-            None => self.new_slot(&id, modified),
         };
         self.slots[s].state = match outcome {
             Outcome::Revoked => {
@@ -543,36 +571,6 @@ impl Compiler {
             KeySpec::Ip(..) => self.ip_keys.push((key, leaf)),
             _ => self.other_keys.push((key, leaf)),
         }
-    }
-
-    /// The slot of an id seen before.
-    fn find(&self, id: &RuleId) -> Option<usize> {
-        match id {
-            RuleId::Uuid { id_type, uuid } => {
-                let &s = self.by_uuid.get(uuid)?;
-                if self.slots[s as usize].id_type == *id_type {
-                    return Some(s as usize);
-                }
-                // Its UUID is another type's: the id is in `by_text` if seen.
-                self.by_text.get(id.to_string().as_str()).map(|&s| s as usize)
-            }
-            RuleId::Text(text) => self.by_text.get(text).map(|&s| s as usize),
-        }
-    }
-
-    /// A slot for an id not seen before (state set by the caller).
-    fn new_slot(&mut self, id: &RuleId, modified: i64) -> usize {
-        let s = self.slots.len();
-        let mut id_type = u8::MAX;
-        match id.key() {
-            Some((t, uuid)) if !self.by_uuid.contains_key(&uuid) => {
-                self.by_uuid.insert(uuid, s as u32);
-                id_type = t;
-            }
-            _ => drop(self.by_text.insert(id.to_string().into(), s as u32)),
-        }
-        self.slots.push(Slot { modified, state: DROPPED, id_type });
-        s
     }
 
     /// Builds the matcher, with `allow` as its allow-list.
@@ -1321,6 +1319,46 @@ mod tests {
             let want = uuid::Uuid::try_parse(&text).ok().filter(|u| u.hyphenated().to_string() == text).map(|u| (t as u8, ((u.as_u128() >> 64) as u64, u.as_u128() as u64)));
             proptest::prop_assert_eq!(uuid_key(&format!("{}--{text}", ID_TYPES[t])), want, "{}", text);
         }
+    }
+
+    /// The newest version of each id wins: ids of two types sharing a UUID
+    /// are two ids, a text id is one, and a refused version holds no place.
+    #[test]
+    fn the_newest_version_of_each_id_wins() {
+        let u = "00000000-0000-4000-8000-00000000000a";
+        let ind = |id: &str, modified: &str, pattern: &str| {
+            format!(r#"{{"type":"indicator","id":"indicator--{id}","modified":"{modified}","pattern":"{pattern}","pattern_type":"stix"}}"#)
+        };
+        let ip = |value: &str| format!(r#"{{"type":"ipv4-addr","id":"ipv4-addr--{u}","value":"{value}"}}"#);
+        let objects = [
+            ind(u, "2025-01-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.1']"),
+            ip("192.0.2.2"),
+            ind(u, "2025-02-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.3']"),
+            ip("192.0.2.4"),
+            ind("1", "2025-01-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.5']"),
+            ind("1", "2025-02-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.6']"),
+            ind("b", "2025-01-01T00:00:00Z", "[network-traffic:dst_port = 70000]"),
+            ind("b", "2025-02-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.7']"),
+            r#"{"type":"indicator","id":"indicator--c","modified":"2025-03-01T00:00:00Z"}"#.to_owned(),
+            ind("c", "2025-01-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.8']"),
+        ];
+        let mut c = Compiler::new(CompileOptions { now_micros: 0 });
+        for o in &objects {
+            c.add_json(o.as_bytes());
+        }
+        let (m, stats) = c.build(AllowList::default());
+        assert_eq!((stats.rules, stats.superseded, stats.error_count), (5, 4, 1), "{stats:?}");
+        let mut matched = Vec::new();
+        for n in 1..=8 {
+            let mut hits = Vec::new();
+            m.lookup(&[Field { name: 0, kind: Kind::Ip, value: format!("192.0.2.{n}").into() }], &mut hits);
+            for h in hits {
+                matched.push((n, m.rules[h.leaf.rule as usize].id.to_string()));
+            }
+        }
+        let want: Vec<(i32, String)> =
+            [(2, format!("ipv4-addr--{u}")), (3, format!("indicator--{u}")), (6, "indicator--1".into()), (7, "indicator--b".into()), (8, "indicator--c".into())].into();
+        assert_eq!(matched, want);
     }
 
     #[test]

@@ -343,7 +343,7 @@ impl<'a> Ingest<'a> {
             for reference in object.references() {
                 let referred = match self.written.get(reference) {
                     Some(i) => Some(self.written_labels[*i as usize].clone()),
-                    None => txn.versions_of(reference)?.into_iter().next().map(|v| v.label),
+                    None => txn.latest_label(reference)?,
                 };
                 let Some(referred) = referred else { continue };
                 if !phalanx_labels::can_read(&self.actor.subject, &referred) {

@@ -126,6 +126,12 @@ pub trait WriteTxn {
     /// Every stored version of `id`, newest first (no read rule: the write
     /// rules need to see what they protect).
     fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError>;
+    /// The label of the newest version of `id` (no read rule), as
+    /// `versions_of` gives it first; a backend may answer without reading
+    /// the versions' bodies.
+    fn latest_label(&mut self, id: &str) -> Result<Option<Label>, StoreError> {
+        Ok(self.versions_of(id)?.into_iter().next().map(|v| v.label))
+    }
     /// Stores one version. An (id, version) already stored with other
     /// content is a [`StoreError::Conflict`].
     fn put(&mut self, version: NewVersion<'_>) -> Result<PutOutcome, StoreError>;

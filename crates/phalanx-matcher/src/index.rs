@@ -171,6 +171,17 @@ impl<K: std::hash::Hash + Eq> Keyed<K> {
 /// A rule index that [`Matcher::remove_rules`] cut out.
 const GONE: u32 = u32::MAX;
 
+/// Puts staged keys of one map into it, sized for them first; leaves are
+/// renumbered by `remap`, and those of rules cut out dropped.
+fn insert_keyed<K: std::hash::Hash + Eq>(map: &mut Keyed<K>, keys: Vec<(K, Leaf)>, remap: Option<&[u32]>) {
+    map.reserve(keys.len());
+    for (key, mut leaf) in keys {
+        if remap.is_none_or(|r| remap_leaf(&mut leaf, r)) {
+            map.add(key, leaf);
+        }
+    }
+}
+
 /// Renumbers the leaf's rule by `remap`; `false` when its rule was cut out.
 fn remap_leaf(leaf: &mut Leaf, remap: &[u32]) -> bool {
     leaf.rule = remap[leaf.rule as usize];
@@ -246,8 +257,12 @@ pub struct Compiler {
     slots: Vec<Slot>,
     /// The matcher being built, with a rule for every version that won so far.
     matcher: Matcher,
-    /// Keys of those rules, put into the matcher's maps by `build`:
-    /// addresses, and the others.
+    /// Keys of those rules, put into the matcher's maps by `build`: IPv4
+    /// addresses and domain names (the common keys, staged in 12 and 24
+    /// bytes where a `KeySpec` takes 32: fresh pages cost), other
+    /// addresses and blocks, and the others.
+    ipv4_keys: Vec<(u32, Leaf)>,
+    domain_keys: Vec<(Box<str>, Leaf)>,
     ip_keys: Vec<(KeySpec, Leaf)>,
     other_keys: Vec<(KeySpec, Leaf)>,
     /// Rules of versions that a newer version replaced.
@@ -432,8 +447,8 @@ impl Compiler {
         self.matcher.rules.reserve(objects);
         // Most objects have one key; the staging lists' pages are only
         // touched as they fill.
-        self.ip_keys.reserve(objects);
-        self.other_keys.reserve(objects);
+        self.ipv4_keys.reserve(objects);
+        self.domain_keys.reserve(objects);
     }
 
     /// Offers one STIX object as JSON text: [`Parsed::new`] and [`Compiler::add`].
@@ -568,13 +583,20 @@ impl Compiler {
 
     fn stage(&mut self, key: KeySpec, leaf: Leaf) {
         match key {
+            KeySpec::Ip(IpAddr::V4(a), 32) => self.ipv4_keys.push((u32::from(a), leaf)),
+            KeySpec::Domain(d) => self.domain_keys.push((d, leaf)),
             KeySpec::Ip(..) => self.ip_keys.push((key, leaf)),
             _ => self.other_keys.push((key, leaf)),
         }
     }
 
     /// Builds the matcher, with `allow` as its allow-list.
-    pub fn build(mut self, allow: AllowList) -> (Matcher, CompileStats) {
+    pub fn build(self, allow: AllowList) -> (Matcher, CompileStats) {
+        self.build_with(allow, PARALLEL_KEYS)
+    }
+
+    /// [`Compiler::build`], filling the maps on two threads from `parallel_keys` staged keys.
+    fn build_with(mut self, allow: AllowList, parallel_keys: usize) -> (Matcher, CompileStats) {
         for (slot, id, message) in std::mem::take(&mut self.failed) {
             if slot != u32::MAX {
                 refuse(&mut self.stats, &id.to_string(), message);
@@ -584,22 +606,26 @@ impl Compiler {
         drop((self.by_uuid, self.by_text, self.slots));
         let mut m = self.matcher;
         let remap = m.remove_rules(&self.replaced);
-        let (ip_keys, other_keys) = (self.ip_keys, self.other_keys);
-        if ip_keys.len() + other_keys.len() >= PARALLEL_KEYS {
+        let (ipv4_keys, domain_keys, ip_keys, other_keys) = (self.ipv4_keys, self.domain_keys, self.ip_keys, self.other_keys);
+        if ipv4_keys.len() + domain_keys.len() + ip_keys.len() + other_keys.len() >= parallel_keys {
             // Addresses on another thread, into maps of their own.
             let ips = std::thread::scope(|scope| {
                 let ips = scope.spawn(|| {
                     let mut ips = Matcher::default();
+                    insert_keyed(&mut ips.ipv4, ipv4_keys, remap.as_deref());
                     ips.insert_all(ip_keys, remap.as_deref());
                     ips
                 });
+                insert_keyed(&mut m.domains, domain_keys, remap.as_deref());
                 m.insert_all(other_keys, remap.as_deref());
                 ips.join()
             });
             let ips = ips.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (m.ipv4, m.ipv6, m.blocks4, m.blocks6) = (ips.ipv4, ips.ipv6, ips.blocks4, ips.blocks6);
         } else {
+            insert_keyed(&mut m.ipv4, ipv4_keys, remap.as_deref());
             m.insert_all(ip_keys, remap.as_deref());
+            insert_keyed(&mut m.domains, domain_keys, remap.as_deref());
             m.insert_all(other_keys, remap.as_deref());
         }
         m.allow = allow;
@@ -1359,6 +1385,39 @@ mod tests {
         let want: Vec<(i32, String)> =
             [(2, format!("ipv4-addr--{u}")), (3, format!("indicator--{u}")), (6, "indicator--1".into()), (7, "indicator--b".into()), (8, "indicator--c".into())].into();
         assert_eq!(matched, want);
+    }
+
+    /// The maps filled on one thread and on two are the same, leaves renumbered alike.
+    #[test]
+    fn one_thread_and_two_build_the_same_maps() {
+        let mut objects = Vec::new();
+        for n in 0..300u32 {
+            let pattern = match n % 6 {
+                0 => format!("[ipv4-addr:value = '192.0.2.{}']", n % 200),
+                1 => format!("[domain-name:value = 'd{}.example']", n % 50),
+                2 => format!("[ipv4-addr:value ISSUBSET '10.{}.0.0/16']", n % 7),
+                3 => format!("[ipv6-addr:value = '2001:db8::{n:x}'] OR [url:value = 'http://u{n}.example/']"),
+                4 => format!("[domain-name:value = 'd{}.example'] AND [network-traffic:dst_port = {n}]", n % 9),
+                _ => format!("[email-addr:value = 'a{n}@example.org']"),
+            };
+            // Every third id comes again later, newer: its first rule is cut out.
+            let id = if n % 3 == 0 && n >= 150 { n - 150 } else { n };
+            objects.push(format!(
+                r#"{{"type":"indicator","id":"indicator--00000000-0000-4000-8000-{id:012}","modified":"2025-01-01T00:{:02}:00Z","pattern":"{pattern}","pattern_type":"stix"}}"#,
+                n / 150
+            ));
+        }
+        let build = |parallel_keys: usize| {
+            let mut c = Compiler::new(CompileOptions { now_micros: 0 });
+            for o in &objects {
+                c.add_json(o.as_bytes());
+            }
+            let (m, stats) = c.build_with(AllowList::default(), parallel_keys);
+            (format!("{m:?}"), stats)
+        };
+        let one = build(usize::MAX);
+        assert!(one.1.superseded > 0 && one.1.error_count == 0, "{:?}", one.1);
+        assert_eq!(build(0), one);
     }
 
     #[test]

@@ -34,17 +34,24 @@ pub struct CompileError {
     pub message: String,
 }
 
-/// One compiled indicator or observable.
+/// One compiled indicator or observable: 32 bytes (a million rules are a
+/// million fresh 32-byte slots, whose pages cost more than the writes).
 #[derive(Debug)]
 pub struct Rule {
     /// The STIX id of the indicator or SCO.
     pub id: RuleId,
-    /// The parsed pattern, for complex rules.
+    /// The parsed pattern of a complex rule; `None` for a simple one (one
+    /// observation, an OR of exact tests: a key hit is a match on its own).
     pub pattern: Option<std::sync::Arc<Pattern>>,
+}
+
+const _: () = assert!(std::mem::size_of::<Rule>() == 32);
+
+impl Rule {
     /// Whether a key hit is a match on its own.
-    pub simple: bool,
-    /// Number of observations (`[...]`) in the pattern.
-    pub observations: u32,
+    pub fn simple(&self) -> bool {
+        self.pattern.is_none()
+    }
 }
 
 /// The STIX id of a rule. An id `<type>--<uuid>` (a type of [`ID_TYPES`],
@@ -541,21 +548,19 @@ impl Compiler {
                 DROPPED
             }
             Outcome::Key(key) => {
-                let rule = self.push_rule(Rule { id, pattern: None, simple: true, observations: 1 });
+                let rule = self.push_rule(Rule { id, pattern: None });
                 self.stage(key, Leaf { rule, observation: 0 });
                 rule
             }
             Outcome::Keys(keys) => {
-                let rule = self.push_rule(Rule { id, pattern: None, simple: true, observations: 1 });
+                let rule = self.push_rule(Rule { id, pattern: None });
                 for key in keys {
                     self.stage(key, Leaf { rule, observation: 0 });
                 }
                 rule
             }
             Outcome::Pattern { pattern, plan: Ok(plan) } => {
-                let observations = plan.observations.len() as u32;
-                let simple = plan.simple;
-                let rule = self.push_rule(Rule { id, pattern: if simple { None } else { Some(std::sync::Arc::from(pattern)) }, simple, observations });
+                let rule = self.push_rule(Rule { id, pattern: if plan.simple { None } else { Some(std::sync::Arc::from(pattern)) } });
                 for (obs, anchors) in plan.observations.into_iter().enumerate() {
                     let leaf = Leaf { rule, observation: obs as u16 };
                     match anchors {
@@ -630,10 +635,9 @@ impl Compiler {
         }
         m.allow = allow;
         self.stats.rules = m.rules.len() as u64;
-        m.any_complex = m.rules.iter().any(|r| !r.simple);
-        m.sequencing = m.rules.iter().any(|r| {
-            r.observations > 1 || r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty()))
-        });
+        m.any_complex = m.rules.iter().any(|r| !r.simple());
+        // A simple rule is one observation without qualifiers; a pattern of one such observation is not sequenced either.
+        m.sequencing = m.rules.iter().any(|r| r.pattern.as_ref().is_some_and(|p| !matches!(&p.expr, ObservationExpr::Observation { qualifiers, .. } if qualifiers.is_empty())));
         (m, self.stats)
     }
 }

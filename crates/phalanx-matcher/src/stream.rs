@@ -349,7 +349,7 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
             if seen.contains(&(hit.leaf.rule, hit.leaf.observation)) {
                 continue;
             }
-            if !rule.simple {
+            if !rule.simple() {
                 let obs = objects.get_or_insert_with(|| event_objects(&fields, time.unwrap_or(0)));
                 if !m.confirm(hit.leaf, obs) {
                     continue;

@@ -183,13 +183,23 @@ impl KnownIds {
 const CONNECTION_PRAGMAS: &str = "PRAGMA page_size = 16384;
      PRAGMA journal_mode = WAL;
      PRAGMA synchronous = NORMAL;
-     PRAGMA temp_store = MEMORY;
-     PRAGMA cache_size = -65536;";
+     PRAGMA temp_store = MEMORY;";
+
+/// The page cache of every connection (64 MiB).
+const NORMAL_CACHE: &str = "PRAGMA cache_size = -65536";
+
+/// The page cache of the writer connection during a large write (the SQL
+/// worker runs it): 256 MiB. 1M-object import, alternating runs: 64 MiB
+/// 17.4-19.1 s, 128 MiB 16.8 s, 256 MiB 16.3-16.4 s, 384 MiB 16.3-17.0 s;
+/// peak RSS 465 -> 666 MiB (the target is under 1 GiB). Fewer pages are
+/// evicted and read back from the WAL while the write goes on.
+const LARGE_WRITE_CACHE: &str = "PRAGMA cache_size = -262144";
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.execute_batch(CONNECTION_PRAGMAS)?;
+    conn.execute_batch(NORMAL_CACHE)?;
     // Query-planner stability: without it, SQLite (built with STAT4)
     // marks parameters compared with indexed columns so that binding a new
     // value re-prepares the statement on its next step; a page read then
@@ -1137,6 +1147,7 @@ impl Store for SqliteStore {
             lookups: 0,
             recent_classes: Vec::new(),
             worker: None,
+            large_cache: false,
             audit_tail: None,
             rows: TxnRows::default(),
             by_hash: HashMap::default(),
@@ -1246,6 +1257,9 @@ struct SqliteTxn<'s> {
     recent_classes: Vec<(Label, i64)>,
     /// In a large transaction, the thread that runs its SQL.
     worker: Option<Worker>,
+    /// The connection has the page cache of a large write
+    /// ([`LARGE_WRITE_CACHE`]) until this transaction ends.
+    large_cache: bool,
     /// With a worker: the seq and hash of the last audit entry, so that
     /// entries are chained here and only their inserts are queued (no one
     /// else appends while this transaction holds the write lock).
@@ -1627,6 +1641,8 @@ impl SqliteTxn<'_> {
         if self.worker.is_some() {
             return Ok(());
         }
+        self.guard.conn.execute_batch(LARGE_WRITE_CACHE)?;
+        self.large_cache = true;
         // A stand-in keeps the guard's place until the worker gives the
         // connection back (commit or rollback).
         let conn = std::mem::replace(&mut self.guard.conn, Connection::open_in_memory()?);
@@ -1650,6 +1666,16 @@ impl SqliteTxn<'_> {
 
     /// Waits for the worker to finish the queued SQL and takes the
     /// connection back; the first failed row's error, if any.
+    /// Gives the writer connection its usual page cache back after a large
+    /// write (SQLite frees the pages above the new size).
+    fn restore_cache(&mut self) {
+        if std::mem::take(&mut self.large_cache)
+            && let Err(e) = self.guard.conn.execute_batch(NORMAL_CACHE)
+        {
+            tracing::warn!(error = %e, "restoring the page cache size after a large write failed");
+        }
+    }
+
     fn stop_worker(&mut self) -> Result<(), StoreError> {
         let Some(mut worker) = self.worker.take() else { return Ok(()) };
         let mut sent = Ok(());
@@ -1971,6 +1997,7 @@ impl WriteTxn for SqliteTxn<'_> {
         }
         self.guard.conn.execute_batch("COMMIT")?;
         self.open = false;
+        self.restore_cache();
         tracing::debug!(
             versions = self.rows.len(),
             worker_ms = worker_done.as_millis() as u64,
@@ -1997,6 +2024,7 @@ impl Drop for SqliteTxn<'_> {
             if let Err(e) = self.guard.conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rollback failed");
             }
+            self.restore_cache();
             if let Err(e) = self.appender.roll_back(&self.store.bodies) {
                 tracing::error!(error = %e, "truncating the body file after a rollback failed");
             }
@@ -2152,6 +2180,23 @@ mod tests {
             "name": name, "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
             "valid_from": "2026-01-01T00:00:00Z"
         }))
+    }
+
+    #[test]
+    fn the_writer_gets_its_usual_page_cache_back_after_a_large_write() {
+        let (dir, store) = make_large();
+        let cache = |store: &SqliteStore| -> i64 { store.with_writer(|c| Ok(c.query_row("PRAGMA cache_size", [], |r| r.get(0))?)).unwrap() };
+        assert_eq!(cache(&store), -65536);
+        put_ips(&store, 0..10);
+        assert_eq!(cache(&store), -65536, "after a commit");
+        {
+            let mut txn = store.begin().unwrap();
+            assert!(txn.versions_of("ipv4-addr--00000000-0000-4000-8000-000000000000").is_ok());
+            // Dropped: rolled back.
+        }
+        assert_eq!(cache(&store), -65536, "after a rollback");
+        assert_eq!(count_all(&store), 10);
+        drop(dir);
     }
 
     /// An indicator version with its own `modified` and name.

@@ -257,7 +257,7 @@ pub struct CompileStats {
 pub struct Compiler {
     /// Slots of ids `<type>--<lowercase uuid>` (a type of [`ID_TYPES`]), by
     /// UUID (as two halves: 24 bytes a bucket where `u128` takes 32).
-    by_uuid: Map<(u64, u64), u32>,
+    by_uuid: UuidSlots,
     /// Slots of other ids, and of those whose UUID an id of another type took first.
     by_text: Map<Box<str>, u32>,
     /// Per id, in order of first appearance: its newest version.
@@ -279,6 +279,45 @@ pub struct Compiler {
     failed: Vec<(u32, RuleId, String)>,
     stats: CompileStats,
     options: CompileOptions,
+}
+
+/// Slots by UUID, in `k` maps by a hash of the UUID, `k` chosen when the
+/// first room is made so that the maps' buckets are few: a hash map holds
+/// at most 7/8 of its buckets, a power of two, so one map of a million ids
+/// takes 2^21 buckets of 24 bytes (50 MB), five maps 5 × 2^18 (31 MB).
+#[derive(Debug)]
+struct UuidSlots {
+    parts: Vec<Map<(u64, u64), u32>>,
+}
+
+impl Default for UuidSlots {
+    fn default() -> Self {
+        UuidSlots { parts: vec![Map::default()] }
+    }
+}
+
+impl UuidSlots {
+    /// Makes room for about `more` more ids.
+    fn reserve(&mut self, more: usize) {
+        let more = more.min(1 << 40);
+        if self.parts.iter().all(|p| p.is_empty()) {
+            // Buckets of `k` maps holding `more` between them, with room for an uneven split.
+            let buckets = |k: usize| k * ((more / k + more / k / 16 + 64) * 8 / 7).next_power_of_two();
+            let k = (1..=8).min_by_key(|&k| buckets(k)).unwrap_or(1);
+            self.parts = (0..k).map(|_| Map::default()).collect();
+        }
+        let k = self.parts.len();
+        for p in &mut self.parts {
+            p.reserve(more / k + more / k / 16 + 64);
+        }
+    }
+
+    /// The map of `uuid`.
+    fn part(&mut self, uuid: (u64, u64)) -> &mut Map<(u64, u64), u32> {
+        let h = (uuid.0 ^ uuid.1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+        let i = (h * self.parts.len() as u64 >> 32) as usize;
+        &mut self.parts[i]
+    }
 }
 
 /// The newest version of one id.
@@ -481,7 +520,7 @@ impl Compiler {
         };
         // One probe of the UUID map per object: the entry found, or the place kept for a new slot.
         let found = match id.key() {
-            Some((t, uuid)) => match self.by_uuid.entry(uuid) {
+            Some((t, uuid)) => match self.by_uuid.part(uuid).entry(uuid) {
                 Entry::Occupied(e) if self.slots[*e.get() as usize].id_type == t => Ok(*e.get() as usize),
                 // Its UUID is another type's: the id is in `by_text` if seen.
                 Entry::Occupied(_) => self.by_text.get(id.to_string().as_str()).map(|&s| s as usize).ok_or(None),
@@ -1372,12 +1411,26 @@ mod tests {
             r#"{"type":"indicator","id":"indicator--c","modified":"2025-03-01T00:00:00Z"}"#.to_owned(),
             ind("c", "2025-01-01T00:00:00Z", "[ipv4-addr:value = '192.0.2.8']"),
         ];
-        let mut c = Compiler::new(CompileOptions { now_micros: 0 });
-        for o in &objects {
-            c.add_json(o.as_bytes());
-        }
-        let (m, stats) = c.build(AllowList::default());
+        let compile = |room: Option<usize>| {
+            let mut c = Compiler::new(CompileOptions { now_micros: 0 });
+            if let Some(n) = room {
+                c.reserve(n);
+            }
+            for o in &objects {
+                c.add_json(o.as_bytes());
+            }
+            c.build(AllowList::default())
+        };
+        let (m, stats) = compile(None);
         assert_eq!((stats.rules, stats.superseded, stats.error_count), (5, 4, 1), "{stats:?}");
+        // Room made first splits the UUID map in several; the result is the same.
+        for room in [0, 3, 1000, 1 << 20] {
+            let mut c = Compiler::new(CompileOptions { now_micros: 0 });
+            c.reserve(room);
+            assert!(room < 1000 || c.by_uuid.parts.len() > 1, "{room}: {}", c.by_uuid.parts.len());
+            let (other, other_stats) = compile(Some(room));
+            assert_eq!((format!("{other:?}"), other_stats), (format!("{m:?}"), stats.clone()), "{room}");
+        }
         let mut matched = Vec::new();
         for n in 1..=8 {
             let mut hits = Vec::new();
@@ -1391,7 +1444,8 @@ mod tests {
         assert_eq!(matched, want);
     }
 
-    /// The maps filled on one thread and on two are the same, leaves renumbered alike.
+    /// The maps filled on one thread and on two, with the UUID map in one
+    /// part or several, are the same, leaves renumbered alike.
     #[test]
     fn one_thread_and_two_build_the_same_maps() {
         let mut objects = Vec::new();
@@ -1411,17 +1465,21 @@ mod tests {
                 n / 150
             ));
         }
-        let build = |parallel_keys: usize| {
+        let build = |parallel_keys: usize, room: usize| {
             let mut c = Compiler::new(CompileOptions { now_micros: 0 });
+            c.reserve(room);
             for o in &objects {
                 c.add_json(o.as_bytes());
             }
             let (m, stats) = c.build_with(AllowList::default(), parallel_keys);
             (format!("{m:?}"), stats)
         };
-        let one = build(usize::MAX);
+        let one = build(usize::MAX, 0);
         assert!(one.1.superseded > 0 && one.1.error_count == 0, "{:?}", one.1);
-        assert_eq!(build(0), one);
+        assert_eq!(build(0, 0), one);
+        // With the UUID map split in several (room for more ids than come).
+        assert_eq!(build(0, 1 << 20), one);
+        assert_eq!(build(usize::MAX, 5000), one);
     }
 
     #[test]

@@ -315,7 +315,7 @@ impl UuidSlots {
     /// The map of `uuid`.
     fn part(&mut self, uuid: (u64, u64)) -> &mut Map<(u64, u64), u32> {
         let h = (uuid.0 ^ uuid.1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-        let i = (h * self.parts.len() as u64 >> 32) as usize;
+        let i = ((h * self.parts.len() as u64) >> 32) as usize;
         &mut self.parts[i]
     }
 }

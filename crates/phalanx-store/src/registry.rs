@@ -287,14 +287,19 @@ pub trait Registry: Send + Sync {
             .as_ref()
             .and_then(|p| orgs.iter().find(|o| &o.org.id == p))
             .map(|o| o.org.clone());
-        let reader = Reader {
-            org: org.org.clone(),
-            parent_org,
-            clearance: user.clearance,
-            briefed: user.briefed.clone(),
-            caveats: user.caveats.clone(),
-            context,
-        };
-        Ok(Actor { user: user.clone(), subject: Subject::User(reader) })
+        Ok(actor_of(user, org.org.clone(), parent_org, context))
     }
+}
+
+/// The actor of `user`, a member of `org` (whose parent is `parent_org`).
+pub(crate) fn actor_of(user: &UserRecord, org: Organisation, parent_org: Option<Organisation>, context: Option<String>) -> Actor {
+    let reader = Reader {
+        org,
+        parent_org,
+        clearance: user.clearance,
+        briefed: user.briefed.clone(),
+        caveats: user.caveats.clone(),
+        context,
+    };
+    Actor { user: user.clone(), subject: Subject::User(reader) }
 }

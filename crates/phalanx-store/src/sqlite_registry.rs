@@ -1,7 +1,6 @@
 //! [`Registry`] on SQLite.
 
 use crate::registry::{AUDIT_GENESIS, Actor, AuditEntry, OrganisationRecord, Registry, TokenRecord, UserRecord};
-use phalanx_labels::{Reader, Subject};
 use crate::sqlite::SqliteStore;
 use crate::StoreError;
 use phalanx_model::Timestamp;
@@ -192,15 +191,7 @@ impl Registry for SqliteStore {
             };
             Ok((org, parent_org))
         })?;
-        let reader = Reader {
-            org: org.org,
-            parent_org,
-            clearance: user.clearance,
-            briefed: user.briefed.clone(),
-            caveats: user.caveats.clone(),
-            context,
-        };
-        Ok(Actor { user: user.clone(), subject: Subject::User(reader) })
+        Ok(crate::registry::actor_of(user, org.org, parent_org, context))
     }
 
     fn put_token(&self, t: &TokenRecord) -> Result<(), StoreError> {

@@ -281,6 +281,21 @@ pub fn pages_counts_and_search_are_filtered_in_the_query(store: &dyn Store) {
 
 /// Pages read by merging per-class and per-type index walks (limit > 0)
 /// must list exactly what one unlimited, sorted statement lists.
+/// The `seq` of every object `query` selects, read page by page (each page
+/// at most `query.limit` long), following the cursors.
+fn paged_seqs(store: &dyn Store, reader: &Subject, mut query: Query) -> Vec<i64> {
+    let mut paged = Vec::new();
+    loop {
+        let page = store.query(reader, &query).unwrap();
+        assert!(page.objects.len() <= query.limit);
+        paged.extend(page.objects.iter().map(|o| o.seq));
+        if !page.more {
+            return paged;
+        }
+        query.after = page.next;
+    }
+}
+
 pub fn merged_pages_equal_one_sorted_read(store: &dyn Store) {
     let tlps = [Tlp::Clear, Tlp::Green, Tlp::Amber];
     let mut items = Vec::new();
@@ -312,18 +327,7 @@ pub fn merged_pages_equal_one_sorted_read(store: &dyn Store) {
                 sorted.reverse();
             }
             assert_eq!(expected, sorted, "one statement returns date_added order");
-            let mut paged = Vec::new();
-            let mut q = Query { limit: 7, ..all.clone() };
-            loop {
-                let page = store.query(&r, &q).unwrap();
-                assert!(page.objects.len() <= 7);
-                paged.extend(page.objects.iter().map(|o| o.seq));
-                if !page.more {
-                    break;
-                }
-                q.after = page.next;
-            }
-            assert_eq!(paged, expected, "types {types:?}, {order:?}");
+            assert_eq!(paged_seqs(store, &r, Query { limit: 7, ..all.clone() }), expected, "types {types:?}, {order:?}");
         }
     }
 }
@@ -355,17 +359,7 @@ pub fn pages_of_a_reader_of_every_class_equal_one_sorted_read(store: &dyn Store)
             if order == Order::AddedDescending {
                 expected.reverse();
             }
-            let mut paged = Vec::new();
-            let mut q = Query { limit: 7, order, added_after, ..Query::default() };
-            loop {
-                let page = store.query(&r, &q).unwrap();
-                assert!(page.objects.len() <= 7);
-                paged.extend(page.objects.iter().map(|o| o.seq));
-                if !page.more {
-                    break;
-                }
-                q.after = page.next;
-            }
+            let paged = paged_seqs(store, &r, Query { limit: 7, order, added_after, ..Query::default() });
             assert_eq!(paged, expected, "{order:?}, added after {added_after:?}");
         }
     }

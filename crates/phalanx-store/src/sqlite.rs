@@ -417,8 +417,8 @@ impl SqliteStore {
             Order::AddedDescending => " ORDER BY o.seq DESC",
         };
         let limit = if query.limit > 0 { format!(" LIMIT {}", query.limit + 1) } else { String::new() };
-        let every_class = selected.split(',').count() == self.classes.read().unwrap_or_else(|p| p.into_inner()).labels.len();
-        let rows = match partitions(query, &selected, every_class) {
+        let known_classes = self.classes.read().unwrap_or_else(|p| p.into_inner()).labels.len();
+        let rows = match partitions(query, &selected, known_classes) {
             PagePlan::Merge(Partitions { index, column, values }) => {
                 let sql = format!(
                     "SELECT {SELECT_COLUMNS} FROM objects o INDEXED BY {index} WHERE o.{column} = ? AND {filter}{order}{limit}"
@@ -427,7 +427,7 @@ impl SqliteStore {
             }
             plan => {
                 // A walk of the table in `seq` order still tests the classes
-                // (they are in `filter`): `every_class` is only a hint.
+                // (they are in `filter`): the class count is only a hint.
                 let from = if matches!(plan, PagePlan::TableWalk) { "objects o NOT INDEXED" } else { "objects o" };
                 let sql = format!("SELECT {SELECT_COLUMNS} FROM {from} WHERE {filter}{order}{limit}");
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -813,9 +813,10 @@ enum PagePlan {
     TableWalk,
 }
 
-/// How a page query is read. `every_class`: `selected` lists every access
-/// class of the store.
-fn partitions(query: &Query, selected: &str, every_class: bool) -> PagePlan {
+/// How a page query is read; `known_classes` is the number of access
+/// classes of the store (when `selected` lists them all, the table is
+/// walked).
+fn partitions(query: &Query, selected: &str, known_classes: usize) -> PagePlan {
     if query.limit == 0 || !query.ids.is_empty() || query.text.is_some() {
         return PagePlan::Single;
     }
@@ -827,7 +828,7 @@ fn partitions(query: &Query, selected: &str, every_class: bool) -> PagePlan {
         let values = query.types.iter().map(|t| SqlValue::Text(t.clone())).collect();
         return PagePlan::Merge(Partitions { index: "objects_type_class", column: "type", values });
     }
-    if every_class && query.types.is_empty() {
+    if query.types.is_empty() && classes.len() == known_classes {
         return PagePlan::TableWalk;
     }
     if classes.len() > MAX_PARTITIONS {
@@ -1664,8 +1665,6 @@ impl SqliteTxn<'_> {
         Ok(())
     }
 
-    /// Waits for the worker to finish the queued SQL and takes the
-    /// connection back; the first failed row's error, if any.
     /// Gives the writer connection its usual page cache back after a large
     /// write (SQLite frees the pages above the new size).
     fn restore_cache(&mut self) {
@@ -1676,6 +1675,8 @@ impl SqliteTxn<'_> {
         }
     }
 
+    /// Waits for the worker to finish the queued SQL and takes the
+    /// connection back; the first failed row's error, if any.
     fn stop_worker(&mut self) -> Result<(), StoreError> {
         let Some(mut worker) = self.worker.take() else { return Ok(()) };
         let mut sent = Ok(());
@@ -1708,6 +1709,16 @@ impl SqliteTxn<'_> {
                 return Ok(rows.clone());
             }
         }
+        let out = self.version_rows(id, true)?;
+        self.last_lookup = Some((id.to_owned(), out.clone()));
+        Ok(out)
+    }
+
+    /// Every stored version of `id`, committed or written by this
+    /// transaction; with `bodies`, each with its JSON text (the label of
+    /// what a derived object refers to needs none, and reading them was a
+    /// quarter of these lookups' cost in a TAXII POST profile).
+    fn version_rows(&mut self, id: &str, bodies: bool) -> Result<Vec<VersionRow>, StoreError> {
         let hash = id_hash(id);
         if self.worker.is_none() {
             self.lookups += 1;
@@ -1734,7 +1745,9 @@ impl SqliteTxn<'_> {
             // uncommitted versions alike.
             let found = select_versions(&self.guard.conn, hash, id)?;
             for (mut version, off, len) in found {
-                version.json = self.appender.read(&self.store.bodies, off, len)?;
+                if bodies {
+                    version.json = self.appender.read(&self.store.bodies, off, len)?;
+                }
                 out.push(version);
             }
         } else {
@@ -1744,14 +1757,17 @@ impl SqliteTxn<'_> {
                 // what was committed before it began.
                 let found = self.store.with_reader(|conn| select_versions(conn, hash, id))?;
                 for (mut version, off, len) in found {
-                    version.json = self.store.bodies.read(off, len)?;
+                    if bodies {
+                        version.json = self.store.bodies.read(off, len)?;
+                    }
                     if self.demoted.contains(&version.seq) {
                         version.is_latest = false;
                     }
                     out.push(version);
                 }
             }
-            // And the versions this transaction stored.
+            // And the versions this transaction stored (the body tells
+            // their id from another id with the same hash).
             let mut at = in_txn.unwrap_or(NO_ROW);
             while at != NO_ROW {
                 let row = self.rows.get(at);
@@ -1766,12 +1782,20 @@ impl SqliteTxn<'_> {
                     is_latest: row.is_latest && !self.demoted.contains(&row.seq),
                     access_class: row.class,
                     revoked: row.revoked,
-                    json,
+                    json: if bodies { json } else { String::new() },
                 });
             }
         }
-        self.last_lookup = Some((id.to_owned(), out.clone()));
         Ok(out)
+    }
+
+    /// The label of access class `class`, one this transaction added
+    /// included.
+    fn class_label(&self, class: i64) -> Result<Label, StoreError> {
+        match self.new_classes.iter().find(|(_, cid, _)| *cid == class) {
+            Some((_, _, label)) => Ok(label.clone()),
+            None => self.store.label_of(class),
+        }
     }
 
     fn access_class(&mut self, label: &Label) -> Result<i64, StoreError> {
@@ -1842,64 +1866,19 @@ impl WriteTxn for SqliteTxn<'_> {
         let rows = self.lookup(id)?;
         let mut out = Vec::new();
         for row in rows {
-            let label = match self.new_classes.iter().find(|(_, cid, _)| *cid == row.access_class) {
-                Some((_, _, l)) => l.clone(),
-                None => self.store.label_of(row.access_class)?,
-            };
+            let label = self.class_label(row.access_class)?;
             out.push(ExistingVersion { version_key: row.version, label, revoked: row.revoked, json: row.json });
         }
         out.sort_by(|a, b| b.version_key.cmp(&a.version_key));
         Ok(out)
     }
 
-    /// What a derived object's label needs of each object it refers to:
-    /// the versions' keys and classes without their bodies (reading every
-    /// version's body was a quarter of the lookups' cost in a TAXII POST
-    /// profile, where relationships refer to objects of earlier bundles).
+    /// The newest version's label, from the versions' keys and classes
+    /// without their bodies.
     fn latest_label(&mut self, id: &str) -> Result<Option<Label>, StoreError> {
-        let hash = id_hash(id);
-        let in_txn = self.by_hash.get(&hash).copied();
-        let maybe_committed = self.guard.known.as_ref().is_none_or(|k| k.hashes.contains(&hash));
-        let mut newest: Option<(String, i64)> = None;
-        let mut consider = |version: String, class: i64| {
-            if newest.as_ref().is_none_or(|(v, _)| version > *v) {
-                newest = Some((version, class));
-            }
-        };
-        if in_txn.is_some() || maybe_committed {
-            let select = |conn: &Connection| -> Result<Vec<(String, i64)>, StoreError> {
-                let mut stmt = conn.prepare_cached("SELECT version, access_class FROM objects WHERE id_hash = ?1 AND id = ?2")?;
-                let rows = stmt.query_map(params![hash, id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            };
-            if self.worker.is_none() {
-                // The writer connection sees this transaction's versions too.
-                for (version, class) in select(&self.guard.conn)? {
-                    consider(version, class);
-                }
-            } else {
-                if maybe_committed {
-                    for (version, class) in self.store.with_reader(select)? {
-                        consider(version, class);
-                    }
-                }
-                let mut at = in_txn.unwrap_or(NO_ROW);
-                while at != NO_ROW {
-                    let row = self.rows.get(at);
-                    at = row.prev;
-                    let (class, version, off, len) = (row.class, row.version, row.body_off, row.body_len);
-                    let json = self.appender.read(&self.store.bodies, off, len)?;
-                    if json_id(&json).as_deref() == Some(id) {
-                        consider(version.map(|t| t.sort_key()).unwrap_or_default(), class);
-                    }
-                }
-            }
-        }
-        let Some((_, class)) = newest else { return Ok(None) };
-        match self.new_classes.iter().find(|(_, cid, _)| *cid == class) {
-            Some((_, _, label)) => Ok(Some(label.clone())),
-            None => self.store.label_of(class).map(Some),
-        }
+        let rows = self.version_rows(id, false)?;
+        let Some(newest) = rows.iter().reduce(|a, b| if b.version > a.version { b } else { a }) else { return Ok(None) };
+        self.class_label(newest.access_class).map(Some)
     }
 
     fn put(&mut self, v: NewVersion<'_>) -> Result<PutOutcome, StoreError> {

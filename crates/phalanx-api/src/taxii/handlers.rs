@@ -158,6 +158,26 @@ async fn run(state: &AppState, caller: &Caller, query: Option<Query>) -> Result<
     .await
 }
 
+/// [`run`], with the page's envelope also written on the blocking thread:
+/// the page's strings are then freed on the thread that made them, which
+/// the allocator does much faster than a free from another thread. Gives
+/// the response and whether the page holds no object.
+async fn run_envelope(state: &AppState, caller: &Caller, query: Option<Query>, f: &Filters, binding: &Binding<'_>) -> Result<(Response, bool), ApiError> {
+    let Some(query) = query else { return Ok((envelope(&Page::default(), None), true)) };
+    let store = state.store().clone();
+    let (caller, f) = (caller.clone(), f.clone());
+    let (endpoint, collection, object) = (binding.endpoint, binding.collection.to_owned(), binding.object.to_owned());
+    blocking(state, move || {
+        let page = store.query(&caller.subject, &query)?;
+        if let Some(actor) = &caller.actor {
+            phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "taxii")?;
+        }
+        let binding = Binding { endpoint, collection: &collection, object: &object, caller: caller.key() };
+        Ok((envelope(&page, next_of(&page, &f, &binding)), page.objects.is_empty()))
+    })
+    .await
+}
+
 /// `{"more": .., "next": ..}` plus the list under `key`, or `{}` when empty.
 fn paged_body<S: AsRef<str>>(page: &Page, next: Option<String>, key: &str, items: &[S]) -> String {
     if page.objects.is_empty() && !page.more {
@@ -273,8 +293,8 @@ pub async fn objects(
     let binding = Binding { endpoint: Endpoint::Objects, collection: &c.id, object: "", caller: caller.key() };
     f.verify_next(next.as_deref(), &binding)?;
     let versions = f.versions.clone();
-    let page = run(&state, &caller, build_query(&state, &c, &f, None, versions)).await?;
-    Ok(envelope(&page, next_of(&page, &f, &binding)))
+    let (response, _) = run_envelope(&state, &caller, build_query(&state, &c, &f, None, versions), &f, &binding).await?;
+    Ok(response)
 }
 
 /// GET `.../objects/{id}/` (§5.6): an envelope; 404 when the caller may
@@ -291,11 +311,11 @@ pub async fn object(
     let binding = Binding { endpoint: Endpoint::Object, collection: &c.id, object: &id, caller: caller.key() };
     f.verify_next(next.as_deref(), &binding)?;
     let versions = f.versions.clone();
-    let page = run(&state, &caller, build_query(&state, &c, &f, Some(&id), versions)).await?;
-    if page.objects.is_empty() && f.after.is_none() {
+    let (response, empty) = run_envelope(&state, &caller, build_query(&state, &c, &f, Some(&id), versions), &f, &binding).await?;
+    if empty && f.after.is_none() {
         return Err(ApiError::not_found(format!("object: no object {id} in this collection")).into());
     }
-    Ok(envelope(&page, next_of(&page, &f, &binding)))
+    Ok(response)
 }
 
 /// GET `.../objects/{id}/versions/` (§5.8).

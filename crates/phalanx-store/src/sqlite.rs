@@ -99,6 +99,17 @@ struct AccessClasses {
     labels: Vec<(i64, Label)>,
 }
 
+impl AccessClasses {
+    /// The label of access class `class`.
+    fn label(&self, class: i64) -> Result<Label, StoreError> {
+        self.labels
+            .iter()
+            .find(|(id, _)| *id == class)
+            .map(|(_, l)| l.clone())
+            .ok_or_else(|| StoreError::Corrupt { what: format!("access class {class}"), message: "unknown".into() })
+    }
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
@@ -335,9 +346,13 @@ impl SqliteStore {
         let spans: Vec<(u64, u64)> = rows.iter().map(|r| (r.body_off, r.body_len)).collect();
         let bodies = self.bodies.read_many(&spans)?;
         let mut objects = Vec::with_capacity(rows.len());
+        // One look at the classes for the page, not one lock per row.
+        let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
         for (raw, json) in rows.into_iter().zip(bodies) {
-            objects.push(raw.into_object(self, json)?);
+            let label = classes.label(raw.access_class)?;
+            objects.push(raw.into_object(label, json));
         }
+        drop(classes);
         let more = objects.len() > limit;
         if more {
             objects.truncate(limit);
@@ -439,18 +454,7 @@ impl SqliteStore {
                 out
             }
         };
-        let spans: Vec<(u64, u64)> = rows.iter().map(|r| (r.body_off, r.body_len)).collect();
-        let bodies = self.bodies.read_many(&spans)?;
-        let mut objects = Vec::with_capacity(rows.len());
-        for (raw, json) in rows.into_iter().zip(bodies) {
-            objects.push(raw.into_object(self, json)?);
-        }
-        let more = query.limit > 0 && objects.len() > query.limit;
-        if more {
-            objects.truncate(query.limit);
-        }
-        let next = if more { objects.last().map(|o| Cursor(o.seq)) } else { None };
-        Ok(Page { objects, more, next })
+        self.page_of(rows, if query.limit > 0 { query.limit } else { usize::MAX })
     }
 
     /// [`Store::count`] on `conn`, inside [`SqliteStore::in_snapshot`].
@@ -520,13 +524,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn label_of(&self, class: i64) -> Result<Label, StoreError> {
-        let classes = self.classes.read().unwrap_or_else(|p| p.into_inner());
-        classes
-            .labels
-            .iter()
-            .find(|(id, _)| *id == class)
-            .map(|(_, l)| l.clone())
-            .ok_or_else(|| StoreError::Corrupt { what: format!("access class {class}"), message: "unknown".into() })
+        self.classes.read().unwrap_or_else(|p| p.into_inner()).label(class)
     }
 }
 
@@ -904,7 +902,8 @@ pub(crate) struct RawRow {
     seq: i64,
     id: String,
     object_type: String,
-    version: String,
+    /// Parsed from the column's text, which is read without a copy.
+    version: Option<Timestamp>,
     date_added: i64,
     access_class: i64,
     revoked: bool,
@@ -916,11 +915,16 @@ pub(crate) struct RawRow {
 impl RawRow {
     /// Reads the [`SELECT_COLUMNS`] of `row`.
     pub(crate) fn read(row: &rusqlite::Row<'_>) -> Result<RawRow, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt { what: "version".into(), message };
+        let version = match row.get_ref(3)?.as_str().map_err(|e| corrupt(e.to_string()))? {
+            "" => None,
+            text => Some(Timestamp::parse(text).map_err(|e| corrupt(e.to_string()))?),
+        };
         Ok(RawRow {
             seq: row.get(0)?,
             id: row.get(1)?,
             object_type: row.get(2)?,
-            version: row.get(3)?,
+            version,
             date_added: row.get(4)?,
             access_class: row.get(5)?,
             revoked: row.get::<_, i64>(6)? != 0,
@@ -931,31 +935,23 @@ impl RawRow {
     }
 
     /// The stored object, with its body `json` (read by the caller).
-    fn into_object(self, store: &SqliteStore, json: String) -> Result<StoredObject, StoreError> {
-        let version = if self.version.is_empty() {
-            None
-        } else {
-            Some(
-                Timestamp::parse(&self.version)
-                    .map_err(|e| StoreError::Corrupt { what: "version".into(), message: e.to_string() })?,
-            )
-        };
+    fn into_object(self, label: Label, json: String) -> StoredObject {
         // The version as given (digits kept) is read back from the object.
-        let version = match version {
+        let version = match self.version {
             Some(v) => Some(given_version(&json).filter(|g| *g == v).unwrap_or(v)),
             None => None,
         };
-        Ok(StoredObject {
+        StoredObject {
             seq: self.seq,
             id: self.id,
             object_type: self.object_type,
             version,
             date_added: Timestamp::from_unix_micros(self.date_added),
-            label: store.label_of(self.access_class)?,
+            label,
             revoked: self.revoked,
             origin: self.origin,
             json,
-        })
+        }
     }
 }
 

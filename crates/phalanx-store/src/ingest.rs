@@ -120,6 +120,8 @@ pub struct Ingest<'a> {
     stored_digest: sha2::Sha256,
     first_stored: Option<String>,
     record_unversioned: bool,
+    /// Objects written, kept for [`Ingest::take_spent`] when it is on.
+    spent: Option<Vec<StixObject>>,
 }
 
 fn marking_refs_key(map: &Map<String, Value>) -> Option<String> {
@@ -170,7 +172,21 @@ impl<'a> Ingest<'a> {
             stored_digest: sha2::Digest::new(),
             first_stored: None,
             record_unversioned: false,
+            spent: None,
         })
+    }
+
+    /// Keeps each object written instead of dropping it, until
+    /// [`Ingest::take_spent`]: a pipeline hands them back to the thread
+    /// that parsed them, since the allocator frees memory on the thread
+    /// that made it much faster than on another.
+    pub fn keep_spent(&mut self) {
+        self.spent = Some(Vec::new());
+    }
+
+    /// The objects kept since the last call (see [`Ingest::keep_spent`]).
+    pub fn take_spent(&mut self) -> Vec<StixObject> {
+        self.spent.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Keeps the `date_added` of every unversioned object stored in
@@ -451,7 +467,11 @@ impl<'a> Ingest<'a> {
         };
         self.last_written_label = Some(index);
         self.written.insert(id.as_str().into(), index);
-        self.put(txn, path, object_ref, &json, label)
+        let result = self.put(txn, path, object_ref, &json, label);
+        if let Some(spent) = self.spent.as_mut() {
+            spent.push(object);
+        }
+        result
     }
 
     /// Rewrites an object's markings so that it carries `label` explicitly,

@@ -114,9 +114,12 @@ pub fn write_stream(
     mut seen: Option<&mut dyn FnMut(SeenObject<'_>)>,
 ) -> Result<StreamOutcome, StoreError> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(BATCHES_IN_FLIGHT);
+    // Written objects go back to the parsing thread to be freed there.
+    let (spent_tx, spent_rx) = mpsc::channel::<Vec<StixObject>>();
+    ingest.keep_spent();
     let parser = std::thread::Builder::new()
         .name("phalanx-parse".into())
-        .spawn(move || parse_input(reader, limits, container, &tx))
+        .spawn(move || parse_input(reader, limits, container, &tx, &spent_rx))
         .map_err(|e| StoreError::Database(format!("cannot start the parsing thread: {e}")))?;
 
     let mut txn = store.begin()?;
@@ -187,6 +190,7 @@ pub fn write_stream(
                 break;
             }
         }
+        let _ = spent_tx.send(ingest.take_spent()); // a parser that is gone drops nothing more
     }
     let split = parser
         .join()
@@ -226,9 +230,15 @@ fn parse_input(
     limits: Limits,
     container: Container,
     tx: &mpsc::SyncSender<Vec<Parsed>>,
+    spent: &mpsc::Receiver<Vec<StixObject>>,
 ) -> Result<u64, StreamError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut on_item = |item: Item| {
+        if batch.is_empty() {
+            while let Ok(objects) = spent.try_recv() {
+                drop(objects);
+            }
+        }
         let parsed = match item {
             Item::Object { path, bytes, .. } => {
                 match StixObject::from_compact_json_or_bytes(bytes, &path) {

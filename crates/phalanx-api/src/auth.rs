@@ -203,10 +203,9 @@ pub async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> R
         .to_str()
         .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "authorization: the header is not visible ascii"))?;
     let credentials = parse_authorization(text)?;
-    let is_token = matches!(credentials, Credentials::Token(_));
     let store = state.store().clone();
     let auth = state.authenticator().clone();
-    let check = move || {
+    let actor = blocking(state, move || {
         auth.authenticate(store.as_ref(), &credentials).map_err(|failure| match failure {
             AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),
             AuthFailure::Refused(reason) => {
@@ -214,11 +213,8 @@ pub async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> R
                 ApiError::new(ErrorCode::Unauthorized, "authorization: authentication failed")
             }
         })
-    };
-    // A token is one hash and a few keyed reads (tens of microseconds):
-    // checked in place, since a hand-off to the blocking pool and back
-    // costs more than that. A password hash takes milliseconds: blocking.
-    let actor = if is_token { check()? } else { blocking(state, check).await? };
+    })
+    .await?;
     Ok(Caller::user(actor))
 }
 

@@ -89,6 +89,14 @@ pub enum AuthFailure {
 pub trait Authenticator: Send + Sync {
     /// The actor the credentials belong to. Called on a blocking thread.
     fn authenticate(&self, store: &dyn Store, credentials: &Credentials) -> Result<Actor, AuthFailure>;
+
+    /// The actor, when the credentials are good and reads alone show it
+    /// (nothing to audit); `None` sends the caller to
+    /// [`Authenticator::authenticate`] on a blocking thread. Called on an
+    /// async worker, so it must never write nor wait for the writer.
+    fn authenticate_by_reads(&self, _store: &dyn Store, _credentials: &Credentials) -> Result<Option<Actor>, AuthFailure> {
+        Ok(None)
+    }
 }
 
 /// API tokens through `phalanx-auth` (constant-time digest check, expiry,
@@ -110,6 +118,13 @@ impl TokenAuthenticator {
     /// An authenticator that has audited no login yet.
     pub fn new() -> Self {
         TokenAuthenticator::default()
+    }
+
+    /// Whether the use of `token_id` is due for a `login` audit entry now,
+    /// without marking it.
+    fn login_is_due(&self, token_id: &str) -> bool {
+        let seen = self.last_login.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(token_id).is_none_or(|at| at.elapsed() >= LOGIN_AUDIT_INTERVAL)
     }
 
     /// Whether the use of `token_id` is due for a `login` audit entry now;
@@ -153,6 +168,20 @@ impl Authenticator for TokenAuthenticator {
             phalanx_auth::audit_token_login(store, &actor, &token_id).map_err(store_failure)?;
         }
         Ok(actor)
+    }
+
+    fn authenticate_by_reads(&self, store: &dyn Store, credentials: &Credentials) -> Result<Option<Actor>, AuthFailure> {
+        let (user_name, secret) = match credentials {
+            Credentials::Basic { user, secret } => (Some(user.as_str()), secret.as_str()),
+            Credentials::Token(secret) => (None, secret.as_str()),
+        };
+        let found = phalanx_auth::find_token_actor(store, secret, phalanx_model::Timestamp::now(6))
+            .map_err(|e| AuthFailure::Store(e.to_string()))?;
+        // A refusal and a due login entry are written by `authenticate`.
+        Ok(found
+            .filter(|(actor, _)| user_name.is_none_or(|name| name == actor.user.name))
+            .filter(|(_, token_id)| !self.login_is_due(token_id))
+            .map(|(actor, _)| actor))
     }
 }
 
@@ -205,6 +234,14 @@ pub async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> R
     let credentials = parse_authorization(text)?;
     let store = state.store().clone();
     let auth = state.authenticator().clone();
+    // A good token is a hash and a few keyed reads, cheaper than the
+    // hand-off to the blocking pool and back; anything that writes (a
+    // refusal, a due login entry) goes there.
+    if let Some(actor) = auth.authenticate_by_reads(store.as_ref(), &credentials).map_err(|failure| match failure {
+        AuthFailure::Store(e) | AuthFailure::Refused(e) => ApiError::internal(format!("authentication: {e}")),
+    })? {
+        return Ok(Caller::user(actor));
+    }
     let actor = blocking(state, move || {
         auth.authenticate(store.as_ref(), &credentials).map_err(|failure| match failure {
             AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),

@@ -161,6 +161,21 @@ pub fn verify_token_at<R: Registry + ?Sized>(
     }
 }
 
+/// The actor and token id of `secret` when it is a token that authenticates
+/// now, found by reads alone; `None` when it does not. Nothing is written:
+/// the caller runs [`verify_token_at`] for a `None`, which records the
+/// refusal.
+pub fn find_token_actor<R: Registry + ?Sized>(
+    registry: &R,
+    secret: &str,
+    now: Timestamp,
+) -> Result<Option<(Actor, String)>, AuthError> {
+    match check_token(registry, secret, now)? {
+        Ok((token, user)) => Ok(Some((registry.actor(&user, None)?, token.id))),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Appends the `login` entry of a successful token authentication.
 pub fn audit_token_login<R: Registry + ?Sized>(
     registry: &R,

@@ -366,7 +366,14 @@ fn authentication() {
     let store = SqliteStore::open(node.data.path()).expect("store");
     let audit = store.audit_entries(0, 10_000).expect("audit");
     assert!(audit.iter().any(|e| e.action == "login" && e.actor == "user:alice"));
-    assert!(audit.iter().any(|e| e.action == "login-failed"));
+    // Both refusals that got as far as the token are written, though a
+    // good token is checked by reads alone on the async worker.
+    let failed: Vec<_> = audit.iter().filter(|e| e.action == "login-failed").collect();
+    assert!(failed.iter().any(|e| e.target == "bob"), "the basic user name that is not the token's: {failed:?}");
+    assert!(failed.iter().any(|e| e.details.contains("unknown")), "the unknown token: {failed:?}");
+    // A due login entry is written once, not per request.
+    let logins = audit.iter().filter(|e| e.action == "login" && e.actor == "user:alice").count();
+    assert_eq!(logins, 1, "alice's token was used three times within the hour");
 }
 
 /// Sends only the headers of a POST declaring `length` bytes; returns the

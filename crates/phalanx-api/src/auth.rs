@@ -237,22 +237,26 @@ pub async fn resolve_caller(state: &AppState, header: Option<&HeaderValue>) -> R
     // A good token is a hash and a few keyed reads, cheaper than the
     // hand-off to the blocking pool and back; anything that writes (a
     // refusal, a due login entry) goes there.
-    if let Some(actor) = auth.authenticate_by_reads(store.as_ref(), &credentials).map_err(|failure| match failure {
-        AuthFailure::Store(e) | AuthFailure::Refused(e) => ApiError::internal(format!("authentication: {e}")),
-    })? {
+    if let Some(actor) =
+        auth.authenticate_by_reads(store.as_ref(), &credentials).map_err(|failure| auth_error(failure, &credentials))?
+    {
         return Ok(Caller::user(actor));
     }
-    let actor = blocking(state, move || {
-        auth.authenticate(store.as_ref(), &credentials).map_err(|failure| match failure {
-            AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),
-            AuthFailure::Refused(reason) => {
-                tracing::warn!(%reason, credentials = ?credentials, "authentication failed");
-                ApiError::new(ErrorCode::Unauthorized, "authorization: authentication failed")
-            }
-        })
-    })
-    .await?;
+    let actor =
+        blocking(state, move || auth.authenticate(store.as_ref(), &credentials).map_err(|failure| auth_error(failure, &credentials)))
+            .await?;
     Ok(Caller::user(actor))
+}
+
+/// The answer to a failed authentication: the reason is logged, never sent.
+fn auth_error(failure: AuthFailure, credentials: &Credentials) -> ApiError {
+    match failure {
+        AuthFailure::Store(e) => ApiError::internal(format!("authentication: {e}")),
+        AuthFailure::Refused(reason) => {
+            tracing::warn!(%reason, credentials = ?credentials, "authentication failed");
+            ApiError::new(ErrorCode::Unauthorized, "authorization: authentication failed")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -279,8 +279,6 @@ pub fn pages_counts_and_search_are_filtered_in_the_query(store: &dyn Store) {
     assert_eq!(store.stats(&uncleared).unwrap().objects, 200);
 }
 
-/// Pages read by merging per-class and per-type index walks (limit > 0)
-/// must list exactly what one unlimited, sorted statement lists.
 /// The `seq` of every object `query` selects, read page by page (each page
 /// at most `query.limit` long), following the cursors.
 fn paged_seqs(store: &dyn Store, reader: &Subject, mut query: Query) -> Vec<i64> {
@@ -296,6 +294,8 @@ fn paged_seqs(store: &dyn Store, reader: &Subject, mut query: Query) -> Vec<i64>
     }
 }
 
+/// Pages read by merging per-class and per-type index walks (limit > 0)
+/// must list exactly what one unlimited, sorted statement lists.
 pub fn merged_pages_equal_one_sorted_read(store: &dyn Store) {
     let tlps = [Tlp::Clear, Tlp::Green, Tlp::Amber];
     let mut items = Vec::new();

@@ -327,7 +327,7 @@ impl Tail {
         ("after" = Option<String>, Query, description = "Resume after this event id; without it and Last-Event-ID the stream starts from now."),
     ),
     responses(
-        (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked | alert, `data` = {\"date_added\", \"object\", \"events\" (rapid-response events, when the version carries any)}", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events: `id` = cursor, `event` = created | updated | revoked | alert, `data` = {\"date_added\", \"object\", \"events\" (rapid-response events, when the version carries any)}", content_type = "text/event-stream", body = crate::rest::openapi::StreamEvent),
         (status = 400, description = "Malformed Last-Event-ID or after (code invalid_parameter).", body = crate::rest::openapi::ErrorBody),
         (status = 401, description = "Credentials given but refused (code unauthorized).", body = crate::rest::openapi::ErrorBody),
         (status = 429, description = "Rate limit of the token reached (code rate_limited).", body = crate::rest::openapi::ErrorBody),

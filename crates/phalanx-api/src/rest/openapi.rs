@@ -28,6 +28,19 @@ pub struct ErrorBody {
     pub http_status: u16,
 }
 
+/// One event of `GET /api/v1/stream` (`text/event-stream`), as tools that
+/// read an event stream see it: its fields, `data` being JSON text.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamEvent {
+    /// The cursor to resume after (`Last-Event-ID`); absent on events
+    /// that are not object versions (`deadline.overdue`, `error`).
+    pub id: Option<String>,
+    /// `created`, `updated`, `revoked`, `alert`, `deadline.overdue` or `error`.
+    pub event: String,
+    /// For a version: `{"date_added", "object", "events"}` as JSON text.
+    pub data: String,
+}
+
 /// The health answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -239,6 +252,13 @@ mod tests {
         for field in ["message", "code", "type", "http_status"] {
             assert!(error["properties"].get(field).is_some(), "ErrorBody.{field}");
         }
+        // Each stream event is described as its fields (event-stream tools
+        // check every event against this schema), not as one string.
+        let event = &doc["paths"]["/api/v1/stream"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"];
+        assert_eq!(event["$ref"], "#/components/schemas/StreamEvent", "{event}");
+        let fields = &doc["components"]["schemas"]["StreamEvent"];
+        assert_eq!(fields["type"], "object");
+        assert_eq!(fields["required"], serde_json::json!(["event", "data"]), "{fields}");
         let description = doc["info"]["description"].as_str().unwrap_or_default();
         for code in ErrorCode::ALL {
             assert!(description.contains(&format!("`{}`", code.code())), "{} missing from the error table", code.code());

@@ -474,20 +474,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Most threads of the blocking pool (tokio's default is 512). Store calls
-/// already run at most twice the cores' worth at once (`phalanx_api::blocking`);
-/// a larger pool only spreads the same work over more threads, each with a
-/// cold cache and allocator heap, as idle threads are woken in turn.
-const BLOCKING_THREADS: usize = 8;
-
 /// `phalanx serve`.
 pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<Finished> {
     let config = resolve(data, &args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(BLOCKING_THREADS)
-        .build()
-        .context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(serve(config))?;
     // Dropping the runtime waits for store work already running on the
     // blocking pool: a write is committed whole or not at all, and only a

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -1430,7 +1430,9 @@ fn write_row_with(st: &mut RowStatements<'_>, r: RowJob, derived: &mut DerivedRo
 /// row took as much time as everything else in the SQL thread together
 /// (bench/RESULTS.md, Import). Flushed before the connection answers any
 /// other question and before the commit, so no reader, not even the
-/// transaction itself, sees them missing.
+/// transaction itself, sees them missing; and whenever the worker waits
+/// for work with a few thousand kept, so that a 10,000-object TAXII POST
+/// does not insert them all at its commit, alone on one core.
 #[derive(Default)]
 struct DerivedRows {
     /// (target id hash, referring version, target id).
@@ -1445,6 +1447,9 @@ struct DerivedRows {
 impl DerivedRows {
     /// Rows kept before a flush (about 60 MiB at most).
     const FLUSH_AT: usize = 1 << 17;
+
+    /// Rows kept before the worker flushes them while it waits for work.
+    const IDLE_FLUSH_AT: usize = 1 << 12;
 
     fn len(&self) -> usize {
         self.refs.len() + self.values.len() + self.sightings.len()
@@ -1499,7 +1504,26 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
     {
         let mut statements: Option<RowStatements<'_>> = None;
         let mut derived = DerivedRows::default();
-        for job in jobs {
+        loop {
+            let job = match jobs.try_recv() {
+                Ok(job) => job,
+                Err(TryRecvError::Empty) => {
+                    // Idle: the caller is still preparing rows. Insert the
+                    // kept derived rows now rather than all at the commit,
+                    // where nothing else runs beside them.
+                    if derived.len() >= DerivedRows::IDLE_FLUSH_AT
+                        && let (None, Some(st)) = (&failed, statements.as_mut())
+                        && let Err(e) = derived.flush(st)
+                    {
+                        failed = Some(e);
+                    }
+                    match jobs.recv() {
+                        Ok(job) => job,
+                        Err(_) => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
             match job {
                 Job::Rows(rows) => {
                     for queued in rows {

@@ -121,6 +121,9 @@ pub struct SqliteStore {
     /// hands its SQL to a worker thread ([`KNOWN_IDS_AFTER_LOOKUPS`];
     /// tests lower it to run every write through that path).
     large_after: u32,
+    /// Wakes the background checkpointer after a commit, when it is on
+    /// ([`SqliteStore::with_background_checkpoints`]).
+    checkpointer: Option<SyncSender<()>>,
 }
 
 struct WriterState {
@@ -195,6 +198,10 @@ const CONNECTION_PRAGMAS: &str = "PRAGMA page_size = 16384;
      PRAGMA journal_mode = WAL;
      PRAGMA synchronous = NORMAL;
      PRAGMA temp_store = MEMORY;";
+
+/// WAL pages past which the writer checkpoints itself although a
+/// background checkpointer is on (256 MiB of 16 KiB pages).
+const WRITER_CHECKPOINT_FALLBACK: u32 = 16_384;
 
 /// The page cache of every connection (64 MiB).
 const NORMAL_CACHE: &str = "PRAGMA cache_size = -65536";
@@ -288,7 +295,40 @@ impl SqliteStore {
             classes: RwLock::new(classes),
             bodies,
             large_after: KNOWN_IDS_AFTER_LOOKUPS,
+            checkpointer: None,
         })
+    }
+
+    /// Copies committed WAL frames into the database file on a thread of
+    /// its own, woken after each write commits, instead of in the commit
+    /// of every write that fills the WAL past 1,000 pages. The writer
+    /// still checkpoints itself past [`WRITER_CHECKPOINT_FALLBACK`] pages,
+    /// should the thread fall behind. For a long-running server.
+    pub fn with_background_checkpoints(mut self) -> Result<Self, StoreError> {
+        let conn = open_connection(&self.path)?;
+        let (wake, woken) = sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("phalanx-checkpoint".into())
+            .spawn(move || {
+                for () in woken {
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    match done {
+                        Ok((frames, copied)) => tracing::debug!(frames, copied, "wal checkpoint"),
+                        // Another process's checkpoint is running: it does the work.
+                        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+                            tracing::debug!("wal checkpoint skipped: another checkpoint is running");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "background wal checkpoint failed"),
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+        let writer = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        writer.conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_FALLBACK}"))?;
+        self.checkpointer = Some(wake);
+        Ok(self)
     }
 
     /// Makes every write transaction take the large-write path (known ids,
@@ -1995,6 +2035,10 @@ impl WriteTxn for SqliteTxn<'_> {
                 .execute(params![BODY_END_SETTING, self.appender.end().to_string()])?;
         }
         self.guard.conn.execute_batch("COMMIT")?;
+        if let Some(checkpointer) = &self.store.checkpointer {
+            // Full means a wake-up is already pending.
+            let _ = checkpointer.try_send(());
+        }
         self.open = false;
         self.restore_cache();
         tracing::debug!(
@@ -2255,6 +2299,27 @@ mod tests {
         let reader = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
         let q = Query { versions: VersionFilter::All, ..Query::default() };
         store.query(&reader, &q).unwrap().objects.into_iter().map(|o| o.json).collect()
+    }
+
+    #[test]
+    fn the_background_checkpointer_copies_a_commit_into_the_database_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open").with_background_checkpoints().expect("checkpointer");
+        let db = dir.path().join("phalanx.sqlite");
+        let before = std::fs::metadata(&db).unwrap().len();
+        // About 1 MiB of pages: far below both the writer's own threshold
+        // (256 MiB here) and SQLite's default (1,000 pages), so only the
+        // background thread copies it into the database file.
+        put_ips(&store, 0..3000);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&db).unwrap().len() <= before {
+            assert!(std::time::Instant::now() < deadline, "the database file did not grow: no checkpoint ran");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(count_all(&store), 3000);
+        drop(store);
+        let reopened = SqliteStore::open(dir.path()).expect("reopen");
+        assert_eq!(count_all(&reopened), 3000);
     }
 
     fn body_len(dir: &std::path::Path) -> u64 {

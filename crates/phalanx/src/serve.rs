@@ -378,7 +378,7 @@ fn install_metrics() -> Option<MetricsRender> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(&config.data_dir)?);
+    let store = Arc::new(open_store(&config.data_dir)?.with_background_checkpoints()?);
     if let Some(n) = config.correlation_too_common {
         phalanx_store::Store::set_setting(store.as_ref(), phalanx_api::rest::related::TOO_COMMON_SETTING, &n.to_string())?;
     }

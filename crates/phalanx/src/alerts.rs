@@ -200,9 +200,20 @@ pub struct AlertSettings {
     pub poll: Duration,
 }
 
-/// Runs [`evaluate_alerts`] after every committed write of this process
-/// (coalesced, at most once a second) and every `settings.poll`, until the
-/// node shuts down. Alerts it stores are announced on the live stream.
+/// Quiet time after a committed write before the watcher evaluates.
+const ALERT_QUIET: Duration = Duration::from_secs(1);
+
+/// Longest delay of an evaluation while writes keep coming.
+const ALERT_MAX_DELAY: Duration = Duration::from_secs(10);
+
+/// Runs [`evaluate_alerts`] after committed writes of this process and
+/// every `settings.poll`, until the node shuts down. Writes are coalesced:
+/// the evaluation runs once no write has committed for [`ALERT_QUIET`], or
+/// [`ALERT_MAX_DELAY`] after the first write of a burst that does not
+/// pause. An evaluation reads every sighting of its window, so running it
+/// each second of a bulk load re-read them all again and again (8% of the
+/// CPU of a run of 10,000-object TAXII POSTs). Alerts it stores are
+/// announced on the live stream.
 pub fn spawn_watcher(state: phalanx_api::AppState, settings: AlertSettings) {
     tokio::spawn(async move {
         let mut committed = state.committed_changes();
@@ -216,8 +227,24 @@ pub fn spawn_watcher(state: phalanx_api::AppState, settings: AlertSettings) {
             if !wake || *shutdown.borrow() {
                 return;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = committed.borrow_and_update();
+            let burst = tokio::time::Instant::now();
+            loop {
+                let quiet_until = (tokio::time::Instant::now() + ALERT_QUIET).min(burst + ALERT_MAX_DELAY);
+                tokio::select! {
+                    changed = committed.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let _ = committed.borrow_and_update();
+                    }
+                    () = tokio::time::sleep_until(quiet_until) => break,
+                    _ = shutdown.changed() => return,
+                }
+                if burst.elapsed() >= ALERT_MAX_DELAY {
+                    break;
+                }
+            }
             let store = state.store().clone();
             let settings = settings.clone();
             let result = tokio::task::spawn_blocking(move || -> anyhow::Result<AlertRun> {

@@ -348,20 +348,30 @@ impl SqliteStore {
 
     /// Runs `f` on a pooled reader connection.
     pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.take_reader()?;
+        let result = f(&conn);
+        self.return_reader(conn);
+        result
+    }
+
+    /// A reader connection from the pool, or a new one.
+    fn take_reader(&self) -> Result<Connection, StoreError> {
         let conn = {
             let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
             pool.pop()
         };
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path)?,
-        };
-        let result = f(&conn);
+        match conn {
+            Some(c) => Ok(c),
+            None => open_connection(&self.path),
+        }
+    }
+
+    /// Puts a reader connection (not in a transaction) back in the pool.
+    fn return_reader(&self, conn: Connection) {
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < 16 {
             pool.push(conn);
         }
-        result
     }
 
     /// The access classes whose label meets `keep`, as an SQL list of
@@ -1189,6 +1199,7 @@ impl Store for SqliteStore {
             rows: TxnRows::default(),
             by_hash: HashMap::default(),
             demoted: HashSet::default(),
+            snapshot: None,
         }))
     }
 
@@ -1308,6 +1319,8 @@ struct SqliteTxn<'s> {
     by_hash: HashMap<i64, u32, BuildHasherDefault<IdHasher>>,
     /// Versions (`seq`) this transaction made no longer the latest.
     demoted: HashSet<i64, BuildHasherDefault<IdHasher>>,
+    /// See [`SqliteTxn::committed_reader`].
+    snapshot: Option<Connection>,
 }
 
 /// A version stored by the current transaction, as its lookups need it
@@ -1697,6 +1710,34 @@ impl SqliteTxn<'_> {
         Ok(())
     }
 
+    /// A reader kept in one read transaction until this write transaction
+    /// ends. While this transaction holds the write lock, it sees exactly
+    /// what was committed before it began; holding it spares every lookup
+    /// of a committed id the start and end of a read transaction of its
+    /// own (a TAXII POST looks up what thousands of relationships refer to).
+    fn committed_reader(&mut self) -> Result<&Connection, StoreError> {
+        let conn = match self.snapshot.take() {
+            Some(conn) => conn,
+            None => {
+                let conn = self.store.take_reader()?;
+                conn.execute_batch("BEGIN")?;
+                conn
+            }
+        };
+        Ok(self.snapshot.insert(conn))
+    }
+
+    /// Ends the read transaction of [`Self::committed_reader`], before the
+    /// commit: a checkpoint would not copy frames past its snapshot.
+    fn release_committed_reader(&mut self) {
+        if let Some(conn) = self.snapshot.take() {
+            match conn.execute_batch("ROLLBACK") {
+                Ok(()) => self.store.return_reader(conn),
+                Err(e) => tracing::warn!(error = %e, "ending the read transaction of a lookup reader failed"),
+            }
+        }
+    }
+
     /// Hands the connection to a worker thread.
     fn start_worker(&mut self) -> Result<(), StoreError> {
         if self.worker.is_some() {
@@ -1815,7 +1856,7 @@ impl SqliteTxn<'_> {
                 // The committed versions, from a reader: while this
                 // transaction holds the write lock, a reader sees exactly
                 // what was committed before it began.
-                let found = self.store.with_reader(|conn| select_versions(conn, hash, id))?;
+                let found = select_versions(self.committed_reader()?, hash, id)?;
                 for (mut version, off, len) in found {
                     if bodies {
                         version.json = self.store.bodies.read(off, len)?;
@@ -2014,6 +2055,7 @@ impl WriteTxn for SqliteTxn<'_> {
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
+        self.release_committed_reader();
         self.stop_worker()?;
         let worker_done = started.elapsed();
         {
@@ -2060,6 +2102,7 @@ impl WriteTxn for SqliteTxn<'_> {
 
 impl Drop for SqliteTxn<'_> {
     fn drop(&mut self) {
+        self.release_committed_reader();
         if self.open {
             if let Err(e) = self.stop_worker() {
                 tracing::debug!(error = %e, "SQL worker of a rolled-back transaction");

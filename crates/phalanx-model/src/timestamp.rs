@@ -214,11 +214,42 @@ impl Timestamp {
     }
 }
 
+/// Writes `value` as `out.len()` decimal digits, zero-padded.
+fn put_digits(out: &mut [u8], mut value: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 impl fmt::Display for Timestamp {
+    /// Years 0-9999 are written into a stack buffer (an import writes a
+    /// few timestamps per object); others take the general path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.secs.div_euclid(86_400);
         let rem = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
+        if let Ok(year @ 0..=9999) = u32::try_from(y) {
+            let rem = rem as u32;
+            let mut text = *b"0000-00-00T00:00:00.000000000Z";
+            put_digits(&mut text[0..4], year);
+            put_digits(&mut text[5..7], m);
+            put_digits(&mut text[8..10], d);
+            put_digits(&mut text[11..13], rem / 3600);
+            put_digits(&mut text[14..16], (rem / 60) % 60);
+            put_digits(&mut text[17..19], rem % 60);
+            let len = if self.digits > 0 {
+                put_digits(&mut text[20..29], self.nanos);
+                20 + usize::from(self.digits.min(9))
+            } else {
+                19
+            };
+            text[len] = b'Z';
+            return match std::str::from_utf8(&text[..=len]) {
+                Ok(s) => f.write_str(s),
+                Err(_) => Err(fmt::Error),
+            };
+        }
         write!(
             f,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
@@ -291,6 +322,41 @@ mod tests {
             assert!(Timestamp::parse(t).is_err(), "{t} should be refused");
         }
         assert!(Timestamp::parse_lenient("2016-04-06T20:03:48+00:00").is_ok());
+    }
+
+    /// The general formatting path, as it was before the fast one.
+    fn formatted_slowly(t: &Timestamp) -> String {
+        let days = t.secs.div_euclid(86_400);
+        let rem = t.secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut s = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600, (rem / 60) % 60, rem % 60);
+        if t.digits > 0 {
+            s.push_str(&format!(".{}", &format!("{:09}", t.nanos)[..usize::from(t.digits)]));
+        }
+        s.push('Z');
+        s
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_display_writes_what_the_general_one_writes(
+            secs in -62_167_219_200i64..253_402_300_800i64,
+            nanos in 0u32..1_000_000_000,
+            digits in 0u8..=9,
+        ) {
+            let t = Timestamp::from_unix_nanos(secs, nanos, digits);
+            let text = t.to_string();
+            proptest::prop_assert_eq!(&text, &formatted_slowly(&t));
+            proptest::prop_assert_eq!(Timestamp::parse(&text).map(|p| p.with_digits(digits)), Ok(t));
+        }
+    }
+
+    #[test]
+    fn years_outside_four_digits_are_still_written() {
+        let late = Timestamp::from_unix_nanos(253_402_300_800, 0, 0);
+        assert_eq!(late.to_string(), "10000-01-01T00:00:00Z");
+        let early = Timestamp::from_unix_nanos(-62_167_219_201, 0, 0);
+        assert_eq!(early.to_string(), formatted_slowly(&early));
     }
 
     #[test]

@@ -119,6 +119,9 @@ pub struct Ingest<'a> {
     /// for the audit digest, and the first of them.
     stored_digest: sha2::Sha256,
     first_stored: Option<String>,
+    /// The `id|version` line of the version stored last (a buffer kept
+    /// between objects).
+    digest_line: String,
     record_unversioned: bool,
     /// Objects written, kept for [`Ingest::take_spent`] when it is on.
     spent: Option<Vec<StixObject>>,
@@ -171,6 +174,7 @@ impl<'a> Ingest<'a> {
             report: IngestReport::default(),
             stored_digest: sha2::Digest::new(),
             first_stored: None,
+            digest_line: String::new(),
             record_unversioned: false,
             spent: None,
         })
@@ -532,11 +536,18 @@ impl<'a> Ingest<'a> {
                     self.report.unversioned_added.push((object.id().to_string(), date_added));
                 }
                 use sha2::Digest;
-                let key = format!("{}|{}", object.id(), object.version().map(|t| t.to_string()).unwrap_or_default());
+                use std::fmt::Write;
+                let key = &mut self.digest_line;
+                key.clear();
+                key.push_str(object.id().as_str());
+                key.push('|');
+                if let Some(version) = object.version() {
+                    let _ = write!(key, "{version}");
+                }
                 self.stored_digest.update(key.as_bytes());
                 self.stored_digest.update(b"\n");
                 if self.first_stored.is_none() {
-                    self.first_stored = Some(key);
+                    self.first_stored = Some(key.clone());
                 }
             }
             Ok(PutOutcome::Unchanged) => self.report.unchanged += 1,

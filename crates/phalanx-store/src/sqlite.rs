@@ -189,7 +189,13 @@ impl KnownIds {
     }
 }
 
-/// Settings of every connection. The page size only takes effect on a new
+/// Settings of every connection. Pages of the database file are read
+/// through a memory map of up to 4 GiB (SQLite caps it at its compiled
+/// limit) instead of a copy per page read: TAXII page reads at 1M objects,
+/// three alternating pairs, 5,665/5,431/5,501 -> 6,103/6,136/6,170 pages/s,
+/// p99 a little lower; import and POST unchanged or a little faster. The
+/// price SQLite documents: an I/O error while reading the map stops the
+/// process (SIGBUS) instead of failing the query. The page size only takes effect on a new
 /// database file (it must come before `journal_mode`, which writes the
 /// header). 16 KiB pages against the 4 KiB default, 1M-object import, three
 /// alternating runs each: 22.0-22.9 s -> 18.9-20.1 s (shallower B-trees,
@@ -197,7 +203,8 @@ impl KnownIds {
 const CONNECTION_PRAGMAS: &str = "PRAGMA page_size = 16384;
      PRAGMA journal_mode = WAL;
      PRAGMA synchronous = NORMAL;
-     PRAGMA temp_store = MEMORY;";
+     PRAGMA temp_store = MEMORY;
+     PRAGMA mmap_size = 4294967296;";
 
 /// WAL pages past which the writer checkpoints itself although a
 /// background checkpointer is on (256 MiB of 16 KiB pages).

@@ -22,6 +22,32 @@ use std::time::{Duration, Instant};
 /// it asks again where the peer is.
 const PULL_WATCH: Duration = Duration::from_millis(250);
 
+/// Most bytes of stored JSON in one batch: half the receiver's body limit
+/// ([`crate::server::MAX_BODY_BYTES`]), which leaves room for signatures,
+/// keys and the envelope whatever the objects' sizes.
+const MAX_BATCH_BYTES: usize = crate::server::MAX_BODY_BYTES / 2;
+
+/// What each version adds to a batch beside its JSON (signature, signer,
+/// key id, sequence number), counted generously.
+const VERSION_OVERHEAD_BYTES: usize = 512;
+
+/// Cuts `versions` after the last one that keeps the batch within
+/// `max_bytes` (always keeping the first); whether it cut any.
+fn cut_to_bytes(versions: &mut Vec<StoredObject>, max_bytes: usize) -> bool {
+    let mut bytes = 0;
+    let mut keep = 0;
+    for v in versions.iter() {
+        bytes += v.json.len() + VERSION_OVERHEAD_BYTES;
+        if keep > 0 && bytes > max_bytes {
+            break;
+        }
+        keep += 1;
+    }
+    let cut = keep < versions.len();
+    versions.truncate(keep);
+    cut
+}
+
 /// How the engine runs.
 #[derive(Clone, Debug)]
 pub struct SyncConfig {
@@ -44,7 +70,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            batch_size: 5_000,
+            batch_size: crate::receive::MAX_BATCH_OBJECTS,
             poll_interval: Duration::from_millis(500),
             pull_interval: Duration::from_secs(30),
             backoff_min: Duration::from_millis(250),
@@ -198,7 +224,10 @@ impl Federation {
     /// batch of versions that may go to it, signed, without those that
     /// came from it.
     pub fn outgoing(&self, peer: &Peer, after: i64, limit: usize) -> Result<Batch, FederationError> {
-        let page = self.store.release_page(&peer.scope, Cursor(after), limit.clamp(1, self.config.batch_size))?;
+        let mut page = self.store.release_page(&peer.scope, Cursor(after), limit.clamp(1, self.config.batch_size))?;
+        if cut_to_bytes(&mut page.objects, MAX_BATCH_BYTES) {
+            page.more = true;
+        }
         let to = page.objects.last().map(|o| o.seq).unwrap_or(after);
         let origin = peer.origin();
         // Organisation records (and their STIX identities) are each node's
@@ -646,5 +675,51 @@ impl Federation {
         if let Err(e) = spawn {
             tracing::error!(error = %e, "cannot start federation");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_labels::{Label, Tlp};
+    use phalanx_model::Timestamp;
+
+    fn version(seq: i64, json_len: usize) -> StoredObject {
+        StoredObject {
+            seq,
+            id: format!("note--{seq}"),
+            object_type: "note".into(),
+            version: None,
+            date_added: Timestamp::from_unix_micros(seq),
+            label: Label::unclassified(Tlp::Clear),
+            origin: "local:t".into(),
+            revoked: false,
+            json: "x".repeat(json_len),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_cut_before_it_passes_its_byte_budget() {
+        let mut versions: Vec<StoredObject> = (1..=10).map(|seq| version(seq, 1000 - VERSION_OVERHEAD_BYTES)).collect();
+        assert!(cut_to_bytes(&mut versions, 3500));
+        assert_eq!(versions.iter().map(|v| v.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let mut small: Vec<StoredObject> = (1..=3).map(|seq| version(seq, 10)).collect();
+        assert!(!cut_to_bytes(&mut small, 3500));
+        assert_eq!(small.len(), 3);
+    }
+
+    #[test]
+    fn one_version_larger_than_the_budget_still_travels_alone() {
+        let mut versions = vec![version(1, 5000), version(2, 10)];
+        assert!(cut_to_bytes(&mut versions, 1000));
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0].seq, 1);
+    }
+
+    #[test]
+    fn the_batch_budget_fits_the_receivers_body_limit() {
+        // A batch carries at most MAX_BATCH_BYTES of versions plus one
+        // more, which is at most MAX_OBJECT_BYTES.
+        assert!(MAX_BATCH_BYTES + crate::receive::MAX_OBJECT_BYTES < crate::server::MAX_BODY_BYTES);
     }
 }

@@ -11,8 +11,12 @@ use phalanx_store::ingest::{Ingest, IngestOptions};
 use phalanx_store::{Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter};
 use std::collections::{BTreeSet, HashMap};
 
-/// Most objects in one batch.
-pub const MAX_BATCH_OBJECTS: usize = 5_000;
+/// Most objects in one batch (each batch is one write transaction on the
+/// receiver). A commit rewrites most leaves of the random-key indexes of a
+/// large store, so fewer, larger batches catch up faster: 1M objects,
+/// 12.1k objects/s with 5,000 per batch, 16.2k with 20,000. Senders also
+/// cut a batch by bytes (`engine::MAX_BATCH_BYTES`).
+pub const MAX_BATCH_OBJECTS: usize = 20_000;
 /// Largest object accepted, in bytes of its canonical form.
 pub const MAX_OBJECT_BYTES: usize = 1 << 20;
 

@@ -307,7 +307,8 @@ impl SqliteStore {
     }
 
     /// Copies committed WAL frames into the database file on a thread of
-    /// its own, woken after each write commits, instead of in the commit
+    /// its own, woken after each write (a transaction's commit or a
+    /// statement on the writer connection), instead of in the commit
     /// of every write that fills the WAL past 1,000 pages. The writer
     /// still checkpoints itself past [`WRITER_CHECKPOINT_FALLBACK`] pages,
     /// should the thread fall behind. For a long-running server.
@@ -350,7 +351,18 @@ impl SqliteStore {
     /// Runs `f` on the writer connection (outside any write transaction).
     pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&guard.conn)
+        let result = f(&guard.conn);
+        drop(guard);
+        self.wake_checkpointer();
+        result
+    }
+
+    /// Tells the background checkpointer, when it is on, that a write
+    /// committed (a wake-up already pending is enough).
+    fn wake_checkpointer(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            let _ = checkpointer.try_send(());
+        }
     }
 
     /// Runs `f` on a pooled reader connection.
@@ -2084,10 +2096,7 @@ impl WriteTxn for SqliteTxn<'_> {
                 .execute(params![BODY_END_SETTING, self.appender.end().to_string()])?;
         }
         self.guard.conn.execute_batch("COMMIT")?;
-        if let Some(checkpointer) = &self.store.checkpointer {
-            // Full means a wake-up is already pending.
-            let _ = checkpointer.try_send(());
-        }
+        self.store.wake_checkpointer();
         self.open = false;
         self.restore_cache();
         tracing::debug!(

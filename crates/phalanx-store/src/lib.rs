@@ -152,6 +152,14 @@ pub trait Store: Registry + Send + Sync {
     fn get(&self, reader: &Subject, id: &str, versions: &VersionFilter) -> Result<Vec<StoredObject>, StoreError>;
     /// A page of objects that `reader` may read.
     fn query(&self, reader: &Subject, query: &Query) -> Result<Page, StoreError>;
+    /// [`Store::query`], given up when it runs longer than `budget`:
+    /// `None` then (nothing of it is returned), or when the backend cannot
+    /// bound its work. Lets a server answer a short read on the thread
+    /// that took the request and hand only long ones to another thread.
+    fn query_within(&self, reader: &Subject, query: &Query, budget: std::time::Duration) -> Result<Option<Page>, StoreError> {
+        let _ = (reader, query, budget);
+        Ok(None)
+    }
     /// How many objects `reader` may read that match `query` (its limit
     /// and cursor ignored).
     fn count(&self, reader: &Subject, query: &Query) -> Result<u64, StoreError>;

@@ -14,9 +14,10 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SCHEMA_VERSION: &str = "3";
 
@@ -854,6 +855,11 @@ fn fts_query(text: &str) -> Result<String, StoreError> {
 pub(crate) const SELECT_COLUMNS: &str =
     "o.seq, o.id, o.type, o.version, o.seq, o.access_class, o.revoked, o.origin, o.body_off, o.body_len";
 
+/// SQLite virtual-machine steps between two looks at the clock of
+/// [`Store::query_within`] (a step is tens of nanoseconds: the clock is
+/// read about every 20 µs).
+const BUDGET_CHECK_OPS: i32 = 1000;
+
 /// Most partitions a page is merged from; more read as one statement.
 const MAX_PARTITIONS: usize = 256;
 
@@ -1229,6 +1235,38 @@ impl Store for SqliteStore {
 
     fn query(&self, reader: &Subject, query: &Query) -> Result<Page, StoreError> {
         self.with_reader(|conn| self.in_snapshot(conn, |conn| self.query_on(conn, reader, query)))
+    }
+
+    fn query_within(&self, reader: &Subject, query: &Query, budget: Duration) -> Result<Option<Page>, StoreError> {
+        let mut conn = self.take_reader()?;
+        let deadline = Instant::now() + budget;
+        let gave_up = Arc::new(AtomicBool::new(false));
+        let flag = gave_up.clone();
+        conn.progress_handler(
+            BUDGET_CHECK_OPS,
+            Some(move || {
+                let late = Instant::now() >= deadline;
+                if late {
+                    flag.store(true, Ordering::Relaxed);
+                }
+                late
+            }),
+        )?;
+        let result = self.in_snapshot(&conn, |conn| self.query_on(conn, reader, query));
+        // The connection goes back to the pool only without the handler
+        // and outside any transaction; else it is closed.
+        let cleared = conn.progress_handler(0, None::<fn() -> bool>).is_ok();
+        if cleared && conn.is_autocommit() {
+            self.return_reader(conn);
+        }
+        match result {
+            Ok(page) => Ok(Some(page)),
+            Err(_) if gave_up.load(Ordering::Relaxed) => {
+                tracing::debug!(budget_us = budget.as_micros() as u64, "query over its budget: handed back");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn count(&self, reader: &Subject, query: &Query) -> Result<u64, StoreError> {
@@ -2383,6 +2421,28 @@ mod tests {
 
     fn body_len(dir: &std::path::Path) -> u64 {
         std::fs::metadata(dir.join(crate::bodies::FILE_NAME)).unwrap().len()
+    }
+
+    #[test]
+    fn a_query_within_its_budget_answers_as_query_does_and_one_over_it_gives_up_cleanly() {
+        let (_dir, store) = make();
+        put_ips(&store, 0..3000);
+        let reader = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
+        let page = Query { versions: VersionFilter::All, limit: 100, ..Query::default() };
+        let expected: Vec<String> = store.query(&reader, &page).unwrap().objects.into_iter().map(|o| o.json).collect();
+        assert_eq!(expected.len(), 100);
+        let within = store.query_within(&reader, &page, Duration::from_secs(60)).unwrap().expect("answered within a minute");
+        assert_eq!(within.objects.into_iter().map(|o| o.json).collect::<Vec<_>>(), expected);
+        // Every row, with no time at all: given up.
+        let all = Query { versions: VersionFilter::All, ..Query::default() };
+        assert!(store.query_within(&reader, &all, Duration::ZERO).unwrap().is_none());
+        // The connection went back to the pool without its handler and
+        // outside a transaction: reads through it answer in full and see
+        // the next commit.
+        assert_eq!(all_json(&store).len(), 3000);
+        put_ips(&store, 3000..3010);
+        assert_eq!(all_json(&store).len(), 3010);
+        assert_eq!(count_all(&store), 3010);
     }
 
     #[test]

@@ -297,17 +297,7 @@ fn page_limit(state: &AppState, asked: Option<usize>) -> usize {
 /// Runs `query` as the caller and audits the classified versions returned
 /// before anything is sent (a read that cannot be audited is not served).
 async fn run(state: &AppState, caller: &Caller, query: Query) -> Result<Page, ApiError> {
-    let store = state.store().clone();
-    let subject = caller.subject.clone();
-    let actor = caller.actor.clone();
-    blocking(state, move || {
-        let page = store.query(&subject, &query)?;
-        if let Some(actor) = &actor {
-            phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "rest")?;
-        }
-        Ok(page)
-    })
-    .await
+    crate::read_page(state, caller, query, "rest", |page| page).await
 }
 
 /// Search objects.

@@ -147,31 +147,19 @@ async fn run(state: &AppState, caller: &Caller, query: Option<Query>) -> Result<
     run_then(state, caller, query, |page| page).await
 }
 
-/// [`run`], handing the page to `then` on the blocking thread that read it
-/// (no query: an empty page). Whatever `then` frees of the page is freed
-/// where it was made, which the allocator does much faster than a free
-/// from another thread.
+/// [`run`], handing the page to `then` ([`crate::read_page`]; no query:
+/// an empty page).
 async fn run_then<T, F>(state: &AppState, caller: &Caller, query: Option<Query>, then: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(Page) -> T + Send + 'static,
 {
     let Some(query) = query else { return Ok(then(Page::default())) };
-    let store = state.store().clone();
-    let subject = caller.subject.clone();
-    let actor = caller.actor.clone();
-    blocking(state, move || {
-        let page = store.query(&subject, &query)?;
-        if let Some(actor) = &actor {
-            phalanx_auth::audit_reads(store.as_ref(), actor, &page.objects, "taxii")?;
-        }
-        Ok(then(page))
-    })
-    .await
+    crate::read_page(state, caller, query, "taxii", then).await
 }
 
-/// The envelope response of a query's page, written on the blocking
-/// thread ([`run_then`]), and whether the page holds no object.
+/// The envelope response of a query's page, written where the page was
+/// read ([`run_then`]), and whether the page holds no object.
 async fn run_envelope(state: &AppState, caller: &Caller, query: Option<Query>, f: &Filters, binding: &Binding<'_>) -> Result<(Response, bool), ApiError> {
     let f = f.clone();
     let (endpoint, collection, object) = (binding.endpoint, binding.collection.to_owned(), binding.object.to_owned());

@@ -236,6 +236,20 @@ where
     .await
 }
 
+/// A page of `query` as JSON texts ([`phalanx_store::Store::query_json`]),
+/// read on the async worker, when the store answers within
+/// [`INLINE_READ_BUDGET`] and nothing in it is an object whose read must
+/// be audited; `None` otherwise (read it with [`read_page`], which audits).
+pub fn quick_json_page(state: &AppState, caller: &auth::Caller, query: &phalanx_store::Query) -> Result<Option<phalanx_store::JsonPage>, ApiError> {
+    let Some(page) = state.store().query_json(&caller.subject, query, Some(INLINE_READ_BUDGET))? else {
+        return Ok(None);
+    };
+    if caller.actor.is_some() && page.labels.iter().any(phalanx_auth::is_audited_read) {
+        return Ok(None);
+    }
+    Ok(Some(page))
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -109,15 +109,33 @@ impl Bodies {
         Ok(())
     }
 
-    /// Reads the committed body at `offset`, `len` bytes long.
     /// Reads several bodies, each `(offset, len)`, in the order given.
     /// Bodies written together lie side by side in the file, so nearby
     /// ones are read with one `pread` per run (gaps up to [`COALESCE_GAP`],
     /// runs up to [`COALESCE_MAX`]) instead of one per body.
     pub(crate) fn read_many(&self, spans: &[(u64, u64)]) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<Option<String>> = vec![None; spans.len()];
+        self.visit_many(spans, |i, text| out[i] = Some(text.to_owned()))?;
+        Ok(out.into_iter().map(|s| s.unwrap_or_default()).collect())
+    }
+
+    /// Reads several bodies, each `(offset, len)`, as [`Bodies::read_many`]
+    /// does, appending them to `out` one after another (in file order);
+    /// returns where each one lies in `out`, in the order given.
+    pub(crate) fn read_many_into(&self, spans: &[(u64, u64)], out: &mut String) -> Result<Vec<(usize, usize)>, StoreError> {
+        let mut at = vec![(0, 0); spans.len()];
+        self.visit_many(spans, |i, text| {
+            at[i] = (out.len(), out.len() + text.len());
+            out.push_str(text);
+        })?;
+        Ok(at)
+    }
+
+    /// Hands each body of `spans` to `visit` (its index in `spans`, its
+    /// text), in file order, reading runs of nearby bodies at once.
+    fn visit_many(&self, spans: &[(u64, u64)], mut visit: impl FnMut(usize, &str)) -> Result<(), StoreError> {
         let mut order: Vec<usize> = (0..spans.len()).collect();
         order.sort_by_key(|&i| spans[i].0);
-        let mut out: Vec<Option<String>> = vec![None; spans.len()];
         let mut at = 0;
         while at < order.len() {
             let (start, first_len) = spans[order[at]];
@@ -143,7 +161,7 @@ impl Bodies {
                     let from = (offset - start) as usize;
                     let text = std::str::from_utf8(&buf[from..from + len as usize])
                         .map_err(|e| StoreError::Corrupt { what: format!("body at {offset}+{len}"), message: e.to_string() })?;
-                    out[i] = Some(text.to_owned());
+                    visit(i, text);
                 }
                 if buf.capacity() > KEPT_READ_BUFFER {
                     *buf = Vec::new();
@@ -152,9 +170,10 @@ impl Bodies {
             })?;
             at = last + 1;
         }
-        Ok(out.into_iter().map(|s| s.unwrap_or_default()).collect())
+        Ok(())
     }
 
+    /// Reads the committed body at `offset`, `len` bytes long.
     pub(crate) fn read(&self, offset: u64, len: u64) -> Result<String, StoreError> {
         let mut buf = vec![0u8; len as usize];
         self.file.read_exact_at(&mut buf, offset).map_err(|e| StoreError::Corrupt {

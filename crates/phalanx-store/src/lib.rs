@@ -38,7 +38,7 @@ pub use correlation::{LinkReason, Related, RelatedLink, TooCommon};
 pub use error::StoreError;
 pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord, Tombstone};
 pub use phalanx_labels::{Label, Subject};
-pub use query::{Cursor, LabelFilter, Order, Page, Query, VersionFilter};
+pub use query::{Cursor, JsonPage, JsonPageObject, LabelFilter, Order, Page, Query, VersionFilter};
 pub use registry::{Actor, AuditEntry, OrganisationRecord, Registry, Role, TokenRecord, UserRecord};
 pub use sqlite::SqliteStore;
 
@@ -159,6 +159,14 @@ pub trait Store: Registry + Send + Sync {
     fn query_within(&self, reader: &Subject, query: &Query, budget: std::time::Duration) -> Result<Option<Page>, StoreError> {
         let _ = (reader, query, budget);
         Ok(None)
+    }
+    /// [`Store::query`] as JSON texts only ([`JsonPage`]); with a
+    /// `budget`, given up as [`Store::query_within`] is (`None`).
+    fn query_json(&self, reader: &Subject, query: &Query, budget: Option<std::time::Duration>) -> Result<Option<JsonPage>, StoreError> {
+        match budget {
+            Some(budget) => Ok(self.query_within(reader, query, budget)?.map(JsonPage::from_page)),
+            None => Ok(Some(JsonPage::from_page(self.query(reader, query)?))),
+        }
     }
     /// How many objects `reader` may read that match `query` (its limit
     /// and cursor ignored).

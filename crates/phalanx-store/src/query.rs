@@ -152,3 +152,57 @@ pub struct Page {
     /// Where the next page starts, when `more`.
     pub next: Option<Cursor>,
 }
+
+/// One page of results as their JSON texts only, for a server that sends
+/// the objects on as they are stored (a TAXII envelope): nothing else of
+/// an object is read or decoded.
+#[derive(Clone, Debug, Default)]
+pub struct JsonPage {
+    /// The JSON texts of the objects, one after another (not in page
+    /// order: see [`JsonPageObject::text`]).
+    pub texts: String,
+    /// The objects, in the query's order.
+    pub objects: Vec<JsonPageObject>,
+    /// The labels of the objects ([`JsonPageObject::label`] indexes it).
+    pub labels: Vec<phalanx_labels::Label>,
+    /// Whether more rows follow.
+    pub more: bool,
+    /// Where the next page starts, when `more`.
+    pub next: Option<Cursor>,
+}
+
+/// One object of a [`JsonPage`].
+#[derive(Clone, Debug)]
+pub struct JsonPageObject {
+    /// Where its JSON text lies in [`JsonPage::texts`] (byte range).
+    pub text: std::ops::Range<usize>,
+    /// When this node stored it (`date_added`).
+    pub date_added: Timestamp,
+    /// Its label, as an index into [`JsonPage::labels`].
+    pub label: usize,
+}
+
+impl JsonPage {
+    /// The JSON text of each object, in page order.
+    pub fn texts(&self) -> impl Iterator<Item = &str> + Clone {
+        self.objects.iter().map(|o| &self.texts[o.text.clone()])
+    }
+
+    /// The same page, from a [`Page`] read in full.
+    pub fn from_page(page: Page) -> JsonPage {
+        let mut out = JsonPage { more: page.more, next: page.next, ..JsonPage::default() };
+        for o in page.objects {
+            let label = match out.labels.iter().position(|l| *l == o.label) {
+                Some(i) => i,
+                None => {
+                    out.labels.push(o.label);
+                    out.labels.len() - 1
+                }
+            };
+            let start = out.texts.len();
+            out.texts.push_str(&o.json);
+            out.objects.push(JsonPageObject { text: start..out.texts.len(), date_added: o.date_added, label });
+        }
+        out
+    }
+}

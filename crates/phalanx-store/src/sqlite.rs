@@ -4,7 +4,7 @@
 //! ([`crate::bodies`]); a row names its body by offset and length.
 
 use crate::bodies::{Appender, Bodies, HEADER_LEN};
-use crate::query::{LabelFilter, Cursor, Order, Page, Query, VersionFilter};
+use crate::query::{Cursor, JsonPage, JsonPageObject, LabelFilter, Order, Page, Query, VersionFilter};
 use crate::{ExistingVersion, NewVersion, PutOutcome, Stats, Store, StoreError, StoredObject, WriteTxn};
 use phalanx_labels::{Label, Subject, can_read};
 use phalanx_model::Timestamp;
@@ -431,6 +431,33 @@ impl SqliteStore {
         Ok(Page { objects, more, next })
     }
 
+    /// A [`JsonPage`] of at most `limit` objects from `rows` (one more row
+    /// than `limit` means that more follow), their bodies read.
+    fn json_page_of(&self, mut rows: Vec<BodyRow>, limit: usize) -> Result<JsonPage, StoreError> {
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let mut page = JsonPage { more, next: if more { rows.last().map(|r| Cursor(r.seq)) } else { None }, ..JsonPage::default() };
+        let spans: Vec<(u64, u64)> = rows.iter().map(|r| (r.body_off, r.body_len)).collect();
+        page.texts.reserve(spans.iter().map(|s| s.1 as usize).sum());
+        let at = self.bodies.read_many_into(&spans, &mut page.texts)?;
+        // The labels of the page's classes, each once (`classes` runs
+        // beside `page.labels`).
+        let mut classes: Vec<i64> = Vec::new();
+        let known = self.classes.read().unwrap_or_else(|p| p.into_inner());
+        for (row, (start, end)) in rows.iter().zip(at) {
+            let label = match classes.iter().position(|c| *c == row.access_class) {
+                Some(i) => i,
+                None => {
+                    page.labels.push(known.label(row.access_class)?);
+                    classes.push(row.access_class);
+                    classes.len() - 1
+                }
+            };
+            page.objects.push(JsonPageObject { text: start..end, date_added: Timestamp::from_unix_micros(row.seq), label });
+        }
+        Ok(page)
+    }
+
     /// The access classes `reader` may read, as an SQL list of integers
     /// (`None` when there are none).
     pub(crate) fn readable_classes(&self, reader: &Subject) -> Option<String> {
@@ -485,8 +512,25 @@ impl SqliteStore {
     /// node). Queries by id or full text select few rows and stay one
     /// statement.
     fn query_on(&self, conn: &Connection, reader: &Subject, query: &Query) -> Result<Page, StoreError> {
+        match self.rows_on::<RawRow>(conn, reader, query)? {
+            Some(rows) => self.page_of(rows, if query.limit > 0 { query.limit } else { usize::MAX }),
+            None => Ok(Page::default()),
+        }
+    }
+
+    /// [`Store::query_json`] on `conn`, inside [`SqliteStore::in_snapshot`].
+    fn json_query_on(&self, conn: &Connection, reader: &Subject, query: &Query) -> Result<JsonPage, StoreError> {
+        match self.rows_on::<BodyRow>(conn, reader, query)? {
+            Some(rows) => self.json_page_of(rows, if query.limit > 0 { query.limit } else { usize::MAX }),
+            None => Ok(JsonPage::default()),
+        }
+    }
+
+    /// The rows of a page of `query` (one more than its limit when more
+    /// follow), read as `R`; `None` when the reader may read nothing.
+    fn rows_on<R: PageRow>(&self, conn: &Connection, reader: &Subject, query: &Query) -> Result<Option<Vec<R>>, StoreError> {
         let Some((selected, readable)) = self.classes_for(reader, query) else {
-            return Ok(Page::default());
+            return Ok(None);
         };
         let mut params = Vec::new();
         let mut filter = where_clause(query, &selected, &readable, &mut params)?;
@@ -506,7 +550,8 @@ impl SqliteStore {
         let rows = match partitions(query, &selected, known_classes) {
             PagePlan::Merge(Partitions { index, column, values }) => {
                 let sql = format!(
-                    "SELECT {SELECT_COLUMNS} FROM objects o INDEXED BY {index} WHERE o.{column} = ? AND {filter}{order}{limit}"
+                    "SELECT {} FROM objects o INDEXED BY {index} WHERE o.{column} = ? AND {filter}{order}{limit}",
+                    R::COLUMNS
                 );
                 merge_partitions(conn, &sql, &values, &params, query)?
             }
@@ -514,17 +559,17 @@ impl SqliteStore {
                 // A walk of the table in `seq` order still tests the classes
                 // (they are in `filter`): the class count is only a hint.
                 let from = if matches!(plan, PagePlan::TableWalk) { "objects o NOT INDEXED" } else { "objects o" };
-                let sql = format!("SELECT {SELECT_COLUMNS} FROM {from} WHERE {filter}{order}{limit}");
+                let sql = format!("SELECT {} FROM {from} WHERE {filter}{order}{limit}", R::COLUMNS);
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params_from_iter(params.iter()))?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
-                    out.push(RawRow::read(row)?);
+                    out.push(R::read(row)?);
                 }
                 out
             }
         };
-        self.page_of(rows, if query.limit > 0 { query.limit } else { usize::MAX })
+        Ok(Some(rows))
     }
 
     /// [`Store::count`] on `conn`, inside [`SqliteStore::in_snapshot`].
@@ -591,6 +636,40 @@ impl SqliteStore {
             }
         }
         Ok(())
+    }
+
+    /// Runs `read` on a reader in a snapshot ([`SqliteStore::in_snapshot`]),
+    /// given up (`None`) when its SQL runs longer than `budget`.
+    fn within_budget<T>(&self, budget: Duration, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+        let mut conn = self.take_reader()?;
+        let deadline = Instant::now() + budget;
+        let gave_up = Arc::new(AtomicBool::new(false));
+        let flag = gave_up.clone();
+        conn.progress_handler(
+            BUDGET_CHECK_OPS,
+            Some(move || {
+                let late = Instant::now() >= deadline;
+                if late {
+                    flag.store(true, Ordering::Relaxed);
+                }
+                late
+            }),
+        )?;
+        let result = self.in_snapshot(&conn, read);
+        // The connection goes back to the pool only without the handler
+        // and outside any transaction; else it is closed.
+        let cleared = conn.progress_handler(0, None::<fn() -> bool>).is_ok();
+        if cleared && conn.is_autocommit() {
+            self.return_reader(conn);
+        }
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(_) if gave_up.load(Ordering::Relaxed) => {
+                tracing::debug!(budget_us = budget.as_micros() as u64, "read over its budget: handed back");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) fn label_of(&self, class: i64) -> Result<Label, StoreError> {
@@ -914,13 +993,13 @@ fn partitions(query: &Query, selected: &str, known_classes: usize) -> PagePlan {
 /// Runs `sql` (first parameter: the partition value, then `params`) once
 /// per partition and merges the ordered results lazily: only the rows that
 /// make the page (plus one look-ahead row per partition) are read.
-fn merge_partitions(
+fn merge_partitions<R: PageRow>(
     conn: &Connection,
     sql: &str,
     values: &[SqlValue],
     params: &[SqlValue],
     query: &Query,
-) -> Result<Vec<RawRow>, StoreError> {
+) -> Result<Vec<R>, StoreError> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let want = query.limit + 1;
@@ -938,17 +1017,17 @@ fn merge_partitions(
     }
     // The head row of each partition, and a heap of (seq, partition)
     // ordered so that the next row of the page pops first.
-    let mut heads: Vec<Option<RawRow>> = Vec::with_capacity(cursors.len());
+    let mut heads: Vec<Option<R>> = Vec::with_capacity(cursors.len());
     let mut ascending = BinaryHeap::new();
     let mut descending = BinaryHeap::new();
     for (part, rows) in cursors.iter_mut().enumerate() {
         let head = match rows.next()? {
-            Some(row) => Some(RawRow::read(row)?),
+            Some(row) => Some(R::read(row)?),
             None => None,
         };
         if let Some(h) = &head {
-            ascending.push(Reverse((h.seq, part)));
-            descending.push((h.seq, part));
+            ascending.push(Reverse((h.seq(), part)));
+            descending.push((h.seq(), part));
         }
         heads.push(head);
     }
@@ -963,13 +1042,56 @@ fn merge_partitions(
             out.push(row);
         }
         if let Some(row) = cursors[part].next()? {
-            let row = RawRow::read(row)?;
-            ascending.push(Reverse((row.seq, part)));
-            descending.push((row.seq, part));
+            let row = R::read(row)?;
+            ascending.push(Reverse((row.seq(), part)));
+            descending.push((row.seq(), part));
             heads[part] = Some(row);
         }
     }
     Ok(out)
+}
+
+/// A row of a page read: the columns it is read from and its `seq`.
+trait PageRow: Sized {
+    /// The selected columns (the table is `o`).
+    const COLUMNS: &'static str;
+    /// Reads the [`PageRow::COLUMNS`] of `row`.
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self, StoreError>;
+    /// Its `seq` (date_added), the page order.
+    fn seq(&self) -> i64;
+}
+
+impl PageRow for RawRow {
+    const COLUMNS: &'static str = SELECT_COLUMNS;
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        RawRow::read(row)
+    }
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+/// What a [`JsonPage`] needs of a row: where its body is and its class.
+struct BodyRow {
+    seq: i64,
+    access_class: i64,
+    body_off: u64,
+    body_len: u64,
+}
+
+impl PageRow for BodyRow {
+    const COLUMNS: &'static str = "o.seq, o.access_class, o.body_off, o.body_len";
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(BodyRow {
+            seq: row.get(0)?,
+            access_class: row.get(1)?,
+            body_off: row.get::<_, i64>(2)? as u64,
+            body_len: row.get::<_, i64>(3)? as u64,
+        })
+    }
+    fn seq(&self) -> i64 {
+        self.seq
+    }
 }
 
 /// The columns of one selected row, before its body is read.
@@ -1238,34 +1360,13 @@ impl Store for SqliteStore {
     }
 
     fn query_within(&self, reader: &Subject, query: &Query, budget: Duration) -> Result<Option<Page>, StoreError> {
-        let mut conn = self.take_reader()?;
-        let deadline = Instant::now() + budget;
-        let gave_up = Arc::new(AtomicBool::new(false));
-        let flag = gave_up.clone();
-        conn.progress_handler(
-            BUDGET_CHECK_OPS,
-            Some(move || {
-                let late = Instant::now() >= deadline;
-                if late {
-                    flag.store(true, Ordering::Relaxed);
-                }
-                late
-            }),
-        )?;
-        let result = self.in_snapshot(&conn, |conn| self.query_on(conn, reader, query));
-        // The connection goes back to the pool only without the handler
-        // and outside any transaction; else it is closed.
-        let cleared = conn.progress_handler(0, None::<fn() -> bool>).is_ok();
-        if cleared && conn.is_autocommit() {
-            self.return_reader(conn);
-        }
-        match result {
-            Ok(page) => Ok(Some(page)),
-            Err(_) if gave_up.load(Ordering::Relaxed) => {
-                tracing::debug!(budget_us = budget.as_micros() as u64, "query over its budget: handed back");
-                Ok(None)
-            }
-            Err(e) => Err(e),
+        self.within_budget(budget, |conn| self.query_on(conn, reader, query))
+    }
+
+    fn query_json(&self, reader: &Subject, query: &Query, budget: Option<Duration>) -> Result<Option<JsonPage>, StoreError> {
+        match budget {
+            Some(budget) => self.within_budget(budget, |conn| self.json_query_on(conn, reader, query)),
+            None => self.with_reader(|conn| self.in_snapshot(conn, |conn| self.json_query_on(conn, reader, query))).map(Some),
         }
     }
 
@@ -2443,6 +2544,67 @@ mod tests {
         put_ips(&store, 3000..3010);
         assert_eq!(all_json(&store).len(), 3010);
         assert_eq!(count_all(&store), 3010);
+    }
+
+    /// Pages through everything `subject` may read, in both orders and
+    /// several page sizes, comparing [`Store::query_json`] (with and
+    /// without a budget) with [`Store::query`]; returns how many objects
+    /// the ascending walk with the smallest page saw.
+    fn json_pages_match_full_pages(store: &SqliteStore, subject: &Subject) -> usize {
+        let mut seen = 0;
+        for (limit, order) in [(7, Order::AddedAscending), (50, Order::AddedDescending), (0, Order::AddedAscending)] {
+            let mut after = None;
+            loop {
+                let q = Query { limit, after, order, ..Query::default() };
+                let full = store.query(subject, &q).unwrap();
+                if limit == 7 {
+                    seen += full.objects.len();
+                }
+                for budget in [None, Some(Duration::from_secs(60))] {
+                    let json = store.query_json(subject, &q, budget).unwrap().expect("within a minute");
+                    assert_eq!(json.texts().collect::<Vec<_>>(), full.objects.iter().map(|o| o.json.as_str()).collect::<Vec<_>>());
+                    let dates: Vec<_> = json.objects.iter().map(|o| o.date_added).collect();
+                    assert_eq!(dates, full.objects.iter().map(|o| o.date_added).collect::<Vec<_>>());
+                    let labels: Vec<&Label> = json.objects.iter().map(|o| &json.labels[o.label]).collect();
+                    assert_eq!(labels, full.objects.iter().map(|o| &o.label).collect::<Vec<_>>());
+                    assert_eq!((json.more, json.next), (full.more, full.next));
+                }
+                match full.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_json_page_holds_what_the_full_page_holds() {
+        // Classes this organisation reads all of (the table is walked),
+        // then another organisation's AMBER+STRICT beside them (per-class
+        // index walks merged).
+        let (_dir, store) = make();
+        let theirs_org = "identity--b0000000-0000-4000-8000-000000000002";
+        let theirs = Label::unclassified(phalanx_labels::Tlp::AmberStrict).with_originator(Some(theirs_org.into()));
+        let amber = Label::unclassified(phalanx_labels::Tlp::Amber).with_originator(Some(ORG.into()));
+        let put = |range: std::ops::Range<u32>, labels: &[Label]| {
+            let mut txn = store.begin().unwrap();
+            for i in range {
+                let o = ip(i);
+                let json = o.to_json_string();
+                let label = &labels[i as usize % labels.len()];
+                txn.put(NewVersion { object: &o, json: &json, label, origin: "t" }).unwrap();
+            }
+            txn.commit().unwrap();
+        };
+        let ours = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(ORG)));
+        let other = Subject::User(phalanx_labels::Reader::new(phalanx_labels::Organisation::new(theirs_org)));
+        put(0..200, &[green(), amber.clone()]);
+        assert_eq!(json_pages_match_full_pages(&store, &ours), 200);
+        put(200..500, &[green(), theirs.clone(), amber.clone()]);
+        assert_eq!(json_pages_match_full_pages(&store, &ours), 400, "all but the other AMBER+STRICT");
+        assert_eq!(json_pages_match_full_pages(&store, &other), 300, "200 GREEN and their own 100");
+        assert_eq!(json_pages_match_full_pages(&store, &Subject::Anonymous), 0);
     }
 
     #[test]

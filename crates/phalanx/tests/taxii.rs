@@ -664,7 +664,14 @@ fn object_versions_and_read_rule() {
     node.get(&format!("{ALL}objects/{SECRET_IND}/versions/"), Some("bob")).expect(404);
     // Listings are filtered by the read rule in the store.
     let listed = |user: Option<&str>| ids(&node.get(&format!("{ALL}objects/?match[type]=indicator"), user).json());
+    let secret_reads = || {
+        let store = SqliteStore::open(node.data.path()).expect("store");
+        let audit = store.audit_entries(0, 100_000).expect("audit");
+        audit.iter().filter(|e| e.action == "read" && e.target == SECRET_IND && e.actor == "user:alice").count()
+    };
+    let before = secret_reads();
     let alice = listed(Some("alice"));
+    assert_eq!(secret_reads(), before + 1, "a listing with a classified object is audited too");
     let bob = listed(Some("bob"));
     let anon = listed(None);
     assert!(alice.contains(&SECRET_IND.to_owned()) && alice.contains(&IND.to_owned()));

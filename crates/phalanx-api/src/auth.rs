@@ -109,6 +109,8 @@ pub trait Authenticator: Send + Sync {
 pub struct TokenAuthenticator {
     /// When each token's `login` was last audited, by token id.
     last_login: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// The actors of tokens seen, while the registry is unchanged.
+    tokens: phalanx_auth::TokenCache,
 }
 
 /// How often a token's continued use is written to the audit log.
@@ -175,7 +177,9 @@ impl Authenticator for TokenAuthenticator {
             Credentials::Basic { user, secret } => (Some(user.as_str()), secret.as_str()),
             Credentials::Token(secret) => (None, secret.as_str()),
         };
-        let found = phalanx_auth::find_token_actor(store, secret, phalanx_model::Timestamp::now(6))
+        let found = self
+            .tokens
+            .find_token_actor(store, secret, phalanx_model::Timestamp::now(6))
             .map_err(|e| AuthFailure::Store(e.to_string()))?;
         // A refusal and a due login entry are written by `authenticate`.
         Ok(found

@@ -60,8 +60,8 @@ pub use audit::{ChainVerifier, READ_AUDIT_MIN_RANK, audit_reads, is_audited_read
 pub use identity::{InputError, ORGANISATION_EXTENSION_ID, register_organisation};
 pub use password::{authenticate_password, hash_password, verify_password};
 pub use token::{
-    audit_token_login, authenticate_token, authenticate_token_at, find_token_actor, hash_token, issue_token, new_token, revoke_token,
-    verify_token_at,
+    TokenCache, audit_token_login, authenticate_token, authenticate_token_at, find_token_actor, hash_token, issue_token, new_token,
+    revoke_token, verify_token_at,
 };
 
 use phalanx_store::StoreError;

@@ -176,6 +176,74 @@ pub fn find_token_actor<R: Registry + ?Sized>(
     }
 }
 
+/// Most tokens a [`TokenCache`] holds; it starts again empty past that.
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+
+/// The actors of tokens that authenticated, so that a token used again
+/// is not looked up again: an entry holds while the registry's
+/// [`Registry::generation`] is the one it was found at (any change to an
+/// organisation, user or token, by any process, drops them all) and the
+/// token has not expired. Keyed by the secret's digest.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedToken>>,
+}
+
+#[derive(Debug)]
+struct CachedToken {
+    generation: i64,
+    expires: Option<Timestamp>,
+    actor: Actor,
+    token_id: String,
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        TokenCache::default()
+    }
+
+    /// [`find_token_actor`], answered from the cache when it can be.
+    pub fn find_token_actor<R: Registry + ?Sized>(
+        &self,
+        registry: &R,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Actor, String)>, AuthError> {
+        if !looks_like_token(secret) {
+            return Ok(None);
+        }
+        // Read before the lookup: a change that lands in between leaves
+        // the entry with the older number, so the next use looks again.
+        let Some(generation) = registry.generation()? else {
+            return find_token_actor(registry, secret, now);
+        };
+        let digest = hash_token(secret);
+        {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(hit) = entries.get(&digest)
+                && hit.generation == generation
+                && hit.expires.is_none_or(|at| now < at)
+            {
+                return Ok(Some((hit.actor.clone(), hit.token_id.clone())));
+            }
+        }
+        let Ok((token, user)) = check_token(registry, secret, now)? else {
+            return Ok(None);
+        };
+        let actor = registry.actor(&user, None)?;
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= TOKEN_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            digest,
+            CachedToken { generation, expires: token.expires, actor: actor.clone(), token_id: token.id.clone() },
+        );
+        Ok(Some((actor, token.id)))
+    }
+}
+
 /// Appends the `login` entry of a successful token authentication.
 pub fn audit_token_login<R: Registry + ?Sized>(
     registry: &R,
@@ -249,6 +317,61 @@ mod tests {
             .unwrap()
             .pop()
             .expect("an audit entry")
+    }
+
+    #[test]
+    fn a_cached_token_stops_authenticating_when_another_process_revokes_it_or_disables_its_user_or_it_expires() {
+        let f = fixture();
+        let cache = TokenCache::new();
+        let now = Timestamp::now(6);
+        let (secret, token) = issue_token(&f.store, &f.user, None, "test").unwrap();
+        let found = cache.find_token_actor(&f.store, &secret, now).unwrap().expect("a live token");
+        assert_eq!((found.0.user.name.as_str(), found.1.as_str()), ("alice", token.id.as_str()));
+        assert!(cache.find_token_actor(&f.store, &secret, now).unwrap().is_some(), "again");
+        assert!(cache.find_token_actor(&f.store, "phx_not-a-token", now).unwrap().is_none());
+        // Another process (a second handle on the same data directory, as
+        // the CLI beside `serve`) revokes it.
+        let other = phalanx_store::SqliteStore::open(f._dir.path()).unwrap();
+        assert!(other.revoke_token(&token.id, now).unwrap());
+        assert!(cache.find_token_actor(&f.store, &secret, now).unwrap().is_none(), "revoked");
+        // A new token, then the user disabled elsewhere.
+        let (secret, _) = issue_token(&f.store, &f.user, None, "test").unwrap();
+        assert!(cache.find_token_actor(&f.store, &secret, now).unwrap().is_some());
+        let mut disabled = f.user.clone();
+        disabled.disabled = true;
+        other.put_user(&disabled).unwrap();
+        assert!(cache.find_token_actor(&f.store, &secret, now).unwrap().is_none(), "user disabled");
+        other.put_user(&f.user).unwrap();
+        // A token that expires: cached, then refused once its time is past
+        // although nothing in the registry changed.
+        let soon = Timestamp::from_unix_micros(now.unix_micros() + 1_000_000);
+        let (secret, _) = issue_token(&f.store, &f.user, Some(soon), "test").unwrap();
+        assert!(cache.find_token_actor(&f.store, &secret, now).unwrap().is_some());
+        let later = Timestamp::from_unix_micros(now.unix_micros() + 2_000_000);
+        assert!(cache.find_token_actor(&f.store, &secret, later).unwrap().is_none(), "expired");
+    }
+
+    #[test]
+    fn the_registry_generation_moves_with_organisations_users_and_tokens_only() {
+        let f = fixture();
+        let at = |what: &str, before: i64| {
+            let now = f.store.generation().unwrap().expect("sqlite keeps one");
+            assert_ne!(now, before, "{what}");
+            now
+        };
+        let g = f.store.generation().unwrap().unwrap();
+        let (_, token) = issue_token(&f.store, &f.user, None, "test").unwrap();
+        let g = at("a token issued", g);
+        f.store.revoke_token(&token.id, Timestamp::now(6)).unwrap();
+        let g = at("a token revoked", g);
+        f.store.put_user(&f.user).unwrap();
+        let g = at("a user written", g);
+        let org = f.store.organisations().unwrap().remove(0);
+        f.store.put_organisation(&org).unwrap();
+        let g = at("an organisation written", g);
+        f.store.audit("test", "note", "x", &json!({})).unwrap();
+        phalanx_store::Store::set_setting(&f.store, "k", "v").unwrap();
+        assert_eq!(f.store.generation().unwrap(), Some(g), "audit entries and settings are not the registry");
     }
 
     #[test]

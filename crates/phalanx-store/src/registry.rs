@@ -259,6 +259,13 @@ pub trait Registry: Send + Sync {
     fn audit(&self, actor: &str, action: &str, target: &str, details: &serde_json::Value) -> Result<AuditEntry, StoreError>;
     /// Audit entries with `seq` greater than `after`, in order.
     fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// A number that changes whenever an organisation, user or token is
+    /// added, changed or removed, by this process or another; `None` when
+    /// the backend keeps none (then nothing derived from them may be
+    /// cached).
+    fn generation(&self) -> Result<Option<i64>, StoreError> {
+        Ok(None)
+    }
 
     /// An organisation by id or by name (case-insensitive).
     fn find_organisation(&self, id_or_name: &str) -> Result<Option<OrganisationRecord>, StoreError> {

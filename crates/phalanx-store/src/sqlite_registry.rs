@@ -28,21 +28,48 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 -- Counts changes to the three tables above, by any process (the triggers
 -- below): what was derived from them (a token's actor) stays valid while
--- the count is the same.
+-- the count is the same. The row is made by the first change, not here:
+-- opening a store must not write (it would wait for a running import).
 CREATE TABLE IF NOT EXISTS registry_generation (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     n  INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO registry_generation (id, n) VALUES (1, 0);
-CREATE TRIGGER IF NOT EXISTS organisations_inserted AFTER INSERT ON organisations BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS organisations_updated AFTER UPDATE ON organisations BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS organisations_deleted AFTER DELETE ON organisations BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS users_inserted AFTER INSERT ON users BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS users_updated AFTER UPDATE ON users BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS users_deleted AFTER DELETE ON users BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens BEGIN UPDATE registry_generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens BEGIN UPDATE registry_generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS organisations_inserted AFTER INSERT ON organisations BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS organisations_updated AFTER UPDATE ON organisations BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS organisations_deleted AFTER DELETE ON organisations BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_inserted AFTER INSERT ON users BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_updated AFTER UPDATE ON users BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_deleted AFTER DELETE ON users BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens BEGIN
+    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+END;
 CREATE TABLE IF NOT EXISTS audit (
     seq       INTEGER PRIMARY KEY,
     at        TEXT NOT NULL,
@@ -254,7 +281,9 @@ impl Registry for SqliteStore {
 
     fn generation(&self) -> Result<Option<i64>, StoreError> {
         self.with_reader(|conn| {
-            let n: i64 = conn.prepare_cached("SELECT n FROM registry_generation WHERE id = 1")?.query_row([], |r| r.get(0))?;
+            let n: i64 = conn
+                .prepare_cached("SELECT COALESCE((SELECT n FROM registry_generation WHERE id = 1), 0)")?
+                .query_row([], |r| r.get(0))?;
             Ok(Some(n))
         })
     }

@@ -253,6 +253,7 @@ impl SqliteStore {
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::sqlite_registry::SCHEMA)?;
+        conn.execute_batch(&crate::sqlite_registry::generation_triggers())?;
         conn.execute_batch(crate::sqlite_federation::SCHEMA)?;
         conn.execute_batch(crate::correlation::SCHEMA)?;
         let stored: Option<String> =

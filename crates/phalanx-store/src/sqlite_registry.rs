@@ -27,49 +27,14 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked     TEXT
 );
 -- Counts changes to the three tables above, by any process (the triggers
--- below): what was derived from them (a token's actor) stays valid while
--- the count is the same. The row is made by the first change, not here:
--- opening a store must not write (it would wait for a running import).
+-- of `generation_triggers`): what was derived from them (a token's actor)
+-- stays valid while the count is the same. The row is made by the first
+-- change, not here: opening a store must not write (it would wait for a
+-- running import).
 CREATE TABLE IF NOT EXISTS registry_generation (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     n  INTEGER NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS organisations_inserted AFTER INSERT ON organisations BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS organisations_updated AFTER UPDATE ON organisations BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS organisations_deleted AFTER DELETE ON organisations BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS users_inserted AFTER INSERT ON users BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS users_updated AFTER UPDATE ON users BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS users_deleted AFTER DELETE ON users BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
-CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens BEGIN
-    INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
-    UPDATE registry_generation SET n = n + 1 WHERE id = 1;
-END;
 CREATE TABLE IF NOT EXISTS audit (
     seq       INTEGER PRIMARY KEY,
     at        TEXT NOT NULL,
@@ -153,6 +118,24 @@ pub(crate) fn insert_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), 
         entry.hash
     ])?;
     Ok(())
+}
+
+/// The triggers that count every insert, update and delete of the
+/// organisations, users and tokens in `registry_generation`, created with
+/// the store.
+pub(crate) fn generation_triggers() -> String {
+    let mut sql = String::new();
+    for table in ["organisations", "users", "tokens"] {
+        for (event, name) in [("INSERT", "inserted"), ("UPDATE", "updated"), ("DELETE", "deleted")] {
+            sql.push_str(&format!(
+                "CREATE TRIGGER IF NOT EXISTS {table}_{name} AFTER {event} ON {table} BEGIN
+                     INSERT INTO registry_generation (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM registry_generation);
+                     UPDATE registry_generation SET n = n + 1 WHERE id = 1;
+                 END;\n"
+            ));
+        }
+    }
+    sql
 }
 
 impl Registry for SqliteStore {

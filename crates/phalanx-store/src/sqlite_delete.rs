@@ -62,7 +62,9 @@ fn selected(filter: &VersionFilter, key: &str, all: &[String]) -> bool {
     }
 }
 
-fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
+/// Deletes what [`SqliteStore::delete_versions_impl`] says; returns the
+/// access class of each version deleted.
+fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter) -> Result<Vec<i64>, StoreError> {
     ensure_deleted_table(conn)?;
     let mut rows = Vec::new();
     {
@@ -83,7 +85,7 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
     let keys: Vec<String> = rows.iter().map(|r| r.version.clone()).collect();
     let doomed: Vec<&Row> = rows.iter().filter(|r| selected(versions, &r.version, &keys)).collect();
     if doomed.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let at = Timestamp::now(6).to_string();
     let mut latest_gone = false;
@@ -114,7 +116,7 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
         id,
         &serde_json::json!({"versions": deleted, "remaining": rows.len() - doomed.len()}),
     )?;
-    Ok(doomed.len() as u64)
+    Ok(doomed.iter().map(|r| r.access_class).collect())
 }
 
 impl SqliteStore {
@@ -123,10 +125,12 @@ impl SqliteStore {
     /// their full-text rows, fixes `is_latest`, writes tombstones and an
     /// audit entry by `actor`. Returns how many versions were deleted.
     pub(crate) fn delete_versions_impl(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
-        self.with_writer(|conn| {
+        let classes = self.with_writer(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             crate::sqlite::commit_or_rollback(conn, "a delete", || delete_in(conn, actor, id, versions))
-        })
+        })?;
+        self.count_class_rows(std::iter::empty(), classes.iter().copied());
+        Ok(classes.len() as u64)
     }
 
     /// Tombstones of deleted versions, oldest first: (id, version, at).

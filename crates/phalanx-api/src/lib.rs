@@ -211,6 +211,13 @@ fn may_read_inline(query: &phalanx_store::Query) -> bool {
     query.limit > 0 && query.text.is_none()
 }
 
+/// Whether a page read by `caller` holding objects with `labels` must be
+/// audited before it is sent (a signed-in caller and a label whose reads
+/// are audited).
+fn needs_read_audit<'a>(caller: &auth::Caller, labels: impl IntoIterator<Item = &'a phalanx_labels::Label>) -> bool {
+    caller.actor.is_some() && labels.into_iter().any(phalanx_auth::is_audited_read)
+}
+
 /// Reads a page of `query` as `caller`, audits the classified versions in
 /// it (`via` names the path in the audit entry; a read that cannot be
 /// audited is not served) and hands the page to `then`. A read the store
@@ -223,15 +230,40 @@ where
     T: Send + 'static,
     F: FnOnce(phalanx_store::Page) -> T + Send + 'static,
 {
+    let page = if may_read_inline(&query) { state.store().query_within(&caller.subject, &query, INLINE_READ_BUDGET)? } else { None };
+    match page {
+        Some(page) if !needs_read_audit(caller, page.objects.iter().map(|o| &o.label)) => Ok(then(page)),
+        page => finish_on_pool(state, caller, query, via, page, then).await,
+    }
+}
+
+/// [`read_page`] without the attempt on the async worker, for a caller
+/// that already knows it would not do (its [`quick_json_page`] declined).
+pub async fn read_page_on_pool<T, F>(state: &AppState, caller: &auth::Caller, query: phalanx_store::Query, via: &'static str, then: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(phalanx_store::Page) -> T + Send + 'static,
+{
+    finish_on_pool(state, caller, query, via, None, then).await
+}
+
+/// On the blocking pool: reads `query` unless `page` already holds it,
+/// audits the page and hands it to `then`.
+async fn finish_on_pool<T, F>(
+    state: &AppState,
+    caller: &auth::Caller,
+    query: phalanx_store::Query,
+    via: &'static str,
+    page: Option<phalanx_store::Page>,
+    then: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(phalanx_store::Page) -> T + Send + 'static,
+{
     let store = state.store().clone();
-    let actor = caller.actor.clone();
-    let audited = |page: &phalanx_store::Page| actor.is_some() && page.objects.iter().any(|o| phalanx_auth::is_audited_read(&o.label));
-    let page = if may_read_inline(&query) { store.query_within(&caller.subject, &query, INLINE_READ_BUDGET)? } else { None };
-    let page = match page {
-        Some(page) if !audited(&page) => return Ok(then(page)),
-        other => other,
-    };
     let subject = caller.subject.clone();
+    let actor = caller.actor.clone();
     blocking(state, move || {
         let page = match page {
             Some(page) => page,
@@ -248,18 +280,16 @@ where
 /// A page of `query` as JSON texts ([`phalanx_store::Store::query_json`]),
 /// read on the async worker, when the store answers within
 /// [`INLINE_READ_BUDGET`] and nothing in it is an object whose read must
-/// be audited; `None` otherwise (read it with [`read_page`], which audits).
+/// be audited; `None` otherwise (read it with [`read_page_on_pool`], which
+/// audits: trying the async worker again would only repeat this read).
 pub fn quick_json_page(state: &AppState, caller: &auth::Caller, query: &phalanx_store::Query) -> Result<Option<phalanx_store::JsonPage>, ApiError> {
     if !may_read_inline(query) {
         return Ok(None);
     }
-    let Some(page) = state.store().query_json(&caller.subject, query, Some(INLINE_READ_BUDGET))? else {
-        return Ok(None);
-    };
-    if caller.actor.is_some() && page.labels.iter().any(phalanx_auth::is_audited_read) {
-        return Ok(None);
+    match state.store().query_json(&caller.subject, query, Some(INLINE_READ_BUDGET))? {
+        Some(page) if !needs_read_audit(caller, &page.labels) => Ok(Some(page)),
+        _ => Ok(None),
     }
-    Ok(Some(page))
 }
 
 /// The whole HTTP application.

@@ -165,7 +165,7 @@ where
 }
 
 /// The envelope response of a query's page, written where the page was
-/// read ([`run_then`]), and whether the page holds no object.
+/// read, and whether the page holds no object.
 ///
 /// A page with nothing whose read must be audited is read as JSON texts
 /// only ([`crate::quick_json_page`]): no object is decoded on its way
@@ -186,11 +186,14 @@ async fn run_envelope(state: &AppState, caller: &Caller, query: Option<Query>, f
     let f = f.clone();
     let (endpoint, collection, object) = (binding.endpoint, binding.collection.to_owned(), binding.object.to_owned());
     let caller_key = binding.caller.to_owned();
-    run_then(state, caller, query, move |page| {
+    let then = move |page: Page| {
         let binding = Binding { endpoint, collection: &collection, object: &object, caller: &caller_key };
         (envelope(&page, next_of(&page, &f, &binding)), page.objects.is_empty())
-    })
-    .await
+    };
+    match query {
+        Some(query) => crate::read_page_on_pool(state, caller, query, "taxii", then).await,
+        None => Ok(then(Page::default())),
+    }
 }
 
 /// `{"more": .., "next": ..}` plus the list under `key`, or `{}` when empty.

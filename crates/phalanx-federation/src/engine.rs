@@ -13,13 +13,13 @@ use crate::protocol::{
 };
 use crate::receive::{ReceiveError, position, receive};
 use phalanx_store::{Cursor, FederationStore, PeerExchange, SignatureRecord, StoredObject};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a push worker leaves a peer that is pulling a backlog before
-/// it asks again where the peer is.
+/// How long a push worker leaves a peer that is pulling from us before it
+/// asks again where the peer is.
 const PULL_WATCH: Duration = Duration::from_millis(250);
 
 /// Most bytes of stored JSON in one batch: half the receiver's body limit
@@ -118,6 +118,9 @@ pub struct Federation {
     on_commit: Box<dyn Fn() + Send + Sync>,
     stopping: AtomicBool,
     receive_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Peers whose stream our pull worker is reading now (told to their
+    /// push workers in each push reply).
+    pulling: Mutex<HashSet<String>>,
     peers: Mutex<Vec<Peer>>,
 }
 
@@ -151,6 +154,7 @@ impl Federation {
             on_commit,
             stopping: AtomicBool::new(false),
             receive_locks: Mutex::new(HashMap::new()),
+            pulling: Mutex::new(HashSet::new()),
             peers: Mutex::new(peers),
         }))
     }
@@ -212,12 +216,27 @@ impl Federation {
     pub fn take_batch(&self, peer: &Peer, batch: Batch) -> Result<PushReply, ReceiveError> {
         let lock = self.receive_lock(&peer.name);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let reply = receive(self.store.as_ref(), peer, &self.node_org, batch)?;
+        let mut reply = receive(self.store.as_ref(), peer, &self.node_org, batch)?;
         if reply.stored > 0 || reply.deleted > 0 {
             (self.on_commit)();
             self.wakeup.notify();
         }
+        reply.pulling = self.is_pulling(&peer.name);
         Ok(reply)
+    }
+
+    /// Whether our pull worker is reading `peer`'s stream now.
+    fn is_pulling(&self, peer: &str) -> bool {
+        self.pulling.lock().unwrap_or_else(|p| p.into_inner()).contains(peer)
+    }
+
+    fn set_pulling(&self, peer: &str, pulling: bool) {
+        let mut set = self.pulling.lock().unwrap_or_else(|p| p.into_inner());
+        if pulling {
+            set.insert(peer.to_owned());
+        } else {
+            set.remove(peer);
+        }
     }
 
     /// The next run of our stream for `peer` after `after`: at most one
@@ -381,10 +400,11 @@ impl Federation {
         Ok(count)
     }
 
-    /// Where `peer` is in our stream, asked with an empty batch at `cursor`.
-    fn probe(&self, agent: &ureq::Agent, peer: &Peer, cursor: i64) -> Result<i64, ExchangeError> {
+    /// Where `peer` is in our stream, and whether it is pulling from us,
+    /// asked with an empty batch at `cursor`.
+    fn probe(&self, agent: &ureq::Agent, peer: &Peer, cursor: i64) -> Result<PushReply, ExchangeError> {
         let empty = Batch { from: cursor, to: cursor, more: false, objects: Vec::new(), keys: Vec::new(), deletions: Vec::new() };
-        Ok(self.send(agent, peer, &empty)?.have)
+        self.send(agent, peer, &empty)
     }
 
     /// Pushes one batch; the peer's reply.
@@ -475,36 +495,48 @@ impl Federation {
             Some(p) => (p.record.push_cursor, p.record.delete_cursor),
             None => return,
         };
-        // Set while more than a batch waits: the peer's pull worker may be
-        // catching up on it already, so its position is asked first.
-        let mut behind = false;
+        // Set while more than a batch waits, and at the start: the peer's
+        // pull worker may be catching up on it already, so its position is
+        // asked first. While it pulls from us, every version would travel
+        // twice (signed twice here, parsed twice there) if we pushed too.
+        let mut behind = true;
         while !self.stopped() {
             let Some(peer) = self.current_peer(&name) else { return };
             let seen = self.wakeup.generation();
             let started = Instant::now();
+            // A peer that does not answer the probe gets no batch: signing
+            // one is wasted when it cannot be sent.
+            let mut probe_failed = None;
             if behind {
                 match self.probe(&agent, &peer, cursor) {
-                    Ok(have) if have > cursor => {
-                        cursor = have;
-                        if let Err(e) = self.store.set_push_cursor(&name, cursor) {
-                            tracing::error!(peer = %name, error = %e, "cannot save the push cursor");
+                    Ok(reply) if reply.pulling || reply.have > cursor => {
+                        if reply.have > cursor {
+                            cursor = reply.have;
+                            if let Err(e) = self.store.set_push_cursor(&name, cursor) {
+                                tracing::error!(peer = %name, error = %e, "cannot save the push cursor");
+                            }
                         }
                         self.sleep(PULL_WATCH);
                         continue;
                     }
-                    Ok(_) | Err(ExchangeError::Retry(..)) => {}
+                    Ok(_) => {}
                     Err(ExchangeError::Rewind(have)) => {
                         cursor = have;
                         continue;
                     }
+                    Err(failure) => probe_failed = Some(failure),
                 }
             }
-            let mut outcome = self.push_once(&agent, &peer, &mut cursor);
+            let mut outcome = match probe_failed {
+                Some(failure) => Err(failure),
+                None => self.push_once(&agent, &peer, &mut cursor),
+            };
             if let Ok((0, false)) = outcome {
                 // Objects up to date: now the deletions.
                 outcome = self.push_deletions(&agent, &peer, cursor, &mut delete_cursor).map(|n| (n, false));
             }
-            behind = matches!(outcome, Ok((_, true)));
+            // After a failure the peer may have pulled meanwhile: ask first.
+            behind = !matches!(outcome, Ok((_, false)));
             match outcome {
                 Ok((sent, more)) => {
                     backoff = self.config.backoff_min;
@@ -582,6 +614,7 @@ impl Federation {
                     continue;
                 }
             };
+            self.set_pulling(&name, true);
             let mut failed = None;
             let mut caught_up = false;
             for fetched in rx.iter() {
@@ -608,6 +641,7 @@ impl Federation {
             }
             drop(rx);
             let _ = fetcher.join();
+            self.set_pulling(&name, false);
             match failed {
                 Some(error) => {
                     tracing::warn!(peer = %name, %error, "pull failed; retrying");
@@ -721,5 +755,31 @@ mod tests {
         // A batch carries at most MAX_BATCH_BYTES of versions plus one
         // more, which is at most MAX_OBJECT_BYTES.
         assert!(MAX_BATCH_BYTES + crate::receive::MAX_OBJECT_BYTES < crate::server::MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn a_push_reply_says_whether_our_pull_worker_reads_the_senders_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
+        let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
+        let config = crate::peers::PeerConfig {
+            url: "http://127.0.0.1:9".into(),
+            key: keys.node().public_text(),
+            serves: Vec::new(),
+            accredited: Default::default(),
+            ceiling: phalanx_labels::Rank::Unclassified,
+            exercises: Default::default(),
+        };
+        store.put_peer("d", &serde_json::to_string(&config).unwrap()).unwrap();
+        let engine = Federation::new(store, keys, "identity--1".into(), SyncConfig::default(), Box::new(|| {})).unwrap();
+        let peer = engine.current_peer("d").unwrap();
+        let probe = || Batch { from: 0, to: 0, more: false, objects: Vec::new(), keys: Vec::new(), deletions: Vec::new() };
+        assert!(!engine.take_batch(&peer, probe()).unwrap().pulling);
+        engine.set_pulling("d", true);
+        assert!(engine.take_batch(&peer, probe()).unwrap().pulling, "a pulled peer must hear it, or it pushes the backlog as well");
+        engine.set_pulling("other", false);
+        assert!(engine.take_batch(&peer, probe()).unwrap().pulling);
+        engine.set_pulling("d", false);
+        assert!(!engine.take_batch(&peer, probe()).unwrap().pulling);
     }
 }

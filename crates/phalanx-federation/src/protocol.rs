@@ -131,6 +131,11 @@ pub struct PushReply {
     pub refused: Vec<Refused>,
     /// How many were refused in all.
     pub refused_count: u64,
+    /// Whether the receiver is pulling from the sender's stream right
+    /// now: its pull worker carries the backlog, and the sender's push
+    /// worker leaves it alone (both would send every version).
+    #[serde(default)]
+    pub pulling: bool,
 }
 
 /// Most refusal reasons listed in a reply or an audit entry.

@@ -274,8 +274,8 @@ impl Federation {
             self.store.known_keys()?.into_iter().map(|k| ((k.owner, k.key_id), k.public_key)).collect();
         let mut objects = Vec::with_capacity(versions.len());
         for v in versions {
-            let object: serde_json::Value = match serde_json::from_str(&v.json) {
-                Ok(o) => o,
+            let text = match serde_json::from_str::<serde_json::Value>(&v.json) {
+                Ok(o) => phalanx_model::jcs::canonicalize(&o),
                 Err(e) => {
                     tracing::error!(id = %v.id, error = %e, "stored object is not JSON: not sent");
                     continue;
@@ -296,7 +296,7 @@ impl Federation {
                     continue;
                 };
                 let key = self.keys.org(&originator)?;
-                let sig = key.sign(&crate::protocol::signed_bytes(&object));
+                let sig = key.sign(text.as_bytes());
                 (originator, key.key_id.clone(), sig)
             };
             let key_entry = (signer.clone(), key_id.clone());
@@ -310,6 +310,13 @@ impl Federation {
                     keys.insert(key_entry, PublicKey { owner: signer.clone(), key_id: key_id.clone(), public_key });
                 }
             }
+            let object = match serde_json::value::RawValue::from_string(text) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(id = %v.id, error = %e, "canonical form is not JSON: not sent");
+                    continue;
+                }
+            };
             objects.push(crate::protocol::SignedObject { seq: v.seq, object, signer, key_id, sig });
         }
         Ok(Batch { from: after, to, more: page.more, objects, keys: keys.into_values().collect(), deletions: Vec::new() })

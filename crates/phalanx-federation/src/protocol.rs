@@ -3,7 +3,9 @@
 //!
 //! An object is signed by its originator organisation over its RFC 8785
 //! canonical form ([`phalanx_model::jcs`]); the signature travels with the
-//! object through every hop unchanged. A request (or a pull response)
+//! object through every hop unchanged, and the object travels as that
+//! canonical text, so a receiver verifies the bytes it got (another text of
+//! the same object does not verify) and stores them as they are. A request (or a pull response)
 //! carries the header [`AUTH_HEADER`]:
 //! `key_id=<node key id>;ts=<unix seconds>;sig=<base64>`, an Ed25519
 //! signature by the sending node's key over
@@ -14,6 +16,7 @@
 use crate::keys::{KeyPair, verify};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// The header carrying node authentication.
@@ -31,8 +34,11 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 pub struct SignedObject {
     /// The version's `seq` on the sending node (its place in the stream).
     pub seq: i64,
-    /// The STIX object.
-    pub object: serde_json::Value,
+    /// The STIX object as its RFC 8785 canonical text ([`signed_text`]):
+    /// exactly the bytes its signature covers. The receiver verifies these
+    /// bytes and stores the object parsed from them, so it never
+    /// canonicalises or serialises the object again.
+    pub object: Box<RawValue>,
     /// The originator organisation that signed it.
     pub signer: String,
     /// The id of the key that signed it.
@@ -144,6 +150,11 @@ pub const MAX_REASONS: usize = 20;
 /// The bytes an object's signature covers: its RFC 8785 canonical form.
 pub fn signed_bytes(object: &serde_json::Value) -> Vec<u8> {
     phalanx_model::jcs::canonicalize(object).into_bytes()
+}
+
+/// An object as it travels: its canonical text ([`signed_bytes`]).
+pub fn signed_text(object: &serde_json::Value) -> Result<Box<RawValue>, serde_json::Error> {
+    RawValue::from_string(phalanx_model::jcs::canonicalize(object))
 }
 
 fn auth_message(method: &str, path: &str, ts: i64, body: &[u8]) -> Vec<u8> {

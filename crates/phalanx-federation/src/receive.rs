@@ -4,7 +4,7 @@
 
 use crate::keys::{decode_signature, is_usable_key, key_id_of, parse_public_key, verify, verify_many};
 use crate::peers::Peer;
-use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, SignedDeletion, deletion_bytes, deletion_key, signed_bytes};
+use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, SignedDeletion, deletion_bytes, deletion_key};
 use phalanx_labels::{LabelDefaults, Rank, Subject};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
@@ -311,11 +311,18 @@ type Verified = (String, phalanx_model::ParsedObject, SignatureRecord);
 /// A received object that passed every check but its signature.
 struct Unverified {
     path: String,
-    id: Option<String>,
     item: crate::protocol::SignedObject,
-    bytes: Vec<u8>,
     signature: ed25519_dalek::Signature,
     public: ed25519_dalek::VerifyingKey,
+}
+
+/// The `id` of a received object's text, to name it in a refusal.
+fn object_id(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    serde_json::from_str::<Id>(text).ok().and_then(|o| o.id)
 }
 
 /// Checks a run of received objects, in order: served signer, known key,
@@ -333,7 +340,7 @@ fn check_run(
     }
     let (mut messages, mut signatures, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     for u in checked.iter().filter_map(|c| c.as_ref().ok()) {
-        messages.push(u.bytes.as_slice());
+        messages.push(u.item.object.get().as_bytes());
         signatures.push(u.signature);
         keys.push(u.public);
     }
@@ -343,9 +350,9 @@ fn check_run(
     for c in checked {
         out.push(c.and_then(|u| {
             if !all_verify
-                && let Err(e) = verify(&u.public, &u.bytes, &u.item.sig)
+                && let Err(e) = verify(&u.public, u.item.object.get().as_bytes(), &u.item.sig)
             {
-                return Err(Refused { id: u.id, reason: format!("signature of {}: {e}", u.item.signer) });
+                return Err(Refused { id: object_id(u.item.object.get()), reason: format!("signature of {}: {e}", u.item.signer) });
             }
             finish_check(u)
         }));
@@ -361,8 +368,7 @@ fn pre_check(
     item: crate::protocol::SignedObject,
 ) -> Result<Unverified, Refused> {
     let path = format!("$.objects[{i}]");
-    let id = item.object.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-    let refuse = |reason: String| Refused { id: id.clone(), reason };
+    let refuse = |reason: String| Refused { id: object_id(item.object.get()), reason };
     if !peer.serves(&item.signer) {
         return Err(refuse(format!("signed by {}, an organisation this peer does not serve", item.signer)));
     }
@@ -372,19 +378,21 @@ fn pre_check(
     if !is_usable_key(public) {
         return Err(refuse(format!("signed with key {} of {}, a weak key", item.key_id, item.signer)));
     }
-    let bytes = signed_bytes(&item.object);
-    if bytes.len() > MAX_OBJECT_BYTES {
-        return Err(refuse(format!("{} bytes, larger than {MAX_OBJECT_BYTES}", bytes.len())));
+    let size = item.object.get().len();
+    if size > MAX_OBJECT_BYTES {
+        return Err(refuse(format!("{size} bytes, larger than {MAX_OBJECT_BYTES}")));
     }
     let signature = decode_signature(&item.sig).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
-    Ok(Unverified { path, id, item, bytes, signature, public: *public })
+    Ok(Unverified { path, item, signature, public: *public })
 }
 
-/// The STIX rules on an object whose signature verified.
+/// The STIX rules on an object whose signature verified: it is parsed from
+/// the very bytes that verified, and that text is what is stored.
 fn finish_check(u: Unverified) -> Result<Verified, Refused> {
-    let Unverified { path, id, item, bytes, .. } = u;
-    drop(bytes);
-    let parsed = StixObject::from_value(item.object, &path).map_err(|e| Refused { id, reason: e.to_string() })?;
+    let Unverified { path, item, .. } = u;
+    let text: Box<str> = item.object.into();
+    let parsed = StixObject::from_compact_json(text.into_boxed_bytes().into_vec(), &path)
+        .map_err(|e| Refused { id: e.0.first().and_then(|o| o.object_id.clone()), reason: e.to_string() })?;
     let version = parsed.object.version().map(|t| t.sort_key()).unwrap_or_default();
     let signature = SignatureRecord {
         id: parsed.object.id().to_string(),

@@ -6,7 +6,7 @@
 
 use crate::common::{phalanx_in, stdout};
 use phalanx_federation::keys::KeyRing;
-use phalanx_federation::protocol::{AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, SignedObject, auth_header, signed_bytes};
+use phalanx_federation::protocol::{AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, SignedObject, auth_header, signed_bytes, signed_text};
 use phalanx_labels::{Label, Policy, Rank, Tlp, label_marking_definition, label_marking_id};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -410,22 +410,29 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let signed = |object: Value, signer: &str| SignedObject {
         seq: 0,
         sig: enisa_key.sign(&signed_bytes(&object)),
-        object,
+        object: signed_text(&object).expect("canonical text"),
         signer: signer.to_owned(),
         key_id: enisa_key.key_id.clone(),
     };
     let genuine = indicator("indicator--0c000000-0000-4000-8000-000000000001", "2026-01-01T00:00:00.000Z");
-    let mut altered = signed(indicator("indicator--0c000000-0000-4000-8000-000000000002", "2026-01-01T00:00:00.000Z"), &f.hub.org);
-    altered.object["name"] = json!("altered in transit");
+    let mut original = indicator("indicator--0c000000-0000-4000-8000-000000000002", "2026-01-01T00:00:00.000Z");
+    let mut altered = signed(original.clone(), &f.hub.org);
+    original["name"] = json!("altered in transit");
+    altered.object = signed_text(&original).expect("canonical text");
+    // The same object as another text than its canonical form: the
+    // signature covers other bytes, so it does not verify either.
+    let spaced = indicator("indicator--0c000000-0000-4000-8000-000000000005", "2026-01-01T00:00:00.000Z");
+    let mut reformatted = signed(spaced.clone(), &f.hub.org);
+    reformatted.object = serde_json::value::RawValue::from_string(serde_json::to_string_pretty(&spaced).expect("json")).expect("json");
     let mut foreign = signed(indicator("indicator--0c000000-0000-4000-8000-000000000003", "2026-01-01T00:00:00.000Z"), &f.nato.org);
     foreign.signer = f.nato.org.clone();
-    let mut objects = vec![signed(genuine, &f.hub.org), altered, foreign];
+    let mut objects = vec![signed(genuine, &f.hub.org), altered, foreign, reformatted];
     for (i, o) in objects.iter_mut().enumerate() {
         o.seq = i as i64 + 1;
     }
     let batch = Batch {
         from: 0,
-        to: 3,
+        to: 4,
         more: false,
         objects,
         keys: vec![PublicKey { owner: f.hub.org.clone(), key_id: enisa_key.key_id.clone(), public_key: enisa_key.public_text() }],
@@ -435,13 +442,14 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     assert_eq!(status, 200, "{body}");
     let reply: Value = serde_json::from_str(&body).expect("reply");
     assert_eq!(reply["stored"], 1, "{reply}");
-    assert_eq!(reply["refused_count"], 2, "{reply}");
+    assert_eq!(reply["refused_count"], 3, "{reply}");
     let reasons = reply["refused"].to_string();
     assert!(reasons.contains("does not verify"), "{reasons}");
     assert!(reasons.contains("does not serve"), "{reasons}");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000001"), 1);
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000002"), 0, "an altered object was stored");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000003"), 0, "an object of an organisation mallory does not serve was stored");
+    assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000005"), 0, "an object whose text is not what was signed was stored");
 
     // A deletion signed by ENISA of an object ENISA did not originate is refused.
     let victim = "indicator--0c000000-0000-4000-8000-000000000004";
@@ -475,7 +483,7 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let gap = Batch { from: 100, to: 101, more: false, objects: vec![], keys: vec![], deletions: vec![] };
     let (status, body) = post(serde_json::to_vec(&gap).expect("json"), true);
     assert_eq!(status, 409, "{body}");
-    assert!(body.contains("\"have\":3"), "{body}");
+    assert!(body.contains("\"have\":4"), "{body}");
     // An oversized body is refused by its declared length, before it is
     // read: a client still writing may see the connection closed under it,
     // so this one reads the answer while another thread writes.

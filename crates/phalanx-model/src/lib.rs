@@ -19,6 +19,7 @@ pub mod kinds;
 pub mod object;
 pub mod sco;
 pub mod stream;
+pub mod strict;
 pub mod timestamp;
 mod types;
 mod vocab;

@@ -43,8 +43,16 @@ impl StixObject {
     /// Parses and validates an object from JSON bytes. `base` is the JSON
     /// path of the object in its container, used in error messages.
     pub fn from_json(bytes: &[u8], base: &str) -> Result<ParsedObject, ObjectErrors> {
-        match serde_json::from_slice::<Value>(bytes) {
+        match crate::strict::parse_value(bytes) {
             Ok(value) => Self::from_value(value, base),
+            // A data error is the only one the value itself gives: a
+            // member named twice ([`crate::strict`]).
+            Err(e) if e.is_data() => Err(ObjectErrors(vec![ObjectError {
+                object_id: None,
+                path: base.to_owned(),
+                rule: "duplicate-property",
+                message: format!("invalid object: {e}"),
+            }])),
             Err(e) => Err(ObjectErrors(vec![ObjectError {
                 object_id: None,
                 path: base.to_owned(),

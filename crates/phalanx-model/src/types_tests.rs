@@ -1016,3 +1016,19 @@ fn refusals_are_lowercase_and_name_the_property() {
         }
     }
 }
+
+#[test]
+fn an_object_that_names_a_property_twice_is_refused_with_the_property_named() {
+    let text = format!(
+        r#"{{"type":"indicator","spec_version":"2.1","id":"{}","created":"{T}","modified":"{T}","object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"],"pattern":"[ipv4-addr:value = '1.2.3.4']","pattern_type":"stix","valid_from":"{T}","object_marking_refs":["marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"]}}"#,
+        id("indicator")
+    );
+    let errors = StixObject::from_compact_json(text.clone().into_bytes(), "$.objects[2]").unwrap_err();
+    let e = &errors.0[0];
+    assert_eq!(e.rule, "duplicate-property", "{errors}");
+    assert_eq!(e.path, "$.objects[2]");
+    assert!(e.message.contains("property 'object_marking_refs' appears twice"), "{errors}");
+    // The same text with the repeat removed is a valid object.
+    let once = text.replacen(r#""object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"],"#, "", 1);
+    assert!(StixObject::from_compact_json(once.into_bytes(), "$.objects[2]").is_ok());
+}

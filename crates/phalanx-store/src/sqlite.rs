@@ -2324,9 +2324,13 @@ impl Drop for SqliteTxn<'_> {
 }
 
 /// Whether two JSON texts hold equal values (member order ignored).
+/// Whether two texts are the same object: equal RFC 8785 forms, the form
+/// its signature covers. Member order and number spelling do not count
+/// (`1.0` and `1`: a version received from a peer is stored as its
+/// canonical text, and the same version imported here keeps its own).
 fn same_json(a: &str, b: &str) -> bool {
     match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
-        (Ok(a), Ok(b)) => a == b,
+        (Ok(a), Ok(b)) => a == b || phalanx_model::jcs::canonicalize(&a) == phalanx_model::jcs::canonicalize(&b),
         _ => false,
     }
 }
@@ -2334,6 +2338,15 @@ fn same_json(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_object_is_the_same_canonical_form() {
+        assert!(same_json(r#"{"a":1.0,"b":[2]}"#, r#"{"b":[2],"a":1}"#));
+        assert!(same_json(r#"{"x":1e2}"#, r#"{"x":100}"#));
+        assert!(!same_json(r#"{"a":1.5}"#, r#"{"a":1}"#));
+        assert!(!same_json(r#"{"a":[1,2]}"#, r#"{"a":[2,1]}"#));
+        assert!(!same_json(r#"{"a":1}"#, "not json"));
+    }
 
     fn make() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().expect("tempdir");

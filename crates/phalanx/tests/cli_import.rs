@@ -129,6 +129,21 @@ fn invalid_objects_are_refused_one_by_one_with_id_path_and_rule() {
     assert!(phalanx(node.path(), &["get", IND]).status.success());
 }
 
+#[test]
+fn an_object_that_names_a_property_twice_is_refused_and_its_neighbours_stored() {
+    let node = new_node();
+    let good = serde_json::to_string(&indicator(IND, "2026-01-01T00:00:00.000Z", "ok")).unwrap();
+    let twice = serde_json::to_string(&indicator("indicator--00000000-0000-4000-8000-000000000003", "2026-01-01T00:00:00.000Z", "a"))
+        .unwrap()
+        .replacen('{', r#"{"name":"b","#, 1);
+    let file = write(node.path(), "twice.jsonl", format!("{good}\n{twice}\n").as_bytes());
+    let out = import(node.path(), &file);
+    let t = text(&out);
+    assert!(t.contains("stored 1, unchanged 0, refused 1"), "{t}");
+    assert!(t.contains("line 2") && t.contains("[duplicate-property]") && t.contains("property 'name' appears twice"), "{t}");
+    assert!(!phalanx(node.path(), &["get", "indicator--00000000-0000-4000-8000-000000000003"]).status.success());
+}
+
 /// Each bad input is refused with a clear message, no panic, and nothing
 /// from it is stored.
 #[test]

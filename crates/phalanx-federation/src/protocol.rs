@@ -4,9 +4,10 @@
 //! An object is signed by its originator organisation over its RFC 8785
 //! canonical form ([`phalanx_model::jcs`]); the signature travels with the
 //! object through every hop unchanged, and the object travels as that
-//! canonical text, so a receiver verifies the bytes it got (another text of
-//! the same object does not verify) and stores them as they are. A request (or a pull response)
-//! carries the header [`AUTH_HEADER`]:
+//! canonical text, so a receiver verifies the bytes it got (another text
+//! of the same object does not verify) and stores them as they are.
+//!
+//! A request (or a pull response) carries the header [`AUTH_HEADER`]:
 //! `key_id=<node key id>;ts=<unix seconds>;sig=<base64>`, an Ed25519
 //! signature by the sending node's key over
 //! `phalanx-federation-v1\n<METHOD>\n<path and query>\n<ts>\n<hex SHA-256 of the body>`

@@ -349,7 +349,11 @@ pub fn split_envelope<R: BufRead>(reader: R, limits: &Limits, on_item: &mut dyn 
             scan_key(&mut input, limits, &mut key)?;
             input.expect(b':', "':' after a member name")?;
             input.skip_ws();
-            if key == b"\"objects\"" && !seen_objects {
+            if key == b"\"objects\"" && seen_objects {
+                // A reader that keeps the other list would see other objects.
+                return Err(input.container_error("member 'objects' appears twice in the envelope"));
+            }
+            if key == b"\"objects\"" {
                 seen_objects = true;
                 if input.peek() != Some(b'[') {
                     // Not a list: still JSON? Read it to tell the two apart.
@@ -624,6 +628,7 @@ fn top_level_object<R: BufRead>(
     let mut raw_size: u64 = 0;
     let mut type_value: Vec<u8> = Vec::new();
     let mut streamed: Option<u64> = None;
+    let mut objects_seen = false;
     input.bump();
     raw.push(b'{');
     input.skip_ws();
@@ -635,7 +640,14 @@ fn top_level_object<R: BufRead>(
         scan_key(input, limits, &mut key)?;
         input.expect(b':', "':' after a member name")?;
         input.skip_ws();
-        if key == b"\"objects\"" && input.peek() == Some(b'[') && streamed.is_none() {
+        if key == b"\"objects\"" {
+            // A reader that keeps the other member would see other objects.
+            if streamed.is_some() || (objects_seen && input.peek() == Some(b'[')) {
+                return Err(input.container_error("member 'objects' appears twice in the bundle"));
+            }
+            objects_seen = true;
+        }
+        if key == b"\"objects\"" && input.peek() == Some(b'[') {
             input.bump();
             streamed = Some(stream_array(input, "$.objects", limits, on_item)?);
         } else {
@@ -714,6 +726,23 @@ mod tests {
             ("line 1".to_owned(), r#"{"type":"x"}"#.to_owned()),
             ("line 2".to_owned(), r#"{"type":"y","n":[1]}"#.to_owned()),
         ]);
+    }
+
+    #[test]
+    fn a_second_objects_member_refuses_the_whole_bundle_or_envelope() {
+        for text in [
+            r#"{"type": "bundle", "objects": [{"a": 1}], "objects": [{"b": 2}]}"#,
+            r#"{"type": "bundle", "objects": "x", "objects": [{"b": 2}]}"#,
+            r#"{"objects": [{"b": 2}], "type": "bundle", "objects": []}"#,
+        ] {
+            let e = split(text, Limits::default()).unwrap_err();
+            assert_eq!(e.kind, StreamErrorKind::Container, "{text}: {e}");
+            assert!(e.message.contains("member 'objects' appears twice in the bundle"), "{text}: {e}");
+        }
+        let e = envelope(r#"{"objects": [{"a": 1}], "more": false, "objects": [{"b": 2}]}"#).unwrap_err();
+        assert!(e.message.contains("member 'objects' appears twice in the envelope"), "{e}");
+        // One list, and other members of the same name elsewhere, are fine.
+        assert_eq!(split(r#"{"type": "bundle", "objects": [{"objects": 1}]}"#, Limits::default()).unwrap().len(), 1);
     }
 
     #[test]

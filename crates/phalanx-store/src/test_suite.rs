@@ -66,6 +66,11 @@ macro_rules! store_test_suite {
                 $crate::test_suite::last_version_is_the_newest_readable_one(&s);
             }
             #[test]
+            fn last_versions_of_a_reader_of_every_class() {
+                let (_g, s) = $make();
+                $crate::test_suite::last_versions_of_a_reader_of_every_class(&s);
+            }
+            #[test]
             fn registry_and_audit_chain() {
                 let (_g, s) = $make();
                 $crate::test_suite::registry_and_audit_chain(&s);
@@ -462,6 +467,44 @@ pub fn last_version_is_the_newest_readable_one(store: &dyn Store) {
     assert_eq!(all.len(), 1, "the secret version is invisible");
     let cleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Secret, &[Policy::Eu]);
     assert!(store.get(&cleared, IND, &VersionFilter::Last).unwrap()[0].json.contains("secret two"));
+}
+
+/// The newest version of each id in a listing, and a get, of a reader
+/// who reads every access class (the store may answer from `is_latest`
+/// alone), through versions stored out of order, a deletion of the newest
+/// version, and a newer version in a class the reader cannot read.
+pub fn last_versions_of_a_reader_of_every_class(store: &dyn Store) {
+    const OTHER: &str = "indicator--d0000000-0000-4000-8000-000000000004";
+    let cleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Secret, &[Policy::Eu]);
+    let listed = |store: &dyn Store| -> BTreeSet<(String, String)> {
+        let page = store.query(&cleared, &Query { limit: 50, ..Query::default() }).unwrap();
+        page.objects.iter().map(|o| (o.id.clone(), o.version.map(|t| t.to_string()).unwrap_or_default())).collect()
+    };
+    let pair = |id: &str, v: &str| (id.to_string(), v.to_string());
+    // Out of order: the newest version arrives first.
+    put_all(store, &[(indicator(IND, "2026-03-01T00:00:00.000Z", "three"), secret_eu(ORG_A))]);
+    put_all(store, &[
+        (indicator(IND, "2026-01-01T00:00:00.000Z", "one"), green(ORG_A)),
+        (indicator(IND, "2026-02-01T00:00:00.000Z", "two"), green(ORG_A)),
+        (indicator(OTHER, "2026-01-01T00:00:00.000Z", "other"), green(ORG_A)),
+    ]);
+    let expect = BTreeSet::from([pair(IND, "2026-03-01T00:00:00.000Z"), pair(OTHER, "2026-01-01T00:00:00.000Z")]);
+    assert_eq!(listed(store), expect);
+    assert_eq!(store.count(&cleared, &Query::default()).unwrap(), 2);
+    assert!(store.get(&cleared, IND, &VersionFilter::Last).unwrap()[0].json.contains("three"));
+    // The newest version deleted: the one before it is the last.
+    let newest = Timestamp::parse("2026-03-01T00:00:00.000Z").unwrap();
+    assert_eq!(store.delete_versions(IND, &VersionFilter::Exact(vec![newest])).unwrap(), 1);
+    let expect = BTreeSet::from([pair(IND, "2026-02-01T00:00:00.000Z"), pair(OTHER, "2026-01-01T00:00:00.000Z")]);
+    assert_eq!(listed(store), expect);
+    // A newer version in a class this reader cannot read (TLP:RED of
+    // another organisation): the reader no longer reads every class, and
+    // its last version of IND is still the one it can read.
+    let red = Label::unclassified(Tlp::Red).with_originator(Some(ORG_A.into()));
+    put_all(store, &[(indicator(IND, "2026-04-01T00:00:00.000Z", "four"), red)]);
+    assert_eq!(listed(store), expect);
+    assert!(store.get(&cleared, IND, &VersionFilter::Last).unwrap()[0].json.contains("two"));
+    assert_eq!(store.count(&cleared, &Query::default()).unwrap(), 2);
 }
 
 pub fn registry_and_audit_chain(store: &dyn Store) {

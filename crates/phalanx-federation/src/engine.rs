@@ -22,6 +22,39 @@ use std::time::{Duration, Instant};
 /// asks again where the peer is.
 const PULL_WATCH: Duration = Duration::from_millis(250);
 
+/// Signatures of local versions kept for the next peer that gets them.
+const SIGNATURE_CACHE_ENTRIES: usize = 100_000;
+
+/// Signatures of local versions made for one peer and kept for the others
+/// (and for a batch sent again): signing is most of a sender's work, and
+/// every local version goes to every peer that may have it. Keyed by the
+/// version's `seq`, which no other version ever takes; an entry counts
+/// only while its key is the originator's current one. When full, the
+/// older half goes.
+#[derive(Default)]
+struct SignatureCache {
+    by_seq: HashMap<i64, (String, String)>,
+    order: std::collections::VecDeque<i64>,
+}
+
+impl SignatureCache {
+    /// The signature of version `seq` by the key `key_id`, when kept.
+    fn get(&self, seq: i64, key_id: &str) -> Option<String> {
+        self.by_seq.get(&seq).filter(|(k, _)| k == key_id).map(|(_, sig)| sig.clone())
+    }
+
+    fn insert(&mut self, seq: i64, key_id: &str, sig: &str) {
+        if self.by_seq.len() >= SIGNATURE_CACHE_ENTRIES {
+            for old in self.order.drain(..SIGNATURE_CACHE_ENTRIES / 2) {
+                self.by_seq.remove(&old);
+            }
+        }
+        if self.by_seq.insert(seq, (key_id.to_owned(), sig.to_owned())).is_none() {
+            self.order.push_back(seq);
+        }
+    }
+}
+
 /// Most bytes of stored JSON in one batch: half the receiver's body limit
 /// ([`crate::server::MAX_BODY_BYTES`]), which leaves room for signatures,
 /// keys and the envelope whatever the objects' sizes.
@@ -121,6 +154,7 @@ pub struct Federation {
     /// Peers whose stream our pull worker is reading now (told to their
     /// push workers in each push reply).
     pulling: Mutex<HashSet<String>>,
+    signatures: Mutex<SignatureCache>,
     peers: Mutex<Vec<Peer>>,
 }
 
@@ -155,6 +189,7 @@ impl Federation {
             stopping: AtomicBool::new(false),
             receive_locks: Mutex::new(HashMap::new()),
             pulling: Mutex::new(HashSet::new()),
+            signatures: Mutex::new(SignatureCache::default()),
             peers: Mutex::new(peers),
         }))
     }
@@ -296,7 +331,15 @@ impl Federation {
                     continue;
                 };
                 let key = self.keys.org(&originator)?;
-                let sig = key.sign(text.as_bytes());
+                let kept = self.signatures.lock().unwrap_or_else(|p| p.into_inner()).get(v.seq, &key.key_id);
+                let sig = match kept {
+                    Some(sig) => sig,
+                    None => {
+                        let sig = key.sign(text.as_bytes());
+                        self.signatures.lock().unwrap_or_else(|p| p.into_inner()).insert(v.seq, &key.key_id, &sig);
+                        sig
+                    }
+                };
                 (originator, key.key_id.clone(), sig)
             };
             let key_entry = (signer.clone(), key_id.clone());
@@ -762,6 +805,79 @@ mod tests {
         // A batch carries at most MAX_BATCH_BYTES of versions plus one
         // more, which is at most MAX_OBJECT_BYTES.
         assert!(MAX_BATCH_BYTES + crate::receive::MAX_OBJECT_BYTES < crate::server::MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn the_signature_cache_answers_only_for_the_same_key_and_keeps_the_newer_half() {
+        let mut cache = SignatureCache::default();
+        cache.insert(1, "k1", "sig-1");
+        assert_eq!(cache.get(1, "k1").as_deref(), Some("sig-1"));
+        assert_eq!(cache.get(1, "k2"), None, "a signature by another key is no signature by this one");
+        assert_eq!(cache.get(2, "k1"), None);
+        for seq in 2..=SIGNATURE_CACHE_ENTRIES as i64 + 1 {
+            cache.insert(seq, "k1", "s");
+        }
+        assert!(cache.by_seq.len() <= SIGNATURE_CACHE_ENTRIES);
+        assert_eq!(cache.get(1, "k1"), None, "the oldest went");
+        assert!(cache.get(SIGNATURE_CACHE_ENTRIES as i64 + 1, "k1").is_some(), "the newest stayed");
+    }
+
+    #[test]
+    fn a_local_version_is_signed_once_for_every_peer_and_again_after_a_key_rotation() {
+        use phalanx_store::{NewVersion, Registry, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
+        let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
+        let org = "identity--a0000000-0000-4000-8000-000000000001";
+        let object = phalanx_model::StixObject::from_value(
+            serde_json::json!({
+                "type": "indicator", "spec_version": "2.1", "id": "indicator--c0000000-0000-4000-8000-000000000003",
+                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+            }),
+            "$",
+        )
+        .unwrap()
+        .object;
+        let json = object.to_json_string();
+        let label = Label::unclassified(Tlp::Clear).with_originator(Some(org.into()));
+        let mut txn = store.begin().unwrap();
+        txn.put(NewVersion { object: &object, json: &json, label: &label, origin: "local:test" }).unwrap();
+        txn.commit().unwrap();
+        let partner = "identity--b0000000-0000-4000-8000-000000000002";
+        store
+            .put_organisation(&phalanx_store::OrganisationRecord {
+                org: phalanx_labels::Organisation::new(partner),
+                name: "partner".into(),
+                kind: "partner".into(),
+                created: phalanx_model::Timestamp::now(3),
+            })
+            .unwrap();
+        for name in ["p1", "p2"] {
+            let config = crate::peers::PeerConfig {
+                url: "http://127.0.0.1:9".into(),
+                key: keys.node().public_text(),
+                serves: vec![partner.into()],
+                accredited: Default::default(),
+                ceiling: phalanx_labels::Rank::Unclassified,
+                exercises: Default::default(),
+            };
+            store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
+        }
+        let engine = Federation::new(store, keys.clone(), org.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
+        let first = engine.outgoing(&engine.current_peer("p1").unwrap(), 0, 10).unwrap();
+        assert_eq!(first.objects.len(), 1, "the TLP:CLEAR version goes to the peer");
+        assert_eq!(engine.signatures.lock().unwrap().by_seq.len(), 1, "its signature is kept");
+        let second = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
+        assert_eq!(second.objects[0].sig, first.objects[0].sig);
+        // A rotated key signs again: the kept signature is by the old key,
+        // which a new peer would not know.
+        let (_, new_key) = keys.rotate(org).unwrap();
+        let third = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
+        let sent = &third.objects[0];
+        assert_eq!(sent.key_id, new_key.key_id);
+        assert!(crate::keys::verify(&new_key.public(), sent.object.get().as_bytes(), &sent.sig).is_ok());
+        assert_ne!(sent.sig, first.objects[0].sig);
     }
 
     #[test]

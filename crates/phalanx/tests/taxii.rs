@@ -333,10 +333,18 @@ fn media_types_errors_and_paths() {
     let h = node.get("/api/v1/health", None);
     assert_eq!(h.status, 200);
     assert_eq!(h.json()["status"], "ok");
+    // Each request counts once under its route, method and status.
+    node.get("/api/v1/health", None);
+    node.get("/api/v1/health", None);
     let m = node.get("/metrics", None);
     assert_eq!(m.status, 200);
     assert!(m.body.contains("phalanx_http_requests_total"), "{}", m.body);
     assert!(m.body.contains("route=\"/taxii2/\""), "{}", m.body);
+    assert!(
+        m.body.contains("phalanx_http_requests_total{method=\"GET\",route=\"/api/v1/health\",status=\"200\"} 3\n"),
+        "{}",
+        m.body
+    );
 }
 
 #[test]

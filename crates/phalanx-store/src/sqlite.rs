@@ -837,10 +837,6 @@ fn committed_body_end(conn: &Connection) -> Result<u64, StoreError> {
     }
 }
 
-/// Builds the WHERE clause shared by query and count.
-/// `selected` lists the access classes the query may return (readable and
-/// meeting the label filter); `readable` those that decide which version
-/// is the reader's first or last.
 /// The access classes of one reader's query, as SQL lists.
 struct ReaderClasses {
     /// The classes whose rows the query selects.
@@ -851,6 +847,9 @@ struct ReaderClasses {
     every: bool,
 }
 
+/// The `WHERE` clause shared by query and count: rows of the selected
+/// classes only, the query's filters, and its version filter decided over
+/// the readable classes.
 fn where_clause(query: &Query, classes: &ReaderClasses, params: &mut Vec<SqlValue>) -> Result<String, StoreError> {
     let readable = classes.readable.as_str();
     let mut sql = format!("o.access_class IN ({})", classes.selected);
@@ -2351,7 +2350,6 @@ impl Drop for SqliteTxn<'_> {
     }
 }
 
-/// Whether two JSON texts hold equal values (member order ignored).
 /// Whether two texts are the same object: equal RFC 8785 forms, the form
 /// its signature covers. Member order and number spelling do not count
 /// (`1.0` and `1`: a version received from a peer is stored as its

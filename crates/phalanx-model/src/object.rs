@@ -240,6 +240,36 @@ impl StixObject {
         self.map
     }
 
+    /// The object with `object_marking_refs` replaced by `refs` (the
+    /// markings a writer adds or a label carries). Only that property
+    /// changes, so only it is validated again: each ref must be a
+    /// marking-definition id, and the list may not be empty. The member
+    /// keeps its place (or comes last when it was absent); the object's
+    /// text is made again from its properties.
+    pub fn with_marking_refs(mut self, refs: Vec<String>, base: &str) -> Result<StixObject, ObjectErrors> {
+        let mut c = Checker::new(base, Some(self.id.to_string()));
+        if refs.is_empty() {
+            c.error("object_marking_refs", "empty-list", "'object_marking_refs' is an empty list; STIX prohibits empty lists (§2.12)");
+        }
+        for (i, r) in refs.iter().enumerate() {
+            match StixId::parse(r) {
+                Ok(id) if id.object_type() == "marking-definition" => {}
+                Ok(id) => c.error(
+                    &format!("object_marking_refs[{i}]"),
+                    "reference-type",
+                    format!("'object_marking_refs[{i}]' must refer to marking-definition, not to a {}", id.object_type()),
+                ),
+                Err(e) => c.error(&format!("object_marking_refs[{i}]"), "id-format", format!("'object_marking_refs[{i}]': {e}")),
+            }
+        }
+        if c.failed() {
+            return Err(ObjectErrors(c.errors));
+        }
+        self.map.insert("object_marking_refs".into(), Value::Array(refs.into_iter().map(Value::String).collect()));
+        self.source = None;
+        Ok(self)
+    }
+
     /// The object as a JSON value.
     pub fn to_value(&self) -> Value {
         Value::Object(self.map.clone())
@@ -442,5 +472,55 @@ fn check_extensions(c: &mut Checker, map: &Map<String, Value>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+    const TLP_AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+
+    fn indicator(markings: &str) -> StixObject {
+        let text = format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--44af6c39-c09b-49c5-9de2-394224b04982","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z"{markings},"pattern":"[ipv4-addr:value = '10.0.0.1']","pattern_type":"stix","valid_from":"2016-04-06T20:03:48Z","x_custom":{{"a":[1,2.5]}}}}"#
+        );
+        StixObject::from_compact_json(text.into_bytes(), "$").expect("valid").object
+    }
+
+    #[test]
+    fn new_marking_refs_replace_the_old_ones_in_place_and_the_text_follows() {
+        let before = indicator(&format!(r#","object_marking_refs":["{TLP_GREEN}"]"#));
+        let after = before.clone().with_marking_refs(vec![TLP_AMBER.to_owned()], "$").expect("valid refs");
+        let text = after.json_text().into_owned();
+        assert!(text.contains(&format!(r#""object_marking_refs":["{TLP_AMBER}"],"pattern""#)), "{text}");
+        assert!(!text.contains(TLP_GREEN), "{text}");
+        // Everything else is as it was, and the new text is a valid object.
+        let again = StixObject::from_compact_json(text.into_bytes(), "$").expect("still valid").object;
+        assert_eq!(again.map().get("x_custom"), before.map().get("x_custom"));
+        assert_eq!(again.version(), before.version());
+        assert_eq!(again.map(), after.map());
+        assert_eq!(again.json_text(), after.json_text());
+    }
+
+    #[test]
+    fn marking_refs_on_an_object_without_any_come_last() {
+        let after = indicator("").with_marking_refs(vec![TLP_GREEN.to_owned()], "$").expect("valid refs");
+        assert_eq!(after.map().keys().last().map(String::as_str), Some("object_marking_refs"));
+        assert!(after.json_text().ends_with(&format!(r#""object_marking_refs":["{TLP_GREEN}"]}}"#)));
+    }
+
+    #[test]
+    fn marking_refs_that_are_not_marking_definitions_or_empty_are_refused_by_path_and_rule() {
+        let wrong = indicator("").with_marking_refs(vec![TLP_GREEN.to_owned(), "identity--44af6c39-c09b-49c5-9de2-394224b04982".into()], "$.objects[4]");
+        let errors = wrong.expect_err("an identity is no marking").0;
+        assert_eq!(errors[0].path, "$.objects[4].object_marking_refs[1]");
+        assert_eq!(errors[0].rule, "reference-type");
+        assert_eq!(errors[0].object_id.as_deref(), Some("indicator--44af6c39-c09b-49c5-9de2-394224b04982"));
+        let malformed = indicator("").with_marking_refs(vec!["marking-definition--nope".into()], "$").expect_err("not an id").0;
+        assert_eq!(malformed[0].rule, "id-format");
+        let empty = indicator("").with_marking_refs(Vec::new(), "$").expect_err("empty").0;
+        assert_eq!(empty[0].rule, "empty-list");
     }
 }

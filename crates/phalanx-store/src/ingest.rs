@@ -127,6 +127,15 @@ pub struct Ingest<'a> {
     spent: Option<Vec<StixObject>>,
 }
 
+/// An object's `object_marking_refs` (validated ids, so every item is a
+/// string).
+fn marking_refs_of(object: &StixObject) -> Vec<String> {
+    match object.map().get("object_marking_refs") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn marking_refs_key(map: &Map<String, Value>) -> Option<String> {
     if map.contains_key("granular_markings") {
         return None;
@@ -289,29 +298,32 @@ impl<'a> Ingest<'a> {
 
         // The label from the object's markings.
         let cached = marking_refs_key(object.map()).and_then(|k| self.label_cache.get(&k).cloned().map(|l| (k, l)));
-        let (mut map, mut label) = match cached {
+        // `new_refs`: the object's `object_marking_refs` when this write
+        // changes them (added defaults, a carried label).
+        let (mut new_refs, mut label) = match cached {
             Some((_, label)) => (None, label),
             _ => {
                 let resolve = |mid: &str| self.markings.get(mid).cloned().map(MarkingDefinitionRef::Kind);
                 match label_from_object(object.map(), &resolve, &self.options.defaults) {
                     Ok(found) => {
-                        let mut map = None;
+                        let mut new_refs = None;
                         if !found.added_markings.is_empty() && self.options.explicit_defaults {
-                            let mut m = object.map().clone();
-                            if let Err(e) = phalanx_labels::apply_added_markings(&mut m, &found.added_markings) {
-                                refuse(&mut self.report, e.to_string());
-                                return Ok(());
+                            let mut refs = marking_refs_of(&object);
+                            for added in &found.added_markings {
+                                if !refs.contains(added) {
+                                    refs.push(added.clone());
+                                }
                             }
                             for added in &found.added_markings {
                                 if tlp_from_marking_id(added).is_none() && !self.markings.contains_key(added) {
                                     self.store_label_marking(txn, &found.label)?;
                                 }
                             }
-                            map = Some(m);
+                            new_refs = Some(refs);
                         } else if let Some(k) = marking_refs_key(object.map()).filter(|_| found.added_markings.is_empty() || !self.options.explicit_defaults) {
                             self.label_cache.insert(k, found.label.clone());
                         }
-                        (map, found.label)
+                        (new_refs, found.label)
                     }
                     Err(LabelError::UnresolvedMarking { .. }) if !last_try => {
                         let parsed = ParsedObject { object, warnings: Vec::new(), id_computed: false };
@@ -380,8 +392,8 @@ impl<'a> Ingest<'a> {
                 }
             }
             if label != given {
-                let m = map.get_or_insert_with(|| object.map().clone());
-                self.carry_label(txn, m, &label)?;
+                let current = new_refs.take().unwrap_or_else(|| marking_refs_of(&object));
+                new_refs = Some(self.carry_label(txn, &current, &label)?);
                 self.report.raised.push(Raise {
                     id: id.clone(),
                     from: given.display_name(None),
@@ -443,20 +455,16 @@ impl<'a> Ingest<'a> {
             }
         }
 
-        let final_object;
-        let (object_ref, json) = match map {
-            Some(m) => {
-                match StixObject::from_value(Value::Object(m), path) {
-                    Ok(p) => final_object = p.object,
-                    Err(e) => {
-                        refuse(&mut self.report, format!("after adding its markings the object is invalid: {e}"));
-                        return Ok(());
-                    }
+        // Only the markings changed: they alone are validated again.
+        let object = match new_refs {
+            Some(refs) => match object.with_marking_refs(refs, path) {
+                Ok(o) => o,
+                Err(e) => {
+                    refuse(&mut self.report, format!("after adding its markings the object is invalid: {e}"));
+                    return Ok(());
                 }
-                let json = final_object.json_text();
-                (&final_object, json)
-            }
-            None => (&object, object.json_text()),
+            },
+            None => object,
         };
         // Runs of objects share a label: compare with the last one first.
         let last = self.last_written_label.filter(|i| self.written_labels[*i as usize] == label);
@@ -471,7 +479,10 @@ impl<'a> Ingest<'a> {
         };
         self.last_written_label = Some(index);
         self.written.insert(id.as_str().into(), index);
-        let result = self.put(txn, path, object_ref, &json, label);
+        let result = {
+            let json = object.json_text();
+            self.put(txn, path, &object, &json, label)
+        };
         if let Some(spent) = self.spent.as_mut() {
             spent.push(object);
         }
@@ -480,29 +491,26 @@ impl<'a> Ingest<'a> {
 
     /// Rewrites an object's markings so that it carries `label` explicitly,
     /// storing the label's marking definition when it is new.
-    fn carry_label(&mut self, txn: &mut dyn WriteTxn, map: &mut Map<String, Value>, label: &Label) -> Result<(), StoreError> {
-        let mut refs: Vec<Value> = Vec::new();
-        if let Some(Value::Array(items)) = map.get("object_marking_refs") {
-            for item in items {
-                let keep = match item.as_str().and_then(|r| self.markings.get(r).map(|k| (r, k))) {
-                    Some((_, MarkingKind::Tlp(_))) | Some((_, MarkingKind::PhalanxLabel(_))) => false,
-                    Some(_) => true,
-                    None => tlp_from_marking_id(item.as_str().unwrap_or_default()).is_none(),
-                };
-                if keep {
-                    refs.push(item.clone());
-                }
+    fn carry_label(&mut self, txn: &mut dyn WriteTxn, current: &[String], label: &Label) -> Result<Vec<String>, StoreError> {
+        let mut refs = Vec::with_capacity(current.len() + 2);
+        for item in current {
+            let keep = match self.markings.get(item) {
+                Some(MarkingKind::Tlp(_)) | Some(MarkingKind::PhalanxLabel(_)) => false,
+                Some(_) => true,
+                None => tlp_from_marking_id(item).is_none(),
+            };
+            if keep {
+                refs.push(item.clone());
             }
         }
         if let Some(tlp) = label.tlp {
-            refs.push(Value::String(tlp.marking_id().to_owned()));
+            refs.push(tlp.marking_id().to_owned());
         }
         if label.marking() != phalanx_labels::LabelMarking::unclassified() {
             self.store_label_marking(txn, label)?;
-            refs.push(Value::String(label_marking_id(label)));
+            refs.push(label_marking_id(label));
         }
-        map.insert("object_marking_refs".into(), Value::Array(refs));
-        Ok(())
+        Ok(refs)
     }
 
     /// Stores the Phalanx marking definition of `label` unless known.

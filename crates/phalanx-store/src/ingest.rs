@@ -59,7 +59,7 @@ pub struct Refusal {
 pub struct Raise {
     /// The object.
     pub id: String,
-    /// Its label as given.
+    /// Its label as given (TLP and marking, see `raise_name`).
     pub from: String,
     /// The label it was stored with.
     pub to: String,
@@ -125,6 +125,15 @@ pub struct Ingest<'a> {
     record_unversioned: bool,
     /// Objects written, kept for [`Ingest::take_spent`] when it is on.
     spent: Option<Vec<StixObject>>,
+}
+
+/// A label as a raise reports it: its TLP too, since a lub often raises
+/// only that (`TLP:GREEN UNCLASSIFIED -> TLP:AMBER UNCLASSIFIED`).
+fn raise_name(label: &Label) -> String {
+    match label.tlp {
+        Some(tlp) => format!("TLP:{} {}", tlp.as_str().to_uppercase(), label.display_name(None)),
+        None => label.display_name(None),
+    }
 }
 
 /// An object's `object_marking_refs` (validated ids, so every item is a
@@ -396,8 +405,8 @@ impl<'a> Ingest<'a> {
                 new_refs = Some(self.carry_label(txn, &current, &label)?);
                 self.report.raised.push(Raise {
                     id: id.clone(),
-                    from: given.display_name(None),
-                    to: label.display_name(None),
+                    from: raise_name(&given),
+                    to: raise_name(&label),
                 });
             }
         }

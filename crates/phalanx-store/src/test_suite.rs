@@ -639,6 +639,8 @@ pub fn ingest_applies_the_write_rules(store: &dyn Store) {
     });
     let report = run(&ee, vec![rel]);
     assert_eq!(report.raised.len(), 1, "{report:?}");
+    let raise = &report.raised[0];
+    assert_eq!((raise.from.as_str(), raise.to.as_str()), ("TLP:AMBER+STRICT UNCLASSIFIED", "TLP:AMBER+STRICT SECRET UE/EU SECRET"));
     let ee_subject = &ee.subject;
     let stored = store.get(ee_subject, "relationship--f0000000-0000-4000-8000-000000000005", &VersionFilter::Last).unwrap();
     assert_eq!(stored[0].label.classification, Rank::Secret);

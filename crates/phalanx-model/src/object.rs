@@ -244,9 +244,33 @@ impl StixObject {
     /// markings a writer adds or a label carries). Only that property
     /// changes, so only it is validated again: each ref must be a
     /// marking-definition id, and the list may not be empty. The member
-    /// keeps its place (or comes last when it was absent); the object's
-    /// text is made again from its properties.
+    /// keeps its place (or comes last when it was absent), and the text
+    /// follows.
     pub fn with_marking_refs(mut self, refs: Vec<String>, base: &str) -> Result<StixObject, ObjectErrors> {
+        let valid = |r: &String| StixId::parse(r).is_ok_and(|id| id.object_type() == "marking-definition");
+        if refs.is_empty() || !refs.iter().all(valid) {
+            return Err(self.marking_ref_errors(&refs, base));
+        }
+        let refs = Value::Array(refs.into_iter().map(Value::String).collect());
+        // A new member comes last, so the kept text only grows by it (the
+        // text is what serialising the properties gives, in their order).
+        let appended = !self.map.contains_key("object_marking_refs");
+        self.source = match (appended, self.source.take()) {
+            (true, Some(mut text)) if text.len() > 2 && text.ends_with('}') => {
+                text.pop();
+                text.push_str(",\"object_marking_refs\":");
+                text.push_str(&refs.to_string());
+                text.push('}');
+                Some(text)
+            }
+            _ => None,
+        };
+        self.map.insert("object_marking_refs".into(), refs);
+        Ok(self)
+    }
+
+    /// What is wrong with `refs` as an object's `object_marking_refs`.
+    fn marking_ref_errors(&self, refs: &[String], base: &str) -> ObjectErrors {
         let mut c = Checker::new(base, Some(self.id.to_string()));
         if refs.is_empty() {
             c.error("object_marking_refs", "empty-list", "'object_marking_refs' is an empty list; STIX prohibits empty lists (§2.12)");
@@ -262,12 +286,7 @@ impl StixObject {
                 Err(e) => c.error(&format!("object_marking_refs[{i}]"), "id-format", format!("'object_marking_refs[{i}]': {e}")),
             }
         }
-        if c.failed() {
-            return Err(ObjectErrors(c.errors));
-        }
-        self.map.insert("object_marking_refs".into(), Value::Array(refs.into_iter().map(Value::String).collect()));
-        self.source = None;
-        Ok(self)
+        ObjectErrors(c.errors)
     }
 
     /// The object as a JSON value.
@@ -502,13 +521,20 @@ mod tests {
         assert_eq!(again.version(), before.version());
         assert_eq!(again.map(), after.map());
         assert_eq!(again.json_text(), after.json_text());
+        assert_eq!(after.json_text(), serde_json::to_string(after.map()).expect("text"));
     }
 
     #[test]
     fn marking_refs_on_an_object_without_any_come_last() {
         let after = indicator("").with_marking_refs(vec![TLP_GREEN.to_owned()], "$").expect("valid refs");
         assert_eq!(after.map().keys().last().map(String::as_str), Some("object_marking_refs"));
-        assert!(after.json_text().ends_with(&format!(r#""object_marking_refs":["{TLP_GREEN}"]}}"#)));
+        assert!(after.json_text().ends_with(&format!(r#""x_custom":{{"a":[1,2.5]}},"object_marking_refs":["{TLP_GREEN}"]}}"#)));
+        assert_eq!(after.json_text(), serde_json::to_string(after.map()).expect("text"));
+        // Without a kept text (an object built from a value), the text is
+        // made from the properties.
+        let built = StixObject::from_value(indicator("").to_value(), "$").expect("valid").object;
+        let after_built = built.with_marking_refs(vec![TLP_GREEN.to_owned()], "$").expect("valid refs");
+        assert_eq!(after_built.json_text(), after.json_text());
     }
 
     #[test]

@@ -8,9 +8,10 @@ use crate::error::FederationError;
 use crate::keys::KeyRing;
 use crate::peers::{Peer, load_peers};
 use crate::protocol::{
-    AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, PushReply, SignedDeletion, auth_header, check_auth, deletion_bytes,
-    deletion_key, parse_auth,
+    AUTH_HEADER, Batch, CHANGES_PATH, PUSH_PATH, PublicKey, PushReply, SignedDeletion, SignedObject, auth_header, check_auth,
+    deletion_bytes, deletion_key, parse_auth,
 };
+use crate::tree::{MAX_TREE_LEAVES, SALT_BYTES, TreeProof, tree_message};
 use crate::receive::{ReceiveError, position, receive};
 use phalanx_store::{Cursor, FederationStore, PeerExchange, SignatureRecord, StoredObject};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,26 +34,42 @@ const SIGNATURE_CACHE_ENTRIES: usize = 100_000;
 /// older half goes.
 #[derive(Default)]
 struct SignatureCache {
-    by_seq: HashMap<i64, (String, String)>,
+    /// seq -> (key id, signature, tree proof when the signature covers a tree).
+    by_seq: HashMap<i64, (String, String, Option<TreeProof>)>,
     order: std::collections::VecDeque<i64>,
 }
 
 impl SignatureCache {
-    /// The signature of version `seq` by the key `key_id`, when kept.
-    fn get(&self, seq: i64, key_id: &str) -> Option<String> {
-        self.by_seq.get(&seq).filter(|(k, _)| k == key_id).map(|(_, sig)| sig.clone())
+    /// The signature of version `seq` by the key `key_id` (and its tree
+    /// proof), when kept.
+    fn get(&self, seq: i64, key_id: &str) -> Option<(String, Option<TreeProof>)> {
+        self.by_seq.get(&seq).filter(|(k, _, _)| k == key_id).map(|(_, sig, tree)| (sig.clone(), tree.clone()))
     }
 
-    fn insert(&mut self, seq: i64, key_id: &str, sig: &str) {
+    fn insert(&mut self, seq: i64, key_id: &str, sig: &str, tree: Option<TreeProof>) {
         if self.by_seq.len() >= SIGNATURE_CACHE_ENTRIES {
             for old in self.order.drain(..SIGNATURE_CACHE_ENTRIES / 2) {
                 self.by_seq.remove(&old);
             }
         }
-        if self.by_seq.insert(seq, (key_id.to_owned(), sig.to_owned())).is_none() {
+        if self.by_seq.insert(seq, (key_id.to_owned(), sig.to_owned(), tree)).is_none() {
             self.order.push_back(seq);
         }
     }
+}
+
+/// A version on its way into a batch.
+struct Outgoing {
+    seq: i64,
+    /// Its canonical text.
+    text: String,
+    /// Whether it was written here (its originator's key is ours).
+    local: bool,
+    signer: String,
+    key_id: String,
+    /// Empty until signed.
+    sig: String,
+    tree: Option<TreeProof>,
 }
 
 /// Most bytes of stored JSON in one batch: half the receiver's body limit
@@ -307,7 +324,11 @@ impl Federation {
         let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
         let known: HashMap<(String, String), String> =
             self.store.known_keys()?.into_iter().map(|k| ((k.owner, k.key_id), k.public_key)).collect();
-        let mut objects = Vec::with_capacity(versions.len());
+        // First each version's canonical text and signature: a forwarded
+        // version keeps the one it came with; a local one is signed by its
+        // originator, unless a signature made for another peer is kept.
+        let mut pending: Vec<Outgoing> = Vec::with_capacity(versions.len());
+        let mut unsigned: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for v in versions {
             let text = match serde_json::from_str::<serde_json::Value>(&v.json) {
                 Ok(o) => phalanx_model::jcs::canonicalize(&o),
@@ -316,51 +337,85 @@ impl Federation {
                     continue;
                 }
             };
-            let (signer, key_id, sig) = if v.origin.starts_with("peer:") {
+            if v.origin.starts_with("peer:") {
                 let version = v.version.map(|t| t.sort_key()).unwrap_or_default();
-                match stored_sigs.remove(&(v.id.clone(), version)) {
-                    Some(s) => (s.signer, s.key_id, s.sig),
-                    None => {
-                        tracing::warn!(id = %v.id, origin = %v.origin, "received version without a stored signature: not forwarded");
-                        continue;
-                    }
-                }
-            } else {
-                let Some(originator) = v.label.originator.clone() else {
-                    tracing::warn!(id = %v.id, "version without an originator: not sent");
+                let Some(s) = stored_sigs.remove(&(v.id.clone(), version)) else {
+                    tracing::warn!(id = %v.id, origin = %v.origin, "received version without a stored signature: not forwarded");
                     continue;
                 };
-                let key = self.keys.org(&originator)?;
-                let kept = self.signatures.lock().unwrap_or_else(|p| p.into_inner()).get(v.seq, &key.key_id);
-                let sig = match kept {
-                    Some(sig) => sig,
-                    None => {
-                        let sig = key.sign(text.as_bytes());
-                        self.signatures.lock().unwrap_or_else(|p| p.into_inner()).insert(v.seq, &key.key_id, &sig);
-                        sig
+                let tree = match s.tree.as_deref().map(serde_json::from_str::<TreeProof>) {
+                    None => None,
+                    Some(Ok(proof)) => Some(proof),
+                    Some(Err(e)) => {
+                        tracing::error!(id = %v.id, error = %e, "stored tree proof is not readable: not forwarded");
+                        continue;
                     }
                 };
-                (originator, key.key_id.clone(), sig)
+                pending.push(Outgoing { seq: v.seq, text, local: false, signer: s.signer, key_id: s.key_id, sig: s.sig, tree });
+                continue;
+            }
+            let Some(originator) = v.label.originator.clone() else {
+                tracing::warn!(id = %v.id, "version without an originator: not sent");
+                continue;
             };
-            let key_entry = (signer.clone(), key_id.clone());
+            let key = self.keys.org(&originator)?;
+            let kept = self.signatures.lock().unwrap_or_else(|p| p.into_inner()).get(v.seq, &key.key_id);
+            let (sig, tree) = kept.unwrap_or_default();
+            if sig.is_empty() {
+                unsigned.entry(originator.clone()).or_default().push(pending.len());
+            }
+            pending.push(Outgoing { seq: v.seq, text, local: true, signer: originator, key_id: key.key_id.clone(), sig, tree });
+        }
+        // Unsigned local versions: one signature per tree of up to
+        // MAX_TREE_LEAVES of an originator's versions (a version alone is
+        // signed alone).
+        for (originator, indexes) in unsigned {
+            let key = self.keys.org(&originator)?;
+            for chunk in indexes.chunks(MAX_TREE_LEAVES) {
+                if let [only] = chunk {
+                    let out = &mut pending[*only];
+                    out.sig = key.sign(out.text.as_bytes());
+                } else {
+                    let mut salts = vec![[0u8; SALT_BYTES]; chunk.len()];
+                    for salt in &mut salts {
+                        getrandom::fill(salt).map_err(|e| FederationError::Randomness(e.to_string()))?;
+                    }
+                    let texts: Vec<&[u8]> = chunk.iter().map(|i| pending[*i].text.as_bytes()).collect();
+                    let tree = crate::tree::build(&texts, &salts);
+                    let sig = key.sign(&tree_message(&tree.root, chunk.len() as u32));
+                    for (i, proof) in chunk.iter().zip(tree.proofs) {
+                        pending[*i].sig = sig.clone();
+                        pending[*i].tree = Some(proof);
+                    }
+                }
+                let mut cache = self.signatures.lock().unwrap_or_else(|p| p.into_inner());
+                for i in chunk {
+                    let out = &pending[*i];
+                    cache.insert(out.seq, &key.key_id, &out.sig, out.tree.clone());
+                }
+            }
+        }
+        let mut objects = Vec::with_capacity(pending.len());
+        for out in pending {
+            let key_entry = (out.signer.clone(), out.key_id.clone());
             if !keys.contains_key(&key_entry) {
                 let public = match known.get(&key_entry) {
                     Some(p) => Some(p.clone()),
-                    None if !v.origin.starts_with("peer:") => Some(self.keys.org(&signer)?.public_text()),
+                    None if out.local => Some(self.keys.org(&out.signer)?.public_text()),
                     None => None,
                 };
                 if let Some(public_key) = public {
-                    keys.insert(key_entry, PublicKey { owner: signer.clone(), key_id: key_id.clone(), public_key });
+                    keys.insert(key_entry, PublicKey { owner: out.signer.clone(), key_id: out.key_id.clone(), public_key });
                 }
             }
-            let object = match serde_json::value::RawValue::from_string(text) {
+            let object = match serde_json::value::RawValue::from_string(out.text) {
                 Ok(o) => o,
                 Err(e) => {
-                    tracing::error!(id = %v.id, error = %e, "canonical form is not JSON: not sent");
+                    tracing::error!(seq = out.seq, error = %e, "canonical form is not JSON: not sent");
                     continue;
                 }
             };
-            objects.push(crate::protocol::SignedObject { seq: v.seq, object, signer, key_id, sig });
+            objects.push(SignedObject { seq: out.seq, object, signer: out.signer, key_id: out.key_id, sig: out.sig, tree: out.tree });
         }
         Ok(Batch { from: after, to, more: page.more, objects, keys: keys.into_values().collect(), deletions: Vec::new() })
     }
@@ -810,12 +865,12 @@ mod tests {
     #[test]
     fn the_signature_cache_answers_only_for_the_same_key_and_keeps_the_newer_half() {
         let mut cache = SignatureCache::default();
-        cache.insert(1, "k1", "sig-1");
-        assert_eq!(cache.get(1, "k1").as_deref(), Some("sig-1"));
+        cache.insert(1, "k1", "sig-1", None);
+        assert_eq!(cache.get(1, "k1"), Some(("sig-1".to_string(), None)));
         assert_eq!(cache.get(1, "k2"), None, "a signature by another key is no signature by this one");
         assert_eq!(cache.get(2, "k1"), None);
         for seq in 2..=SIGNATURE_CACHE_ENTRIES as i64 + 1 {
-            cache.insert(seq, "k1", "s");
+            cache.insert(seq, "k1", "s", None);
         }
         assert!(cache.by_seq.len() <= SIGNATURE_CACHE_ENTRIES);
         assert_eq!(cache.get(1, "k1"), None, "the oldest went");
@@ -878,6 +933,69 @@ mod tests {
         assert_eq!(sent.key_id, new_key.key_id);
         assert!(crate::keys::verify(&new_key.public(), sent.object.get().as_bytes(), &sent.sig).is_ok());
         assert_ne!(sent.sig, first.objects[0].sig);
+    }
+
+    #[test]
+    fn local_versions_of_a_batch_are_signed_as_one_tree_and_each_proves_its_root() {
+        use phalanx_store::{NewVersion, Registry, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
+        let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
+        let org = "identity--a0000000-0000-4000-8000-000000000001";
+        let label = Label::unclassified(Tlp::Clear).with_originator(Some(org.into()));
+        let mut txn = store.begin().unwrap();
+        for n in 1..=3 {
+            let object = phalanx_model::StixObject::from_value(
+                serde_json::json!({
+                    "type": "indicator", "spec_version": "2.1", "id": format!("indicator--c0000000-0000-4000-8000-00000000000{n}"),
+                    "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                    "pattern": format!("[ipv4-addr:value = '198.51.100.{n}']"), "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+                }),
+                "$",
+            )
+            .unwrap()
+            .object;
+            let json = object.to_json_string();
+            txn.put(NewVersion { object: &object, json: &json, label: &label, origin: "local:test" }).unwrap();
+        }
+        txn.commit().unwrap();
+        let partner = "identity--b0000000-0000-4000-8000-000000000002";
+        store
+            .put_organisation(&phalanx_store::OrganisationRecord {
+                org: phalanx_labels::Organisation::new(partner),
+                name: "partner".into(),
+                kind: "partner".into(),
+                created: phalanx_model::Timestamp::now(3),
+            })
+            .unwrap();
+        for name in ["p1", "p2"] {
+            let config = crate::peers::PeerConfig {
+                url: "http://127.0.0.1:9".into(),
+                key: keys.node().public_text(),
+                serves: vec![partner.into()],
+                accredited: Default::default(),
+                ceiling: phalanx_labels::Rank::Unclassified,
+                exercises: Default::default(),
+            };
+            store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
+        }
+        let engine = Federation::new(store, keys.clone(), org.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
+        let batch = engine.outgoing(&engine.current_peer("p1").unwrap(), 0, 10).unwrap();
+        assert_eq!(batch.objects.len(), 3);
+        let public = keys.org(org).unwrap().public();
+        for (i, o) in batch.objects.iter().enumerate() {
+            assert_eq!(o.sig, batch.objects[0].sig, "one signature for the tree");
+            let proof = o.tree.as_ref().expect("a proof");
+            assert_eq!((proof.index, proof.size), (i as u32, 3));
+            let root = crate::tree::proven_root(proof, o.object.get().as_bytes()).unwrap();
+            assert!(crate::keys::verify(&public, &tree_message(&root, 3), &o.sig).is_ok(), "object {i} proves the signed root");
+            assert!(crate::keys::verify(&public, o.object.get().as_bytes(), &o.sig).is_err(), "the signature is not over the object alone");
+        }
+        // Another peer gets the same signature and proofs (kept, not made again).
+        let again = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
+        for (a, b) in batch.objects.iter().zip(&again.objects) {
+            assert_eq!((&a.sig, &a.tree), (&b.sig, &b.tree));
+        }
     }
 
     #[test]

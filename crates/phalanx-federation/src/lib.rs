@@ -20,6 +20,7 @@ pub mod peers;
 pub mod protocol;
 pub mod receive;
 pub mod server;
+pub mod tree;
 
 pub use engine::{Federation, SyncConfig, Wakeup};
 pub use error::FederationError;

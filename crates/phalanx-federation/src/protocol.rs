@@ -2,7 +2,8 @@
 //! that verify them, and node authentication of requests and responses.
 //!
 //! An object is signed by its originator organisation over its RFC 8785
-//! canonical form ([`phalanx_model::jcs`]); the signature travels with the
+//! canonical form ([`phalanx_model::jcs`]), alone or as a leaf of a signed
+//! tree ([`crate::tree`]); the signature (and proof) travels with the
 //! object through every hop unchanged, and the object travels as that
 //! canonical text, so a receiver verifies the bytes it got (another text
 //! of the same object does not verify) and stores them as they are.
@@ -44,8 +45,14 @@ pub struct SignedObject {
     pub signer: String,
     /// The id of the key that signed it.
     pub key_id: String,
-    /// The Ed25519 signature over the object's RFC 8785 form, base64.
+    /// The Ed25519 signature, base64: over the object's RFC 8785 form, or,
+    /// with `tree`, over the root of a tree of objects that holds it.
     pub sig: String,
+    /// The object's inclusion proof when `sig` signs a tree
+    /// ([`crate::tree`]): an originator signs up to
+    /// [`crate::tree::MAX_TREE_LEAVES`] objects at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<crate::tree::TreeProof>,
 }
 
 /// The deletion of one version, signed by the object's originator over

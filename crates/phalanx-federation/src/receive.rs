@@ -5,11 +5,12 @@
 use crate::keys::{decode_signature, is_usable_key, key_id_of, parse_public_key, verify, verify_many};
 use crate::peers::Peer;
 use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, SignedDeletion, deletion_bytes, deletion_key};
+use crate::tree::{proven_root, tree_message};
 use phalanx_labels::{LabelDefaults, Rank, Subject};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
 use phalanx_store::{Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Most objects in one batch (each batch is one write transaction on the
 /// receiver). A commit rewrites most leaves of the random-key indexes of a
@@ -295,6 +296,7 @@ fn delete(
             signer: d.signer.clone(),
             key_id: d.key_id.clone(),
             sig: d.sig.clone(),
+            tree: None,
         }])?;
         deleted += store.delete_versions_by(&peer.origin(), &d.id, &filter)?;
     }
@@ -314,6 +316,16 @@ struct Unverified {
     item: crate::protocol::SignedObject,
     signature: ed25519_dalek::Signature,
     public: ed25519_dalek::VerifyingKey,
+    /// For an object signed in a tree: what its signature covers (the
+    /// root its proof gives, with the tree's size).
+    tree_message: Option<Vec<u8>>,
+}
+
+impl Unverified {
+    /// The bytes the signature must cover.
+    fn message(&self) -> &[u8] {
+        self.tree_message.as_deref().unwrap_or(self.item.object.get().as_bytes())
+    }
 }
 
 /// The `id` of a received object's text, to name it in a refusal.
@@ -326,9 +338,10 @@ fn object_id(text: &str) -> Option<String> {
 }
 
 /// Checks a run of received objects, in order: served signer, known key,
-/// size, signature over exactly the object received, and the STIX rules.
-/// The run's signatures are verified together; when that fails, one by
-/// one, so that only the bad ones are refused.
+/// size, signature over exactly the object received (alone, or through its
+/// tree proof), and the STIX rules. The run's signatures are verified
+/// together; when that fails, one by one, so that only the bad ones are
+/// refused.
 fn check_run(
     peer: &Peer,
     known: &HashMap<(String, String), ed25519_dalek::VerifyingKey>,
@@ -338,9 +351,15 @@ fn check_run(
     for (i, item) in run {
         checked.push(pre_check(peer, known, i, item));
     }
+    // The objects of one signed tree share its signature: it is verified
+    // once (same message, signature and key).
     let (mut messages, mut signatures, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut trees_seen: HashSet<(&[u8], &str, &[u8; 32])> = HashSet::new();
     for u in checked.iter().filter_map(|c| c.as_ref().ok()) {
-        messages.push(u.item.object.get().as_bytes());
+        if u.tree_message.is_some() && !trees_seen.insert((u.message(), u.item.sig.as_str(), u.public.as_bytes())) {
+            continue;
+        }
+        messages.push(u.message());
         signatures.push(u.signature);
         keys.push(u.public);
     }
@@ -350,7 +369,7 @@ fn check_run(
     for c in checked {
         out.push(c.and_then(|u| {
             if !all_verify
-                && let Err(e) = verify(&u.public, u.item.object.get().as_bytes(), &u.item.sig)
+                && let Err(e) = verify(&u.public, u.message(), &u.item.sig)
             {
                 return Err(Refused { id: object_id(u.item.object.get()), reason: format!("signature of {}: {e}", u.item.signer) });
             }
@@ -383,7 +402,14 @@ fn pre_check(
         return Err(refuse(format!("{size} bytes, larger than {MAX_OBJECT_BYTES}")));
     }
     let signature = decode_signature(&item.sig).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
-    Ok(Unverified { path, item, signature, public: *public })
+    let tree_message = match &item.tree {
+        None => None,
+        Some(proof) => {
+            let root = proven_root(proof, item.object.get().as_bytes()).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
+            Some(tree_message(&root, proof.size))
+        }
+    };
+    Ok(Unverified { path, item, signature, public: *public, tree_message })
 }
 
 /// The STIX rules on an object whose signature verified: it is parsed from
@@ -400,6 +426,7 @@ fn finish_check(u: Unverified) -> Result<Verified, Refused> {
         signer: item.signer,
         key_id: item.key_id,
         sig: item.sig,
+        tree: item.tree.as_ref().and_then(|proof| serde_json::to_string(proof).ok()),
     };
     Ok((path, parsed, signature))
 }

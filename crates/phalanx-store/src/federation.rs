@@ -51,6 +51,10 @@ pub struct SignatureRecord {
     pub key_id: String,
     /// The Ed25519 signature, base64.
     pub sig: String,
+    /// When the signature covers the root of a tree of versions rather
+    /// than this version alone: the version's inclusion proof, as the
+    /// JSON text of `phalanx_federation::tree::TreeProof`.
+    pub tree: Option<String>,
 }
 
 /// A public key of an organisation or node, learned from a peer or local.

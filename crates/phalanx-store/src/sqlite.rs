@@ -260,6 +260,7 @@ impl SqliteStore {
         conn.execute_batch(crate::sqlite_registry::SCHEMA)?;
         conn.execute_batch(&crate::sqlite_registry::generation_triggers())?;
         conn.execute_batch(crate::sqlite_federation::SCHEMA)?;
+        crate::sqlite_federation::ensure_columns(&conn)?;
         conn.execute_batch(crate::correlation::SCHEMA)?;
         let stored: Option<String> =
             conn.query_row("SELECT value FROM settings WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;

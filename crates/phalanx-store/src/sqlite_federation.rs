@@ -9,6 +9,23 @@ use phalanx_labels::{PeerScope, may_release_to_peer};
 use phalanx_model::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
+/// Adds the columns that older data directories lack to the federation
+/// tables (after [`SCHEMA`]).
+pub(crate) fn ensure_columns(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let mut has_tree = false;
+    {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('version_signatures')")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            has_tree |= r.get::<_, String>(0)? == "tree";
+        }
+    }
+    if !has_tree {
+        conn.execute_batch("ALTER TABLE version_signatures ADD COLUMN tree TEXT")?;
+    }
+    Ok(())
+}
+
 /// The federation tables.
 pub(crate) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS peers (
@@ -34,7 +51,8 @@ CREATE TABLE IF NOT EXISTS version_signatures (
     version TEXT NOT NULL,     -- modified/created, 9 digits; '' when unversioned
     signer  TEXT NOT NULL,
     key_id  TEXT NOT NULL,
-    sig     TEXT NOT NULL
+    sig     TEXT NOT NULL,
+    tree    TEXT               -- the inclusion proof when sig covers a tree root
 );
 CREATE INDEX IF NOT EXISTS version_signatures_id ON version_signatures (id_hash);
 CREATE TABLE IF NOT EXISTS known_keys (
@@ -252,13 +270,13 @@ impl FederationStore for SqliteStore {
                     "SELECT 1 FROM version_signatures WHERE id_hash = ?1 AND id = ?2 AND version = ?3",
                 )?;
                 let mut insert = conn.prepare_cached(
-                    "INSERT INTO version_signatures (id_hash, id, version, signer, key_id, sig) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO version_signatures (id_hash, id, version, signer, key_id, sig, tree) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for s in signatures {
                     let hash = crate::sqlite::id_hash(&s.id);
                     // The first signature of a version stays.
                     if exists.query_row(params![hash, s.id, s.version], |_| Ok(())).optional()?.is_none() {
-                        insert.execute(params![hash, s.id, s.version, s.signer, s.key_id, s.sig])?;
+                        insert.execute(params![hash, s.id, s.version, s.signer, s.key_id, s.sig, s.tree])?;
                     }
                 }
                 Ok(())
@@ -269,17 +287,17 @@ impl FederationStore for SqliteStore {
     fn signatures_of(&self, versions: &[(String, String)]) -> Result<Vec<SignatureRecord>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT signer, key_id, sig FROM version_signatures WHERE id_hash = ?1 AND id = ?2 AND version = ?3 ORDER BY rowid LIMIT 1",
+                "SELECT signer, key_id, sig, tree FROM version_signatures WHERE id_hash = ?1 AND id = ?2 AND version = ?3 ORDER BY rowid LIMIT 1",
             )?;
             let mut out = Vec::new();
             for (id, version) in versions {
                 let found = stmt
                     .query_row(params![crate::sqlite::id_hash(id), id, version], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
                     })
                     .optional()?;
-                if let Some((signer, key_id, sig)) = found {
-                    out.push(SignatureRecord { id: id.clone(), version: version.clone(), signer, key_id, sig });
+                if let Some((signer, key_id, sig, tree)) = found {
+                    out.push(SignatureRecord { id: id.clone(), version: version.clone(), signer, key_id, sig, tree });
                 }
             }
             Ok(out)
@@ -410,14 +428,41 @@ mod tests {
     }
 
     #[test]
+    fn an_older_signature_table_gains_the_tree_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = rusqlite::Connection::open(dir.path().join("phalanx.sqlite")).expect("open");
+            conn.execute_batch(
+                "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;
+                 CREATE TABLE version_signatures (id_hash INTEGER NOT NULL, id TEXT NOT NULL, version TEXT NOT NULL,
+                     signer TEXT NOT NULL, key_id TEXT NOT NULL, sig TEXT NOT NULL);",
+            )
+            .expect("old table");
+            conn.execute("INSERT INTO version_signatures VALUES (?1, 'x--1', 'v', 'o', 'k', 'old')", [crate::sqlite::id_hash("x--1")])
+                .expect("old row");
+        }
+        let store = SqliteStore::open(dir.path()).expect("open an older store");
+        let found = store.signatures_of(&[("x--1".into(), "v".into())]).expect("get");
+        assert_eq!((found[0].sig.as_str(), found[0].tree.as_deref()), ("old", None));
+    }
+
+    #[test]
     fn the_first_signature_and_key_of_a_version_stay() {
         let (_dir, store) = make();
-        let sig = |s: &str| SignatureRecord { id: "x--1".into(), version: "v".into(), signer: LTU.into(), key_id: "k".into(), sig: s.into() };
-        store.put_signatures(&[sig("first")]).expect("put");
-        store.put_signatures(&[sig("second")]).expect("put");
+        let sig = |s: &str, tree: Option<&str>| SignatureRecord {
+            id: "x--1".into(),
+            version: "v".into(),
+            signer: LTU.into(),
+            key_id: "k".into(),
+            sig: s.into(),
+            tree: tree.map(str::to_owned),
+        };
+        store.put_signatures(&[sig("first", Some(r#"{"index":0}"#))]).expect("put");
+        store.put_signatures(&[sig("second", None)]).expect("put");
         let found = store.signatures_of(&[("x--1".into(), "v".into()), ("x--2".into(), "v".into())]).expect("get");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].sig, "first");
+        assert_eq!(found[0].tree.as_deref(), Some(r#"{"index":0}"#), "the proof stays with its signature");
         let key = |k: &str| KnownKey { owner: LTU.into(), key_id: "k1".into(), public_key: k.into(), learned_from: "hub".into(), added: Timestamp::now(3) };
         store.put_known_key(&key("AAA")).expect("key");
         store.put_known_key(&key("BBB")).expect("key");

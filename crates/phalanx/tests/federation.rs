@@ -413,6 +413,7 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
         object: signed_text(&object).expect("canonical text"),
         signer: signer.to_owned(),
         key_id: enisa_key.key_id.clone(),
+        tree: None,
     };
     let genuine = indicator("indicator--0c000000-0000-4000-8000-000000000001", "2026-01-01T00:00:00.000Z");
     let mut original = indicator("indicator--0c000000-0000-4000-8000-000000000002", "2026-01-01T00:00:00.000Z");
@@ -426,13 +427,33 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     reformatted.object = serde_json::value::RawValue::from_string(serde_json::to_string_pretty(&spaced).expect("json")).expect("json");
     let mut foreign = signed(indicator("indicator--0c000000-0000-4000-8000-000000000003", "2026-01-01T00:00:00.000Z"), &f.nato.org);
     foreign.signer = f.nato.org.clone();
+    // Three objects signed as one tree: the first arrives as signed, the
+    // second altered after signing, the third with its proof moved to
+    // another leaf. Only the first verifies.
+    let members: Vec<Value> = (6..=8).map(|n| indicator(&format!("indicator--0c000000-0000-4000-8000-00000000000{n}"), "2026-01-01T00:00:00.000Z")).collect();
+    let texts: Vec<Vec<u8>> = members.iter().map(signed_bytes).collect();
+    let text_refs: Vec<&[u8]> = texts.iter().map(Vec::as_slice).collect();
+    let tree = phalanx_federation::tree::build(&text_refs, &[[1; 16], [2; 16], [3; 16]]);
+    let tree_sig = enisa_key.sign(&phalanx_federation::tree::tree_message(&tree.root, 3));
+    let mut in_tree: Vec<SignedObject> = members
+        .iter()
+        .zip(&tree.proofs)
+        .map(|(m, proof)| SignedObject { sig: tree_sig.clone(), tree: Some(proof.clone()), ..signed(m.clone(), &f.hub.org) })
+        .collect();
+    let mut altered_member = members[1].clone();
+    altered_member["name"] = json!("altered in transit");
+    in_tree[1].object = signed_text(&altered_member).expect("canonical text");
+    if let Some(proof) = in_tree[2].tree.as_mut() {
+        proof.index = 0;
+    }
     let mut objects = vec![signed(genuine, &f.hub.org), altered, foreign, reformatted];
+    objects.extend(in_tree);
     for (i, o) in objects.iter_mut().enumerate() {
         o.seq = i as i64 + 1;
     }
     let batch = Batch {
         from: 0,
-        to: 4,
+        to: 7,
         more: false,
         objects,
         keys: vec![PublicKey { owner: f.hub.org.clone(), key_id: enisa_key.key_id.clone(), public_key: enisa_key.public_text() }],
@@ -441,8 +462,8 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let (status, body) = post(serde_json::to_vec(&batch).expect("json"), true);
     assert_eq!(status, 200, "{body}");
     let reply: Value = serde_json::from_str(&body).expect("reply");
-    assert_eq!(reply["stored"], 1, "{reply}");
-    assert_eq!(reply["refused_count"], 3, "{reply}");
+    assert_eq!(reply["stored"], 2, "{reply}");
+    assert_eq!(reply["refused_count"], 5, "{reply}");
     let reasons = reply["refused"].to_string();
     assert!(reasons.contains("does not verify"), "{reasons}");
     assert!(reasons.contains("does not serve"), "{reasons}");
@@ -450,6 +471,9 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000002"), 0, "an altered object was stored");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000003"), 0, "an object of an organisation mallory does not serve was stored");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000005"), 0, "an object whose text is not what was signed was stored");
+    assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000006"), 1, "the genuine member of a signed tree");
+    assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000007"), 0, "a member of a tree altered after signing was stored");
+    assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000008"), 0, "a member of a tree with a moved proof was stored");
 
     // A deletion signed by ENISA of an object ENISA did not originate is refused.
     let victim = "indicator--0c000000-0000-4000-8000-000000000004";
@@ -483,7 +507,7 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let gap = Batch { from: 100, to: 101, more: false, objects: vec![], keys: vec![], deletions: vec![] };
     let (status, body) = post(serde_json::to_vec(&gap).expect("json"), true);
     assert_eq!(status, 409, "{body}");
-    assert!(body.contains("\"have\":4"), "{body}");
+    assert!(body.contains("\"have\":7"), "{body}");
     // An oversized body is refused by its declared length, before it is
     // read: a client still writing may see the connection closed under it,
     // so this one reads the answer while another thread writes.

@@ -1,0 +1,253 @@
+//! Signed trees: an originator signs many objects with one Ed25519
+//! signature over the root of a Merkle tree of them, and each object
+//! travels with its inclusion proof ([`TreeProof`]), so it can be
+//! verified alone, at every hop, like an object signed by itself.
+//!
+//! The tree is RFC 9162's (§2.1.1): a leaf is `SHA-256(0x00 || salt ||
+//! canonical text)`, an inner node `SHA-256(0x01 || left || right)`, and
+//! a tree of `n` leaves splits after the largest power of two below `n`.
+//! Inclusion proofs are built and checked as in RFC 9162 §2.1.3. The salt
+//! (16 random bytes per leaf) keeps a proof from telling anything about the
+//! other objects of its tree: a peer sees the hashes of its siblings, and
+//! without their salts it cannot test a guess of what they were.
+//!
+//! The signature covers `phalanx-tree-v1\n`, the tree's size (4 bytes,
+//! big-endian) and the 32 bytes of the root ([`tree_message`]), which no
+//! object text, deletion or request message can equal. The size is signed
+//! because a proof of a smaller tree can also fit a larger one.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Most objects under one signature. A proof holds one hash per level
+/// (five for 32 leaves, about 220 bytes of base64), and signing costs one
+/// Ed25519 signature per tree instead of one per object.
+pub const MAX_TREE_LEAVES: usize = 32;
+
+/// Bytes of a leaf's salt.
+pub const SALT_BYTES: usize = 16;
+
+/// The prefix of the message a tree's signature covers.
+const TREE_MESSAGE_PREFIX: &[u8] = b"phalanx-tree-v1\n";
+
+/// A SHA-256 hash.
+pub type Hash = [u8; 32];
+
+/// Where an object sits in a signed tree: what a receiver needs, beside
+/// the object's text, to compute the root the signature covers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TreeProof {
+    /// The leaf's salt, base64 of [`SALT_BYTES`] bytes.
+    pub salt: String,
+    /// The leaf's index (from 0).
+    pub index: u32,
+    /// The number of leaves of the tree.
+    pub size: u32,
+    /// The inclusion path from the leaf up (RFC 9162 §2.1.3): base64 of
+    /// its 32-byte hashes one after the other; empty for a tree of one.
+    pub path: String,
+}
+
+/// The hash of a leaf.
+pub fn leaf_hash(salt: &[u8], text: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(salt);
+    h.update(text);
+    h.finalize().into()
+}
+
+fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The largest power of two below `n` (`n` > 1).
+fn split_point(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// The root of the tree over `leaves` (at least one).
+pub fn root(leaves: &[Hash]) -> Hash {
+    if leaves.len() == 1 {
+        return leaves[0];
+    }
+    let k = split_point(leaves.len());
+    node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+}
+
+/// The inclusion path of leaf `index` of the tree over `leaves`, from the
+/// leaf up.
+pub fn inclusion_path(leaves: &[Hash], index: usize) -> Vec<Hash> {
+    let mut path = Vec::new();
+    push_path(leaves, index, &mut path);
+    path
+}
+
+fn push_path(leaves: &[Hash], index: usize, path: &mut Vec<Hash>) {
+    if leaves.len() <= 1 {
+        return;
+    }
+    let k = split_point(leaves.len());
+    if index < k {
+        push_path(&leaves[..k], index, path);
+        path.push(root(&leaves[k..]));
+    } else {
+        push_path(&leaves[k..], index - k, path);
+        path.push(root(&leaves[..k]));
+    }
+}
+
+/// The root that leaf `leaf` at `index` of a tree of `size` leaves proves
+/// with `path`, or `None` when the path cannot be one of such a tree
+/// (RFC 9162 §2.1.3.2).
+pub fn root_from_path(leaf: Hash, index: u32, size: u32, path: &[Hash]) -> Option<Hash> {
+    if index >= size {
+        return None;
+    }
+    let (mut f, mut s) = (u64::from(index), u64::from(size) - 1);
+    let mut r = leaf;
+    for p in path {
+        if s == 0 {
+            return None;
+        }
+        if f & 1 == 1 || f == s {
+            r = node_hash(p, &r);
+            if f & 1 == 0 {
+                while f & 1 == 0 && f != 0 {
+                    f >>= 1;
+                    s >>= 1;
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    (s == 0).then_some(r)
+}
+
+/// The bytes the signature of a tree of `size` leaves with `root` covers.
+pub fn tree_message(root: &Hash, size: u32) -> Vec<u8> {
+    let mut m = Vec::with_capacity(TREE_MESSAGE_PREFIX.len() + 4 + root.len());
+    m.extend_from_slice(TREE_MESSAGE_PREFIX);
+    m.extend_from_slice(&size.to_be_bytes());
+    m.extend_from_slice(root);
+    m
+}
+
+/// A tree built over objects' canonical texts: its root and each
+/// object's proof, in the objects' order.
+pub struct BuiltTree {
+    /// The root the originator signs ([`tree_message`]).
+    pub root: Hash,
+    /// The proof of each object.
+    pub proofs: Vec<TreeProof>,
+}
+
+/// Builds the tree over `texts` (one to [`MAX_TREE_LEAVES`]) with `salts`
+/// (one per text, [`SALT_BYTES`] each, random).
+pub fn build(texts: &[&[u8]], salts: &[[u8; SALT_BYTES]]) -> BuiltTree {
+    let leaves: Vec<Hash> = texts.iter().zip(salts).map(|(t, s)| leaf_hash(s, t)).collect();
+    let size = leaves.len() as u32;
+    let mut proofs = Vec::with_capacity(leaves.len());
+    for (i, salt) in salts.iter().enumerate().take(leaves.len()) {
+        let mut path = Vec::with_capacity(32 * 6);
+        for h in inclusion_path(&leaves, i) {
+            path.extend_from_slice(&h);
+        }
+        proofs.push(TreeProof { salt: B64.encode(salt), index: i as u32, size, path: B64.encode(path) });
+    }
+    BuiltTree { root: root(&leaves), proofs }
+}
+
+/// The root `proof` proves for an object whose canonical text is `text`,
+/// or why the proof is malformed.
+pub fn proven_root(proof: &TreeProof, text: &[u8]) -> Result<Hash, String> {
+    let salt = B64.decode(&proof.salt).map_err(|_| "tree proof: the salt is not base64".to_string())?;
+    if salt.len() != SALT_BYTES {
+        return Err(format!("tree proof: the salt has {} bytes, not {SALT_BYTES}", salt.len()));
+    }
+    let path = B64.decode(&proof.path).map_err(|_| "tree proof: the path is not base64".to_string())?;
+    if path.len() % 32 != 0 || path.len() / 32 > 32 {
+        return Err(format!("tree proof: the path has {} bytes, not a multiple of 32 up to 1024", path.len()));
+    }
+    let hashes: Vec<Hash> = path.chunks_exact(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
+    root_from_path(leaf_hash(&salt, text), proof.index, proof.size, &hashes)
+        .ok_or_else(|| format!("tree proof: leaf {} of {} does not fit a path of {} hashes", proof.index, proof.size, hashes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn salts(n: usize) -> Vec<[u8; SALT_BYTES]> {
+        (0..n).map(|i| [i as u8; SALT_BYTES]).collect()
+    }
+
+    #[test]
+    fn every_leaf_of_trees_of_every_size_proves_the_root() {
+        for n in 1..=MAX_TREE_LEAVES + 9 {
+            let texts: Vec<Vec<u8>> = (0..n).map(|i| format!("{{\"n\":{i}}}").into_bytes()).collect();
+            let refs: Vec<&[u8]> = texts.iter().map(Vec::as_slice).collect();
+            let tree = build(&refs, &salts(n));
+            for (i, proof) in tree.proofs.iter().enumerate() {
+                assert_eq!(proven_root(proof, &texts[i]), Ok(tree.root), "leaf {i} of {n}");
+                // Another object, or this one under another index or size,
+                // proves another root or nothing.
+                assert_ne!(proven_root(proof, b"{\"n\":-1}").ok(), Some(tree.root));
+                let moved = TreeProof { index: ((i + 1) % n) as u32, ..proof.clone() };
+                if n > 1 {
+                    assert_ne!(proven_root(&moved, &texts[i]).ok(), Some(tree.root), "leaf {i} of {n} moved");
+                }
+                // A proof can fit a larger tree with the same root (three
+                // leaves prove the root of four): the signed size tells.
+                let grown = TreeProof { size: n as u32 + 1, ..proof.clone() };
+                let claimed = proven_root(&grown, &texts[i]).map(|r| tree_message(&r, grown.size));
+                assert_ne!(claimed, Ok(tree_message(&tree.root, n as u32)), "leaf {i} of {n} in a larger tree");
+            }
+        }
+    }
+
+    #[test]
+    fn the_root_is_rfc_9162s_tree_hash() {
+        // Three leaves: the split is after two.
+        let leaves: Vec<Hash> = (0..3u8).map(|i| leaf_hash(&[i; SALT_BYTES], &[i])).collect();
+        let expected = node_hash(&node_hash(&leaves[0], &leaves[1]), &leaves[2]);
+        assert_eq!(root(&leaves), expected);
+        assert_eq!(inclusion_path(&leaves, 2), vec![node_hash(&leaves[0], &leaves[1])]);
+        assert_eq!(inclusion_path(&leaves, 0), vec![leaves[1], leaves[2]]);
+    }
+
+    #[test]
+    fn malformed_proofs_are_named() {
+        let tree = build(&[b"{}"], &salts(1));
+        let proof = &tree.proofs[0];
+        let bad_salt = TreeProof { salt: B64.encode([0u8; 3]), ..proof.clone() };
+        assert!(proven_root(&bad_salt, b"{}").unwrap_err().contains("salt has 3 bytes"));
+        let bad_path = TreeProof { path: B64.encode([0u8; 33]), ..proof.clone() };
+        assert!(proven_root(&bad_path, b"{}").unwrap_err().contains("33 bytes"));
+        let outside = TreeProof { index: 1, ..proof.clone() };
+        assert!(proven_root(&outside, b"{}").unwrap_err().contains("leaf 1 of 1"));
+        let not_base64 = TreeProof { path: "***".into(), ..proof.clone() };
+        assert!(proven_root(&not_base64, b"{}").unwrap_err().contains("not base64"));
+    }
+
+    #[test]
+    fn the_signed_message_is_no_object_text() {
+        let m = tree_message(&[7; 32], 3);
+        assert!(m.starts_with(b"phalanx-tree-v1\n\0\0\0\x03"));
+        assert_eq!(m.len(), 16 + 4 + 32);
+    }
+}

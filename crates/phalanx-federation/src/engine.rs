@@ -58,6 +58,16 @@ impl SignatureCache {
     }
 }
 
+/// What a pull worker's fetch thread hands on.
+enum Pulled {
+    /// A batch fetched and checked; `more` when the peer has more.
+    Checked { more: bool, batch: crate::receive::CheckedBatch },
+    /// Fetching or checking failed.
+    Failed(String),
+    /// The peer's stream starts over.
+    Rewind,
+}
+
 /// A version on its way into a batch.
 struct Outgoing {
     seq: i64,
@@ -264,17 +274,32 @@ impl Federation {
         self.receive_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(peer.to_owned()).or_default().clone()
     }
 
-    /// Takes a batch from `peer` (pushed to us, or pulled by us).
-    pub fn take_batch(&self, peer: &Peer, batch: Batch) -> Result<PushReply, ReceiveError> {
+    /// Stores a pulled batch of `peer` that [`crate::receive::check`]
+    /// checked.
+    fn store_checked_batch(&self, peer: &Peer, batch: crate::receive::CheckedBatch) -> Result<PushReply, ReceiveError> {
         let lock = self.receive_lock(&peer.name);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut reply = receive(self.store.as_ref(), peer, &self.node_org, batch)?;
+        let reply = crate::receive::store_checked(self.store.as_ref(), peer, &self.node_org, batch)?;
+        Ok(self.taken(peer, reply))
+    }
+
+    /// After a batch was taken: tells who waits for commits when it
+    /// changed anything, and says whether we pull from `peer`.
+    fn taken(&self, peer: &Peer, mut reply: PushReply) -> PushReply {
         if reply.stored > 0 || reply.deleted > 0 {
             (self.on_commit)();
             self.wakeup.notify();
         }
         reply.pulling = self.is_pulling(&peer.name);
-        Ok(reply)
+        reply
+    }
+
+    /// Takes a batch from `peer` (pushed to us, or pulled by us).
+    pub fn take_batch(&self, peer: &Peer, batch: Batch) -> Result<PushReply, ReceiveError> {
+        let lock = self.receive_lock(&peer.name);
+        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let reply = receive(self.store.as_ref(), peer, &self.node_org, batch)?;
+        Ok(self.taken(peer, reply))
     }
 
     /// Whether our pull worker is reading `peer`'s stream now.
@@ -677,8 +702,9 @@ impl Federation {
     /// The pull worker of `name`: catches up from this node's position in
     /// the peer's stream, then asks again every `pull_interval` (pushes
     /// carry the live changes). While catching up, the next batch is
-    /// fetched on a second thread while this one verifies and stores the
-    /// last, so the two nodes work at the same time.
+    /// fetched and checked (signatures, STIX rules) on a second thread
+    /// while this one stores the last, so the two nodes, and the checking
+    /// and the writing here, work at the same time.
     fn pull_worker(self: Arc<Self>, name: String) {
         let mut backoff = self.config.backoff_min;
         while !self.stopped() {
@@ -691,7 +717,9 @@ impl Federation {
                     continue;
                 }
             };
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, ExchangeError>>(2);
+            // The fetch thread also checks each batch (signatures, STIX
+            // rules) while this one stores the one before.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Pulled>(1);
             let fetcher = {
                 let engine = self.clone();
                 let peer = peer.clone();
@@ -699,9 +727,25 @@ impl Federation {
                     let agent = engine.agent();
                     let mut after = start;
                     loop {
-                        let fetched = engine.fetch(&agent, &peer, after);
-                        let next = fetched.as_ref().ok().filter(|b| b.more).map(|b| b.to);
-                        if tx.send(fetched).is_err() || engine.stopped() {
+                        let pulled = match engine.fetch(&agent, &peer, after) {
+                            Ok(batch) => {
+                                let more = batch.more;
+                                let checked = position(engine.store.as_ref(), &peer.name)
+                                    .map_err(ReceiveError::from)
+                                    .and_then(|have| crate::receive::check(engine.store.as_ref(), &peer, batch, have));
+                                match checked {
+                                    Ok(batch) => Pulled::Checked { more, batch },
+                                    Err(e) => Pulled::Failed(e.to_string()),
+                                }
+                            }
+                            Err(ExchangeError::Retry(error, _)) => Pulled::Failed(error),
+                            Err(ExchangeError::Rewind(_)) => Pulled::Rewind,
+                        };
+                        let next = match &pulled {
+                            Pulled::Checked { more: true, batch } => Some(batch.to()),
+                            _ => None,
+                        };
+                        if tx.send(pulled).is_err() || engine.stopped() {
                             return;
                         }
                         match next {
@@ -722,17 +766,16 @@ impl Federation {
             self.set_pulling(&name, true);
             let mut failed = None;
             let mut caught_up = false;
-            for fetched in rx.iter() {
-                let batch = match fetched {
-                    Ok(b) => b,
-                    Err(ExchangeError::Retry(error, _)) => {
+            for pulled in rx.iter() {
+                let (more, batch) = match pulled {
+                    Pulled::Checked { more, batch } => (more, batch),
+                    Pulled::Failed(error) => {
                         failed = Some(error);
                         break;
                     }
-                    Err(ExchangeError::Rewind(_)) => break,
+                    Pulled::Rewind => break,
                 };
-                let more = batch.more;
-                match self.take_batch(&peer, batch) {
+                match self.store_checked_batch(&peer, batch) {
                     Ok(_) => caught_up = !more,
                     Err(ReceiveError::Gap { have, .. }) => {
                         failed = Some(format!("pull answered after {have}"));

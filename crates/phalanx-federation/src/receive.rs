@@ -63,30 +63,55 @@ fn peer_actor(peer: &Peer, node_org: &str) -> Actor {
     }
 }
 
+/// A batch whose objects were checked ([`check`]) and wait to be stored
+/// ([`store_checked`]).
+pub struct CheckedBatch {
+    from: i64,
+    to: i64,
+    /// Objects that passed every check, in the batch's order, with their seq.
+    verified: Vec<(i64, Verified)>,
+    /// Objects refused, with their seq.
+    refused: Vec<(i64, Refused)>,
+    deletions: Vec<SignedDeletion>,
+    /// The keys this node knows (learned ones included).
+    known: HashMap<(String, String), ed25519_dalek::VerifyingKey>,
+}
+
+impl CheckedBatch {
+    /// The stream position after the batch.
+    pub fn to(&self) -> i64 {
+        self.to
+    }
+}
+
 /// Takes a batch from `peer` (the caller holds the peer's receive lock and
 /// authenticated the peer's node). Objects at or before this node's
 /// position are skipped; each other object must be signed by an
 /// organisation the peer serves, with a key this node knows (learned from
 /// a peer that serves its owner), over exactly the object received.
 pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: Batch) -> Result<PushReply, ReceiveError> {
+    let have = position(store, &peer.name)?;
+    if batch.from > have {
+        return Err(ReceiveError::Gap { from: batch.from, have });
+    }
+    let checked = check(store, peer, batch, have)?;
+    store_checked(store, peer, node_org, checked)
+}
+
+/// The first half of taking a batch, which needs no lock and may run
+/// while the previous batch is stored: the batch's shape, the keys it
+/// brings (learned when a served organisation's), and every object with
+/// `seq > after`: signature and STIX rules. Verifying is most of the work:
+/// it runs on every core, each thread on a run of the batch.
+pub fn check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after: i64) -> Result<CheckedBatch, ReceiveError> {
     if batch.objects.len() > MAX_BATCH_OBJECTS {
         return Err(ReceiveError::Malformed(format!("{} objects, at most {MAX_BATCH_OBJECTS} per batch", batch.objects.len())));
     }
     if batch.to < batch.from {
         return Err(ReceiveError::Malformed(format!("to ({}) is before from ({})", batch.to, batch.from)));
     }
-    let have = position(store, &peer.name)?;
-    if batch.from > have {
-        return Err(ReceiveError::Gap { from: batch.from, have });
-    }
-    let mut reply = PushReply { have: have.max(batch.to), ..PushReply::default() };
-    if batch.to <= have && batch.deletions.is_empty() {
-        return Ok(reply);
-    }
-
     // Keys: only for organisations the peer serves; an id names one key
     // (it is the hash of the key), so a known id is never replaced.
-    let mut refused: Vec<Refused> = Vec::new();
     let mut known = HashMap::new();
     for k in store.known_keys()? {
         if let Ok(public) = parse_public_key(&k.public_key) {
@@ -117,24 +142,9 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         }
     }
 
-    reply.deleted = delete(store, peer, &known, batch.deletions, &mut refused)?;
-    if batch.to <= have {
-        finish_refusals(store, peer, &refused, batch.from, batch.to)?;
-        reply.refused_count = refused.len() as u64;
-        refused.truncate(MAX_REASONS);
-        reply.refused = refused;
-        return Ok(reply);
-    }
-
-    // First every signature is checked; the verified ones are stored
-    // before the objects commit, so that no push worker ever sees a
-    // received version without its signature (a signature of a version
-    // that the write rules then refuse names nothing; the first verified
-    // signature of a version stays, so a peer cannot swap it).
-    let started = std::time::Instant::now();
     let mut items = Vec::with_capacity(batch.objects.len());
     for (i, item) in batch.objects.into_iter().enumerate() {
-        if item.seq <= have {
+        if item.seq <= after {
             continue;
         }
         if item.seq > batch.to || item.seq <= batch.from {
@@ -142,12 +152,9 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         }
         items.push((i, item));
     }
-    // Verifying is most of the work: it runs on every core, each thread
-    // on a run of the batch, and the results keep the batch's order.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     let chunk = items.len().div_ceil(threads).max(64);
-    let mut verified = Vec::with_capacity(items.len());
-    let outcomes: Vec<Vec<Result<Verified, Refused>>> = std::thread::scope(|scope| {
+    let outcomes: Vec<Vec<(i64, Result<Verified, Refused>)>> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         let mut rest = items;
         while !rest.is_empty() {
@@ -158,19 +165,61 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         }
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| vec![Err(Refused { id: None, reason: "verification failed".into() })]))
+            .map(|h| h.join().unwrap_or_else(|_| vec![(i64::MAX, Err(Refused { id: None, reason: "verification failed".into() }))]))
             .collect()
     });
-    for outcome in outcomes.into_iter().flatten() {
+    let mut checked = CheckedBatch {
+        from: batch.from,
+        to: batch.to,
+        verified: Vec::new(),
+        refused: Vec::new(),
+        deletions: batch.deletions,
+        known,
+    };
+    for (seq, outcome) in outcomes.into_iter().flatten() {
         match outcome {
-            Ok(v) => verified.push(v),
-            Err(r) => refused.push(r),
+            Ok(v) => checked.verified.push((seq, v)),
+            Err(r) => checked.refused.push((seq, r)),
         }
     }
-    let verify_ms = started.elapsed().as_millis() as u64;
+    Ok(checked)
+}
+
+/// The second half of taking a batch (the caller holds the peer's receive
+/// lock): deletions, then the verified objects after this node's position
+/// in one transaction with the ingest write rules, and the new position.
+pub fn store_checked(store: &dyn FederationStore, peer: &Peer, node_org: &str, checked: CheckedBatch) -> Result<PushReply, ReceiveError> {
+    let have = position(store, &peer.name)?;
+    if checked.from > have {
+        return Err(ReceiveError::Gap { from: checked.from, have });
+    }
+    let CheckedBatch { from, to, verified, refused: refused_checked, deletions, known } = checked;
+    let mut reply = PushReply { have: have.max(to), ..PushReply::default() };
+    if to <= have && deletions.is_empty() {
+        return Ok(reply);
+    }
+    let mut refused: Vec<Refused> = Vec::new();
+    reply.deleted = delete(store, peer, &known, deletions, &mut refused)?;
+    if to <= have {
+        finish_refusals(store, peer, &refused, from, to)?;
+        reply.refused_count = refused.len() as u64;
+        refused.truncate(MAX_REASONS);
+        reply.refused = refused;
+        return Ok(reply);
+    }
+    // Objects at or before the position came by another way meanwhile.
+    refused.extend(refused_checked.into_iter().filter(|(seq, _)| *seq > have).map(|(_, r)| r));
+    let verified: Vec<Verified> = verified.into_iter().filter(|(seq, _)| *seq > have).map(|(_, v)| v).collect();
+
+    // The verified signatures are stored before the objects commit, so
+    // that no push worker ever sees a received version without its
+    // signature (a signature of a version that the write rules then
+    // refuse names nothing; the first verified signature of a version
+    // stays, so a peer cannot swap it).
+    let started = std::time::Instant::now();
     let signatures: Vec<SignatureRecord> = verified.iter().map(|(_, _, s)| s.clone()).collect();
     store.put_signatures(&signatures)?;
-    let signatures_ms = started.elapsed().as_millis() as u64 - verify_ms;
+    let signatures_ms = started.elapsed().as_millis() as u64;
 
     let actor = peer_actor(peer, node_org);
     let options = IngestOptions {
@@ -191,7 +240,7 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
     }
     if !refused.is_empty() {
-        txn.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, &refused, batch.from, batch.to))?;
+        txn.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, &refused, from, to))?;
     }
     txn.commit()?;
     let stored_ms = started.elapsed().as_millis() as u64;
@@ -203,7 +252,7 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
             received: report.stored + report.unchanged,
             refused: refused_count,
             error: None,
-            position: Some(batch.to),
+            position: Some(to),
         },
     )?;
     if refused_count > 0 {
@@ -213,9 +262,8 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
         peer = %peer.name,
         stored = report.stored,
         unchanged = report.unchanged,
-        verify_ms,
         signatures_ms,
-        ingest_ms = stored_ms - verify_ms - signatures_ms,
+        ingest_ms = stored_ms - signatures_ms,
         total_ms = started.elapsed().as_millis() as u64,
         "batch taken"
     );
@@ -346,9 +394,11 @@ fn check_run(
     peer: &Peer,
     known: &HashMap<(String, String), ed25519_dalek::VerifyingKey>,
     run: Vec<(usize, crate::protocol::SignedObject)>,
-) -> Vec<Result<Verified, Refused>> {
+) -> Vec<(i64, Result<Verified, Refused>)> {
     let mut checked: Vec<Result<Unverified, Refused>> = Vec::with_capacity(run.len());
+    let mut seqs = Vec::with_capacity(run.len());
     for (i, item) in run {
+        seqs.push(item.seq);
         checked.push(pre_check(peer, known, i, item));
     }
     // The objects of one signed tree share its signature: it is verified
@@ -366,15 +416,15 @@ fn check_run(
     let all_verify = verify_many(&messages, &signatures, &keys);
     drop(messages);
     let mut out = Vec::with_capacity(checked.len());
-    for c in checked {
-        out.push(c.and_then(|u| {
+    for (seq, c) in seqs.into_iter().zip(checked) {
+        out.push((seq, c.and_then(|u| {
             if !all_verify
                 && let Err(e) = verify(&u.public, u.message(), &u.item.sig)
             {
                 return Err(Refused { id: object_id(u.item.object.get()), reason: format!("signature of {}: {e}", u.item.signer) });
             }
             finish_check(u)
-        }));
+        })));
     }
     out
 }

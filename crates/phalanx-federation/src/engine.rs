@@ -19,6 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// Most versions of pulled batches stored in one transaction.
+const PULL_TXN_OBJECTS: usize = 100_000;
+
+/// Longest a pull worker keeps adding waiting batches to one transaction
+/// (other writers wait for it meanwhile).
+const PULL_TXN_TIME: Duration = Duration::from_secs(2);
+
 /// How long a push worker leaves a peer that is pulling from us before it
 /// asks again where the peer is.
 const PULL_WATCH: Duration = Duration::from_millis(250);
@@ -702,9 +709,10 @@ impl Federation {
     /// The pull worker of `name`: catches up from this node's position in
     /// the peer's stream, then asks again every `pull_interval` (pushes
     /// carry the live changes). While catching up, the next batch is
-    /// fetched and checked (signatures, STIX rules) on a second thread
-    /// while this one stores the last, so the two nodes, and the checking
-    /// and the writing here, work at the same time.
+    /// fetched on one thread and the one before checked (signatures, STIX
+    /// rules) on another while this one stores the one before that, so the
+    /// two nodes, and the checking and the writing here, work at the same
+    /// time.
     fn pull_worker(self: Arc<Self>, name: String) {
         let mut backoff = self.config.backoff_min;
         while !self.stopped() {
@@ -717,8 +725,10 @@ impl Federation {
                     continue;
                 }
             };
-            // The fetch thread also checks each batch (signatures, STIX
-            // rules) while this one stores the one before.
+            // Three stages at once: a fetch thread asks for the next batch
+            // while a check thread checks the one before (signatures, STIX
+            // rules) and this one stores the one before that.
+            let (fetched_tx, fetched_rx) = std::sync::mpsc::sync_channel::<Result<Batch, ExchangeError>>(1);
             let (tx, rx) = std::sync::mpsc::sync_channel::<Pulled>(1);
             let fetcher = {
                 let engine = self.clone();
@@ -727,7 +737,24 @@ impl Federation {
                     let agent = engine.agent();
                     let mut after = start;
                     loop {
-                        let pulled = match engine.fetch(&agent, &peer, after) {
+                        let fetched = engine.fetch(&agent, &peer, after);
+                        let next = fetched.as_ref().ok().filter(|b| b.more).map(|b| b.to);
+                        if fetched_tx.send(fetched).is_err() || engine.stopped() {
+                            return;
+                        }
+                        match next {
+                            Some(to) => after = to,
+                            None => return,
+                        }
+                    }
+                })
+            };
+            let checker = {
+                let engine = self.clone();
+                let peer = peer.clone();
+                std::thread::Builder::new().name(format!("check-{name}")).spawn(move || {
+                    for fetched in fetched_rx.iter() {
+                        let pulled = match fetched {
                             Ok(batch) => {
                                 let more = batch.more;
                                 let checked = position(engine.store.as_ref(), &peer.name)
@@ -741,53 +768,26 @@ impl Federation {
                             Err(ExchangeError::Retry(error, _)) => Pulled::Failed(error),
                             Err(ExchangeError::Rewind(_)) => Pulled::Rewind,
                         };
-                        let next = match &pulled {
-                            Pulled::Checked { more: true, batch } => Some(batch.to()),
-                            _ => None,
-                        };
-                        if tx.send(pulled).is_err() || engine.stopped() {
+                        let last = !matches!(&pulled, Pulled::Checked { more: true, .. });
+                        if tx.send(pulled).is_err() || last || engine.stopped() {
                             return;
-                        }
-                        match next {
-                            Some(to) => after = to,
-                            None => return,
                         }
                     }
                 })
             };
-            let fetcher = match fetcher {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::error!(peer = %name, error = %e, "cannot start a fetch thread");
+            let (fetcher, checker) = match (fetcher, checker) {
+                (Ok(f), Ok(c)) => (f, c),
+                (f, c) => {
+                    let error = f.err().or(c.err()).map(|e| e.to_string()).unwrap_or_default();
+                    tracing::error!(peer = %name, %error, "cannot start the fetch and check threads");
                     self.sleep(self.config.backoff_max);
                     continue;
                 }
             };
             self.set_pulling(&name, true);
-            let mut failed = None;
-            let mut caught_up = false;
-            for pulled in rx.iter() {
-                let (more, batch) = match pulled {
-                    Pulled::Checked { more, batch } => (more, batch),
-                    Pulled::Failed(error) => {
-                        failed = Some(error);
-                        break;
-                    }
-                    Pulled::Rewind => break,
-                };
-                match self.store_checked_batch(&peer, batch) {
-                    Ok(_) => caught_up = !more,
-                    Err(ReceiveError::Gap { have, .. }) => {
-                        failed = Some(format!("pull answered after {have}"));
-                        break;
-                    }
-                    Err(e) => {
-                        failed = Some(e.to_string());
-                        break;
-                    }
-                }
-            }
+            let (failed, caught_up) = self.store_pulled(&peer, &rx);
             drop(rx);
+            let _ = checker.join();
             let _ = fetcher.join();
             self.set_pulling(&name, false);
             match failed {
@@ -805,6 +805,86 @@ impl Federation {
                 }
             }
         }
+    }
+
+    /// Stores the batches a pull worker's fetch thread hands on; whether
+    /// it failed (and why) and whether the last batch stored was the
+    /// peer's last. Batches that are checked and waiting when one is
+    /// stored go into the same transaction, up to [`PULL_TXN_OBJECTS`]
+    /// versions or [`PULL_TXN_TIME`]: a commit rewrites most leaves of the
+    /// random-key indexes, so fewer commits catch up faster. A transaction
+    /// never waits for the network: it commits when no batch is waiting.
+    fn store_pulled(&self, peer: &Peer, rx: &std::sync::mpsc::Receiver<Pulled>) -> (Option<String>, bool) {
+        let describe = |e: ReceiveError| match e {
+            ReceiveError::Gap { have, .. } => format!("pull answered after {have}"),
+            e => e.to_string(),
+        };
+        let mut caught_up = false;
+        let mut next = rx.recv().ok();
+        while let Some(pulled) = next.take() {
+            let (more, batch) = match pulled {
+                Pulled::Checked { more, batch } => (more, batch),
+                Pulled::Failed(error) => return (Some(error), caught_up),
+                Pulled::Rewind => return (None, caught_up),
+            };
+            let stored = if crate::receive::has_deletions(&batch) {
+                self.store_checked_batch(peer, batch).map(|_| more)
+            } else {
+                self.store_run(peer, more, batch, rx, &mut next)
+            };
+            match stored {
+                Ok(more) => caught_up = !more,
+                Err(e) => return (Some(describe(e)), caught_up),
+            }
+            if next.is_none() {
+                next = rx.recv().ok();
+            }
+        }
+        (None, caught_up)
+    }
+
+    /// Stores `batch` and the checked batches waiting after it in one
+    /// transaction (see [`Federation::store_pulled`]); a batch that cannot
+    /// join is left in `next`. Whether the peer has more after the last
+    /// batch stored.
+    fn store_run(
+        &self,
+        peer: &Peer,
+        more: bool,
+        batch: crate::receive::CheckedBatch,
+        rx: &std::sync::mpsc::Receiver<Pulled>,
+        next: &mut Option<Pulled>,
+    ) -> Result<bool, ReceiveError> {
+        let lock = self.receive_lock(&peer.name);
+        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut have = position(self.store.as_ref(), &peer.name)?;
+        let mut txn = self.store.begin()?;
+        let started = Instant::now();
+        let (mut batches, mut versions, mut changed, mut last_more) = (0, 0, false, more);
+        let mut current = Some((more, batch));
+        while let Some((more, batch)) = current.take() {
+            batches += 1;
+            versions += batch.len();
+            let reply = crate::receive::store_in(txn.as_mut(), self.store.as_ref(), peer, &self.node_org, batch, have, Vec::new())?;
+            have = reply.have;
+            changed |= reply.stored > 0;
+            last_more = more;
+            if !more || versions >= PULL_TXN_OBJECTS || started.elapsed() >= PULL_TXN_TIME {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(Pulled::Checked { more, batch }) if !crate::receive::has_deletions(&batch) => current = Some((more, batch)),
+                Ok(other) => *next = Some(other),
+                Err(_) => {}
+            }
+        }
+        txn.commit()?;
+        tracing::debug!(peer = %peer.name, batches, versions, ms = started.elapsed().as_millis() as u64, "pulled batches committed");
+        if changed {
+            (self.on_commit)();
+            self.wakeup.notify();
+        }
+        Ok(last_more)
     }
 
     /// Sleeps `wait`, waking early when the engine stops.

@@ -9,7 +9,9 @@ use crate::tree::{proven_root, tree_message};
 use phalanx_labels::{LabelDefaults, Rank, Subject};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::{Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter};
+use phalanx_store::{
+    Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter, WriteTxn,
+};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Most objects in one batch (each batch is one write transaction on the
@@ -81,6 +83,16 @@ impl CheckedBatch {
     /// The stream position after the batch.
     pub fn to(&self) -> i64 {
         self.to
+    }
+
+    /// How many objects it holds (verified and refused).
+    pub fn len(&self) -> usize {
+        self.verified.len() + self.refused.len()
+    }
+
+    /// Whether it holds no objects.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -188,39 +200,61 @@ pub fn check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after: i64)
 /// The second half of taking a batch (the caller holds the peer's receive
 /// lock): deletions, then the verified objects after this node's position
 /// in one transaction with the ingest write rules, and the new position.
-pub fn store_checked(store: &dyn FederationStore, peer: &Peer, node_org: &str, checked: CheckedBatch) -> Result<PushReply, ReceiveError> {
+pub fn store_checked(store: &dyn FederationStore, peer: &Peer, node_org: &str, mut checked: CheckedBatch) -> Result<PushReply, ReceiveError> {
     let have = position(store, &peer.name)?;
     if checked.from > have {
         return Err(ReceiveError::Gap { from: checked.from, have });
     }
-    let CheckedBatch { from, to, verified, refused: refused_checked, deletions, known } = checked;
-    let mut reply = PushReply { have: have.max(to), ..PushReply::default() };
-    if to <= have && deletions.is_empty() {
-        return Ok(reply);
-    }
     let mut refused: Vec<Refused> = Vec::new();
-    reply.deleted = delete(store, peer, &known, deletions, &mut refused)?;
-    if to <= have {
-        finish_refusals(store, peer, &refused, from, to)?;
-        reply.refused_count = refused.len() as u64;
+    let deleted = delete(store, peer, &checked.known, std::mem::take(&mut checked.deletions), &mut refused)?;
+    if checked.to <= have {
+        finish_refusals(store, peer, &refused, checked.from, checked.to)?;
+        let mut reply = PushReply { have, deleted, refused_count: refused.len() as u64, ..PushReply::default() };
         refused.truncate(MAX_REASONS);
         reply.refused = refused;
+        return Ok(reply);
+    }
+    let mut txn = store.begin()?;
+    let mut reply = store_in(txn.as_mut(), store, peer, node_org, checked, have, refused)?;
+    txn.commit()?;
+    reply.deleted = deleted;
+    Ok(reply)
+}
+
+/// Whether a checked batch carries deletions (which [`store_in`] does not
+/// apply: they need their own writes).
+pub fn has_deletions(checked: &CheckedBatch) -> bool {
+    !checked.deletions.is_empty()
+}
+
+/// Stores the verified objects of `checked` after position `have` in
+/// `txn`, with their signatures, the refusals' audit entry and the peer's
+/// new position: all commit together with `txn`, which the caller commits
+/// (a pull worker stores several batches in one transaction). `refused`
+/// holds refusals found before (of deletions). Deletions are not applied
+/// here ([`store_checked`] applies them).
+pub fn store_in(
+    txn: &mut dyn WriteTxn,
+    store: &dyn FederationStore,
+    peer: &Peer,
+    node_org: &str,
+    checked: CheckedBatch,
+    have: i64,
+    mut refused: Vec<Refused>,
+) -> Result<PushReply, ReceiveError> {
+    if checked.from > have {
+        return Err(ReceiveError::Gap { from: checked.from, have });
+    }
+    let CheckedBatch { from, to, verified, refused: refused_checked, .. } = checked;
+    let mut reply = PushReply { have: have.max(to), ..PushReply::default() };
+    if to <= have {
         return Ok(reply);
     }
     // Objects at or before the position came by another way meanwhile.
     refused.extend(refused_checked.into_iter().filter(|(seq, _)| *seq > have).map(|(_, r)| r));
     let verified: Vec<Verified> = verified.into_iter().filter(|(seq, _)| *seq > have).map(|(_, v)| v).collect();
 
-    // The verified signatures are stored before the objects commit, so
-    // that no push worker ever sees a received version without its
-    // signature (a signature of a version that the write rules then
-    // refuse names nothing; the first verified signature of a version
-    // stays, so a peer cannot swap it).
     let started = std::time::Instant::now();
-    let signatures: Vec<SignatureRecord> = verified.iter().map(|(_, _, s)| s.clone()).collect();
-    store.put_signatures(&signatures)?;
-    let signatures_ms = started.elapsed().as_millis() as u64;
-
     let actor = peer_actor(peer, node_org);
     let options = IngestOptions {
         defaults: LabelDefaults::default(),
@@ -230,30 +264,28 @@ pub fn store_checked(store: &dyn FederationStore, peer: &Peer, node_org: &str, c
     };
     let mut link = peer.scope.clone();
     link.serves.clear();
-    let mut txn = store.begin()?;
+    // The signatures commit with the versions, so no push worker ever sees
+    // a received version without its signature (a signature of a version
+    // that the write rules then refuse names nothing; the first verified
+    // signature of a version stays, so a peer cannot swap it).
+    let mut signatures = Vec::with_capacity(verified.len());
     let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
     for (path, parsed, signature) in verified {
-        ingest.signed_object(txn.as_mut(), &path, parsed, &signature.signer)?;
+        ingest.signed_object(txn, &path, parsed, &signature.signer)?;
+        signatures.push(signature);
     }
-    let report = ingest.finish(txn.as_mut())?;
+    let report = ingest.finish(txn)?;
+    txn.put_signatures(signatures)?;
     for r in &report.refused {
         refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
     }
     if !refused.is_empty() {
         txn.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, &refused, from, to))?;
     }
-    txn.commit()?;
-    let stored_ms = started.elapsed().as_millis() as u64;
     let refused_count = refused.len() as u64;
-    store.record_exchange(
+    txn.record_exchange(
         &peer.name,
-        &PeerExchange {
-            sent: 0,
-            received: report.stored + report.unchanged,
-            refused: refused_count,
-            error: None,
-            position: Some(to),
-        },
+        PeerExchange { sent: 0, received: report.stored + report.unchanged, refused: refused_count, error: None, position: Some(to) },
     )?;
     if refused_count > 0 {
         tracing::warn!(peer = %peer.name, refused = refused_count, first = %refused[0].reason, "objects from a peer refused");
@@ -262,9 +294,7 @@ pub fn store_checked(store: &dyn FederationStore, peer: &Peer, node_org: &str, c
         peer = %peer.name,
         stored = report.stored,
         unchanged = report.unchanged,
-        signatures_ms,
-        ingest_ms = stored_ms - signatures_ms,
-        total_ms = started.elapsed().as_millis() as u64,
+        ingest_ms = started.elapsed().as_millis() as u64,
         "batch taken"
     );
     refused.truncate(MAX_REASONS);

@@ -138,6 +138,12 @@ pub trait WriteTxn {
     /// Appends an audit entry that commits or rolls back with the rest.
     fn audit(&mut self, actor: &str, action: &str, target: &str, details: &serde_json::Value)
     -> Result<AuditEntry, StoreError>;
+    /// Stores signatures of versions received from a peer: they commit
+    /// with the versions (the first signature of a version stays).
+    fn put_signatures(&mut self, signatures: Vec<SignatureRecord>) -> Result<(), StoreError>;
+    /// Adds an exchange to a peer's counters, and moves this node's
+    /// position in its stream, with the rest of the transaction.
+    fn record_exchange(&mut self, peer: &str, exchange: PeerExchange) -> Result<(), StoreError>;
     /// Makes every put durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -2196,6 +2196,18 @@ impl WriteTxn for SqliteTxn<'_> {
         Ok(entry)
     }
 
+    fn put_signatures(&mut self, signatures: Vec<crate::SignatureRecord>) -> Result<(), StoreError> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        self.run(move |conn| crate::sqlite_federation::insert_signatures(conn, &signatures))
+    }
+
+    fn record_exchange(&mut self, peer: &str, exchange: crate::PeerExchange) -> Result<(), StoreError> {
+        let peer = peer.to_owned();
+        self.run(move |conn| crate::sqlite_federation::write_exchange(conn, &peer, &exchange))
+    }
+
     fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError> {
         let rows = self.lookup(id)?;
         let mut out = Vec::new();

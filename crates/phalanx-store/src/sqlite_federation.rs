@@ -9,6 +9,39 @@ use phalanx_labels::{PeerScope, may_release_to_peer};
 use phalanx_model::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
+/// Inserts version signatures on `conn` (in the caller's transaction):
+/// the first signature of a version stays.
+pub(crate) fn insert_signatures(conn: &rusqlite::Connection, signatures: &[SignatureRecord]) -> Result<(), StoreError> {
+    let mut exists = conn.prepare_cached("SELECT 1 FROM version_signatures WHERE id_hash = ?1 AND id = ?2 AND version = ?3")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO version_signatures (id_hash, id, version, signer, key_id, sig, tree) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for s in signatures {
+        let hash = crate::sqlite::id_hash(&s.id);
+        if exists.query_row(params![hash, s.id, s.version], |_| Ok(())).optional()?.is_none() {
+            insert.execute(params![hash, s.id, s.version, s.signer, s.key_id, s.sig, s.tree])?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds an exchange to a peer's counters and position on `conn`.
+pub(crate) fn write_exchange(conn: &rusqlite::Connection, name: &str, exchange: &PeerExchange) -> Result<(), StoreError> {
+    let now = Timestamp::now(3).to_string();
+    let (error, error_at, ok_at) = match &exchange.error {
+        Some(e) => (Some(e.as_str()), Some(now.as_str()), None),
+        None => (None, None, Some(now.as_str())),
+    };
+    conn.prepare_cached(
+        "UPDATE peers SET sent = sent + ?2, received = received + ?3, refused = refused + ?4,
+             last_error = ?5, last_error_at = COALESCE(?6, last_error_at), last_ok_at = COALESCE(?7, last_ok_at),
+             pull_cursor = MAX(pull_cursor, COALESCE(?8, pull_cursor))
+         WHERE name = ?1",
+    )?
+    .execute(params![name, exchange.sent as i64, exchange.received as i64, exchange.refused as i64, error, error_at, ok_at, exchange.position])?;
+    Ok(())
+}
+
 /// Adds the columns that older data directories lack to the federation
 /// tables (after [`SCHEMA`]).
 pub(crate) fn ensure_columns(conn: &rusqlite::Connection) -> Result<(), StoreError> {
@@ -154,21 +187,7 @@ impl FederationStore for SqliteStore {
     }
 
     fn record_exchange(&self, name: &str, exchange: &PeerExchange) -> Result<(), StoreError> {
-        let now = Timestamp::now(3).to_string();
-        self.with_writer(|conn| {
-            let (error, error_at, ok_at) = match &exchange.error {
-                Some(e) => (Some(e.as_str()), Some(now.as_str()), None),
-                None => (None, None, Some(now.as_str())),
-            };
-            conn.prepare_cached(
-                "UPDATE peers SET sent = sent + ?2, received = received + ?3, refused = refused + ?4,
-                     last_error = ?5, last_error_at = COALESCE(?6, last_error_at), last_ok_at = COALESCE(?7, last_ok_at),
-                     pull_cursor = MAX(pull_cursor, COALESCE(?8, pull_cursor))
-                 WHERE name = ?1",
-            )?
-            .execute(params![name, exchange.sent as i64, exchange.received as i64, exchange.refused as i64, error, error_at, ok_at, exchange.position])?;
-            Ok(())
-        })
+        self.with_writer(|conn| write_exchange(conn, name, exchange))
     }
 
     fn release_page(&self, peer: &PeerScope, after: Cursor, limit: usize) -> Result<Page, StoreError> {
@@ -265,22 +284,7 @@ impl FederationStore for SqliteStore {
         }
         self.with_writer(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            crate::sqlite::commit_or_rollback(conn, "signatures", || {
-                let mut exists = conn.prepare_cached(
-                    "SELECT 1 FROM version_signatures WHERE id_hash = ?1 AND id = ?2 AND version = ?3",
-                )?;
-                let mut insert = conn.prepare_cached(
-                    "INSERT INTO version_signatures (id_hash, id, version, signer, key_id, sig, tree) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for s in signatures {
-                    let hash = crate::sqlite::id_hash(&s.id);
-                    // The first signature of a version stays.
-                    if exists.query_row(params![hash, s.id, s.version], |_| Ok(())).optional()?.is_none() {
-                        insert.execute(params![hash, s.id, s.version, s.signer, s.key_id, s.sig, s.tree])?;
-                    }
-                }
-                Ok(())
-            })
+            crate::sqlite::commit_or_rollback(conn, "signatures", || insert_signatures(conn, signatures))
         })
     }
 

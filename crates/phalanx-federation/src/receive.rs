@@ -264,18 +264,24 @@ pub fn store_in(
     };
     let mut link = peer.scope.clone();
     link.serves.clear();
-    // The signatures commit with the versions, so no push worker ever sees
-    // a received version without its signature (a signature of a version
-    // that the write rules then refuse names nothing; the first verified
-    // signature of a version stays, so a peer cannot swap it).
-    let mut signatures = Vec::with_capacity(verified.len());
+    // The signatures of the versions stored commit with them, so no push
+    // worker ever sees a received version without its signature. A
+    // version already held keeps the signature it came with first, so a
+    // peer cannot swap it; a refused one names nothing.
+    let mut signatures = HashMap::with_capacity(verified.len());
     let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
     for (path, parsed, signature) in verified {
         ingest.signed_object(txn, &path, parsed, &signature.signer)?;
-        signatures.push(signature);
+        signatures.entry((signature.id.clone(), signature.version.clone())).or_insert(signature);
     }
     let report = ingest.finish(txn)?;
-    txn.put_signatures(signatures)?;
+    let mut new_signatures = Vec::with_capacity(report.stored_versions.len());
+    for key in &report.stored_versions {
+        if let Some(signature) = signatures.remove(key) {
+            new_signatures.push(signature);
+        }
+    }
+    txn.put_new_signatures(new_signatures)?;
     for r in &report.refused {
         refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
     }

@@ -82,6 +82,10 @@ pub struct IngestReport {
     /// definitions) stored, by id, when asked for with
     /// [`Ingest::record_unversioned_added`]: TAXII reports it as their version.
     pub unversioned_added: Vec<(String, Timestamp)>,
+    /// The (id, version key) of each new version stored, for an ingest of
+    /// objects from a peer ([`Ingest::from_peer`]): their signatures are
+    /// stored with them.
+    pub stored_versions: Vec<(String, String)>,
 }
 
 impl IngestReport {
@@ -549,6 +553,10 @@ impl<'a> Ingest<'a> {
         match txn.put(version) {
             Ok(PutOutcome::Stored { date_added }) => {
                 self.report.stored += 1;
+                if self.peer_link.is_some() {
+                    let version = object.version().map(|t| t.sort_key()).unwrap_or_default();
+                    self.report.stored_versions.push((object.id().to_string(), version));
+                }
                 if self.record_unversioned && object.version().is_none() {
                     self.report.unversioned_added.push((object.id().to_string(), date_added));
                 }

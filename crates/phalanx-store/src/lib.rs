@@ -138,9 +138,10 @@ pub trait WriteTxn {
     /// Appends an audit entry that commits or rolls back with the rest.
     fn audit(&mut self, actor: &str, action: &str, target: &str, details: &serde_json::Value)
     -> Result<AuditEntry, StoreError>;
-    /// Stores signatures of versions received from a peer: they commit
-    /// with the versions (the first signature of a version stays).
-    fn put_signatures(&mut self, signatures: Vec<SignatureRecord>) -> Result<(), StoreError>;
+    /// Stores the signatures of versions this transaction stored as new
+    /// (received from a peer): they commit with the versions. A new
+    /// version has no signature yet, so none is looked for.
+    fn put_new_signatures(&mut self, signatures: Vec<SignatureRecord>) -> Result<(), StoreError>;
     /// Adds an exchange to a peer's counters, and moves this node's
     /// position in its stream, with the rest of the transaction.
     fn record_exchange(&mut self, peer: &str, exchange: PeerExchange) -> Result<(), StoreError>;

@@ -2196,11 +2196,11 @@ impl WriteTxn for SqliteTxn<'_> {
         Ok(entry)
     }
 
-    fn put_signatures(&mut self, signatures: Vec<crate::SignatureRecord>) -> Result<(), StoreError> {
+    fn put_new_signatures(&mut self, signatures: Vec<crate::SignatureRecord>) -> Result<(), StoreError> {
         if signatures.is_empty() {
             return Ok(());
         }
-        self.run(move |conn| crate::sqlite_federation::insert_signatures(conn, &signatures))
+        self.run(move |conn| crate::sqlite_federation::insert_new_signatures(conn, &signatures))
     }
 
     fn record_exchange(&mut self, peer: &str, exchange: crate::PeerExchange) -> Result<(), StoreError> {

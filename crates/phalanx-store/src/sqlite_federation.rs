@@ -25,6 +25,18 @@ pub(crate) fn insert_signatures(conn: &rusqlite::Connection, signatures: &[Signa
     Ok(())
 }
 
+/// Inserts the signatures of versions stored new in the caller's
+/// transaction (none of them has one yet).
+pub(crate) fn insert_new_signatures(conn: &rusqlite::Connection, signatures: &[SignatureRecord]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO version_signatures (id_hash, id, version, signer, key_id, sig, tree) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for s in signatures {
+        insert.execute(params![crate::sqlite::id_hash(&s.id), s.id, s.version, s.signer, s.key_id, s.sig, s.tree])?;
+    }
+    Ok(())
+}
+
 /// Adds an exchange to a peer's counters and position on `conn`.
 pub(crate) fn write_exchange(conn: &rusqlite::Connection, name: &str, exchange: &PeerExchange) -> Result<(), StoreError> {
     let now = Timestamp::now(3).to_string();

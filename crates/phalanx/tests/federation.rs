@@ -474,6 +474,36 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000006"), 1, "the genuine member of a signed tree");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000007"), 0, "a member of a tree altered after signing was stored");
     assert_eq!(f.ltu.versions("indicator--0c000000-0000-4000-8000-000000000008"), 0, "a member of a tree with a moved proof was stored");
+    // The same version again, signed anew (a tree of one): it is held
+    // already, so it keeps the signature it came with first.
+    let again = indicator("indicator--0c000000-0000-4000-8000-000000000001", "2026-01-01T00:00:00.000Z");
+    let one = phalanx_federation::tree::build(&[signed_bytes(&again).as_slice()], &[[9; 16]]);
+    let resent = SignedObject {
+        seq: 8,
+        sig: enisa_key.sign(&phalanx_federation::tree::tree_message(&one.root, 1)),
+        tree: one.proofs.into_iter().next(),
+        ..signed(again, &f.hub.org)
+    };
+    let batch = Batch { from: 7, to: 8, more: false, objects: vec![resent], keys: vec![], deletions: vec![] };
+    let (status, body) = post(serde_json::to_vec(&batch).expect("json"), true);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"unchanged\":1"), "{body}");
+    let (rows, trees): (i64, i64) = f
+        .ltu
+        .db()
+        .query_row(
+            "SELECT COUNT(*), COUNT(tree) FROM version_signatures WHERE id = 'indicator--0c000000-0000-4000-8000-000000000001'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("signatures");
+    assert_eq!((rows, trees), (1, 0), "the first signature (not a tree's) stays, alone");
+    let tree_rows: i64 = f
+        .ltu
+        .db()
+        .query_row("SELECT COUNT(tree) FROM version_signatures WHERE id = 'indicator--0c000000-0000-4000-8000-000000000006'", [], |r| r.get(0))
+        .expect("signatures");
+    assert_eq!(tree_rows, 1, "a tree member's proof is stored with its signature");
 
     // A deletion signed by ENISA of an object ENISA did not originate is refused.
     let victim = "indicator--0c000000-0000-4000-8000-000000000004";
@@ -507,7 +537,7 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let gap = Batch { from: 100, to: 101, more: false, objects: vec![], keys: vec![], deletions: vec![] };
     let (status, body) = post(serde_json::to_vec(&gap).expect("json"), true);
     assert_eq!(status, 409, "{body}");
-    assert!(body.contains("\"have\":7"), "{body}");
+    assert!(body.contains("\"have\":8"), "{body}");
     // An oversized body is refused by its declared length, before it is
     // read: a client still writing may see the connection closed under it,
     // so this one reads the answer while another thread writes.

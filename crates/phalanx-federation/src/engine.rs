@@ -1000,79 +1000,21 @@ mod tests {
         assert!(cache.get(SIGNATURE_CACHE_ENTRIES as i64 + 1, "k1").is_some(), "the newest stayed");
     }
 
-    #[test]
-    fn a_local_version_is_signed_once_for_every_peer_and_again_after_a_key_rotation() {
+    /// An engine whose organisation `ORG` wrote `n` TLP:CLEAR indicators,
+    /// with two peers (`p1`, `p2`) that may have them.
+    fn engine_with_local_versions(n: u8) -> (tempfile::TempDir, Arc<KeyRing>, Arc<Federation>) {
         use phalanx_store::{NewVersion, Registry, Store};
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
         let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
-        let org = "identity--a0000000-0000-4000-8000-000000000001";
-        let object = phalanx_model::StixObject::from_value(
-            serde_json::json!({
-                "type": "indicator", "spec_version": "2.1", "id": "indicator--c0000000-0000-4000-8000-000000000003",
-                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-                "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
-            }),
-            "$",
-        )
-        .unwrap()
-        .object;
-        let json = object.to_json_string();
-        let label = Label::unclassified(Tlp::Clear).with_originator(Some(org.into()));
+        let label = Label::unclassified(Tlp::Clear).with_originator(Some(ORG.into()));
         let mut txn = store.begin().unwrap();
-        txn.put(NewVersion { object: &object, json: &json, label: &label, origin: "local:test" }).unwrap();
-        txn.commit().unwrap();
-        let partner = "identity--b0000000-0000-4000-8000-000000000002";
-        store
-            .put_organisation(&phalanx_store::OrganisationRecord {
-                org: phalanx_labels::Organisation::new(partner),
-                name: "partner".into(),
-                kind: "partner".into(),
-                created: phalanx_model::Timestamp::now(3),
-            })
-            .unwrap();
-        for name in ["p1", "p2"] {
-            let config = crate::peers::PeerConfig {
-                url: "http://127.0.0.1:9".into(),
-                key: keys.node().public_text(),
-                serves: vec![partner.into()],
-                accredited: Default::default(),
-                ceiling: phalanx_labels::Rank::Unclassified,
-                exercises: Default::default(),
-            };
-            store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
-        }
-        let engine = Federation::new(store, keys.clone(), org.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
-        let first = engine.outgoing(&engine.current_peer("p1").unwrap(), 0, 10).unwrap();
-        assert_eq!(first.objects.len(), 1, "the TLP:CLEAR version goes to the peer");
-        assert_eq!(engine.signatures.lock().unwrap().by_seq.len(), 1, "its signature is kept");
-        let second = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
-        assert_eq!(second.objects[0].sig, first.objects[0].sig);
-        // A rotated key signs again: the kept signature is by the old key,
-        // which a new peer would not know.
-        let (_, new_key) = keys.rotate(org).unwrap();
-        let third = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
-        let sent = &third.objects[0];
-        assert_eq!(sent.key_id, new_key.key_id);
-        assert!(crate::keys::verify(&new_key.public(), sent.object.get().as_bytes(), &sent.sig).is_ok());
-        assert_ne!(sent.sig, first.objects[0].sig);
-    }
-
-    #[test]
-    fn local_versions_of_a_batch_are_signed_as_one_tree_and_each_proves_its_root() {
-        use phalanx_store::{NewVersion, Registry, Store};
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
-        let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
-        let org = "identity--a0000000-0000-4000-8000-000000000001";
-        let label = Label::unclassified(Tlp::Clear).with_originator(Some(org.into()));
-        let mut txn = store.begin().unwrap();
-        for n in 1..=3 {
+        for i in 1..=n {
             let object = phalanx_model::StixObject::from_value(
                 serde_json::json!({
-                    "type": "indicator", "spec_version": "2.1", "id": format!("indicator--c0000000-0000-4000-8000-00000000000{n}"),
+                    "type": "indicator", "spec_version": "2.1", "id": format!("indicator--c0000000-0000-4000-8000-0000000000{i:02}"),
                     "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-                    "pattern": format!("[ipv4-addr:value = '198.51.100.{n}']"), "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+                    "pattern": format!("[ipv4-addr:value = '198.51.100.{i}']"), "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
                 }),
                 "$",
             )
@@ -1102,10 +1044,37 @@ mod tests {
             };
             store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
         }
-        let engine = Federation::new(store, keys.clone(), org.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
+        let engine = Federation::new(store, keys.clone(), ORG.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
+        (dir, keys, engine)
+    }
+
+    /// The organisation that wrote the versions of [`engine_with_local_versions`].
+    const ORG: &str = "identity--a0000000-0000-4000-8000-000000000001";
+
+    #[test]
+    fn a_local_version_is_signed_once_for_every_peer_and_again_after_a_key_rotation() {
+        let (_dir, keys, engine) = engine_with_local_versions(1);
+        let first = engine.outgoing(&engine.current_peer("p1").unwrap(), 0, 10).unwrap();
+        assert_eq!(first.objects.len(), 1, "the TLP:CLEAR version goes to the peer");
+        assert_eq!(engine.signatures.lock().unwrap().by_seq.len(), 1, "its signature is kept");
+        let second = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
+        assert_eq!(second.objects[0].sig, first.objects[0].sig);
+        // A rotated key signs again: the kept signature is by the old key,
+        // which a new peer would not know.
+        let (_, new_key) = keys.rotate(ORG).unwrap();
+        let third = engine.outgoing(&engine.current_peer("p2").unwrap(), 0, 10).unwrap();
+        let sent = &third.objects[0];
+        assert_eq!(sent.key_id, new_key.key_id);
+        assert!(crate::keys::verify(&new_key.public(), sent.object.get().as_bytes(), &sent.sig).is_ok());
+        assert_ne!(sent.sig, first.objects[0].sig);
+    }
+
+    #[test]
+    fn local_versions_of_a_batch_are_signed_as_one_tree_and_each_proves_its_root() {
+        let (_dir, keys, engine) = engine_with_local_versions(3);
         let batch = engine.outgoing(&engine.current_peer("p1").unwrap(), 0, 10).unwrap();
         assert_eq!(batch.objects.len(), 3);
-        let public = keys.org(org).unwrap().public();
+        let public = keys.org(ORG).unwrap().public();
         for (i, o) in batch.objects.iter().enumerate() {
             assert_eq!(o.sig, batch.objects[0].sig, "one signature for the tree");
             let proof = o.tree.as_ref().expect("a proof");

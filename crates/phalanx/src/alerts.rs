@@ -109,18 +109,18 @@ pub fn evaluate_alerts(store: &dyn Store, actor: &Actor, policy: &AlertPolicy, n
             }
         }
     }
-    let mut names = BTreeMap::new();
-    let subjects: BTreeSet<&String> = indicators.iter().chain(groups.values().flatten()).collect();
-    for id in subjects {
-        if let Some(o) = store.get(&actor.subject, id, &VersionFilter::Last)?.into_iter().next() {
-            if let Some(name) = serde_json::from_str::<Value>(&o.json).ok().and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned)) {
-                names.insert(id.clone(), name);
-            }
+    // The subjects' names are read for the subjects that alert only (one
+    // read each: reading every sighted indicator's was most of a run).
+    let mut alerts = evaluate(&facts, &groups, &BTreeMap::new(), policy);
+    for alert in &mut alerts {
+        if let Some(o) = store.get(&actor.subject, &alert.subject, &VersionFilter::Last)?.into_iter().next() {
+            alert.subject_name =
+                serde_json::from_str::<Value>(&o.json).ok().and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned));
         }
     }
 
     let mut writes: Vec<(bool, Value)> = Vec::new();
-    for alert in evaluate(&facts, &groups, &names, policy) {
+    for alert in alerts {
         let stored = store.get(&actor.subject, &alert.id, &VersionFilter::Last)?.into_iter().next();
         let stored_value = stored.as_ref().and_then(|o| serde_json::from_str::<Value>(&o.json).ok());
         let previous = stored_value.as_ref().and_then(CollectiveAlert::from_object);

@@ -267,7 +267,7 @@ fn sightings_from_three_countries_within_a_day_raise_one_alert_updated_as_more_r
     assert_eq!(alerts.len(), 1, "other.example: the third country came two days later");
     let a = &alerts[0];
     assert_eq!(a["context"], "suspicious-activity");
-    assert!(a["name"].as_str().unwrap().starts_with("Collective threat: "));
+    assert!(a["name"].as_str().unwrap().starts_with("Collective threat: indicator 1"), "named after its subject: {}", a["name"]);
     assert_eq!(a["extensions"][EXT]["countries"], json!(["EST", "LTU", "LVA"]));
     assert_eq!(a["extensions"][EXT]["indicator_refs"], json!([ind_id(1)]));
     assert_eq!(a["extensions"][EXT]["sighting_count"], 3);

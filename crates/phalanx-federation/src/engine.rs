@@ -408,10 +408,8 @@ impl Federation {
                     let out = &mut pending[*only];
                     out.sig = key.sign(out.text.as_bytes());
                 } else {
-                    let mut random = vec![0u8; SALT_BYTES * chunk.len()];
-                    getrandom::fill(&mut random).map_err(|e| FederationError::Randomness(e.to_string()))?;
-                    let salts: Vec<[u8; SALT_BYTES]> =
-                        random.chunks_exact(SALT_BYTES).map(|c| c.try_into().unwrap_or([0; SALT_BYTES])).collect();
+                    let mut salts = vec![[0u8; SALT_BYTES]; chunk.len()];
+                    getrandom::fill(salts.as_flattened_mut()).map_err(|e| FederationError::Randomness(e.to_string()))?;
                     let texts: Vec<&[u8]> = chunk.iter().map(|i| pending[*i].text.as_bytes()).collect();
                     let tree = crate::tree::build(&texts, &salts);
                     let sig = key.sign(&tree_message(&tree.root, chunk.len() as u32));

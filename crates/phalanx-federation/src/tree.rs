@@ -68,44 +68,48 @@ fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
-/// The largest power of two below `n` (`n` > 1).
-fn split_point(n: usize) -> usize {
-    let mut k = 1;
-    while k * 2 < n {
-        k *= 2;
+/// The levels of the tree over `leaves` (at least one), leaves first,
+/// root last: each inner node hashed once. A last node without a pair is
+/// carried up unchanged, which gives RFC 9162's tree (split after the
+/// largest power of two below the size).
+fn levels(leaves: &[Hash]) -> Vec<Vec<Hash>> {
+    let mut levels = vec![leaves.to_vec()];
+    while let Some(level) = levels.last().filter(|l| l.len() > 1) {
+        let mut up = Vec::with_capacity(level.len().div_ceil(2));
+        for pair in level.chunks(2) {
+            match pair {
+                [left, right] => up.push(node_hash(left, right)),
+                [alone] => up.push(*alone),
+                _ => {}
+            }
+        }
+        levels.push(up);
     }
-    k
+    levels
 }
 
 /// The root of the tree over `leaves` (at least one).
 pub fn root(leaves: &[Hash]) -> Hash {
-    if leaves.len() == 1 {
-        return leaves[0];
-    }
-    let k = split_point(leaves.len());
-    node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+    levels(leaves).last().and_then(|top| top.first().copied()).unwrap_or([0; 32])
 }
 
 /// The inclusion path of leaf `index` of the tree over `leaves`, from the
 /// leaf up.
 pub fn inclusion_path(leaves: &[Hash], index: usize) -> Vec<Hash> {
-    let mut path = Vec::new();
-    push_path(leaves, index, &mut path);
-    path
+    path_in(&levels(leaves), index)
 }
 
-fn push_path(leaves: &[Hash], index: usize, path: &mut Vec<Hash>) {
-    if leaves.len() <= 1 {
-        return;
+/// The inclusion path of leaf `index` in the tree's `levels`: the sibling
+/// at each level that has one.
+fn path_in(levels: &[Vec<Hash>], mut index: usize) -> Vec<Hash> {
+    let mut path = Vec::new();
+    for level in &levels[..levels.len().saturating_sub(1)] {
+        if let Some(sibling) = level.get(index ^ 1) {
+            path.push(*sibling);
+        }
+        index /= 2;
     }
-    let k = split_point(leaves.len());
-    if index < k {
-        push_path(&leaves[..k], index, path);
-        path.push(root(&leaves[k..]));
-    } else {
-        push_path(&leaves[k..], index - k, path);
-        path.push(root(&leaves[..k]));
-    }
+    path
 }
 
 /// The root that leaf `leaf` at `index` of a tree of `size` leaves proves
@@ -160,16 +164,15 @@ pub struct BuiltTree {
 /// (one per text, [`SALT_BYTES`] each, random).
 pub fn build(texts: &[&[u8]], salts: &[[u8; SALT_BYTES]]) -> BuiltTree {
     let leaves: Vec<Hash> = texts.iter().zip(salts).map(|(t, s)| leaf_hash(s, t)).collect();
+    let levels = levels(&leaves);
     let size = leaves.len() as u32;
     let mut proofs = Vec::with_capacity(leaves.len());
     for (i, salt) in salts.iter().enumerate().take(leaves.len()) {
-        let mut path = Vec::with_capacity(32 * 6);
-        for h in inclusion_path(&leaves, i) {
-            path.extend_from_slice(&h);
-        }
+        let path: Vec<u8> = path_in(&levels, i).concat();
         proofs.push(TreeProof { salt: B64.encode(salt), index: i as u32, size, path: B64.encode(path) });
     }
-    BuiltTree { root: root(&leaves), proofs }
+    let root = levels.last().and_then(|top| top.first().copied()).unwrap_or([0; 32]);
+    BuiltTree { root, proofs }
 }
 
 /// The root `proof` proves for an object whose canonical text is `text`,
@@ -183,8 +186,8 @@ pub fn proven_root(proof: &TreeProof, text: &[u8]) -> Result<Hash, String> {
     if path.len() % 32 != 0 || path.len() / 32 > 32 {
         return Err(format!("tree proof: the path has {} bytes, not a multiple of 32 up to 1024", path.len()));
     }
-    let hashes: Vec<Hash> = path.chunks_exact(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
-    root_from_path(leaf_hash(&salt, text), proof.index, proof.size, &hashes)
+    let (hashes, _) = path.as_chunks::<32>();
+    root_from_path(leaf_hash(&salt, text), proof.index, proof.size, hashes)
         .ok_or_else(|| format!("tree proof: leaf {} of {} does not fit a path of {} hashes", proof.index, proof.size, hashes.len()))
 }
 
@@ -217,6 +220,26 @@ mod tests {
                 let claimed = proven_root(&grown, &texts[i]).map(|r| tree_message(&r, grown.size));
                 assert_ne!(claimed, Ok(tree_message(&tree.root, n as u32)), "leaf {i} of {n} in a larger tree");
             }
+        }
+    }
+
+    /// RFC 9162's MTH, by its recursive definition.
+    fn rfc_root(leaves: &[Hash]) -> Hash {
+        if leaves.len() == 1 {
+            return leaves[0];
+        }
+        let mut k = 1;
+        while k * 2 < leaves.len() {
+            k *= 2;
+        }
+        node_hash(&rfc_root(&leaves[..k]), &rfc_root(&leaves[k..]))
+    }
+
+    #[test]
+    fn the_levels_give_rfc_9162s_root_for_every_size() {
+        for n in 1..=70u8 {
+            let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&[i; SALT_BYTES], &[i])).collect();
+            assert_eq!(root(&leaves), rfc_root(&leaves), "{n} leaves");
         }
     }
 

@@ -75,31 +75,76 @@ impl SightingFact {
     /// countries of an organisation id (empty when unknown). `None` for
     /// anything else than a sighting with a `sighting_of_ref`.
     pub fn from_object(v: &Value, countries_of: &dyn Fn(&str) -> Option<String>) -> Option<SightingFact> {
+        SightingRecord::from_object(v).map(|r| r.fact(countries_of))
+    }
+}
+
+/// What the alert logic keeps of a STIX `sighting` before the countries
+/// of its organisations are looked up: a watcher keeps these between runs
+/// and looks the countries up again each run (the registry may change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SightingRecord {
+    /// The sighting's id.
+    pub id: String,
+    /// Its `sighting_of_ref`.
+    pub indicator: String,
+    /// Its `where_sighted_refs`.
+    pub where_sighted: Vec<String>,
+    /// Its `created_by_ref`.
+    pub created_by: Option<String>,
+    /// `count` (1 when absent).
+    pub count: u64,
+    /// `first_seen` (else `created`), µs since the epoch.
+    pub first_seen: i64,
+    /// `last_seen` (else `first_seen`), µs since the epoch.
+    pub last_seen: i64,
+}
+
+impl SightingRecord {
+    /// Reads a STIX `sighting`. `None` for anything else than a sighting
+    /// with a `sighting_of_ref` and a `first_seen` or `created`.
+    pub fn from_object(v: &Value) -> Option<SightingRecord> {
         if v.get("type")?.as_str()? != "sighting" {
             return None;
         }
         let time = |name: &str| v.get(name).and_then(Value::as_str).and_then(|t| Timestamp::parse(t).ok()).map(|t| t.unix_micros());
         let first_seen = time("first_seen").or_else(|| time("created"))?;
         let last_seen = time("last_seen").unwrap_or(first_seen).max(first_seen);
-        let mut countries = BTreeSet::new();
+        let mut where_sighted = Vec::new();
         if let Some(Value::Array(refs)) = v.get("where_sighted_refs") {
-            for r in refs.iter().filter_map(Value::as_str) {
-                countries.extend(countries_of(r));
-            }
+            where_sighted.extend(refs.iter().filter_map(Value::as_str).map(str::to_owned));
         }
-        if countries.is_empty() {
-            if let Some(creator) = v.get("created_by_ref").and_then(Value::as_str) {
-                countries.extend(countries_of(creator));
-            }
-        }
-        Some(SightingFact {
+        Some(SightingRecord {
             id: v.get("id")?.as_str()?.to_owned(),
             indicator: v.get("sighting_of_ref")?.as_str()?.to_owned(),
-            countries,
+            where_sighted,
+            created_by: v.get("created_by_ref").and_then(Value::as_str).map(str::to_owned),
             count: v.get("count").and_then(Value::as_u64).unwrap_or(1),
             first_seen,
             last_seen,
         })
+    }
+
+    /// The sighting's facts: the countries of `where_sighted_refs`, else
+    /// the creator's; `countries_of` gives an organisation id's country.
+    pub fn fact(&self, countries_of: &dyn Fn(&str) -> Option<String>) -> SightingFact {
+        let mut countries = BTreeSet::new();
+        for r in &self.where_sighted {
+            countries.extend(countries_of(r));
+        }
+        if countries.is_empty()
+            && let Some(creator) = &self.created_by
+        {
+            countries.extend(countries_of(creator));
+        }
+        SightingFact {
+            id: self.id.clone(),
+            indicator: self.indicator.clone(),
+            countries,
+            count: self.count,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+        }
     }
 }
 

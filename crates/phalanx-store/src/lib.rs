@@ -194,6 +194,10 @@ pub trait Store: Registry + Send + Sync {
     /// entry by `actor` commit with the deletion. Returns how many
     /// versions were deleted.
     fn delete_versions_by(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError>;
+    /// A number that changes whenever a version is deleted (0 while none
+    /// ever was): a reader that keeps what it read, and reads only what
+    /// was added since, reads everything again when it moved.
+    fn deletion_mark(&self) -> Result<i64, StoreError>;
     /// The objects `reader` may read that correlate with object `id`
     /// (same value, CIDR containment, parent domain or subdomain), each
     /// value followed only while at most `too_common` readable objects

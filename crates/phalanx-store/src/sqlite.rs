@@ -1513,6 +1513,8 @@ impl Store for SqliteStore {
 
     fn delete_versions_by(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> { self.delete_versions_impl(actor, id, versions) }
 
+    fn deletion_mark(&self) -> Result<i64, StoreError> { self.deletion_mark_impl() }
+
     fn related(&self, reader: &Subject, id: &str, too_common: usize) -> Result<Option<crate::Related>, StoreError> {
         self.correlate(reader, id, too_common)
     }

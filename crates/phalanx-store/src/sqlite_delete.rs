@@ -133,6 +133,24 @@ impl SqliteStore {
         Ok(classes.len() as u64)
     }
 
+    /// The row of the newest tombstone, 0 when none was ever written:
+    /// every deletion writes one, and tombstones are never removed, so it
+    /// grows with each deletion ([`crate::Store::deletion_mark`]). Read on
+    /// a reader: the tombstone table is created with the first deletion.
+    pub(crate) fn deletion_mark_impl(&self) -> Result<i64, StoreError> {
+        self.with_reader(|conn| {
+            let exists: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deleted')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(0);
+            }
+            Ok(conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM deleted", [], |r| r.get(0))?)
+        })
+    }
+
     /// Tombstones of deleted versions, oldest first: (id, version, at).
     pub fn deleted_versions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         self.with_writer(|conn| {

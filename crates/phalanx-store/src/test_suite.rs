@@ -492,9 +492,13 @@ pub fn last_versions_of_a_reader_of_every_class(store: &dyn Store) {
     assert_eq!(listed(store), expect);
     assert_eq!(store.count(&cleared, &Query::default()).unwrap(), 2);
     assert!(store.get(&cleared, IND, &VersionFilter::Last).unwrap()[0].json.contains("three"));
-    // The newest version deleted: the one before it is the last.
+    // The newest version deleted: the one before it is the last. The
+    // deletion mark moves with it (and not with writes).
+    let before = store.deletion_mark().unwrap();
     let newest = Timestamp::parse("2026-03-01T00:00:00.000Z").unwrap();
     assert_eq!(store.delete_versions(IND, &VersionFilter::Exact(vec![newest])).unwrap(), 1);
+    let after = store.deletion_mark().unwrap();
+    assert_ne!(after, before, "a deletion moves the deletion mark");
     let expect = BTreeSet::from([pair(IND, "2026-02-01T00:00:00.000Z"), pair(OTHER, "2026-01-01T00:00:00.000Z")]);
     assert_eq!(listed(store), expect);
     // A newer version in a class this reader cannot read (TLP:RED of
@@ -502,6 +506,7 @@ pub fn last_versions_of_a_reader_of_every_class(store: &dyn Store) {
     // its last version of IND is still the one it can read.
     let red = Label::unclassified(Tlp::Red).with_originator(Some(ORG_A.into()));
     put_all(store, &[(indicator(IND, "2026-04-01T00:00:00.000Z", "four"), red)]);
+    assert_eq!(store.deletion_mark().unwrap(), after, "a write leaves the deletion mark");
     assert_eq!(listed(store), expect);
     assert!(store.get(&cleared, IND, &VersionFilter::Last).unwrap()[0].json.contains("two"));
     assert_eq!(store.count(&cleared, &Query::default()).unwrap(), 2);

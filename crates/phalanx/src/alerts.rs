@@ -18,20 +18,25 @@
 use crate::Finished;
 use crate::node::{actor, open_store};
 use anyhow::Context;
-use phalanx_matcher::alert::{AlertPolicy, COLLECTIVE_ALERT_EXTENSION, CollectiveAlert, GROUP_TYPES, SightingFact, evaluate, extension_definition};
+use phalanx_matcher::alert::{
+    AlertPolicy, COLLECTIVE_ALERT_EXTENSION, CollectiveAlert, GROUP_TYPES, SightingFact, SightingRecord, evaluate, extension_definition,
+};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
 use phalanx_store::{Actor, NewVersion, Query, Store, VersionFilter};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone)]
 pub struct AlertRun {
-    /// Sightings read.
+    /// Sightings of the window evaluated.
     pub sightings: u64,
+    /// Sighting versions read from the store by this run (those added
+    /// since the last run of the same cache).
+    pub read: u64,
     /// Alerts raised for the first time (grouping ids).
     pub raised: Vec<String>,
     /// Alerts updated with more evidence (grouping ids).
@@ -42,9 +47,101 @@ pub struct AlertRun {
     pub refused: Vec<String>,
 }
 
+/// The sightings earlier evaluations read, kept between the runs of a
+/// watcher so that a run reads only the versions added since the last:
+/// each run used to read and parse every sighting of its window again,
+/// and during a bulk load or a federation catch-up all of them are that
+/// recent.
+///
+/// What it holds equals what a full read would give: per sighting id, the
+/// newest version the reader may read, unless revoked, added after the
+/// window's start. Store writes keep `date_added` increasing in commit
+/// order, so the versions a later run reads are exactly those added after
+/// the newest one read before; a newer readable version replaces the one
+/// kept, a revoked one removes it, and a version that is not the newest
+/// readable (an older `modified` arriving late, or one the reader may
+/// not read) is not returned and changes nothing. A deletion can make an
+/// older version the newest again, and another reader reads differently:
+/// either empties the cache ([`Store::deletion_mark`], the reader
+/// compared each run). Countries are looked up again each run.
+#[derive(Default)]
+pub struct SightingCache {
+    /// The reader it was read as and the store's deletion mark then.
+    basis: Option<(phalanx_labels::Subject, i64)>,
+    /// The newest `date_added` read (µs).
+    mark: Option<i64>,
+    /// Per sighting id: the `date_added` (µs) of its newest readable
+    /// version and what that version says.
+    sightings: HashMap<String, (i64, SightingRecord)>,
+}
+
+impl SightingCache {
+    /// Reads, as `reader`, the sightings added after `since` that the
+    /// cache does not hold yet, and drops those added before; how many
+    /// versions it read.
+    pub fn refresh(&mut self, store: &dyn Store, reader: &phalanx_labels::Subject, since: Timestamp) -> anyhow::Result<u64> {
+        let deletions = store.deletion_mark()?;
+        let same_basis = self.basis.as_ref().is_some_and(|(r, d)| r == reader && *d == deletions);
+        if !same_basis {
+            *self = SightingCache { basis: Some((reader.clone(), deletions)), ..SightingCache::default() };
+        }
+        let since = since.unix_micros();
+        self.sightings.retain(|_, (added, _)| *added > since);
+        let after = self.mark.map_or(since, |m| m.max(since));
+        let mut query = Query {
+            types: vec!["sighting".into()],
+            versions: VersionFilter::Last,
+            added_after: Some(Timestamp::from_unix_micros(after)),
+            // A revoked newest version removes the one kept.
+            exclude_revoked: false,
+            limit: 2000,
+            ..Query::default()
+        };
+        let mut read = 0;
+        loop {
+            let page = store.query(reader, &query)?;
+            for o in &page.objects {
+                read += 1;
+                let added = o.date_added.unix_micros();
+                self.mark = Some(self.mark.map_or(added, |m| m.max(added)));
+                let record = if o.revoked {
+                    None
+                } else {
+                    serde_json::from_str::<Value>(&o.json).ok().as_ref().and_then(SightingRecord::from_object)
+                };
+                match record {
+                    Some(record) => self.sightings.insert(o.id.clone(), (added, record)),
+                    None => self.sightings.remove(&o.id),
+                };
+            }
+            match page.next {
+                Some(next) if page.more => query.after = Some(next),
+                _ => break,
+            }
+        }
+        Ok(read)
+    }
+
+    /// The facts of the sightings held, with the countries `countries_of`
+    /// gives now, in id order.
+    pub fn facts(&self, countries_of: &dyn Fn(&str) -> Option<String>) -> Vec<SightingFact> {
+        let mut records: Vec<&SightingRecord> = self.sightings.values().map(|(_, r)| r).collect();
+        records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        records.into_iter().map(|r| r.fact(countries_of)).collect()
+    }
+}
+
 /// Evaluates collective-threat alerts as `actor` at `now` and stores what
-/// changed. Blocking (call it off async threads).
-pub fn evaluate_alerts(store: &dyn Store, actor: &Actor, policy: &AlertPolicy, now: Timestamp) -> anyhow::Result<AlertRun> {
+/// changed; `cache` holds the sightings read by earlier runs (a fresh one
+/// reads every sighting of the window). Blocking (call it off async
+/// threads).
+pub fn evaluate_alerts(
+    store: &dyn Store,
+    actor: &Actor,
+    policy: &AlertPolicy,
+    now: Timestamp,
+    cache: &mut SightingCache,
+) -> anyhow::Result<AlertRun> {
     if !actor.user.role.can_write() {
         anyhow::bail!("user '{}' has the role {} and may not write alerts", actor.user.name, actor.user.role);
     }
@@ -56,31 +153,15 @@ pub fn evaluate_alerts(store: &dyn Store, actor: &Actor, policy: &AlertPolicy, n
     let countries: BTreeMap<String, String> =
         store.organisations()?.into_iter().filter_map(|o| o.org.country.clone().map(|c| (o.org.id, c))).collect();
     let country_of = |id: &str| countries.get(id).cloned();
-    let mut facts = Vec::new();
-    let mut query = Query {
-        types: vec!["sighting".into()],
-        versions: VersionFilter::Last,
-        added_after: Some(since),
-        exclude_revoked: true,
-        limit: 2000,
-        ..Query::default()
-    };
-    loop {
-        let page = store.query(&actor.subject, &query)?;
-        for o in &page.objects {
-            run.sightings += 1;
-            if let Ok(v) = serde_json::from_str::<Value>(&o.json) {
-                facts.extend(SightingFact::from_object(&v, &country_of));
-            }
-        }
-        match page.next {
-            Some(next) if page.more => query.after = Some(next),
-            _ => break,
-        }
-    }
+    run.read = cache.refresh(store, &actor.subject, since)?;
+    let facts = cache.facts(&country_of);
+    run.sightings = facts.len() as u64;
 
-    // Campaigns, intrusion sets and malware the sighted indicators indicate.
-    let indicators: BTreeSet<String> = facts.iter().map(|f| f.indicator.clone()).collect();
+    // Campaigns, intrusion sets and malware the sighted indicators indicate,
+    // for the indicators of sightings with a country only: `evaluate`
+    // ignores the others, and each lookup walks the references index.
+    let indicators: BTreeSet<String> =
+        facts.iter().filter(|f| !f.countries.is_empty()).map(|f| f.indicator.clone()).collect();
     let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let listed: Vec<String> = indicators.iter().cloned().collect();
     for chunk in listed.chunks(200) {
@@ -216,6 +297,7 @@ const ALERT_MAX_DELAY: Duration = Duration::from_secs(10);
 /// announced on the live stream.
 pub fn spawn_watcher(state: phalanx_api::AppState, settings: AlertSettings) {
     tokio::spawn(async move {
+        let cache = std::sync::Arc::new(std::sync::Mutex::new(SightingCache::default()));
         let mut committed = state.committed_changes();
         let mut shutdown = state.shutdown_signal();
         loop {
@@ -247,11 +329,19 @@ pub fn spawn_watcher(state: phalanx_api::AppState, settings: AlertSettings) {
             }
             let store = state.store().clone();
             let settings = settings.clone();
+            let cache = cache.clone();
             let result = tokio::task::spawn_blocking(move || -> anyhow::Result<AlertRun> {
                 let name = settings.user.as_deref().unwrap_or(crate::node::ADMIN_USER);
                 let user = store.find_user(name)?.with_context(|| format!("alert_user: no user named '{name}'"))?;
                 let actor = store.actor(&user, None)?;
-                evaluate_alerts(store.as_ref(), &actor, &settings.policy, Timestamp::now(3))
+                let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+                let run = evaluate_alerts(store.as_ref(), &actor, &settings.policy, Timestamp::now(3), &mut cache);
+                if run.is_err() {
+                    // Read everything again next time rather than trust a
+                    // cache a failed run may have left half refreshed.
+                    *cache = SightingCache::default();
+                }
+                run
             })
             .await;
             match result {
@@ -322,7 +412,7 @@ pub fn run(data: &Path, command: AlertsCommand) -> anyhow::Result<Finished> {
                 None => Timestamp::now(3),
             };
             let policy = AlertPolicy { threshold_countries: args.countries, window_hours: args.window_hours };
-            let run = evaluate_alerts(&store, &actor, &policy, now)?;
+            let run = evaluate_alerts(&store, &actor, &policy, now, &mut SightingCache::default())?;
             for id in &run.raised {
                 println!("raised {id}");
             }
@@ -333,7 +423,7 @@ pub fn run(data: &Path, command: AlertsCommand) -> anyhow::Result<Finished> {
                 eprintln!("refused {r}");
             }
             eprintln!(
-                "{} sightings read: {} alerts raised, {} updated, {} unchanged, {} refused",
+                "{} sightings in the window: {} alerts raised, {} updated, {} unchanged, {} refused",
                 run.sightings,
                 run.raised.len(),
                 run.updated.len(),
@@ -382,5 +472,122 @@ pub fn run(data: &Path, command: AlertsCommand) -> anyhow::Result<Finished> {
             eprintln!("{} collective-threat alerts", alerts.len());
             Ok(Finished::Ok)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{InitArgs, actor, init, open_store};
+    use phalanx_store::SqliteStore;
+    use serde_json::json;
+
+    const CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
+    const AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+
+    fn sighting(n: u32, modified: &str, count: u64, marking: &str, revoked: bool) -> Value {
+        json!({
+            "type": "sighting", "spec_version": "2.1",
+            "id": format!("sighting--00000000-0000-4000-8000-{n:012}"),
+            "created": "2025-12-01T00:00:00.000Z", "modified": modified,
+            "sighting_of_ref": "indicator--00000000-0000-4000-8000-000000000001",
+            "where_sighted_refs": [format!("identity--00000000-0000-4000-8000-{n:012}")],
+            "count": count, "revoked": revoked,
+            "object_marking_refs": [marking],
+        })
+    }
+
+    fn write(store: &SqliteStore, actor: &Actor, objects: Vec<Value>) {
+        let options = IngestOptions {
+            defaults: phalanx_labels::LabelDefaults::default(),
+            explicit_defaults: false,
+            origin: actor.origin(),
+            signed_by_originator: false,
+        };
+        let mut txn = store.begin().expect("begin");
+        let mut ingest = Ingest::new(store, actor, options).expect("ingest");
+        for (i, v) in objects.into_iter().enumerate() {
+            let path = format!("$[{i}]");
+            let parsed = StixObject::from_value(v, &path).expect("valid sighting");
+            ingest.object(txn.as_mut(), &path, parsed).expect("written");
+        }
+        let report = ingest.finish(txn.as_mut()).expect("finish");
+        assert!(report.refused.is_empty(), "{:?}", report.refused);
+        txn.commit().expect("commit");
+    }
+
+    /// Every organisation is its own country, so that a fact shows which
+    /// version it came from through `countries` too.
+    fn own_country(id: &str) -> Option<String> {
+        Some(id.to_owned())
+    }
+
+    /// What a fresh cache reads, as `reader`, after `since`.
+    fn fresh(store: &SqliteStore, reader: &phalanx_labels::Subject, since: Timestamp) -> Vec<SightingFact> {
+        let mut cache = SightingCache::default();
+        cache.refresh(store, reader, since).expect("fresh read");
+        cache.facts(&own_country)
+    }
+
+    #[test]
+    fn a_kept_cache_holds_what_a_fresh_read_gives_after_every_kind_of_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        init(dir.path(), InitArgs { org_name: "CERT-LT".into(), country: Some("LTU".into()), member_of: vec!["EU".into()] }).expect("init");
+        let store = open_store(dir.path()).expect("store");
+        let admin = actor(&store, None).expect("admin");
+        let reader = admin.subject.clone();
+        let since = Timestamp::from_unix_micros(0);
+        let mut cache = SightingCache::default();
+        let mut step = |cache: &mut SightingCache, what: &str, expected_read: u64| -> Vec<SightingFact> {
+            let read = cache.refresh(&store, &reader, since).expect("refresh");
+            let facts = cache.facts(&own_country);
+            assert_eq!(facts, fresh(&store, &reader, since), "after {what}");
+            assert_eq!(read, expected_read, "versions read after {what}");
+            facts
+        };
+        let count_of = |facts: &[SightingFact], n: u32| {
+            facts.iter().find(|f| f.id == format!("sighting--00000000-0000-4000-8000-{n:012}")).map(|f| f.count)
+        };
+
+        write(&store, &admin, vec![
+            sighting(1, "2026-01-01T00:00:00.000Z", 1, AMBER, false),
+            sighting(2, "2026-01-01T00:00:00.000Z", 2, CLEAR, false),
+            sighting(3, "2026-01-01T00:00:00.000Z", 3, AMBER, false),
+        ]);
+        let facts = step(&mut cache, "the first sightings", 3);
+        assert_eq!(facts.len(), 3);
+        // Nothing new: nothing read.
+        step(&mut cache, "no change", 0);
+
+        write(&store, &admin, vec![sighting(1, "2026-01-02T00:00:00.000Z", 5, AMBER, false)]);
+        let facts = step(&mut cache, "a newer version", 1);
+        assert_eq!(count_of(&facts, 1), Some(5));
+
+        // An older version arriving late is not the newest: nothing changes.
+        write(&store, &admin, vec![sighting(2, "2025-12-31T00:00:00.000Z", 9, CLEAR, false)]);
+        let facts = step(&mut cache, "an older version", 0);
+        assert_eq!(count_of(&facts, 2), Some(2));
+
+        write(&store, &admin, vec![sighting(3, "2026-01-02T00:00:00.000Z", 3, AMBER, true)]);
+        let facts = step(&mut cache, "a revocation", 1);
+        assert_eq!((facts.len(), count_of(&facts, 3)), (2, None));
+
+        // Deleting the newest version makes the older one the newest again,
+        // though it was added before anything the cache read last.
+        assert_eq!(store.delete_versions(&facts[0].id, &VersionFilter::Last).expect("delete"), 1);
+        let facts = step(&mut cache, "a deletion", 3);
+        assert_eq!(count_of(&facts, 1), Some(1));
+
+        // Another reader (anonymous: TLP:CLEAR only) is read afresh.
+        let anonymous = phalanx_labels::Subject::Anonymous;
+        cache.refresh(&store, &anonymous, since).expect("anonymous");
+        let facts = cache.facts(&own_country);
+        assert_eq!(facts, fresh(&store, &anonymous, since));
+        assert_eq!(facts.iter().map(|f| f.count).collect::<Vec<_>>(), vec![2]);
+
+        // A window that starts after them holds none.
+        let later = Timestamp::from_unix_micros(Timestamp::now(6).unix_micros() + 1);
+        cache.refresh(&store, &reader, later).expect("later window");
+        assert!(cache.facts(&own_country).is_empty());
     }
 }

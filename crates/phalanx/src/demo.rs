@@ -177,7 +177,13 @@ fn seed(data: &Path) -> anyhow::Result<()> {
     let now = Timestamp::now(3);
     seed_response(&store, now)?;
     seed_sightings(&store, now)?;
-    let run = crate::alerts::evaluate_alerts(&store, &admin, &phalanx_matcher::alert::AlertPolicy::default(), now)?;
+    let run = crate::alerts::evaluate_alerts(
+        &store,
+        &admin,
+        &phalanx_matcher::alert::AlertPolicy::default(),
+        now,
+        &mut crate::alerts::SightingCache::default(),
+    )?;
     println!("collective-threat alerts raised: {}", run.raised.len());
     store.set_setting(DEMO_SEEDED, &now.to_string())?;
     Ok(())

@@ -580,7 +580,11 @@ impl Federation {
 
     /// Fetches the batch of `peer`'s stream for us after `after` (its
     /// node signature checked).
-    fn fetch(&self, agent: &ureq::Agent, peer: &Peer, after: i64) -> Result<Batch, ExchangeError> {
+    /// Asks `peer` for the batch after `after`; `body` is the buffer its
+    /// response is read into, kept by the caller across fetches (a new one
+    /// grew by copying and faulted in fresh pages for every batch: 40% of
+    /// the fetch thread in a catch-up profile).
+    fn fetch(&self, agent: &ureq::Agent, peer: &Peer, after: i64, body: &mut Vec<u8>) -> Result<Batch, ExchangeError> {
         let path = format!("{CHANGES_PATH}?after={after}&limit={}", self.config.batch_size);
         let auth = auth_header(&self.keys.node(), "GET", &path, b"");
         let mut response = agent
@@ -590,11 +594,14 @@ impl Federation {
             .map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
         let status = response.status().as_u16();
         let signature = response.headers().get(AUTH_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = response
+        use std::io::Read as _;
+        body.clear();
+        response
             .body_mut()
             .with_config()
             .limit(crate::server::MAX_BODY_BYTES as u64)
-            .read_to_vec()
+            .reader()
+            .read_to_end(body)
             .map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
         if status == 429 || status == 503 {
             return Err(ExchangeError::Retry(format!("peer busy ({status})"), None));
@@ -606,9 +613,9 @@ impl Federation {
             .as_deref()
             .and_then(parse_auth)
             .ok_or_else(|| ExchangeError::Retry("pull response without node authentication".into(), None))?;
-        check_auth(&parts, &peer.node_key, "RESPONSE", &path, &body)
+        check_auth(&parts, &peer.node_key, "RESPONSE", &path, body)
             .map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))?;
-        serde_json::from_slice(&body).map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))
+        serde_json::from_slice(body).map_err(|e| ExchangeError::Retry(format!("pull response: {e}"), None))
     }
 
     fn current_peer(&self, name: &str) -> Option<Peer> {
@@ -734,8 +741,9 @@ impl Federation {
                 std::thread::Builder::new().name(format!("fetch-{name}")).spawn(move || {
                     let agent = engine.agent();
                     let mut after = start;
+                    let mut body = Vec::new();
                     loop {
-                        let fetched = engine.fetch(&agent, &peer, after);
+                        let fetched = engine.fetch(&agent, &peer, after, &mut body);
                         let next = fetched.as_ref().ok().filter(|b| b.more).map(|b| b.to);
                         if fetched_tx.send(fetched).is_err() || engine.stopped() {
                             return;

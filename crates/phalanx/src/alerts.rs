@@ -25,7 +25,7 @@ use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
 use phalanx_store::{Actor, NewVersion, Query, Store, VersionFilter};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -70,9 +70,9 @@ pub struct SightingCache {
     basis: Option<(phalanx_labels::Subject, i64)>,
     /// The newest `date_added` read (µs).
     mark: Option<i64>,
-    /// Per sighting id: the `date_added` (µs) of its newest readable
-    /// version and what that version says.
-    sightings: HashMap<String, (i64, SightingRecord)>,
+    /// Per sighting id (in id order): the `date_added` (µs) of its newest
+    /// readable version and what that version says.
+    sightings: BTreeMap<String, (i64, SightingRecord)>,
 }
 
 impl SightingCache {
@@ -125,9 +125,7 @@ impl SightingCache {
     /// The facts of the sightings held, with the countries `countries_of`
     /// gives now, in id order.
     pub fn facts(&self, countries_of: &dyn Fn(&str) -> Option<String>) -> Vec<SightingFact> {
-        let mut records: Vec<&SightingRecord> = self.sightings.values().map(|(_, r)| r).collect();
-        records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        records.into_iter().map(|r| r.fact(countries_of)).collect()
+        self.sightings.values().map(|(_, r)| r.fact(countries_of)).collect()
     }
 }
 
@@ -538,7 +536,7 @@ mod tests {
         let reader = admin.subject.clone();
         let since = Timestamp::from_unix_micros(0);
         let mut cache = SightingCache::default();
-        let mut step = |cache: &mut SightingCache, what: &str, expected_read: u64| -> Vec<SightingFact> {
+        let step = |cache: &mut SightingCache, what: &str, expected_read: u64| -> Vec<SightingFact> {
             let read = cache.refresh(&store, &reader, since).expect("refresh");
             let facts = cache.facts(&own_country);
             assert_eq!(facts, fresh(&store, &reader, since), "after {what}");

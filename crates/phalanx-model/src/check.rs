@@ -16,6 +16,28 @@ pub struct Checker {
     pub errors: Vec<ObjectError>,
     /// Problems reported while the object is kept.
     pub warnings: Vec<ObjectError>,
+    /// The parsed `pattern` of an indicator whose `pattern_type` is `stix`.
+    pub(crate) pattern: Option<phalanx_pattern::Pattern>,
+}
+
+/// Objects of up to this many members are searched in order.
+const SMALL_OBJECT: usize = 16;
+
+/// The member `key` of a JSON object. An object of a few members (most
+/// STIX objects) is searched in order: comparing `key` with each member's
+/// name costs less than hashing it with the map's SipHash, and validation
+/// asks for tens of names per object, most of them absent.
+pub(crate) fn member<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    if map.len() <= SMALL_OBJECT {
+        map.iter().find(|(name, _)| name.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+/// Whether a JSON object has the member `key` (see [`member`]).
+pub(crate) fn has_member(map: &Map<String, Value>, key: &str) -> bool {
+    member(map, key).is_some()
 }
 
 /// A short JSON type name for messages.
@@ -33,7 +55,7 @@ pub fn json_kind(v: &Value) -> &'static str {
 impl Checker {
     /// A checker for the object at JSON path `base` (e.g. `$.objects[3]`).
     pub fn new(base: &str, object_id: Option<String>) -> Self {
-        Checker { base: base.to_owned(), object_id, errors: Vec::new(), warnings: Vec::new() }
+        Checker { base: base.to_owned(), object_id, errors: Vec::new(), warnings: Vec::new(), pattern: None }
     }
 
     /// The full path of a property path inside the object.
@@ -68,7 +90,7 @@ impl Checker {
     /// Checks that each of `keys` is present.
     pub fn require(&mut self, map: &Map<String, Value>, keys: &[&str]) {
         for key in keys {
-            if !map.contains_key(*key) {
+            if !has_member(map, key) {
                 self.error(key, "required-property", format!("required property '{key}' is missing"));
             }
         }
@@ -76,14 +98,14 @@ impl Checker {
 
     /// Checks that at least one of `keys` is present.
     pub fn require_one_of(&mut self, map: &Map<String, Value>, keys: &[&str]) {
-        if !keys.iter().any(|k| map.contains_key(*k)) {
+        if !keys.iter().any(|k| has_member(map, k)) {
             self.error("", "required-property", format!("at least one of {} is required", keys.join(", ")));
         }
     }
 
     /// A string property; an error when present and not a string.
     pub fn string<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
-        match map.get(key)? {
+        match member(map, key)? {
             Value::String(s) => Some(s),
             other => {
                 self.error(key, "property-type", format!("'{key}' must be a string, not {}", json_kind(other)));
@@ -94,7 +116,7 @@ impl Checker {
 
     /// A boolean property.
     pub fn boolean(&mut self, map: &Map<String, Value>, key: &str) -> Option<bool> {
-        match map.get(key)? {
+        match member(map, key)? {
             Value::Bool(b) => Some(*b),
             other => {
                 self.error(key, "property-type", format!("'{key}' must be a boolean, not {}", json_kind(other)));
@@ -105,7 +127,7 @@ impl Checker {
 
     /// An integer property within `min..=max`.
     pub fn integer(&mut self, map: &Map<String, Value>, key: &str, min: i64, max: i64) -> Option<i64> {
-        let v = map.get(key)?;
+        let v = member(map, key)?;
         let Some(i) = v.as_i64() else {
             self.error(key, "property-type", format!("'{key}' must be an integer, not {}", json_kind(v)));
             return None;
@@ -119,7 +141,7 @@ impl Checker {
 
     /// A number property (integer or float).
     pub fn number(&mut self, map: &Map<String, Value>, key: &str) -> Option<f64> {
-        let v = map.get(key)?;
+        let v = member(map, key)?;
         let n = v.as_f64();
         if n.is_none() {
             self.error(key, "property-type", format!("'{key}' must be a number, not {}", json_kind(v)));
@@ -141,7 +163,7 @@ impl Checker {
 
     /// A non-empty list property; returns its items.
     pub fn list<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Option<&'m [Value]> {
-        match map.get(key)? {
+        match member(map, key)? {
             Value::Array(items) if items.is_empty() => {
                 self.error(key, "empty-list", format!("'{key}' is an empty list; STIX prohibits empty lists (§2.12)"));
                 None
@@ -173,7 +195,7 @@ impl Checker {
 
     /// An object (dictionary) property.
     pub fn object<'m>(&mut self, map: &'m Map<String, Value>, key: &str) -> Option<&'m Map<String, Value>> {
-        match map.get(key)? {
+        match member(map, key)? {
             Value::Object(m) => Some(m),
             other => {
                 self.error(key, "property-type", format!("'{key}' must be an object, not {}", json_kind(other)));
@@ -210,7 +232,7 @@ impl Checker {
 
     /// A single reference property (`*_ref`).
     pub fn id_ref(&mut self, map: &Map<String, Value>, key: &str, types: &[&str]) -> Option<StixId> {
-        let v = map.get(key)?;
+        let v = member(map, key)?;
         self.id_value(key, v, types)
     }
 
@@ -238,7 +260,7 @@ impl Checker {
 
     /// A value from an open vocabulary: anything else is a warning.
     pub fn open_vocab(&mut self, map: &Map<String, Value>, key: &str, vocab: &[&str]) {
-        let Some(v) = map.get(key) else { return };
+        let Some(v) = member(map, key) else { return };
         let values: Vec<&str> = match v {
             Value::String(s) => vec![s.as_str()],
             Value::Array(_) => self.string_list(map, key),

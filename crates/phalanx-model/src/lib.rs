@@ -31,7 +31,7 @@ pub use object::{ParsedObject, StixObject};
 pub use timestamp::Timestamp;
 
 /// Checks a STIX pattern as the OASIS validator does (syntax, and hash
-/// literals that fit their algorithm).
-fn pattern_check(pattern: &str) -> Result<(), String> {
-    phalanx_pattern::parse_strict(pattern).map(|_| ()).map_err(|e| e.to_string())
+/// literals that fit their algorithm), giving the parsed pattern.
+fn pattern_check(pattern: &str) -> Result<phalanx_pattern::Pattern, String> {
+    phalanx_pattern::parse_strict(pattern).map_err(|e| e.to_string())
 }

@@ -2,14 +2,16 @@
 //! in (properties in their order, custom properties and extensions
 //! untouched) with its identity and version read out.
 
-use crate::check::{Checker, json_kind};
+use crate::check::{Checker, has_member, json_kind, member};
 use crate::error::{ObjectError, ObjectErrors};
 use crate::id::{StixId, is_valid_type_name};
 use crate::kinds::{Family, builtin_family};
 use crate::sco::deterministic_id;
 use crate::timestamp::Timestamp;
 use crate::types::check_type;
+use phalanx_pattern::Pattern;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// A validated STIX 2.1 object.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +25,9 @@ pub struct StixObject {
     /// The compact JSON text the object was parsed from, when it is known
     /// to equal what serialising `map` gives (saves serialising again).
     source: Option<String>,
+    /// The parsed `pattern` of an indicator whose `pattern_type` is `stix`,
+    /// kept from validation so that readers of it need not parse it again.
+    pattern: Option<Arc<Pattern>>,
 }
 
 /// A parsed object with the warnings found while validating it.
@@ -43,7 +48,12 @@ impl StixObject {
     /// Parses and validates an object from JSON bytes. `base` is the JSON
     /// path of the object in its container, used in error messages.
     pub fn from_json(bytes: &[u8], base: &str) -> Result<ParsedObject, ObjectErrors> {
-        match crate::strict::parse_value(bytes) {
+        Self::from_parsed_json(crate::strict::parse_value(bytes), base)
+    }
+
+    /// [`StixObject::from_json`] after the JSON was parsed.
+    fn from_parsed_json(parsed: Result<Value, serde_json::Error>, base: &str) -> Result<ParsedObject, ObjectErrors> {
+        match parsed {
             Ok(value) => Self::from_value(value, base),
             // A data error is the only one the value itself gives: a
             // member named twice ([`crate::strict`]).
@@ -72,12 +82,21 @@ impl StixObject {
     /// Like [`StixObject::from_compact_json`]; an invalid object's bytes
     /// come back with its errors, to report what it said it was.
     pub fn from_compact_json_or_bytes(bytes: Vec<u8>, base: &str) -> Result<ParsedObject, (ObjectErrors, Vec<u8>)> {
-        let mut parsed = match Self::from_json(&bytes, base) {
+        // UTF-8 is checked once, over the whole text, which is then parsed
+        // as text; other bytes are parsed as bytes, whose error says where.
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let bytes = e.into_bytes();
+                return Self::from_json(&bytes, base).map_err(|errors| (errors, bytes));
+            }
+        };
+        let mut parsed = match Self::from_parsed_json(crate::strict::parse_text(&text), base) {
             Ok(parsed) => parsed,
-            Err(errors) => return Err((errors, bytes)),
+            Err(errors) => return Err((errors, text.into_bytes())),
         };
         if !parsed.id_computed {
-            parsed.object.source = String::from_utf8(bytes).ok();
+            parsed.object.source = Some(text);
         }
         Ok(parsed)
     }
@@ -95,11 +114,11 @@ impl StixObject {
                 }]));
             }
         };
-        let given_id = map.get("id").and_then(Value::as_str).map(str::to_owned);
+        let given_id = member(&map, "id").and_then(Value::as_str).map(str::to_owned);
         let mut c = Checker::new(base, given_id.clone());
 
         let Some(object_type) = c.string(&map, "type").map(str::to_owned) else {
-            if !map.contains_key("type") {
+            if !has_member(&map, "type") {
                 c.error("type", "required-property", "required property 'type' is missing");
             }
             return Err(ObjectErrors(c.errors));
@@ -113,7 +132,7 @@ impl StixObject {
             return Err(ObjectErrors(c.errors));
         }
         let family = builtin_family(&object_type).unwrap_or_else(|| {
-            if map.contains_key("created") && map.contains_key("modified") {
+            if has_member(&map, "created") && has_member(&map, "modified") {
                 Family::CustomVersioned
             } else {
                 Family::CustomUnversioned
@@ -123,7 +142,7 @@ impl StixObject {
         // Identifier: required, except for SCOs whose id can be computed.
         let computed = if family == Family::Sco { deterministic_id(&object_type, &map) } else { None };
         let mut id_computed = false;
-        let id = match map.get("id") {
+        let id = match member(&map, "id") {
             Some(v) => c.id_value("id", v, &[]),
             None => match &computed {
                 Some(id) => {
@@ -175,13 +194,19 @@ impl StixObject {
         if id_computed {
             map.insert("id".into(), Value::String(id.to_string()));
         }
-        let object = StixObject { id, family, created, modified, revoked, map, source: None };
+        let pattern = c.pattern.take().map(Arc::new);
+        let object = StixObject { id, family, created, modified, revoked, map, source: None, pattern };
         Ok(ParsedObject { object, warnings: c.warnings, id_computed })
     }
 
     /// The object's identifier.
     pub fn id(&self) -> &StixId {
         &self.id
+    }
+
+    /// The parsed `pattern` of an indicator whose `pattern_type` is `stix`.
+    pub fn stix_pattern(&self) -> Option<&Pattern> {
+        self.pattern.as_deref()
     }
 
     /// The object's type.
@@ -217,17 +242,17 @@ impl StixObject {
 
     /// `created_by_ref`, when present.
     pub fn created_by_ref(&self) -> Option<&str> {
-        self.map.get("created_by_ref").and_then(Value::as_str)
+        member(&self.map, "created_by_ref").and_then(Value::as_str)
     }
 
     /// `spec_version`, defaulting to 2.1.
     pub fn spec_version(&self) -> &str {
-        self.map.get("spec_version").and_then(Value::as_str).unwrap_or("2.1")
+        member(&self.map, "spec_version").and_then(Value::as_str).unwrap_or("2.1")
     }
 
     /// A string property, when present.
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        self.map.get(key).and_then(Value::as_str)
+        member(&self.map, key).and_then(Value::as_str)
     }
 
     /// The object's properties.
@@ -506,6 +531,41 @@ mod tests {
             r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--44af6c39-c09b-49c5-9de2-394224b04982","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z"{markings},"pattern":"[ipv4-addr:value = '10.0.0.1']","pattern_type":"stix","valid_from":"2016-04-06T20:03:48Z","x_custom":{{"a":[1,2.5]}}}}"#
         );
         StixObject::from_compact_json(text.into_bytes(), "$").expect("valid").object
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_with_where_and_kept_for_the_report() {
+        let good = indicator("").json_text().into_owned();
+        // A byte that is not UTF-8 inside the name: refused as JSON, with
+        // its place, and the bytes come back whole.
+        let mut bad = good.replacen(r#""pattern":"#, "\"name\":\"x\u{1}\",\"pattern\":", 1).into_bytes();
+        let at = bad.iter().position(|b| *b == 1).expect("the marker byte");
+        bad[at] = 0xff;
+        let (errors, back) = StixObject::from_compact_json_or_bytes(bad.clone(), "line 3").expect_err("not utf-8");
+        assert_eq!(back, bad);
+        let error = errors.first().expect("an error");
+        assert_eq!((error.rule, error.path.as_str()), ("json-syntax", "line 3"));
+        assert!(error.message.contains("column"), "{}", error.message);
+        // The same object in UTF-8 is valid and keeps its text.
+        let fine = StixObject::from_compact_json_or_bytes(good.clone().into_bytes(), "line 3").expect("valid").object;
+        assert_eq!(fine.json_text(), good);
+    }
+
+    #[test]
+    fn validation_keeps_the_parsed_stix_pattern_and_only_that() {
+        let object = indicator("");
+        let kept = object.stix_pattern().expect("a stix pattern is kept");
+        assert_eq!(Some(kept), phalanx_pattern::parse("[ipv4-addr:value = '10.0.0.1']").ok().as_ref());
+        // New markings keep it; other pattern languages have none.
+        let marked = object.with_marking_refs(vec![TLP_AMBER.to_owned()], "$").expect("valid refs");
+        assert!(marked.stix_pattern().is_some());
+        let yara = indicator("").to_value().as_object().cloned().map(|mut m| {
+            m.insert("pattern_type".into(), Value::String("yara".into()));
+            m.insert("pattern".into(), Value::String("rule x { condition: true }".into()));
+            Value::Object(m)
+        });
+        let yara = StixObject::from_value(yara.expect("an object"), "$").expect("valid").object;
+        assert!(yara.stix_pattern().is_none());
     }
 
     #[test]

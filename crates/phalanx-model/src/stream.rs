@@ -526,7 +526,10 @@ fn compact_object_len(buf: &[u8], limits: &Limits) -> Option<usize> {
                 let start = i;
                 i += 1;
                 loop {
-                    match *buf.get(i).filter(|_| i < end)? {
+                    // Strings are most of the text: skip to the next byte
+                    // that ends or escapes one (`i <= end` holds here).
+                    i += memchr::memchr3(b'"', b'\\', b'\n', &buf[i..end])?;
+                    match buf[i] {
                         b'"' => break,
                         b'\\' => {
                             if *buf.get(i + 1).filter(|_| i + 1 < end)? == b'\n' {
@@ -534,8 +537,7 @@ fn compact_object_len(buf: &[u8], limits: &Limits) -> Option<usize> {
                             }
                             i += 2;
                         }
-                        b'\n' => return None,
-                        _ => i += 1,
+                        _ => return None, // a line break inside a string
                     }
                 }
                 i += 1;
@@ -798,7 +800,7 @@ mod tests {
             "{\"a\":\"raw\nbreak\"}",
             "{}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1 \"b\":2}", "{\"a\":1}}", "{\"a\":[1}", "{\"a\":[1,]}",
             "{\"a\":{\"b\":1]}", "{\"a\":x}", "{\"a\":\"b\"\"c\"}", "{\"a\":1:2}", "{\"a\":[1\"x\"]}", "{\"a\":[:,]}",
-            "{1:2}", "{\"a\":1", "{\"a\":\"unterminated", "{\"a\":tru}", "{\"a\":[[[[[[1]]]]]]}", "{\"é\":\"ü\"}",
+            "{1:2}", "{\"a\":1", "{\"a\":\"unterminated", "{\"a\":\"ends in\\", "{\"a\":\"b\\\\\"}\n{\"c\":\"\\\\\\\"\"}", "{\"a\":tru}", "{\"a\":[[[[[[1]]]]]]}", "{\"é\":\"ü\"}",
         ];
         // The compact path does take ordinary JSON lines.
         let line = br#"{"type":"x","n":[1,{"a":"b\"}"}],"t":true,"f":-1.5e+3}"#;

@@ -21,6 +21,15 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
+/// Like [`parse_value`], for text already known to be UTF-8 (its strings
+/// are not checked again).
+pub fn parse_text(text: &str) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = UniqueMembers.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// A JSON value whose objects name each member once.
 struct UniqueMembers;
 

@@ -13,7 +13,7 @@
 //! rules that need the type (`defanged` outside SCOs, `lang` syntax,
 //! `external_references[].hashes`, predefined extension names).
 
-use crate::check::{Checker, json_kind};
+use crate::check::{Checker, has_member, json_kind, member};
 use crate::id::StixId;
 use crate::kinds::{SCO_TYPES, SDO_TYPES, SRO_TYPES, builtin_family};
 use crate::timestamp::Timestamp;
@@ -77,11 +77,11 @@ impl<'m> Obj<'m> {
     }
 
     fn has(&self, key: &str) -> bool {
-        self.map.contains_key(key)
+        has_member(self.map, key)
     }
 
     fn get(&self, key: &str) -> Option<&'m Value> {
-        self.map.get(key)
+        member(self.map, key)
     }
 }
 
@@ -926,10 +926,12 @@ impl V<'_> {
         self.vocab(o, "pattern_type", PATTERN_TYPE_OV, "pattern-type-ov");
         self.order(o, "valid_from", "valid_until", true);
         self.kill_chain_phases(o);
-        if let (Some("stix"), Some(pattern)) = (o.get("pattern_type").and_then(Value::as_str), pattern)
-            && let Err(e) = crate::pattern_check(pattern)
-        {
-            self.err("pattern", "pattern-syntax", format!("invalid stix pattern: {e}"));
+        if let (Some("stix"), Some(pattern)) = (o.get("pattern_type").and_then(Value::as_str), pattern) {
+            match crate::pattern_check(pattern) {
+                Ok(parsed) if !self.embedded => self.c.pattern = Some(parsed),
+                Ok(_) => {}
+                Err(e) => self.err("pattern", "pattern-syntax", format!("invalid stix pattern: {e}")),
+            }
         }
     }
 

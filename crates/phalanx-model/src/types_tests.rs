@@ -323,7 +323,7 @@ fn stix_patterns_go_through_pattern_check() {
     for pattern in ["[ipv4-addr:value = '1.2.3.4'", "[file:name = 'x'] WITHIN", "not a pattern", "[a:b = 1]"] {
         let with = set(&v, "pattern", json!(pattern));
         match crate::pattern_check(pattern) {
-            Ok(()) => {
+            Ok(_) => {
                 accepted(&with);
             }
             Err(_) => refused(&with, "pattern-syntax", "pattern"),

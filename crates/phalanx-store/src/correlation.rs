@@ -25,7 +25,7 @@
 
 use crate::sqlite::id_hash;
 use crate::{SqliteStore, StoreError, Subject};
-use phalanx_pattern::{Literal, Operator, PathStep};
+use phalanx_pattern::{Literal, Operator, PathStep, Pattern};
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
@@ -163,8 +163,10 @@ fn path_value(object_type: &str, first: &str, second: Option<&str>, text: &str) 
 }
 
 /// The correlation values of one object (sightings get theirs from the
-/// indicator, in SQL).
-pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>) -> Vec<CorrelationValue> {
+/// indicator, in SQL). `parsed` is the indicator's pattern when validation
+/// already parsed it ([`phalanx_model::StixObject::stix_pattern`]); it is
+/// parsed here otherwise.
+pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>, parsed: Option<&Pattern>) -> Vec<CorrelationValue> {
     let mut out = Vec::new();
     match object_type {
         "indicator" => {
@@ -176,8 +178,16 @@ pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>) -> Vec<Corr
                 out.extend(v);
                 return out;
             }
-            let Ok(pattern) = phalanx_pattern::parse(text) else {
-                return out;
+            let parsed_here;
+            let pattern = match parsed {
+                Some(p) => p,
+                None => match phalanx_pattern::parse(text) {
+                    Ok(p) => {
+                        parsed_here = p;
+                        &parsed_here
+                    }
+                    Err(_) => return out,
+                },
             };
             for c in pattern.comparisons() {
                 if c.negated || !matches!(c.op, Operator::Eq | Operator::In | Operator::IsSubset) {
@@ -291,7 +301,7 @@ pub(crate) fn index_values(conn: &Connection, bodies: &crate::bodies::Bodies) ->
         for (seq, object_type, off, len) in rows {
             let json = bodies.read(off as u64, len as u64)?;
             let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&json) else { continue };
-            write_values(conn, seq, &values_of(&object_type, &map), sighted(&object_type, &map).as_deref())?;
+            write_values(conn, seq, &values_of(&object_type, &map, None), sighted(&object_type, &map).as_deref())?;
         }
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, '1')", [VALUES_INDEXED_SETTING])?;
         Ok(())
@@ -456,7 +466,13 @@ mod tests {
 
     fn vals(t: &str, v: Value) -> Vec<(String, String)> {
         let Value::Object(m) = v else { panic!() };
-        values_of(t, &m).into_iter().map(|v| (v.kind.to_owned(), v.value)).collect()
+        let found: Vec<(String, String)> = values_of(t, &m, None).into_iter().map(|v| (v.kind.to_owned(), v.value)).collect();
+        // The pattern parsed by validation gives the same values.
+        if let Some(pattern) = m.get("pattern").and_then(Value::as_str).and_then(|p| phalanx_pattern::parse(p).ok()) {
+            let given: Vec<(String, String)> = values_of(t, &m, Some(&pattern)).into_iter().map(|v| (v.kind.to_owned(), v.value)).collect();
+            assert_eq!(given, found, "values of {m:?} from the given pattern");
+        }
+        found
     }
 
     #[test]

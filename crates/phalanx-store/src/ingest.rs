@@ -20,8 +20,9 @@ use phalanx_model::{ObjectErrors, ParsedObject, StixObject, Timestamp};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
-/// A fast hasher (randomly seeded) for the maps keyed by object ids and
-/// marking lists: they see one or two lookups per object written.
+/// A fast hasher (randomly seeded) for the maps keyed by object ids,
+/// marking lists, labels and organisation ids: they see one or two lookups
+/// per object written.
 type FastState = foldhash::fast::RandomState;
 
 /// Types whose label is raised to cover the objects they refer to.
@@ -101,13 +102,13 @@ pub struct Ingest<'a> {
     options: IngestOptions,
     /// Known marking definitions: stored, and met earlier in this input.
     markings: HashMap<String, MarkingKind>,
-    registered: HashSet<String>,
+    registered: HashSet<String, FastState>,
     /// Labels of objects written by this ingest, for derived objects: an
     /// index into `written_labels` (a large input has few distinct labels
     /// and many objects).
     written: HashMap<Box<str>, u32, FastState>,
     written_labels: Vec<Label>,
-    written_label_index: HashMap<Label, u32>,
+    written_label_index: HashMap<Label, u32, FastState>,
     last_written_label: Option<u32>,
     /// Objects whose markings are defined later in the input, with their signer.
     pending: Vec<(String, ParsedObject, Option<String>)>,
@@ -118,6 +119,9 @@ pub struct Ingest<'a> {
     /// The signer of the object being written (see [`Ingest::signed_object`]).
     signer: Option<String>,
     label_cache: HashMap<String, Label, FastState>,
+    /// The key of the object being written in `label_cache`, kept to reuse
+    /// its allocation.
+    refs_key: String,
     report: IngestReport,
     /// SHA-256 over the ids and versions stored (`id|version\n` each),
     /// for the audit digest, and the first of them.
@@ -149,21 +153,25 @@ fn marking_refs_of(object: &StixObject) -> Vec<String> {
     }
 }
 
-fn marking_refs_key(map: &Map<String, Value>) -> Option<String> {
+/// Writes the label cache's key of an object's markings into `key`: its
+/// `object_marking_refs` in order. False when the label cannot be cached
+/// (granular markings, refs that are not strings).
+fn marking_refs_key(map: &Map<String, Value>, key: &mut String) -> bool {
+    key.clear();
     if map.contains_key("granular_markings") {
-        return None;
+        return false;
     }
     match map.get("object_marking_refs") {
-        None => Some(String::new()),
+        None => true,
         Some(Value::Array(items)) => {
-            let mut key = String::new();
             for item in items {
-                key.push_str(item.as_str()?);
+                let Some(item) = item.as_str() else { return false };
+                key.push_str(item);
                 key.push(',');
             }
-            Some(key)
+            true
         }
-        Some(_) => None,
+        Some(_) => false,
     }
 }
 
@@ -186,13 +194,14 @@ impl<'a> Ingest<'a> {
             registered,
             written: HashMap::default(),
             written_labels: Vec::new(),
-            written_label_index: HashMap::new(),
+            written_label_index: HashMap::default(),
             last_written_label: None,
             pending: Vec::new(),
             peer_link: None,
             signer_reach: HashMap::new(),
             signer: None,
             label_cache: HashMap::default(),
+            refs_key: String::new(),
             report: IngestReport::default(),
             stored_digest: sha2::Digest::new(),
             first_stored: None,
@@ -310,11 +319,12 @@ impl<'a> Ingest<'a> {
         }
 
         // The label from the object's markings.
-        let cached = marking_refs_key(object.map()).and_then(|k| self.label_cache.get(&k).cloned().map(|l| (k, l)));
+        let keyed = marking_refs_key(object.map(), &mut self.refs_key);
+        let cached = if keyed { self.label_cache.get(self.refs_key.as_str()).cloned() } else { None };
         // `new_refs`: the object's `object_marking_refs` when this write
         // changes them (added defaults, a carried label).
         let (mut new_refs, mut label) = match cached {
-            Some((_, label)) => (None, label),
+            Some(label) => (None, label),
             _ => {
                 let resolve = |mid: &str| self.markings.get(mid).cloned().map(MarkingDefinitionRef::Kind);
                 match label_from_object(object.map(), &resolve, &self.options.defaults) {
@@ -333,8 +343,8 @@ impl<'a> Ingest<'a> {
                                 }
                             }
                             new_refs = Some(refs);
-                        } else if let Some(k) = marking_refs_key(object.map()).filter(|_| found.added_markings.is_empty() || !self.options.explicit_defaults) {
-                            self.label_cache.insert(k, found.label.clone());
+                        } else if keyed {
+                            self.label_cache.insert(self.refs_key.clone(), found.label.clone());
                         }
                         (new_refs, found.label)
                     }

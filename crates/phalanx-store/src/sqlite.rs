@@ -2260,7 +2260,7 @@ impl WriteTxn for SqliteTxn<'_> {
         let hash = id_hash(id);
         let (name, description) = v.object.search_text();
         let refs = relationship_refs(v.object.object_type(), v.object.map());
-        let values = crate::correlation::values_of(v.object.object_type(), v.object.map());
+        let values = crate::correlation::values_of(v.object.object_type(), v.object.map(), v.object.stix_pattern());
         let sighting_of = crate::correlation::sighted(v.object.object_type(), v.object.map());
         self.write(RowJob {
             seq: date_added,

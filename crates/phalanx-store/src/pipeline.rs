@@ -24,6 +24,28 @@ const BATCH: usize = 256;
 /// Batches in flight between the two threads.
 const BATCHES_IN_FLIGHT: usize = 64;
 
+/// Nice steps the parsing thread takes below the writer's threads. With
+/// three busy threads on two cores, equal priorities give the SQL worker
+/// (the slowest stage) two thirds of a core; parsing, which has time to
+/// spare, now yields to it (1M-object imports, same build: 22.4-26.1 s ->
+/// 18.5-22.8 s of wall time).
+const PARSE_NICE_STEPS: i32 = 5;
+
+/// Lowers the calling thread's priority by [`PARSE_NICE_STEPS`] (Linux
+/// keeps a nice value per thread). A failure only leaves it as it was.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Ok(nice) = rustix::process::getpriority_process(Some(tid)) {
+            let lowered = (nice + PARSE_NICE_STEPS).min(19);
+            if let Err(e) = rustix::process::setpriority_process(Some(tid), lowered) {
+                tracing::debug!(error = %e, "cannot lower the parsing thread's priority");
+            }
+        }
+    }
+}
+
 /// What the input holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Container {
@@ -119,7 +141,10 @@ pub fn write_stream(
     ingest.keep_spent();
     let parser = std::thread::Builder::new()
         .name("phalanx-parse".into())
-        .spawn(move || parse_input(reader, limits, container, &tx, &spent_rx))
+        .spawn(move || {
+            lower_this_threads_priority();
+            parse_input(reader, limits, container, &tx, &spent_rx)
+        })
         .map_err(|e| StoreError::Database(format!("cannot start the parsing thread: {e}")))?;
 
     let mut txn = store.begin()?;
@@ -266,4 +291,25 @@ fn parse_input(
         let _ = tx.send(batch);
     }
     result
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parsing_thread_yields_to_the_writer_and_only_it() {
+        let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("own priority");
+        let before = nice();
+        let (lowered, after) = std::thread::spawn(move || {
+            let start = nice();
+            lower_this_threads_priority();
+            (nice() - start, start)
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(after, before, "a new thread starts at the process's priority");
+        assert_eq!(lowered, PARSE_NICE_STEPS.min(19 - before), "lowered by the steps, within nice's range");
+        assert_eq!(nice(), before, "the calling thread keeps its priority");
+    }
 }

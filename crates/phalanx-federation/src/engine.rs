@@ -759,6 +759,7 @@ impl Federation {
                 let engine = self.clone();
                 let peer = peer.clone();
                 std::thread::Builder::new().name(format!("check-{name}")).spawn(move || {
+                    phalanx_store::pipeline::yield_to_the_writer();
                     for fetched in fetched_rx.iter() {
                         let pulled = match fetched {
                             Ok(batch) => {

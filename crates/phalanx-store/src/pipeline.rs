@@ -24,23 +24,25 @@ const BATCH: usize = 256;
 /// Batches in flight between the two threads.
 const BATCHES_IN_FLIGHT: usize = 64;
 
-/// Nice steps the parsing thread takes below the writer's threads. With
-/// three busy threads on two cores, equal priorities give the SQL worker
-/// (the slowest stage) two thirds of a core; parsing, which has time to
-/// spare, now yields to it (1M-object imports, same build: 22.4-26.1 s ->
-/// 18.5-22.8 s of wall time).
-const PARSE_NICE_STEPS: i32 = 5;
+/// Nice steps a thread that feeds a write takes below the writer's threads.
+/// With three busy threads on two cores, equal priorities give the SQL
+/// worker (the slowest stage) two thirds of a core; a feeding stage, which
+/// has time to spare, yields to it (1M-object imports, same build, the
+/// parsing thread reniced: 22.4-26.1 s -> 18.5-22.8 s of wall time).
+const FEEDER_NICE_STEPS: i32 = 5;
 
-/// Lowers the calling thread's priority by [`PARSE_NICE_STEPS`] (Linux
-/// keeps a nice value per thread). A failure only leaves it as it was.
-fn lower_this_threads_priority() {
+/// Lowers the calling thread's priority by [`FEEDER_NICE_STEPS`] (Linux
+/// keeps a nice value per thread): call it first in a thread that prepares
+/// work for a write transaction and is faster than the writer (parsing,
+/// a federation pull's checks). A failure only leaves it as it was.
+pub fn yield_to_the_writer() {
     #[cfg(target_os = "linux")]
     {
         let tid = rustix::thread::gettid();
         if let Ok(nice) = rustix::process::getpriority_process(Some(tid)) {
-            let lowered = (nice + PARSE_NICE_STEPS).min(19);
+            let lowered = (nice + FEEDER_NICE_STEPS).min(19);
             if let Err(e) = rustix::process::setpriority_process(Some(tid), lowered) {
-                tracing::debug!(error = %e, "cannot lower the parsing thread's priority");
+                tracing::debug!(error = %e, "cannot lower a feeding thread's priority");
             }
         }
     }
@@ -142,7 +144,7 @@ pub fn write_stream(
     let parser = std::thread::Builder::new()
         .name("phalanx-parse".into())
         .spawn(move || {
-            lower_this_threads_priority();
+            yield_to_the_writer();
             parse_input(reader, limits, container, &tx, &spent_rx)
         })
         .map_err(|e| StoreError::Database(format!("cannot start the parsing thread: {e}")))?;
@@ -298,18 +300,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_parsing_thread_yields_to_the_writer_and_only_it() {
+    fn a_feeding_thread_yields_to_the_writer_and_only_it() {
         let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("own priority");
         let before = nice();
         let (lowered, after) = std::thread::spawn(move || {
             let start = nice();
-            lower_this_threads_priority();
+            yield_to_the_writer();
             (nice() - start, start)
         })
         .join()
         .expect("thread");
         assert_eq!(after, before, "a new thread starts at the process's priority");
-        assert_eq!(lowered, PARSE_NICE_STEPS.min(19 - before), "lowered by the steps, within nice's range");
+        assert_eq!(lowered, FEEDER_NICE_STEPS.min(19 - before), "lowered by the steps, within nice's range");
         assert_eq!(nice(), before, "the calling thread keeps its priority");
     }
 }

@@ -164,8 +164,9 @@ fn path_value(object_type: &str, first: &str, second: Option<&str>, text: &str) 
 
 /// The correlation values of one object (sightings get theirs from the
 /// indicator, in SQL). `parsed` is the indicator's pattern when validation
-/// already parsed it ([`phalanx_model::StixObject::stix_pattern`]); it is
-/// parsed here otherwise.
+/// already parsed it ([`phalanx_model::StixObject::stix_pattern`]); without
+/// it, the commonest form is read by [`single_equality`] and any other is
+/// parsed here.
 pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>, parsed: Option<&Pattern>) -> Vec<CorrelationValue> {
     let mut out = Vec::new();
     match object_type {
@@ -173,21 +174,23 @@ pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>, parsed: Opt
             if map.get("pattern_type").and_then(Value::as_str).is_some_and(|t| t != "stix") {
                 return out;
             }
-            let text = map.get("pattern").and_then(Value::as_str).unwrap_or_default();
-            if let Some(v) = single_equality(text) {
-                out.extend(v);
-                return out;
-            }
             let parsed_here;
             let pattern = match parsed {
                 Some(p) => p,
-                None => match phalanx_pattern::parse(text) {
-                    Ok(p) => {
-                        parsed_here = p;
-                        &parsed_here
+                None => {
+                    let text = map.get("pattern").and_then(Value::as_str).unwrap_or_default();
+                    if let Some(v) = single_equality(text) {
+                        out.extend(v);
+                        return out;
                     }
-                    Err(_) => return out,
-                },
+                    match phalanx_pattern::parse(text) {
+                        Ok(p) => {
+                            parsed_here = p;
+                            &parsed_here
+                        }
+                        Err(_) => return out,
+                    }
+                }
             };
             for c in pattern.comparisons() {
                 if c.negated || !matches!(c.op, Operator::Eq | Operator::In | Operator::IsSubset) {
@@ -467,7 +470,8 @@ mod tests {
     fn vals(t: &str, v: Value) -> Vec<(String, String)> {
         let Value::Object(m) = v else { panic!() };
         let found: Vec<(String, String)> = values_of(t, &m, None).into_iter().map(|v| (v.kind.to_owned(), v.value)).collect();
-        // The pattern validation keeps (parsed strictly) gives the same values.
+        // The pattern validation keeps (parsed strictly) gives the same values
+        // as reading the text (the single-equality shortcut or a parse).
         if let Some(pattern) = m.get("pattern").and_then(Value::as_str).and_then(|p| phalanx_pattern::parse_strict(p).ok()) {
             let given: Vec<(String, String)> = values_of(t, &m, Some(&pattern)).into_iter().map(|v| (v.kind.to_owned(), v.value)).collect();
             assert_eq!(given, found, "values of {m:?} from the given pattern");

@@ -1763,10 +1763,15 @@ impl DerivedRows {
 /// A call on the worker's connection, told about an earlier failed row.
 type ConnCall = Box<dyn FnOnce(&Connection, Option<&StoreError>) + Send>;
 
-/// A write queued for the SQL worker.
+/// A write queued for the SQL worker. None of them is answered: a
+/// failure fails every later answer and the commit.
 enum Queued {
     Row(RowJob),
     Audit(crate::registry::AuditEntry),
+    /// Signatures of versions stored new in this transaction.
+    Signatures(Vec<crate::SignatureRecord>),
+    /// A peer's counters and position.
+    Exchange(String, crate::PeerExchange),
 }
 
 /// Work for the SQL worker, in order.
@@ -1822,6 +1827,20 @@ fn run_worker(conn: Connection, jobs: Receiver<Job>) -> (Connection, Option<Stor
                             Queued::Row(row) => row,
                             Queued::Audit(entry) => {
                                 if let Err(e) = crate::sqlite_registry::insert_audit(&conn, &entry) {
+                                    failed = Some(e);
+                                }
+                                continue;
+                            }
+                            Queued::Signatures(signatures) => {
+                                // Prepared apart from the row statements,
+                                // which stay as they are.
+                                if let Err(e) = crate::sqlite_federation::insert_new_signatures(&conn, &signatures) {
+                                    failed = Some(e);
+                                }
+                                continue;
+                            }
+                            Queued::Exchange(peer, exchange) => {
+                                if let Err(e) = crate::sqlite_federation::write_exchange(&conn, &peer, &exchange) {
                                     failed = Some(e);
                                 }
                                 continue;
@@ -1934,10 +1953,16 @@ impl SqliteTxn<'_> {
 
     /// Writes one version's rows: inline, or queued for the worker.
     fn write(&mut self, row: RowJob) -> Result<(), StoreError> {
-        let Some(worker) = &mut self.worker else {
+        if self.worker.is_none() {
             return write_row(&self.guard.conn, row);
-        };
-        worker.batch.push(Queued::Row(row));
+        }
+        self.queue(Queued::Row(row))
+    }
+
+    /// Queues a write for the worker (there is one), in order with the rest.
+    fn queue(&mut self, queued: Queued) -> Result<(), StoreError> {
+        let Some(worker) = &mut self.worker else { return Err(worker_gone()) };
+        worker.batch.push(queued);
         if worker.batch.len() >= WORKER_BATCH {
             let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
             worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
@@ -2193,8 +2218,7 @@ impl WriteTxn for SqliteTxn<'_> {
         };
         let entry = crate::sqlite_registry::next_audit_entry(last, actor, action, target, details);
         self.audit_tail = Some(Some((entry.seq, entry.hash.clone())));
-        let Some(worker) = &mut self.worker else { return Err(worker_gone()) };
-        worker.batch.push(Queued::Audit(entry.clone()));
+        self.queue(Queued::Audit(entry.clone()))?;
         Ok(entry)
     }
 
@@ -2202,12 +2226,21 @@ impl WriteTxn for SqliteTxn<'_> {
         if signatures.is_empty() {
             return Ok(());
         }
-        self.run(move |conn| crate::sqlite_federation::insert_new_signatures(conn, &signatures))
+        match &mut self.worker {
+            None => crate::sqlite_federation::insert_new_signatures(&self.guard.conn, &signatures),
+            // Queued like a row: the caller goes on with the next batch
+            // while the worker writes (a pull stores a batch of 20,000
+            // versions per call; waiting here left the two threads taking
+            // turns instead of working at the same time).
+            Some(_) => self.queue(Queued::Signatures(signatures)),
+        }
     }
 
     fn record_exchange(&mut self, peer: &str, exchange: crate::PeerExchange) -> Result<(), StoreError> {
-        let peer = peer.to_owned();
-        self.run(move |conn| crate::sqlite_federation::write_exchange(conn, &peer, &exchange))
+        match &mut self.worker {
+            None => crate::sqlite_federation::write_exchange(&self.guard.conn, peer, &exchange),
+            Some(_) => self.queue(Queued::Exchange(peer.to_owned(), exchange)),
+        }
     }
 
     fn versions_of(&mut self, id: &str) -> Result<Vec<ExistingVersion>, StoreError> {

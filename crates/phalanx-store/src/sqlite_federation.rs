@@ -488,6 +488,63 @@ mod tests {
     }
 
     #[test]
+    fn signatures_and_exchanges_queued_on_the_sql_worker_commit_with_the_versions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Every write transaction hands its SQL to the worker thread.
+        let store = SqliteStore::open(dir.path()).expect("open").with_large_after(0);
+        store.put_peer("hub", "{}").expect("peer");
+        let label = labelled(Policy::Unclassified, Rank::Unclassified, Tlp::Green, &[]);
+        let object = |n: u32| {
+            let value = serde_json::json!({
+                "type": "indicator", "spec_version": "2.1", "id": format!("indicator--0e6a3b1c-0000-4000-8000-{n:012x}"),
+                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                "pattern": "[domain-name:value = 'x.example']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+            });
+            StixObject::from_value(value, "$").expect("valid").object
+        };
+        let version = "2026-01-01T00:00:00.000000000Z";
+        let signature = |id: &str| SignatureRecord {
+            id: id.to_owned(),
+            version: version.into(),
+            signer: LTU.into(),
+            key_id: "k".into(),
+            sig: format!("sig of {id}"),
+            tree: None,
+        };
+        // Rolled back: neither the signatures nor the position stay.
+        {
+            let mut txn = store.begin().expect("begin");
+            let o = object(1);
+            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &label, origin: "peer:hub" }).expect("put");
+            txn.put_new_signatures(vec![signature(o.id().as_str())]).expect("queued");
+            txn.record_exchange("hub", PeerExchange { received: 1, position: Some(10), ..PeerExchange::default() }).expect("queued");
+        }
+        assert!(store.signatures_of(&[(object(1).id().to_string(), version.into())]).expect("get").is_empty());
+        assert_eq!(store.peers().expect("peers")[0].pull_cursor, 0);
+        // Committed: rows queued after the versions, and more versions after them.
+        let mut txn = store.begin().expect("begin");
+        let mut ids = Vec::new();
+        for n in 1..=600 {
+            let o = object(n);
+            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &label, origin: "peer:hub" }).expect("put");
+            ids.push(o.id().to_string());
+            if n % 300 == 0 {
+                let batch = ids[ids.len() - 300..].iter().map(|id| signature(id)).collect();
+                txn.put_new_signatures(batch).expect("queued");
+                txn.record_exchange("hub", PeerExchange { received: 300, position: Some(i64::from(n)), ..PeerExchange::default() })
+                    .expect("queued");
+            }
+        }
+        txn.commit().expect("commit");
+        let wanted: Vec<(String, String)> = ids.iter().map(|id| (id.clone(), version.to_owned())).collect();
+        let found = store.signatures_of(&wanted).expect("get");
+        assert_eq!(found.len(), 600);
+        assert!(found.iter().zip(&ids).all(|(s, id)| s.sig == format!("sig of {id}")));
+        let hub = &store.peers().expect("peers")[0];
+        assert_eq!((hub.pull_cursor, hub.received), (600, 600));
+    }
+
+    #[test]
     fn deletions_are_offered_only_where_the_version_could_go() {
         let (_dir, store) = make();
         let public = put(&store, 1, &labelled(Policy::Unclassified, Rank::Unclassified, Tlp::Green, &[]), "local:a");

@@ -30,18 +30,17 @@ fn write_value(value: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            // Members sorted with their values: no lookup by name after.
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| utf16_order(a.0, b.0));
             out.push('{');
-            for (i, key) in keys.iter().enumerate() {
+            for (i, (key, v)) in members.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 write_string(key, out);
                 out.push(':');
-                if let Some(v) = map.get(*key) {
-                    write_value(v, out);
-                }
+                write_value(v, out);
             }
             out.push('}');
         }
@@ -83,23 +82,59 @@ fn write_f64(f: f64, out: &mut String) {
     }
 }
 
+/// The order of two member names by their UTF-16 code units (RFC 8785
+/// §3.2.3). For ASCII names it is the order of their bytes.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.cmp(b)
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// Which bytes a JSON string escapes: `"`, `\\` and the control characters.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Runs of characters that need no escape are copied whole; every
+    // escaped character is ASCII, so `start` and `i` are char boundaries.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !ESCAPED[b as usize] {
+            i += 1;
+            continue;
         }
+        out.push_str(&s[start..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+        }
+        i += 1;
+        start = i;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -118,6 +153,100 @@ mod tests {
     fn numbers_in_ecmascript_form() {
         let v = json!([1e21, 1e-7, 123.0, 0.000001, -0.5]);
         assert_eq!(canonicalize(&v), "[1e+21,1e-7,123,0.000001,-0.5]");
+    }
+
+    #[test]
+    fn strings_escape_only_what_rfc_8785_escapes() {
+        let v = json!(["plain", "q\"b\\s/", "\u{1}\u{8}\u{c}\n\r\t\u{1f}", "é\u{7f}\u{1f600}x", "", "end\n"]);
+        assert_eq!(
+            canonicalize(&v),
+            "[\"plain\",\"q\\\"b\\\\s/\",\"\\u0001\\b\\f\\n\\r\\t\\u001f\",\"é\u{7f}\u{1f600}x\",\"\",\"end\\n\"]"
+        );
+    }
+
+    #[test]
+    fn mixed_ascii_and_other_names_sort_by_utf16_units() {
+        let v = json!({"b": 1, "\u{e9}": 2, "a": 3, "\u{1f600}": 4, "\u{ff61}": 5, "B": 6});
+        assert_eq!(canonicalize(&v), "{\"B\":6,\"a\":3,\"b\":1,\"\u{e9}\":2,\"\u{1f600}\":4,\"\u{ff61}\":5}");
+    }
+
+    /// The plain forms of the string and member-order rules, one char and
+    /// one lookup at a time, to hold the faster ones to.
+    fn reference(value: &Value, out: &mut String) {
+        match value {
+            Value::String(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        '\u{08}' => out.push_str("\\b"),
+                        '\u{0c}' => out.push_str("\\f"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\t' => out.push_str("\\t"),
+                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    reference(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+                out.push('{');
+                for (i, key) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    reference(&Value::String((*key).clone()), out);
+                    out.push(':');
+                    reference(&map[key.as_str()], out);
+                }
+                out.push('}');
+            }
+            other => write_value(other, out),
+        }
+    }
+
+    #[test]
+    fn strings_and_member_order_agree_with_the_plain_rules() {
+        // Names and strings drawn from characters at the edges of every
+        // rule: escapes, control characters, ASCII, two- and three-byte
+        // characters around the surrogate range, and four-byte ones.
+        let alphabet: Vec<char> = vec![
+            'a', 'B', 'z', '0', '"', '\\', '/', '\n', '\r', '\t', '\u{0}', '\u{8}', '\u{c}', '\u{1f}', ' ', '\u{7f}', '\u{80}',
+            '\u{e9}', '\u{7ff}', '\u{800}', '\u{d7ff}', '\u{e000}', '\u{ff61}', '\u{fffd}', '\u{10000}', '\u{1f600}', '\u{10ffff}',
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut map = serde_json::Map::new();
+            for _ in 0..next(6) {
+                let key: String = (0..next(5)).map(|_| alphabet[next(alphabet.len())]).collect();
+                let text: String = (0..next(12)).map(|_| alphabet[next(alphabet.len())]).collect();
+                map.insert(key, json!([text, {"n": next(1000), "s": "x"}]));
+            }
+            let value = Value::Object(map);
+            let mut expected = String::new();
+            reference(&value, &mut expected);
+            assert_eq!(canonicalize(&value), expected, "{value:?}");
+        }
     }
 
     #[test]

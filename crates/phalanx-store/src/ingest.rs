@@ -133,6 +133,64 @@ pub struct Ingest<'a> {
     record_unversioned: bool,
     /// Objects written, kept for [`Ingest::take_spent`] when it is on.
     spent: Option<Vec<StixObject>>,
+    /// The label rule's answers for labels met before.
+    memo: LabelMemo,
+}
+
+/// The label rule's answers for the labels one ingest meets again and
+/// again (a large input has a few dozen distinct ones): the rule functions
+/// validate their labels on each call, about a third of the ingest
+/// thread's instructions in a 20k-object import before this memo.
+/// The actor and the link are fixed for an ingest, so a label (and a
+/// signer) decide each answer.
+#[derive(Default)]
+struct LabelMemo {
+    /// `can_read(actor, label)`.
+    readable: HashMap<Label, bool, FastState>,
+    /// `can_write(actor, label)`.
+    writable: HashMap<Label, bool, FastState>,
+    /// `lub(a, b)`, by `a` then `b`.
+    joined: HashMap<Label, HashMap<Label, Result<Label, String>, FastState>, FastState>,
+    /// `may_release_to_peer(signer's reach, label)`, by signer then label.
+    crossing: HashMap<String, HashMap<Label, bool, FastState>, FastState>,
+}
+
+impl LabelMemo {
+    fn can_read(&mut self, subject: &phalanx_labels::Subject, label: &Label) -> bool {
+        if let Some(answer) = self.readable.get(label) {
+            return *answer;
+        }
+        let answer = phalanx_labels::can_read(subject, label);
+        self.readable.insert(label.clone(), answer);
+        answer
+    }
+
+    fn can_write(&mut self, subject: &phalanx_labels::Subject, label: &Label) -> bool {
+        if let Some(answer) = self.writable.get(label) {
+            return *answer;
+        }
+        let answer = can_write(subject, label);
+        self.writable.insert(label.clone(), answer);
+        answer
+    }
+
+    fn lub(&mut self, a: &Label, b: &Label) -> Result<Label, String> {
+        if let Some(answer) = self.joined.get(a).and_then(|by_b| by_b.get(b)) {
+            return answer.clone();
+        }
+        let answer = lub(a, b).map_err(|e| e.to_string());
+        self.joined.entry(a.clone()).or_default().insert(b.clone(), answer.clone());
+        answer
+    }
+
+    fn crosses(&mut self, signer: &str, reach: &PeerScope, label: &Label) -> bool {
+        if let Some(answer) = self.crossing.get(signer).and_then(|by_label| by_label.get(label)) {
+            return *answer;
+        }
+        let answer = may_release_to_peer(reach, label);
+        self.crossing.entry(signer.to_owned()).or_default().insert(label.clone(), answer);
+        answer
+    }
 }
 
 /// A label as a raise reports it: its TLP too, since a lub often raises
@@ -208,6 +266,7 @@ impl<'a> Ingest<'a> {
             digest_line: String::new(),
             record_unversioned: false,
             spent: None,
+            memo: LabelMemo::default(),
         })
     }
 
@@ -271,7 +330,7 @@ impl<'a> Ingest<'a> {
             ceiling: link.ceiling,
             exercises: link.exercises.clone(),
         });
-        may_release_to_peer(reach, label)
+        self.memo.crosses(signer, reach, label)
     }
 
     /// Records an object that could not be parsed or validated.
@@ -401,12 +460,12 @@ impl<'a> Ingest<'a> {
                     None => txn.latest_label(reference)?,
                 };
                 let Some(referred) = referred else { continue };
-                if !phalanx_labels::can_read(&self.actor.subject, &referred) {
+                if !self.memo.can_read(&self.actor.subject, &referred) {
                     continue;
                 }
                 let mut referred_marking = referred.clone();
                 referred_marking.originator = label.originator.clone();
-                match lub(&label, &referred_marking) {
+                match self.memo.lub(&label, &referred_marking) {
                     Ok(l) => label = l,
                     Err(e) => {
                         refuse(&mut self.report, format!("cannot combine its label with that of {reference}: {e}"));
@@ -435,7 +494,7 @@ impl<'a> Ingest<'a> {
                 return Ok(());
             }
         // Nobody writes above their own reach.
-        } else if !can_write(&self.actor.subject, &label) {
+        } else if !self.memo.can_write(&self.actor.subject, &label) {
             let why = explain_read(&self.actor.subject, &label).err().map(|d| d.to_string()).unwrap_or_default();
             refuse(&mut self.report, format!("its label ({}) is above the writer's reach: {why}", label.display_name(None)));
             return Ok(());

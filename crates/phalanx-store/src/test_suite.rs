@@ -81,6 +81,11 @@ macro_rules! store_test_suite {
                 $crate::test_suite::ingest_applies_the_write_rules(&s);
             }
             #[test]
+            fn one_ingest_answers_each_label_again_alike() {
+                let (_g, s) = $make();
+                $crate::test_suite::one_ingest_answers_each_label_again_alike(&s);
+            }
+            #[test]
             fn store_equals_the_pure_rule_for_random_worlds() {
                 $crate::test_suite::store_equals_the_pure_rule_for_random_worlds(&|| $make());
             }
@@ -659,6 +664,75 @@ pub fn ingest_applies_the_write_rules(store: &dyn Store) {
     assert!(audit.iter().any(|e| e.action == "release" && e.target == IND), "{audit:?}");
     assert!(audit.iter().any(|e| e.action == "write"));
     assert_eq!(verify_audit_chain(&audit), None);
+}
+
+/// One ingest meets the same labels again and again, interleaved (its
+/// answers for a label are kept): each object still gets its own label's
+/// answer, and each derived object the join of its own references' labels.
+pub fn one_ingest_answers_each_label_again_alike(store: &dyn Store) {
+    let now = Timestamp::now(3);
+    store
+        .put_organisation(&OrganisationRecord { org: org(ORG_A, "LTU", &["EU"]), name: "CERT-LT".into(), kind: "national-authority".into(), created: now })
+        .unwrap();
+    let user = UserRecord {
+        id: "user--lt".into(),
+        name: "lt".into(),
+        org_id: ORG_A.into(),
+        role: Role::Analyst,
+        clearance: Rank::Restricted,
+        briefed: [Policy::Eu].into_iter().collect(),
+        caveats: BTreeSet::new(),
+        password_hash: None,
+        created: now,
+        disabled: false,
+    };
+    store.put_user(&user).unwrap();
+    let lt = store.actor(&store.find_user("lt").unwrap().unwrap(), None).unwrap();
+    let options = IngestOptions { defaults: LabelDefaults::default(), explicit_defaults: false, origin: lt.origin(), signed_by_originator: false };
+    let secret_marking = phalanx_labels::label_marking_definition(&secret_eu(ORG_A));
+    let secret_id = secret_marking["id"].as_str().unwrap().to_owned();
+    let id = |n: u32| format!("indicator--f1000000-0000-4000-8000-{n:012}");
+    let mut objects = vec![secret_marking];
+    // Alternating: TLP:GREEN (the writer's reach), EU SECRET (above it), TLP:AMBER.
+    for n in 0..9u32 {
+        let mut v = indicator(&id(n), "2026-01-01T00:00:00.000Z", "x").to_value();
+        v["object_marking_refs"] = match n % 3 {
+            0 => json!([phalanx_labels::TLP2_GREEN]),
+            1 => json!([secret_id]),
+            _ => json!([phalanx_labels::TLP2_AMBER]),
+        };
+        objects.push(v);
+    }
+    // Relationships from a GREEN indicator to a GREEN one, then to an AMBER
+    // one, then GREEN again: only the middle one is raised.
+    for (n, target) in [(0u32, 3u32), (1, 5), (2, 6)] {
+        objects.push(json!({
+            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--f1000000-0000-4000-8000-{n:012}"),
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "relationship_type": "related-to", "source_ref": id(0), "target_ref": id(target),
+            "object_marking_refs": [phalanx_labels::TLP2_GREEN]
+        }));
+    }
+    let mut txn = store.begin().unwrap();
+    let mut ingest = Ingest::new(store, &lt, options).unwrap();
+    for (i, v) in objects.into_iter().enumerate() {
+        let parsed = StixObject::from_value(v, &format!("$[{i}]")).unwrap();
+        ingest.object(txn.as_mut(), &format!("$[{i}]"), parsed).unwrap();
+    }
+    let report = ingest.finish(txn.as_mut()).unwrap();
+    txn.commit().unwrap();
+    let refused: Vec<&str> = report.refused.iter().filter_map(|r| r.id.as_deref()).collect();
+    assert_eq!(refused, [id(1), id(4), id(7)], "{:?}", report.refused);
+    assert!(report.refused.iter().all(|r| r.reason.contains("above the writer's reach")), "{:?}", report.refused);
+    let raised: Vec<(&str, &str, &str)> = report.raised.iter().map(|r| (r.id.as_str(), r.from.as_str(), r.to.as_str())).collect();
+    assert_eq!(
+        raised,
+        [("relationship--f1000000-0000-4000-8000-000000000001", "TLP:GREEN UNCLASSIFIED", "TLP:AMBER UNCLASSIFIED")],
+        "{:?}",
+        report.raised
+    );
+    // The marking definition, six indicators and three relationships.
+    assert_eq!(report.stored, 10, "{report:?}");
 }
 
 /// Property: for random organisations, users and labelled objects, what

@@ -13,7 +13,7 @@
 //! rules that need the type (`defanged` outside SCOs, `lang` syntax,
 //! `external_references[].hashes`, predefined extension names).
 
-use crate::check::{Checker, has_member, json_kind, member};
+use crate::check::{Checker, has_member, item_path, json_kind, member};
 use crate::id::StixId;
 use crate::kinds::{SCO_TYPES, SDO_TYPES, SRO_TYPES, builtin_family};
 use crate::timestamp::Timestamp;
@@ -71,9 +71,11 @@ impl<'m> Obj<'m> {
         Obj { map, at }
     }
 
-    /// The path of `key` inside the STIX object.
-    fn p(&self, key: &str) -> String {
-        if self.at.is_empty() { key.to_owned() } else { format!("{}.{key}", self.at) }
+    /// The path of `key` inside the STIX object (borrowed at the top
+    /// level: most paths are never read, only passed along in case of an
+    /// error).
+    fn p<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        if self.at.is_empty() { std::borrow::Cow::Borrowed(key) } else { std::borrow::Cow::Owned(format!("{}.{key}", self.at)) }
     }
 
     fn has(&self, key: &str) -> bool {
@@ -469,7 +471,7 @@ impl V<'_> {
 
     fn object<'m>(&mut self, o: &Obj<'m>, key: &str) -> Option<Obj<'m>> {
         match o.get(key)? {
-            Value::Object(m) => Some(Obj::nested(m, o.p(key))),
+            Value::Object(m) => Some(Obj::nested(m, o.p(key).into_owned())),
             other => {
                 self.type_error(&o.p(key), key, "an object", other);
                 None
@@ -610,8 +612,9 @@ impl V<'_> {
     /// A list of open vocabulary strings.
     fn vocab_list(&mut self, o: &Obj, key: &str, vocab: &[&str], name: &str) {
         let path = o.p(key);
+        let mut at = String::new();
         for (i, s) in self.string_list(o, key).into_iter().enumerate() {
-            self.vocab_warn(&format!("{path}[{i}]"), key, s, vocab, name);
+            self.vocab_warn(item_path(&mut at, &path, i), key, s, vocab, name);
         }
     }
 
@@ -639,8 +642,9 @@ impl V<'_> {
             return out;
         };
         let path = o.p(key);
+        let mut at = String::new();
         for (i, item) in items.iter().enumerate() {
-            if let Some(id) = self.ref_value(&format!("{path}[{i}]"), item, allowed) {
+            if let Some(id) = self.ref_value(item_path(&mut at, &path, i), item, allowed) {
                 out.push(id);
             }
         }
@@ -864,7 +868,7 @@ impl V<'_> {
         }
         let must_be_known = matches!(ty, "file" | "network-traffic" | "process" | "user-account");
         for (key, ext) in exts {
-            let path = o.p(&format!("extensions.{key}"));
+            let path = o.p(&format!("extensions.{key}")).into_owned();
             if key.starts_with("extension-definition--") {
                 // §3.2: extensions of the extension facility carry their
                 // extension_type (its value is checked by the common rules).
@@ -1095,7 +1099,7 @@ impl V<'_> {
                 self.err(&path, "property-type", format!("'objects' values must be objects, not {}", json_kind(value)));
                 continue;
             };
-            let inner = Obj::nested(m, path.clone());
+            let inner = Obj::nested(m, path.to_string());
             let Some(ty) = self.string(&inner, "type") else {
                 if !inner.has("type") {
                     self.err(&inner.p("type"), "required-property", "required property 'type' is missing");

@@ -229,6 +229,22 @@ pub fn dropped_transaction_writes_nothing(store: &dyn Store) {
     assert_eq!(store.get(&r, IND, &VersionFilter::All).unwrap().len(), 1);
 }
 
+/// An analyst briefed for EU classified information.
+fn eu_analyst(id: &str, name: &str, org_id: &str, clearance: Rank, created: Timestamp) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        name: name.into(),
+        org_id: org_id.into(),
+        role: Role::Analyst,
+        clearance,
+        briefed: [Policy::Eu].into_iter().collect(),
+        caveats: BTreeSet::new(),
+        password_hash: None,
+        created,
+        disabled: false,
+    }
+}
+
 fn secret_eu(originator: &str) -> Label {
     Label {
         policy: Policy::Eu,
@@ -524,18 +540,7 @@ pub fn registry_and_audit_chain(store: &dyn Store) {
         .unwrap();
     assert_eq!(store.find_organisation("cert-lt").unwrap().unwrap().org.id, ORG_A);
     assert_eq!(store.find_organisation(ORG_A).unwrap().unwrap().name, "CERT-LT");
-    let user = UserRecord {
-        id: "user--1".into(),
-        name: "alice".into(),
-        org_id: ORG_A.into(),
-        role: Role::Analyst,
-        clearance: Rank::Secret,
-        briefed: [Policy::Eu].into_iter().collect(),
-        caveats: BTreeSet::new(),
-        password_hash: None,
-        created: now,
-        disabled: false,
-    };
+    let user = eu_analyst("user--1", "alice", ORG_A, Rank::Secret, now);
     store.put_user(&user).unwrap();
     let actor = store.actor(&store.find_user("alice").unwrap().unwrap(), None).unwrap();
     assert!(can_read(&actor.subject, &secret_eu(ORG_B)));
@@ -583,18 +588,7 @@ pub fn ingest_applies_the_write_rules(store: &dyn Store) {
             .put_organisation(&OrganisationRecord { org: org(id, country, &["EU"]), name: name.into(), kind: "national-authority".into(), created: now })
             .unwrap();
     }
-    let mk = |name: &str, org_id: &str, clearance: Rank| UserRecord {
-        id: format!("user--{name}"),
-        name: name.into(),
-        org_id: org_id.into(),
-        role: Role::Analyst,
-        clearance,
-        briefed: [Policy::Eu].into_iter().collect(),
-        caveats: BTreeSet::new(),
-        password_hash: None,
-        created: now,
-        disabled: false,
-    };
+    let mk = |name: &str, org_id: &str, clearance: Rank| eu_analyst(&format!("user--{name}"), name, org_id, clearance, now);
     store.put_user(&mk("lt", ORG_A, Rank::Restricted)).unwrap();
     store.put_user(&mk("ee", ORG_B, Rank::Secret)).unwrap();
     let lt = store.actor(&store.find_user("lt").unwrap().unwrap(), None).unwrap();
@@ -674,19 +668,7 @@ pub fn one_ingest_answers_each_label_again_alike(store: &dyn Store) {
     store
         .put_organisation(&OrganisationRecord { org: org(ORG_A, "LTU", &["EU"]), name: "CERT-LT".into(), kind: "national-authority".into(), created: now })
         .unwrap();
-    let user = UserRecord {
-        id: "user--lt".into(),
-        name: "lt".into(),
-        org_id: ORG_A.into(),
-        role: Role::Analyst,
-        clearance: Rank::Restricted,
-        briefed: [Policy::Eu].into_iter().collect(),
-        caveats: BTreeSet::new(),
-        password_hash: None,
-        created: now,
-        disabled: false,
-    };
-    store.put_user(&user).unwrap();
+    store.put_user(&eu_analyst("user--lt", "lt", ORG_A, Rank::Restricted, now)).unwrap();
     let lt = store.actor(&store.find_user("lt").unwrap().unwrap(), None).unwrap();
     let options = IngestOptions { defaults: LabelDefaults::default(), explicit_defaults: false, origin: lt.origin(), signed_by_originator: false };
     let secret_marking = phalanx_labels::label_marking_definition(&secret_eu(ORG_A));

@@ -26,6 +26,11 @@ const PULL_TXN_OBJECTS: usize = 100_000;
 /// (other writers wait for it meanwhile).
 const PULL_TXN_TIME: Duration = Duration::from_secs(2);
 
+/// Batches a pull's fetch thread and check thread may each hand on ahead
+/// of the next stage, so that fetching and checking go on while the
+/// writer commits.
+const PULL_AHEAD: usize = 3;
+
 /// How long a push worker leaves a peer that is pulling from us before it
 /// asks again where the peer is.
 const PULL_WATCH: Duration = Duration::from_millis(250);
@@ -733,8 +738,8 @@ impl Federation {
             // Three stages at once: a fetch thread asks for the next batch
             // while a check thread checks the one before (signatures, STIX
             // rules) and this one stores the one before that.
-            let (fetched_tx, fetched_rx) = std::sync::mpsc::sync_channel::<Result<Batch, ExchangeError>>(1);
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Pulled>(1);
+            let (fetched_tx, fetched_rx) = std::sync::mpsc::sync_channel::<Result<Batch, ExchangeError>>(PULL_AHEAD);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Pulled>(PULL_AHEAD);
             let fetcher = {
                 let engine = self.clone();
                 let peer = peer.clone();

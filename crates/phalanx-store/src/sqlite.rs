@@ -2230,8 +2230,7 @@ impl WriteTxn for SqliteTxn<'_> {
             None => crate::sqlite_federation::insert_new_signatures(&self.guard.conn, &signatures),
             // Queued like a row: the caller goes on with the next batch
             // while the worker writes (a pull stores a batch of 20,000
-            // versions per call; waiting here left the two threads taking
-            // turns instead of working at the same time).
+            // versions per call).
             Some(_) => self.queue(Queued::Signatures(signatures)),
         }
     }

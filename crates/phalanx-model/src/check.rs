@@ -293,24 +293,11 @@ impl Checker {
 /// something is wrong: a buffer kept over the list spares a `format!` and
 /// an allocation per item (6% of the import's parsing thread before).
 pub(crate) fn item_path<'b>(buf: &'b mut String, base: &str, i: usize) -> &'b str {
+    use std::fmt::Write;
     buf.clear();
     buf.push_str(base);
-    buf.push('[');
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = i;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for d in &digits[at..] {
-        buf.push(char::from(*d));
-    }
-    buf.push(']');
+    // Writing into the kept buffer allocates nothing.
+    let _ = write!(buf, "[{i}]");
     buf
 }
 

@@ -349,14 +349,10 @@ impl Federation {
             .filter(|o| o.origin != origin && o.origin != "builtin")
             .filter(|o| !(o.object_type == "identity" && registered.contains(&o.id)))
             .collect();
-        let forwarded: Vec<(String, String)> = versions
-            .iter()
-            .filter(|o| o.origin.starts_with("peer:"))
-            .map(|o| (o.id.clone(), o.version.map(|t| t.sort_key()).unwrap_or_default()))
-            .collect();
+        let forwarded: Vec<i64> = versions.iter().filter(|o| o.origin.starts_with("peer:")).map(|o| o.seq).collect();
         let mut stored_sigs = HashMap::new();
-        for s in self.store.signatures_of(&forwarded)? {
-            stored_sigs.insert((s.id.clone(), s.version.clone()), s);
+        for s in self.store.signatures_by_seq(&forwarded)? {
+            stored_sigs.insert(s.seq, s);
         }
         let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
         let known: HashMap<(String, String), String> =
@@ -375,12 +371,11 @@ impl Federation {
                 }
             };
             if v.origin.starts_with("peer:") {
-                let version = v.version.map(|t| t.sort_key()).unwrap_or_default();
-                let Some(s) = stored_sigs.remove(&(v.id.clone(), version)) else {
+                let Some(s) = stored_sigs.remove(&v.seq) else {
                     tracing::warn!(id = %v.id, origin = %v.origin, "received version without a stored signature: not forwarded");
                     continue;
                 };
-                let tree = match s.tree.as_deref().map(serde_json::from_str::<TreeProof>) {
+                let tree = match s.proof.as_deref().map(TreeProof::from_stored) {
                     None => None,
                     Some(Ok(proof)) => Some(proof),
                     Some(Err(e)) => {

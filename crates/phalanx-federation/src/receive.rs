@@ -10,7 +10,8 @@ use phalanx_labels::{LabelDefaults, Rank, Subject};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
 use phalanx_store::{
-    Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter, WriteTxn,
+    Actor, FederationStore, KnownKey, PeerExchange, Role, SignatureRecord, StoreError, UserRecord, VersionFilter, VersionSignature,
+    WriteTxn,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -276,9 +277,9 @@ pub fn store_in(
     }
     let report = ingest.finish(txn)?;
     let mut new_signatures = Vec::with_capacity(report.stored_versions.len());
-    for key in &report.stored_versions {
-        if let Some(signature) = signatures.remove(key) {
-            new_signatures.push(signature);
+    for stored in report.stored_versions {
+        if let Some(s) = signatures.remove(&(stored.id, stored.version)) {
+            new_signatures.push(VersionSignature { seq: stored.seq, signer: s.signer, key_id: s.key_id, sig: s.sig, proof: s.proof });
         }
     }
     txn.put_new_signatures(new_signatures)?;
@@ -392,7 +393,19 @@ fn delete(
 
 /// An object whose signature verified: its path, the parsed object and
 /// its signature record.
-type Verified = (String, phalanx_model::ParsedObject, SignatureRecord);
+type Verified = (String, phalanx_model::ParsedObject, ReceivedSignature);
+
+/// The originator's signature of an object whose signature verified, as
+/// it is kept with the version ([`VersionSignature`]).
+struct ReceivedSignature {
+    id: String,
+    version: String,
+    signer: String,
+    key_id: String,
+    sig: String,
+    /// The inclusion proof in its stored form ([`crate::tree::TreeProof::to_stored`]).
+    proof: Option<Vec<u8>>,
+}
 
 /// A received object that passed every check but its signature.
 struct Unverified {
@@ -506,13 +519,17 @@ fn finish_check(u: Unverified) -> Result<Verified, Refused> {
     let parsed = StixObject::from_compact_json(text.into_boxed_bytes().into_vec(), &path)
         .map_err(|e| Refused { id: e.0.first().and_then(|o| o.object_id.clone()), reason: e.to_string() })?;
     let version = parsed.object.version().map(|t| t.sort_key()).unwrap_or_default();
-    let signature = SignatureRecord {
+    let proof = match &item.tree {
+        None => None,
+        Some(proof) => Some(proof.to_stored().map_err(|reason| Refused { id: Some(parsed.object.id().to_string()), reason })?),
+    };
+    let signature = ReceivedSignature {
         id: parsed.object.id().to_string(),
         version,
         signer: item.signer,
         key_id: item.key_id,
         sig: item.sig,
-        tree: item.tree.as_ref().and_then(|proof| serde_json::to_string(proof).ok()),
+        proof,
     };
     Ok((path, parsed, signature))
 }

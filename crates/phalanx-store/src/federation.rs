@@ -38,7 +38,26 @@ pub struct PeerRecord {
     pub last_ok_at: Option<Timestamp>,
 }
 
-/// An originator's signature over one version (its RFC 8785 form).
+/// The originator's signature that came with a version received from a
+/// peer, kept by the version's `seq`: what the node forwards with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionSignature {
+    /// The version (its `seq` on this node).
+    pub seq: i64,
+    /// The signing organisation (`identity--...`).
+    pub signer: String,
+    /// The id of the key that signed.
+    pub key_id: String,
+    /// The Ed25519 signature, base64: over the version's RFC 8785 form,
+    /// or, with `proof`, over the root of a tree of versions.
+    pub sig: String,
+    /// The version's inclusion proof when `sig` covers a tree root, as
+    /// `phalanx_federation::tree::TreeProof` encodes it (opaque here).
+    pub proof: Option<Vec<u8>>,
+}
+
+/// An originator's signature of a deletion (`version` is the deletion's
+/// key), or of a version received before signatures were kept by `seq`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureRecord {
     /// The object id.
@@ -124,10 +143,18 @@ pub trait FederationStore: Store {
     /// How many versions after `after` may go to `peer`, and the
     /// `date_added` of the first of them.
     fn release_backlog(&self, peer: &PeerScope, after: Cursor) -> Result<(u64, Option<Timestamp>), StoreError>;
-    /// Stores signatures; the first signature of an (id, version) stays.
+    /// Stores signatures of deletions; the first signature of an (id,
+    /// version) stays.
     fn put_signatures(&self, signatures: &[SignatureRecord]) -> Result<(), StoreError>;
-    /// The stored signatures of these (id, version key) pairs.
+    /// The stored signatures of these (id, version key) pairs: deletions,
+    /// and versions received before signatures were kept by `seq`.
     fn signatures_of(&self, versions: &[(String, String)]) -> Result<Vec<SignatureRecord>, StoreError>;
+    /// The signatures that came with these received versions (by `seq`;
+    /// [`crate::WriteTxn::put_new_signatures`]); a version received
+    /// before they were kept by `seq` answers from [`Self::signatures_of`]'s
+    /// records, its proof as the text it was kept as. Versions without a
+    /// signature are left out.
+    fn signatures_by_seq(&self, seqs: &[i64]) -> Result<Vec<VersionSignature>, StoreError>;
     /// Records the last deletion sent to `name`.
     fn set_delete_cursor(&self, name: &str, row: i64) -> Result<(), StoreError>;
     /// Deletions after tombstone row `after` of versions whose label may

@@ -83,10 +83,20 @@ pub struct IngestReport {
     /// definitions) stored, by id, when asked for with
     /// [`Ingest::record_unversioned_added`]: TAXII reports it as their version.
     pub unversioned_added: Vec<(String, Timestamp)>,
-    /// The (id, version key) of each new version stored, for an ingest of
-    /// objects from a peer ([`Ingest::from_peer`]): their signatures are
-    /// stored with them.
-    pub stored_versions: Vec<(String, String)>,
+    /// Each new version stored, for an ingest of objects from a peer
+    /// ([`Ingest::from_peer`]): their signatures are stored with them.
+    pub stored_versions: Vec<StoredVersion>,
+}
+
+/// A new version stored by an ingest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// The object id.
+    pub id: String,
+    /// The version's sort key (`modified`/`created`, 9 digits), `""` when unversioned.
+    pub version: String,
+    /// Its `seq` (`date_added` in µs since the epoch).
+    pub seq: i64,
 }
 
 impl IngestReport {
@@ -624,7 +634,8 @@ impl<'a> Ingest<'a> {
                 self.report.stored += 1;
                 if self.peer_link.is_some() {
                     let version = object.version().map(|t| t.sort_key()).unwrap_or_default();
-                    self.report.stored_versions.push((object.id().to_string(), version));
+                    let seq = date_added.unix_micros();
+                    self.report.stored_versions.push(StoredVersion { id: object.id().to_string(), version, seq });
                 }
                 if self.record_unversioned && object.version().is_none() {
                     self.report.unversioned_added.push((object.id().to_string(), date_added));

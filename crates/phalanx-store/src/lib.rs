@@ -36,7 +36,7 @@ mod sqlite_federation;
 
 pub use correlation::{LinkReason, Related, RelatedLink, TooCommon};
 pub use error::StoreError;
-pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord, Tombstone};
+pub use federation::{FederationStore, KnownKey, PeerExchange, PeerRecord, SignatureRecord, Tombstone, VersionSignature};
 pub use phalanx_labels::{Label, Subject};
 pub use query::{Cursor, JsonPage, JsonPageObject, LabelFilter, Order, Page, Query, VersionFilter};
 pub use registry::{Actor, AuditEntry, OrganisationRecord, Registry, Role, TokenRecord, UserRecord};
@@ -139,9 +139,9 @@ pub trait WriteTxn {
     fn audit(&mut self, actor: &str, action: &str, target: &str, details: &serde_json::Value)
     -> Result<AuditEntry, StoreError>;
     /// Stores the signatures of versions this transaction stored as new
-    /// (received from a peer): they commit with the versions. A new
-    /// version has no signature yet, so none is looked for.
-    fn put_new_signatures(&mut self, signatures: Vec<SignatureRecord>) -> Result<(), StoreError>;
+    /// (received from a peer), by their `seq`: they commit with the
+    /// versions. A new version has no signature yet, so none is looked for.
+    fn put_new_signatures(&mut self, signatures: Vec<VersionSignature>) -> Result<(), StoreError>;
     /// Adds an exchange to a peer's counters, and moves this node's
     /// position in its stream, with the rest of the transaction.
     fn record_exchange(&mut self, peer: &str, exchange: PeerExchange) -> Result<(), StoreError>;

@@ -1769,7 +1769,7 @@ enum Queued {
     Row(RowJob),
     Audit(crate::registry::AuditEntry),
     /// Signatures of versions stored new in this transaction.
-    Signatures(Vec<crate::SignatureRecord>),
+    Signatures(Vec<crate::VersionSignature>),
     /// A peer's counters and position.
     Exchange(String, crate::PeerExchange),
 }
@@ -2222,7 +2222,7 @@ impl WriteTxn for SqliteTxn<'_> {
         Ok(entry)
     }
 
-    fn put_new_signatures(&mut self, signatures: Vec<crate::SignatureRecord>) -> Result<(), StoreError> {
+    fn put_new_signatures(&mut self, signatures: Vec<crate::VersionSignature>) -> Result<(), StoreError> {
         if signatures.is_empty() {
             return Ok(());
         }

@@ -96,6 +96,7 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
         conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM object_refs WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM observable_values WHERE seq = ?1")?.execute([row.seq])?;
+        conn.prepare_cached("DELETE FROM received_signatures WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("INSERT INTO deleted (id, version, at, access_class, origin) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![id, row.version, at, row.access_class, row.origin])?;
         latest_gone |= row.is_latest;

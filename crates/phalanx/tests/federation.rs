@@ -344,7 +344,11 @@ fn labels_decide_what_reaches_each_of_four_nodes_and_revocations_follow() {
     let signer: String = f
         .nato
         .db()
-        .query_row("SELECT signer FROM version_signatures WHERE id = ?1", [later], |r| r.get(0))
+        .query_row(
+            "SELECT r.signer FROM received_signatures v JOIN signed_roots r ON r.id = v.root JOIN objects o ON o.seq = v.seq WHERE o.id = ?1",
+            [later],
+            |r| r.get(0),
+        )
         .expect("signature stored at the NATO node");
     assert_eq!(signer, f.ltu.org);
 
@@ -492,7 +496,8 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
         .ltu
         .db()
         .query_row(
-            "SELECT COUNT(*), COUNT(tree) FROM version_signatures WHERE id = 'indicator--0c000000-0000-4000-8000-000000000001'",
+            "SELECT COUNT(*), COUNT(v.proof) FROM received_signatures v JOIN objects o ON o.seq = v.seq \
+             WHERE o.id = 'indicator--0c000000-0000-4000-8000-000000000001'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -501,7 +506,12 @@ fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let tree_rows: i64 = f
         .ltu
         .db()
-        .query_row("SELECT COUNT(tree) FROM version_signatures WHERE id = 'indicator--0c000000-0000-4000-8000-000000000006'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(v.proof) FROM received_signatures v JOIN objects o ON o.seq = v.seq \
+             WHERE o.id = 'indicator--0c000000-0000-4000-8000-000000000006'",
+            [],
+            |r| r.get(0),
+        )
         .expect("signatures");
     assert_eq!(tree_rows, 1, "a tree member's proof is stored with its signature");
 

@@ -363,8 +363,8 @@ impl Federation {
         let mut pending: Vec<Outgoing> = Vec::with_capacity(versions.len());
         let mut unsigned: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for v in versions {
-            let text = match serde_json::from_str::<serde_json::Value>(&v.json) {
-                Ok(o) => phalanx_model::jcs::canonicalize(&o),
+            let text = match phalanx_model::jcs::canonicalize_text(&v.json) {
+                Ok(text) => text,
                 Err(e) => {
                     tracing::error!(id = %v.id, error = %e, "stored object is not JSON: not sent");
                     continue;
@@ -544,7 +544,8 @@ impl Federation {
 
     /// Pushes one batch; the peer's reply.
     fn send(&self, agent: &ureq::Agent, peer: &Peer, batch: &Batch) -> Result<PushReply, ExchangeError> {
-        let body = serde_json::to_vec(&batch).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
+        let mut body = Vec::with_capacity(batch.size_hint());
+        serde_json::to_writer(&mut body, &batch).map_err(|e| ExchangeError::Retry(e.to_string(), None))?;
         let auth = auth_header(&self.keys.node(), "POST", PUSH_PATH, &body);
         let request = ureq::http::Request::builder()
             .method("POST")

@@ -119,6 +119,22 @@ pub struct Batch {
     pub deletions: Vec<SignedDeletion>,
 }
 
+impl Batch {
+    /// About how many bytes the batch takes as JSON, a little more rather
+    /// than less: its objects' texts, signatures and proofs, and room for
+    /// the keys and deletions.
+    pub fn size_hint(&self) -> usize {
+        let mut bytes = 4096 + 512 * (self.keys.len() + self.deletions.len());
+        for o in &self.objects {
+            bytes += 128 + o.object.get().len() + o.signer.len() + o.key_id.len() + o.sig.len();
+            if let Some(proof) = &o.tree {
+                bytes += 64 + proof.salt.len() + proof.path.len();
+            }
+        }
+        bytes
+    }
+}
+
 /// One refused object in a [`PushReply`].
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Refused {
@@ -224,6 +240,30 @@ pub fn check_auth(parts: &AuthParts<'_>, key: &VerifyingKey, method: &str, path:
 mod tests {
     use super::*;
     use crate::keys::KeyRing;
+
+    #[test]
+    fn a_batch_fits_the_size_it_hints() {
+        let texts: Vec<Vec<u8>> = (0..32).map(|i| format!(r#"{{"id":"indicator--{i}","name":"n\"{i}"}}"#).into_bytes()).collect();
+        let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_slice()).collect();
+        let tree = crate::tree::build(&refs, &vec![[7u8; crate::tree::SALT_BYTES]; 32]);
+        let objects: Vec<SignedObject> = texts
+            .iter()
+            .zip(tree.proofs)
+            .enumerate()
+            .map(|(i, (text, proof))| SignedObject {
+                seq: 1_700_000_000_000_000 + i as i64,
+                object: RawValue::from_string(String::from_utf8(text.clone()).unwrap()).unwrap(),
+                signer: "identity--6a5d2a8e-1b1f-4b55-9a42-3e3a1b0e0c01".into(),
+                key_id: "0123456789abcdef".into(),
+                sig: "A".repeat(88),
+                tree: Some(proof),
+            })
+            .collect();
+        let batch = Batch { from: 1, to: 2, more: true, objects, keys: vec![], deletions: vec![] };
+        let json = serde_json::to_vec(&batch).unwrap();
+        assert!(json.len() <= batch.size_hint(), "{} bytes, hinted {}", json.len(), batch.size_hint());
+        assert!(batch.size_hint() < 2 * json.len() + 4096, "a hint far above the size wastes memory");
+    }
 
     #[test]
     fn canonical_form_ignores_member_order_and_white_space() {

@@ -13,6 +13,140 @@ pub fn canonicalize(value: &Value) -> String {
     out
 }
 
+/// [`canonicalize`] of the JSON `text`, without building a
+/// [`serde_json::Value`]: strings without escapes stay borrowed and
+/// objects are member lists, so a node that sends stored objects on
+/// writes each one with a few allocations instead of one per member.
+/// The output is `canonicalize(&serde_json::from_str(text)?)`'s: a
+/// name given twice (where `Value` keeps the last) goes that way.
+pub fn canonicalize_text(text: &str) -> Result<String, serde_json::Error> {
+    let node: Node<'_> = serde_json::from_str(text)?;
+    let mut out = String::with_capacity(text.len());
+    if !write_node(&node, &mut out) {
+        return Ok(canonicalize(&serde_json::from_str::<Value>(text)?));
+    }
+    Ok(out)
+}
+
+/// A JSON value that borrows from its text where it can.
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(std::borrow::Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Vec<(std::borrow::Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Node<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// A member name, borrowed when it has no escapes.
+struct Name<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_str(NodeVisitor)? {
+            Node::String(s) => Ok(Name(s)),
+            _ => Err(serde::de::Error::custom("a member name is not a string")),
+        }
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NodeVisitor {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(n.into()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Node<'de>, E> {
+        serde_json::Number::from_f64(n).map(Node::Number).ok_or_else(|| E::custom("a number that is not finite"))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::String(std::borrow::Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Node<'de>, E> {
+        Ok(Node::String(std::borrow::Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Node<'de>, E> {
+        Ok(Node::String(std::borrow::Cow::Owned(s)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((Name(name), value)) = map.next_entry()? {
+            members.push((name, value));
+        }
+        Ok(Node::Object(members))
+    }
+}
+
+/// Writes `node` canonically; false when an object names a member twice
+/// (the caller then takes the [`Value`] path, which keeps the last).
+fn write_node(node: &Node<'_>, out: &mut String) -> bool {
+    match node {
+        Node::Null => out.push_str("null"),
+        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Node::Number(n) => write_number(n, out),
+        Node::String(s) => write_string(s, out),
+        Node::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if !write_node(item, out) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Node::Object(members) => {
+            let mut sorted: Vec<&(std::borrow::Cow<'_, str>, Node<'_>)> = members.iter().collect();
+            sorted.sort_by(|a, b| utf16_order(&a.0, &b.0));
+            out.push('{');
+            for (i, (name, value)) in sorted.iter().map(|m| (&m.0, &m.1)).enumerate() {
+                if i > 0 {
+                    if sorted[i - 1].0 == *name {
+                        return false;
+                    }
+                    out.push(',');
+                }
+                write_string(name, out);
+                out.push(':');
+                if !write_node(value, out) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+    }
+    true
+}
+
 fn write_value(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
@@ -246,7 +380,27 @@ mod tests {
             let mut expected = String::new();
             reference(&value, &mut expected);
             assert_eq!(canonicalize(&value), expected, "{value:?}");
+            // From text, compact and pretty, the borrowed path agrees.
+            for text in [serde_json::to_string(&value).unwrap(), serde_json::to_string_pretty(&value).unwrap()] {
+                assert_eq!(canonicalize_text(&text).unwrap(), expected, "{text}");
+            }
         }
+    }
+
+    #[test]
+    fn text_with_numbers_nesting_and_a_repeated_name_canonicalizes_as_its_value() {
+        let texts = [
+            r#"{"b":[1,-2,3.5,1e21,1e-7,0.000001,18446744073709551615,-9223372036854775808],"a":{"y":null,"x":true}}"#,
+            r#"{"a":1,"b":{"c":2,"c":3},"a":4}"#,
+            r#" [ {"z" : "\u00e9\n", "y": [] , "x": {}} , false ] "#,
+            r#""just a string""#,
+        ];
+        for text in texts {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(canonicalize_text(text).unwrap(), canonicalize(&value), "{text}");
+        }
+        assert_eq!(canonicalize_text(r#"{"a":1,"a":2}"#).unwrap(), r#"{"a":2}"#, "the last of a repeated name, as Value keeps it");
+        assert!(canonicalize_text(r#"{"a":}"#).is_err());
     }
 
     #[test]

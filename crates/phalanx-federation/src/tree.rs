@@ -200,6 +200,9 @@ impl TreeProof {
     /// raw bytes: 185 bytes for a tree of 32, against about 290 as JSON.
     pub fn to_stored(&self) -> Result<Vec<u8>, String> {
         let salt = B64.decode(&self.salt).map_err(|_| "tree proof: the salt is not base64".to_string())?;
+        if salt.len() != SALT_BYTES {
+            return Err(format!("tree proof: the salt has {} bytes, not {SALT_BYTES}", salt.len()));
+        }
         let path = B64.decode(&self.path).map_err(|_| "tree proof: the path is not base64".to_string())?;
         let mut out = Vec::with_capacity(9 + salt.len() + path.len());
         out.push(STORED_FORM_V1);
@@ -256,6 +259,8 @@ mod tests {
         assert!(TreeProof::from_stored(&stored[..stored.len() - 1]).unwrap_err().contains("multiple of 32"));
         assert!(TreeProof::from_stored(&[7]).unwrap_err().contains("unknown form 7"));
         assert!(TreeProof::from_stored(&[]).is_err());
+        let short_salt = TreeProof { salt: B64.encode([1u8; 8]), ..tree.proofs[0].clone() };
+        assert!(short_salt.to_stored().unwrap_err().contains("the salt has 8 bytes"), "it would not read back");
     }
 
     fn salts(n: usize) -> Vec<[u8; SALT_BYTES]> {

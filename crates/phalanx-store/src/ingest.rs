@@ -152,17 +152,37 @@ pub struct Ingest<'a> {
 /// validate their labels on each call, about a third of the ingest
 /// thread's instructions in a 20k-object import before this memo.
 /// The actor and the link are fixed for an ingest, so a label (and a
-/// signer) decide each answer.
+/// signer) decide each answer. The answers for the label an object is
+/// written with are kept by its index in [`Ingest::written_labels`], so
+/// that a run of objects under one label compares it once instead of
+/// hashing and comparing it per question.
 #[derive(Default)]
 struct LabelMemo {
     /// `can_read(actor, label)`.
     readable: HashMap<Label, bool, FastState>,
-    /// `can_write(actor, label)`.
-    writable: HashMap<Label, bool, FastState>,
+    /// `can_write(actor, label)`, by written-label index.
+    writable: Vec<Option<bool>>,
     /// `lub(a, b)`, by `a` then `b`.
     joined: HashMap<Label, HashMap<Label, Result<Label, String>, FastState>, FastState>,
-    /// `may_release_to_peer(signer's reach, label)`, by signer then label.
-    crossing: HashMap<String, HashMap<Label, bool, FastState>, FastState>,
+    /// `may_release_to_peer(signer's reach, label)`, by signer then
+    /// written-label index.
+    crossing: HashMap<String, Vec<Option<bool>>, FastState>,
+}
+
+/// The answer kept at `index` of `answers`, or `ask`'s, kept there.
+fn kept_answer(answers: &mut Vec<Option<bool>>, index: u32, ask: impl FnOnce() -> bool) -> bool {
+    let at = index as usize;
+    if answers.len() <= at {
+        answers.resize(at + 1, None);
+    }
+    match answers[at] {
+        Some(answer) => answer,
+        None => {
+            let answer = ask();
+            answers[at] = Some(answer);
+            answer
+        }
+    }
 }
 
 impl LabelMemo {
@@ -175,13 +195,9 @@ impl LabelMemo {
         answer
     }
 
-    fn can_write(&mut self, subject: &phalanx_labels::Subject, label: &Label) -> bool {
-        if let Some(answer) = self.writable.get(label) {
-            return *answer;
-        }
-        let answer = can_write(subject, label);
-        self.writable.insert(label.clone(), answer);
-        answer
+    /// `can_write(subject, label)`; `index` is the label's in the written labels.
+    fn can_write(&mut self, subject: &phalanx_labels::Subject, index: u32, label: &Label) -> bool {
+        kept_answer(&mut self.writable, index, || can_write(subject, label))
     }
 
     fn lub(&mut self, a: &Label, b: &Label) -> Result<Label, String> {
@@ -193,13 +209,14 @@ impl LabelMemo {
         answer
     }
 
-    fn crosses(&mut self, signer: &str, reach: &PeerScope, label: &Label) -> bool {
-        if let Some(answer) = self.crossing.get(signer).and_then(|by_label| by_label.get(label)) {
-            return *answer;
-        }
-        let answer = may_release_to_peer(reach, label);
-        self.crossing.entry(signer.to_owned()).or_default().insert(label.clone(), answer);
-        answer
+    /// `may_release_to_peer(reach, label)` for `signer`; `index` is the
+    /// label's in the written labels.
+    fn crosses(&mut self, signer: &str, reach: &PeerScope, index: u32, label: &Label) -> bool {
+        let answers = match self.crossing.get_mut(signer) {
+            Some(answers) => answers,
+            None => self.crossing.entry(signer.to_owned()).or_default(),
+        };
+        kept_answer(answers, index, || may_release_to_peer(reach, label))
     }
 }
 
@@ -332,7 +349,7 @@ impl<'a> Ingest<'a> {
     }
 
     /// Whether a signed object's `label` fits the peer link.
-    fn within_link(&mut self, signer: &str, label: &Label) -> bool {
+    fn within_link(&mut self, signer: &str, index: u32, label: &Label) -> bool {
         let Some(link) = &self.peer_link else { return false };
         let reach = self.signer_reach.entry(signer.to_owned()).or_insert_with(|| PeerScope {
             serves: vec![Organisation::new(signer)],
@@ -340,7 +357,24 @@ impl<'a> Ingest<'a> {
             ceiling: link.ceiling,
             exercises: link.exercises.clone(),
         });
-        self.memo.crosses(signer, reach, label)
+        self.memo.crosses(signer, reach, index, label)
+    }
+
+    /// The index of `label` in `written_labels`, added when new. Runs of
+    /// objects share a label: the last one is compared first.
+    fn intern(&mut self, label: &Label) -> u32 {
+        let last = self.last_written_label.filter(|i| self.written_labels[*i as usize] == *label);
+        let index = match last.or_else(|| self.written_label_index.get(label).copied()) {
+            Some(i) => i,
+            None => {
+                let i = self.written_labels.len() as u32;
+                self.written_labels.push(label.clone());
+                self.written_label_index.insert(label.clone(), i);
+                i
+            }
+        };
+        self.last_written_label = Some(index);
+        index
     }
 
     /// Records an object that could not be parsed or validated.
@@ -495,8 +529,9 @@ impl<'a> Ingest<'a> {
         }
 
         // A signed object comes only over a link its label may cross.
+        let index = self.intern(&label);
         if let Some(signer) = self.signer.clone() {
-            if !self.within_link(&signer, &label) {
+            if !self.within_link(&signer, index, &label) {
                 refuse(
                     &mut self.report,
                     format!("its label ({}) may not cross the link to this peer (spec §5)", label.display_name(None)),
@@ -504,7 +539,7 @@ impl<'a> Ingest<'a> {
                 return Ok(());
             }
         // Nobody writes above their own reach.
-        } else if !self.memo.can_write(&self.actor.subject, &label) {
+        } else if !self.memo.can_write(&self.actor.subject, index, &label) {
             let why = explain_read(&self.actor.subject, &label).err().map(|d| d.to_string()).unwrap_or_default();
             refuse(&mut self.report, format!("its label ({}) is above the writer's reach: {why}", label.display_name(None)));
             return Ok(());
@@ -558,18 +593,6 @@ impl<'a> Ingest<'a> {
             },
             None => object,
         };
-        // Runs of objects share a label: compare with the last one first.
-        let last = self.last_written_label.filter(|i| self.written_labels[*i as usize] == label);
-        let index = match last.or_else(|| self.written_label_index.get(&label).copied()) {
-            Some(i) => i,
-            None => {
-                let i = self.written_labels.len() as u32;
-                self.written_labels.push(label.clone());
-                self.written_label_index.insert(label.clone(), i);
-                i
-            }
-        };
-        self.last_written_label = Some(index);
         self.written.insert(id.as_str().into(), index);
         let result = {
             let json = object.json_text();

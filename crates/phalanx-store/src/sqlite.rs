@@ -2160,8 +2160,9 @@ impl SqliteTxn<'_> {
     }
 
     fn access_class(&mut self, label: &Label) -> Result<i64, StoreError> {
-        // Most objects share a few labels: compare before building the key.
-        if let Some((_, id)) = self.recent_classes.iter().find(|(l, _)| l == label) {
+        // Most objects share a few labels: compare before building the
+        // key, the label met last first (runs of objects share one).
+        if let Some((_, id)) = self.recent_classes.iter().rev().find(|(l, _)| l == label) {
             return Ok(*id);
         }
         let id = self.access_class_by_key(label)?;

@@ -5,7 +5,7 @@
 use crate::keys::{decode_signature, is_usable_key, key_id_of, parse_public_key, verify, verify_many};
 use crate::peers::Peer;
 use crate::protocol::{Batch, MAX_REASONS, PushReply, Refused, SignedDeletion, deletion_bytes, deletion_key};
-use crate::tree::{proven_root, tree_message};
+use crate::tree::{stored_root, tree_message};
 use phalanx_labels::{LabelDefaults, Rank, Subject};
 use phalanx_model::{StixObject, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
@@ -271,9 +271,10 @@ pub fn store_in(
     // peer cannot swap it; a refused one names nothing.
     let mut signatures = HashMap::with_capacity(verified.len());
     let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
-    for (path, parsed, signature) in verified {
+    for (path, parsed, mut signature) in verified {
         ingest.signed_object(txn, &path, parsed, &signature.signer)?;
-        signatures.entry((signature.id.clone(), signature.version.clone())).or_insert(signature);
+        let key = (std::mem::take(&mut signature.id), std::mem::take(&mut signature.version));
+        signatures.entry(key).or_insert(signature);
     }
     let report = ingest.finish(txn)?;
     let mut new_signatures = Vec::with_capacity(report.stored_versions.len());
@@ -416,6 +417,8 @@ struct Unverified {
     /// For an object signed in a tree: what its signature covers (the
     /// root its proof gives, with the tree's size).
     tree_message: Option<Vec<u8>>,
+    /// Its proof in the stored form, decoded once to check and to keep.
+    proof: Option<Vec<u8>>,
 }
 
 impl Unverified {
@@ -501,28 +504,25 @@ fn pre_check(
         return Err(refuse(format!("{size} bytes, larger than {MAX_OBJECT_BYTES}")));
     }
     let signature = decode_signature(&item.sig).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
-    let tree_message = match &item.tree {
-        None => None,
+    let (tree_message, proof) = match &item.tree {
+        None => (None, None),
         Some(proof) => {
-            let root = proven_root(proof, item.object.get().as_bytes()).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
-            Some(tree_message(&root, proof.size))
+            let stored = proof.to_stored().map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
+            let root = stored_root(&stored, item.object.get().as_bytes()).map_err(|e| refuse(format!("signature of {}: {e}", item.signer)))?;
+            (Some(tree_message(&root, proof.size)), Some(stored))
         }
     };
-    Ok(Unverified { path, item, signature, public: *public, tree_message })
+    Ok(Unverified { path, item, signature, public: *public, tree_message, proof })
 }
 
 /// The STIX rules on an object whose signature verified: it is parsed from
 /// the very bytes that verified, and that text is what is stored.
 fn finish_check(u: Unverified) -> Result<Verified, Refused> {
-    let Unverified { path, item, .. } = u;
+    let Unverified { path, item, proof, .. } = u;
     let text: Box<str> = item.object.into();
     let parsed = StixObject::from_compact_json(text.into_boxed_bytes().into_vec(), &path)
         .map_err(|e| Refused { id: e.0.first().and_then(|o| o.object_id.clone()), reason: e.to_string() })?;
     let version = parsed.object.version().map(|t| t.sort_key()).unwrap_or_default();
-    let proof = match &item.tree {
-        None => None,
-        Some(proof) => Some(proof.to_stored().map_err(|reason| Refused { id: Some(parsed.object.id().to_string()), reason })?),
-    };
     let signature = ReceivedSignature {
         id: parsed.object.id().to_string(),
         version,

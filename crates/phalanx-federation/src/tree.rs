@@ -178,17 +178,29 @@ pub fn build(texts: &[&[u8]], salts: &[[u8; SALT_BYTES]]) -> BuiltTree {
 /// The root `proof` proves for an object whose canonical text is `text`,
 /// or why the proof is malformed.
 pub fn proven_root(proof: &TreeProof, text: &[u8]) -> Result<Hash, String> {
-    let salt = B64.decode(&proof.salt).map_err(|_| "tree proof: the salt is not base64".to_string())?;
-    if salt.len() != SALT_BYTES {
-        return Err(format!("tree proof: the salt has {} bytes, not {SALT_BYTES}", salt.len()));
-    }
-    let path = B64.decode(&proof.path).map_err(|_| "tree proof: the path is not base64".to_string())?;
-    if path.len() % 32 != 0 || path.len() / 32 > 32 {
-        return Err(format!("tree proof: the path has {} bytes, not a multiple of 32 up to 1024", path.len()));
-    }
+    stored_root(&proof.to_stored()?, text)
+}
+
+/// [`proven_root`] of a proof in its stored form ([`TreeProof::to_stored`]),
+/// so that a receiver decodes each proof once to check and to keep it.
+pub fn stored_root(stored: &[u8], text: &[u8]) -> Result<Hash, String> {
+    let (index, size, salt, path) = stored_parts(stored)?;
     let (hashes, _) = path.as_chunks::<32>();
-    root_from_path(leaf_hash(&salt, text), proof.index, proof.size, hashes)
-        .ok_or_else(|| format!("tree proof: leaf {} of {} does not fit a path of {} hashes", proof.index, proof.size, hashes.len()))
+    root_from_path(leaf_hash(salt, text), index, size, hashes)
+        .ok_or_else(|| format!("tree proof: leaf {index} of {size} does not fit a path of {} hashes", hashes.len()))
+}
+
+/// The index, size, salt and path of a proof's stored form.
+fn stored_parts(bytes: &[u8]) -> Result<(u32, u32, &[u8], &[u8]), String> {
+    let header = 9 + SALT_BYTES;
+    if bytes.first() != Some(&STORED_FORM_V1) {
+        return Err("stored tree proof: not in the stored form".into());
+    }
+    if bytes.len() < header || (bytes.len() - header) % 32 != 0 || (bytes.len() - header) / 32 > 32 {
+        return Err(format!("stored tree proof: {} bytes, not {header} and a multiple of 32 up to 1024", bytes.len()));
+    }
+    let word = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    Ok((word(1), word(5), &bytes[9..header], &bytes[header..]))
 }
 
 /// The first byte of a proof's stored form ([`TreeProof::to_stored`]).
@@ -204,6 +216,9 @@ impl TreeProof {
             return Err(format!("tree proof: the salt has {} bytes, not {SALT_BYTES}", salt.len()));
         }
         let path = B64.decode(&self.path).map_err(|_| "tree proof: the path is not base64".to_string())?;
+        if path.len() % 32 != 0 || path.len() / 32 > 32 {
+            return Err(format!("tree proof: the path has {} bytes, not a multiple of 32 up to 1024", path.len()));
+        }
         let mut out = Vec::with_capacity(9 + salt.len() + path.len());
         out.push(STORED_FORM_V1);
         out.extend_from_slice(&self.index.to_be_bytes());
@@ -219,17 +234,8 @@ impl TreeProof {
         match bytes.first() {
             Some(b'{') => serde_json::from_slice(bytes).map_err(|e| format!("stored tree proof: {e}")),
             Some(&STORED_FORM_V1) => {
-                let header = 9 + SALT_BYTES;
-                if bytes.len() < header || (bytes.len() - header) % 32 != 0 {
-                    return Err(format!("stored tree proof: {} bytes, not {header} and a multiple of 32", bytes.len()));
-                }
-                let word = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-                Ok(TreeProof {
-                    index: word(1),
-                    size: word(5),
-                    salt: B64.encode(&bytes[9..header]),
-                    path: B64.encode(&bytes[header..]),
-                })
+                let (index, size, salt, path) = stored_parts(bytes)?;
+                Ok(TreeProof { index, size, salt: B64.encode(salt), path: B64.encode(path) })
             }
             Some(other) => Err(format!("stored tree proof: unknown form {other}")),
             None => Err("stored tree proof: empty".into()),

@@ -360,24 +360,32 @@ impl StixObject {
     /// The text indexed for full-text search: the name and aliases, then
     /// the description (and an SCO's `value`).
     pub fn search_text(&self) -> (String, String) {
-        let mut name = String::new();
-        for key in ["name", "value", "pattern"] {
-            if let Some(s) = self.get_str(key) {
-                if !name.is_empty() {
-                    name.push(' ');
-                }
-                name.push_str(s);
-            }
-        }
-        if let Some(aliases) = self.map.get("aliases").and_then(Value::as_array) {
-            for a in aliases.iter().filter_map(Value::as_str) {
-                name.push(' ');
-                name.push_str(a);
-            }
-        }
-        let description = self.get_str("description").unwrap_or_default().to_owned();
-        (name, description)
+        search_text_of(&self.map)
     }
+}
+
+/// [`StixObject::search_text`] of an object's properties: (`name`, `value`,
+/// `pattern` and `aliases`, then `description`). A store that must hand
+/// the indexed text back to remove it reads it from the stored JSON.
+pub fn search_text_of(map: &Map<String, Value>) -> (String, String) {
+    let text = |key: &str| member(map, key).and_then(Value::as_str);
+    let mut name = String::new();
+    for key in ["name", "value", "pattern"] {
+        if let Some(s) = text(key) {
+            if !name.is_empty() {
+                name.push(' ');
+            }
+            name.push_str(s);
+        }
+    }
+    if let Some(aliases) = map.get("aliases").and_then(Value::as_array) {
+        for a in aliases.iter().filter_map(Value::as_str) {
+            name.push(' ');
+            name.push_str(a);
+        }
+    }
+    let description = text("description").unwrap_or_default().to_owned();
+    (name, description)
 }
 
 /// Common properties (§3.2) by family; returns (created, modified).

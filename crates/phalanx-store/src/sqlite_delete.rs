@@ -3,6 +3,7 @@
 //! in `deleted` (for federation to propagate later) and an audit entry,
 //! all in one transaction.
 
+use crate::bodies::Bodies;
 use crate::query::VersionFilter;
 use crate::sqlite::{SqliteStore, id_hash};
 use crate::StoreError;
@@ -48,6 +49,40 @@ struct Row {
     is_latest: bool,
     access_class: i64,
     origin: String,
+    body_off: i64,
+    body_len: i64,
+}
+
+/// Whether `objects_fts` is the older contentless_delete table, from which
+/// a row is deleted by rowid; the current one is given the indexed text
+/// back (see the store's schema).
+fn fts_deletes_by_rowid(conn: &Connection) -> Result<bool, StoreError> {
+    let sql: String = conn
+        .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'objects_fts'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(sql.contains("contentless_delete"))
+}
+
+/// Removes version `seq`'s full-text entry, whose text is read from its
+/// stored body `json`.
+fn delete_fts_row(conn: &Connection, by_rowid: bool, seq: i64, json: &str) -> Result<(), StoreError> {
+    if by_rowid {
+        // A row that had no text has no entry; deleting it is a no-op.
+        conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([seq])?;
+        return Ok(());
+    }
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: format!("the stored body of version {seq}"),
+        message: format!("not a json object: {e}"),
+    })?;
+    // The same text as when it was written (`write_row_with`): the body
+    // is the JSON that was parsed then.
+    let (name, description) = phalanx_model::object::search_text_of(&map);
+    if !name.is_empty() || !description.is_empty() {
+        conn.prepare_cached("INSERT INTO objects_fts (objects_fts, rowid, name, description) VALUES ('delete', ?1, ?2, ?3)")?
+            .execute(params![seq, name, description])?;
+    }
+    Ok(())
 }
 
 /// Whether the version `key` (9-digit sort key, `''` unversioned) is
@@ -64,12 +99,12 @@ fn selected(filter: &VersionFilter, key: &str, all: &[String]) -> bool {
 
 /// Deletes what [`SqliteStore::delete_versions_impl`] says; returns the
 /// access class of each version deleted.
-fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter) -> Result<Vec<i64>, StoreError> {
+fn delete_in(conn: &Connection, bodies: &Bodies, actor: &str, id: &str, versions: &VersionFilter) -> Result<Vec<i64>, StoreError> {
     ensure_deleted_table(conn)?;
     let mut rows = Vec::new();
     {
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, version, is_latest, access_class, origin FROM objects WHERE id_hash = ?1 AND id = ?2",
+            "SELECT seq, version, is_latest, access_class, origin, body_off, body_len FROM objects WHERE id_hash = ?1 AND id = ?2",
         )?;
         let mut found = stmt.query(params![id_hash(id), id])?;
         while let Some(r) = found.next()? {
@@ -79,6 +114,8 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
                 is_latest: r.get::<_, i64>(2)? != 0,
                 access_class: r.get(3)?,
                 origin: r.get(4)?,
+                body_off: r.get(5)?,
+                body_len: r.get(6)?,
             });
         }
     }
@@ -88,12 +125,12 @@ fn delete_in(conn: &Connection, actor: &str, id: &str, versions: &VersionFilter)
         return Ok(Vec::new());
     }
     let at = Timestamp::now(6).to_string();
+    let fts_by_rowid = fts_deletes_by_rowid(conn)?;
     let mut latest_gone = false;
     for row in &doomed {
+        let json = if fts_by_rowid { String::new() } else { bodies.read(row.body_off as u64, row.body_len as u64)? };
+        delete_fts_row(conn, fts_by_rowid, row.seq, &json)?;
         conn.prepare_cached("DELETE FROM objects WHERE seq = ?1")?.execute([row.seq])?;
-        // Contentless FTS5 table with contentless_delete: delete by rowid
-        // (a row that had no text has no entry; deleting it is a no-op).
-        conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM object_refs WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM observable_values WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM received_signatures WHERE seq = ?1")?.execute([row.seq])?;
@@ -128,7 +165,7 @@ impl SqliteStore {
     pub(crate) fn delete_versions_impl(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
         let classes = self.with_writer(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            crate::sqlite::commit_or_rollback(conn, "a delete", || delete_in(conn, actor, id, versions))
+            crate::sqlite::commit_or_rollback(conn, "a delete", || delete_in(conn, &self.bodies, actor, id, versions))
         })?;
         self.count_class_rows(std::iter::empty(), classes.iter().copied());
         Ok(classes.len() as u64)
@@ -231,6 +268,85 @@ mod tests {
         let audit = store.audit_entries(0, 100).expect("audit");
         assert_eq!(audit.iter().filter(|e| e.action == "delete" && e.target == ID).count(), 3);
         assert!(verify_audit_chain(&audit).is_none());
+    }
+
+    /// Versions whose full-text entry holds `term`, read from the index
+    /// itself (not through `objects`): a leftover entry shows here.
+    fn indexed_with(store: &SqliteStore, term: &str) -> Vec<i64> {
+        store
+            .with_writer(|c| {
+                let mut st = c.prepare("SELECT rowid FROM objects_fts WHERE objects_fts MATCH ?1 ORDER BY rowid")?;
+                let rows = st.query_map([term], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+                Ok(rows)
+            })
+            .expect("fts")
+    }
+
+    /// Documents the index counts for `term` (fts5vocab over the index).
+    fn term_documents(store: &SqliteStore, term: &str) -> i64 {
+        store
+            .with_writer(|c| {
+                c.execute_batch("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, 'objects_fts', 'row')")?;
+                let n = c.query_row("SELECT COALESCE(SUM(doc), 0) FROM temp.fts_terms WHERE term = ?1", [term], |r| r.get(0))?;
+                Ok(n)
+            })
+            .expect("vocab")
+    }
+
+    fn deleted_versions_leave_the_index(store: &SqliteStore) {
+        let (t1, t2) = ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z");
+        // A description with a diacritic (tokenised without it) and an
+        // escape in the stored JSON text.
+        let v = json!({"type": "indicator", "spec_version": "2.1", "id": ID, "created": "2026-01-01T00:00:00.000Z",
+            "modified": t2, "name": "zulu quebec", "description": "kilo \u{e9}cho \"x\"",
+            "pattern": "[domain-name:value = 'evil.example']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"});
+        let second = StixObject::from_value(v, "$").expect("valid").object;
+        put_all(store, &[indicator(t1, "alpha zulu"), second]);
+        assert_eq!(indexed_with(store, "zulu").len(), 2);
+        assert_eq!(term_documents(store, "kilo"), 1);
+        assert_eq!(store.delete_versions(ID, &VersionFilter::Last).expect("delete"), 1);
+        // Every term of the deleted version's name, pattern and description
+        // is gone from the index; the other version's stay.
+        assert_eq!(indexed_with(store, "zulu").len(), 1);
+        for term in ["quebec", "kilo", "echo"] {
+            assert!(indexed_with(store, term).is_empty(), "{term} still indexed");
+            assert_eq!(term_documents(store, term), 0, "{term} still counted");
+        }
+        assert_eq!(term_documents(store, "alpha"), 1);
+        assert_eq!(term_documents(store, "evil"), 1);
+        assert_eq!(store.delete_versions(ID, &VersionFilter::All).expect("delete"), 1);
+        assert!(indexed_with(store, "zulu").is_empty());
+        for term in ["alpha", "zulu", "evil", "example"] {
+            assert_eq!(term_documents(store, term), 0, "{term} still counted");
+        }
+    }
+
+    #[test]
+    fn a_deleted_version_leaves_the_full_text_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let sql: String = store
+            .with_writer(|c| Ok(c.query_row("SELECT sql FROM sqlite_schema WHERE name = 'objects_fts'", [], |r| r.get(0))?))
+            .expect("schema");
+        assert!(sql.contains("columnsize = 0") && !sql.contains("contentless_delete"), "{sql}");
+        deleted_versions_leave_the_index(&store);
+    }
+
+    #[test]
+    fn an_older_contentless_delete_index_is_kept_and_deleted_from_by_rowid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = rusqlite::Connection::open(dir.path().join("phalanx.sqlite")).expect("old file");
+            conn.execute_batch(
+                "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;
+                 CREATE VIRTUAL TABLE objects_fts USING fts5 (name, description, content = '', contentless_delete = 1,
+                     detail = none, tokenize = 'unicode61 remove_diacritics 2');",
+            )
+            .expect("older index");
+        }
+        let store = SqliteStore::open(dir.path()).expect("open");
+        assert!(store.with_writer(super::fts_deletes_by_rowid).expect("schema"));
+        deleted_versions_leave_the_index(&store);
     }
 
     #[test]

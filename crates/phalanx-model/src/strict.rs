@@ -93,20 +93,67 @@ impl<'de> Visitor<'de> for UniqueMembers {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(UniqueMembers)?;
-            match out.entry(key) {
-                Entry::Vacant(slot) => {
-                    slot.insert(value);
+        let mut members = MEMBERS.with(|pool| pool.borrow_mut().pop()).unwrap_or_default();
+        let read = read_members(&mut map, &mut members);
+        let out = match read {
+            Ok(None) => {
+                // Sized once: growing the map as members arrive moved and
+                // rehashed it two or three times per STIX object.
+                let mut out = Map::with_capacity(members.len());
+                for (key, value) in members.drain(..) {
+                    out.insert(key, value);
                 }
-                Entry::Occupied(slot) => {
-                    return Err(de::Error::custom(format_args!("property '{}' appears twice in one object", slot.key())));
+                Ok(out)
+            }
+            Ok(Some(large)) => Ok(large),
+            Err(e) => Err(e),
+        };
+        members.clear();
+        MEMBERS.with(|pool| pool.borrow_mut().push(members));
+        out.map(Value::Object)
+    }
+}
+
+/// Members read before a map is built, compared by name in order.
+const SMALL_MAP: usize = 16;
+
+thread_local! {
+    /// Spare member lists, one per nesting level in use, kept between
+    /// objects so that reading a map allocates only the map itself.
+    static MEMBERS: std::cell::RefCell<Vec<Vec<(String, Value)>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The error of a member named twice; serde_json adds where it is.
+fn repeated<E: de::Error>(key: &str) -> E {
+    E::custom(format_args!("property '{key}' appears twice in one object"))
+}
+
+/// Reads the members of a map into `members` while they are few (a name
+/// is compared with those before it); past [`SMALL_MAP`] the rest go
+/// into a map, which is returned.
+fn read_members<'de, A: MapAccess<'de>>(map: &mut A, members: &mut Vec<(String, Value)>) -> Result<Option<Map<String, Value>>, A::Error> {
+    while let Some(key) = map.next_key::<String>()? {
+        if members.iter().any(|(name, _)| *name == key) {
+            return Err(repeated(&key));
+        }
+        let value = map.next_value_seed(UniqueMembers)?;
+        members.push((key, value));
+        if members.len() == SMALL_MAP {
+            let mut out = Map::with_capacity(2 * SMALL_MAP);
+            out.extend(members.drain(..));
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value_seed(UniqueMembers)?;
+                match out.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(value);
+                    }
+                    Entry::Occupied(slot) => return Err(repeated(slot.key())),
                 }
             }
+            return Ok(Some(out));
         }
-        Ok(Value::Object(out))
     }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -142,6 +189,50 @@ mod tests {
         }
         // The same name in two objects is no repeat.
         assert!(parse_value(br#"[{"a":1},{"a":2},{"b":{"a":3}}]"#).is_ok());
+    }
+
+    /// `{"m0":0,"m1":{"n":1},...}` with `count` members, and `extra` after them.
+    fn many_members(count: usize, extra: &str) -> String {
+        let mut text = String::from("{");
+        for i in 0..count {
+            if i > 0 {
+                text.push(',');
+            }
+            if i % 5 == 1 {
+                text.push_str(&format!(r#""m{i}":{{"n":{i},"o":[{{"p":{i}}}]}}"#));
+            } else {
+                text.push_str(&format!(r#""m{i}":{i}"#));
+            }
+        }
+        text.push_str(extra);
+        text.push('}');
+        text
+    }
+
+    #[test]
+    fn maps_of_any_size_keep_their_order_and_refuse_repeats() {
+        // Below, at and past the size where members go into a map directly.
+        for count in [0, 1, 15, 16, 17, 40] {
+            let text = many_members(count, "");
+            let ours = parse_value(text.as_bytes()).unwrap();
+            let theirs: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&ours).unwrap(), serde_json::to_string(&theirs).unwrap(), "{count} members");
+            // A member of the first few, or of the last, given again at the end.
+            for again in [0, count / 2, count.saturating_sub(1)] {
+                if count == 0 {
+                    break;
+                }
+                let text = many_members(count, &format!(r#","m{again}":"again""#));
+                let e = parse_value(text.as_bytes()).unwrap_err().to_string();
+                assert!(e.contains(&format!("property 'm{again}' appears twice")), "{count}/{again}: {e}");
+            }
+        }
+        // A repeat inside a nested map of a large map.
+        let text = many_members(30, r#","deep":{"a":1,"b":{"c":1,"c":2}}"#);
+        assert!(parse_value(text.as_bytes()).unwrap_err().to_string().contains("property 'c' appears twice"));
+        // Errors leave nothing behind: the next parse is whole.
+        let text = many_members(20, "");
+        assert_eq!(parse_value(text.as_bytes()).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
     }
 
     #[test]

@@ -27,7 +27,7 @@ const SMALL_OBJECT: usize = 16;
 /// STIX objects) is searched in order: comparing `key` with each member's
 /// name costs less than hashing it with the map's SipHash, and validation
 /// asks for tens of names per object, most of them absent.
-pub(crate) fn member<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+pub fn member<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
     if map.len() <= SMALL_OBJECT {
         map.iter().find(|(name, _)| name.as_str() == key).map(|(_, v)| v)
     } else {
@@ -36,7 +36,7 @@ pub(crate) fn member<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m V
 }
 
 /// Whether a JSON object has the member `key` (see [`member`]).
-pub(crate) fn has_member(map: &Map<String, Value>, key: &str) -> bool {
+pub fn has_member(map: &Map<String, Value>, key: &str) -> bool {
     member(map, key).is_some()
 }
 

@@ -27,6 +27,7 @@ use crate::sqlite::id_hash;
 use crate::{SqliteStore, StoreError, Subject};
 use phalanx_pattern::{Literal, Operator, PathStep, Pattern};
 use rusqlite::{Connection, params};
+use phalanx_model::check::member;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 
@@ -171,14 +172,14 @@ pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>, parsed: Opt
     let mut out = Vec::new();
     match object_type {
         "indicator" => {
-            if map.get("pattern_type").and_then(Value::as_str).is_some_and(|t| t != "stix") {
+            if member(map, "pattern_type").and_then(Value::as_str).is_some_and(|t| t != "stix") {
                 return out;
             }
             let parsed_here;
             let pattern = match parsed {
                 Some(p) => p,
                 None => {
-                    let text = map.get("pattern").and_then(Value::as_str).unwrap_or_default();
+                    let text = member(map, "pattern").and_then(Value::as_str).unwrap_or_default();
                     if let Some(v) = single_equality(text) {
                         out.extend(v);
                         return out;
@@ -215,12 +216,12 @@ pub(crate) fn values_of(object_type: &str, map: &Map<String, Value>, parsed: Opt
             }
         }
         "ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr" => {
-            if let Some(v) = map.get("value").and_then(Value::as_str) {
+            if let Some(v) = member(map, "value").and_then(Value::as_str) {
                 out.extend(path_value(object_type, "value", None, v));
             }
         }
         "file" | "x509-certificate" => {
-            if let Some(Value::Object(hashes)) = map.get("hashes") {
+            if let Some(Value::Object(hashes)) = member(map, "hashes") {
                 for (algorithm, v) in hashes {
                     if let Some(v) = v.as_str() {
                         out.extend(path_value(object_type, "hashes", Some(algorithm), v));
@@ -257,7 +258,7 @@ pub(crate) fn sighted(object_type: &str, map: &Map<String, Value>) -> Option<Str
     if object_type != "sighting" {
         return None;
     }
-    map.get("sighting_of_ref").and_then(Value::as_str).map(str::to_owned)
+    member(map, "sighting_of_ref").and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Writes the values of version `seq`.

@@ -16,6 +16,7 @@ use phalanx_labels::{
     Label, LabelDefaults, Organisation, PeerScope, may_release_to_peer, LabelError, MarkingDefinitionRef, MarkingKind, Tlp, can_write, explain_read, is_loosening,
     label_from_object, label_marking_definition, label_marking_id, lub, parse_marking_definition, tlp_from_marking_id,
 };
+use phalanx_model::check::{has_member, member};
 use phalanx_model::{ObjectErrors, ParsedObject, StixObject, Timestamp};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -232,7 +233,7 @@ fn raise_name(label: &Label) -> String {
 /// An object's `object_marking_refs` (validated ids, so every item is a
 /// string).
 fn marking_refs_of(object: &StixObject) -> Vec<String> {
-    match object.map().get("object_marking_refs") {
+    match member(object.map(), "object_marking_refs") {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => Vec::new(),
     }
@@ -243,10 +244,10 @@ fn marking_refs_of(object: &StixObject) -> Vec<String> {
 /// (granular markings, refs that are not strings).
 fn marking_refs_key(map: &Map<String, Value>, key: &mut String) -> bool {
     key.clear();
-    if map.contains_key("granular_markings") {
+    if has_member(map, "granular_markings") {
         return false;
     }
-    match map.get("object_marking_refs") {
+    match member(map, "object_marking_refs") {
         None => true,
         Some(Value::Array(items)) => {
             for item in items {

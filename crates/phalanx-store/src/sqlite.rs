@@ -753,7 +753,7 @@ pub(crate) fn relationship_refs(object_type: &str, map: &serde_json::Map<String,
     }
     let mut out: Vec<String> = Vec::new();
     for key in RELATIONSHIP_REF_KEYS {
-        match map.get(key) {
+        match phalanx_model::check::member(map, key) {
             Some(serde_json::Value::String(id)) => out.push(id.clone()),
             Some(serde_json::Value::Array(ids)) => {
                 out.extend(ids.iter().filter_map(serde_json::Value::as_str).map(str::to_owned));
@@ -2168,9 +2168,16 @@ impl SqliteTxn<'_> {
 
     fn access_class(&mut self, label: &Label) -> Result<i64, StoreError> {
         // Most objects share a few labels: compare before building the
-        // key, the label met last first (runs of objects share one).
-        if let Some((_, id)) = self.recent_classes.iter().rev().find(|(l, _)| l == label) {
-            return Ok(*id);
+        // key, the label met last first (runs of objects share one). A
+        // label found moves to the end, so the most used ones are met
+        // first.
+        if let Some(at) = self.recent_classes.iter().rposition(|(l, _)| l == label) {
+            let id = self.recent_classes[at].1;
+            let last = self.recent_classes.len() - 1;
+            if at != last {
+                self.recent_classes[at..].rotate_left(1);
+            }
+            return Ok(id);
         }
         let id = self.access_class_by_key(label)?;
         if self.recent_classes.len() >= 16 {

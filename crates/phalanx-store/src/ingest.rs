@@ -20,6 +20,7 @@ use phalanx_model::check::{has_member, member};
 use phalanx_model::{ObjectErrors, ParsedObject, StixObject, Timestamp};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// A fast hasher (randomly seeded) for the maps keyed by object ids,
 /// marking lists, labels and organisation ids: they see one or two lookups
@@ -118,7 +119,7 @@ pub struct Ingest<'a> {
     /// index into `written_labels` (a large input has few distinct labels
     /// and many objects).
     written: HashMap<Box<str>, u32, FastState>,
-    written_labels: Vec<Label>,
+    written_labels: Vec<Rc<Label>>,
     written_label_index: HashMap<Label, u32, FastState>,
     last_written_label: Option<u32>,
     /// Objects whose markings are defined later in the input, with their signer.
@@ -129,7 +130,10 @@ pub struct Ingest<'a> {
     signer_reach: HashMap<String, PeerScope>,
     /// The signer of the object being written (see [`Ingest::signed_object`]).
     signer: Option<String>,
-    label_cache: HashMap<String, Label, FastState>,
+    /// The label of each `object_marking_refs` list met (by its key, see
+    /// [`marking_refs_key`]), as an index into `cached_labels`.
+    label_cache: HashMap<String, u32, FastState>,
+    cached_labels: Vec<CachedLabel>,
     /// The key of the object being written in `label_cache`, kept to reuse
     /// its allocation.
     refs_key: String,
@@ -146,6 +150,25 @@ pub struct Ingest<'a> {
     spent: Option<Vec<StixObject>>,
     /// The label rule's answers for labels met before.
     memo: LabelMemo,
+}
+
+/// A label computed from a list of markings, with the written label it
+/// became for each originator met (an index into
+/// [`Ingest::written_labels`]), so that an object whose markings and
+/// originator were met before takes its label without building,
+/// comparing or dropping one.
+/// Where an object's label (before its originator) came from.
+enum Found {
+    /// `cached_labels[i]`.
+    Cached(u32),
+    /// Computed now; kept at `cached_labels[i]` when it may be cached.
+    Computed(Label, Option<u32>),
+}
+
+struct CachedLabel {
+    /// Without originator.
+    markings: Label,
+    by_originator: Vec<(String, u32)>,
 }
 
 /// The label rule's answers for the labels one ingest meets again and
@@ -287,6 +310,7 @@ impl<'a> Ingest<'a> {
             signer_reach: HashMap::new(),
             signer: None,
             label_cache: HashMap::default(),
+            cached_labels: Vec::new(),
             refs_key: String::new(),
             report: IngestReport::default(),
             stored_digest: sha2::Digest::new(),
@@ -364,12 +388,12 @@ impl<'a> Ingest<'a> {
     /// The index of `label` in `written_labels`, added when new. Runs of
     /// objects share a label: the last one is compared first.
     fn intern(&mut self, label: &Label) -> u32 {
-        let last = self.last_written_label.filter(|i| self.written_labels[*i as usize] == *label);
+        let last = self.last_written_label.filter(|i| *self.written_labels[*i as usize] == *label);
         let index = match last.or_else(|| self.written_label_index.get(label).copied()) {
             Some(i) => i,
             None => {
                 let i = self.written_labels.len() as u32;
-                self.written_labels.push(label.clone());
+                self.written_labels.push(Rc::new(label.clone()));
                 self.written_label_index.insert(label.clone(), i);
                 i
             }
@@ -419,21 +443,22 @@ impl<'a> Ingest<'a> {
             self.markings.insert(id.clone(), kind);
             let label = Label::unclassified(Tlp::Clear).with_originator(Some(self.writing_org()));
             let json = object.json_text();
-            return self.put(txn, path, &object, &json, label);
+            return self.put(txn, path, &object, &json, &label);
         }
 
         // The label from the object's markings.
         let keyed = marking_refs_key(object.map(), &mut self.refs_key);
-        let cached = if keyed { self.label_cache.get(self.refs_key.as_str()).cloned() } else { None };
+        let cached = if keyed { self.label_cache.get(self.refs_key.as_str()).copied() } else { None };
         // `new_refs`: the object's `object_marking_refs` when this write
         // changes them (added defaults, a carried label).
-        let (mut new_refs, mut label) = match cached {
-            Some(label) => (None, label),
+        let (mut new_refs, found) = match cached {
+            Some(at) => (None, Found::Cached(at)),
             _ => {
                 let resolve = |mid: &str| self.markings.get(mid).cloned().map(MarkingDefinitionRef::Kind);
                 match label_from_object(object.map(), &resolve, &self.options.defaults) {
                     Ok(found) => {
                         let mut new_refs = None;
+                        let mut cached = None;
                         if !found.added_markings.is_empty() && self.options.explicit_defaults {
                             let mut refs = marking_refs_of(&object);
                             for added in &found.added_markings {
@@ -448,9 +473,12 @@ impl<'a> Ingest<'a> {
                             }
                             new_refs = Some(refs);
                         } else if keyed {
-                            self.label_cache.insert(self.refs_key.clone(), found.label.clone());
+                            let at = self.cached_labels.len() as u32;
+                            self.cached_labels.push(CachedLabel { markings: found.label.clone(), by_originator: Vec::new() });
+                            self.label_cache.insert(self.refs_key.clone(), at);
+                            cached = Some(at);
                         }
-                        (new_refs, found.label)
+                        (new_refs, Found::Computed(found.label, cached))
                     }
                     Err(LabelError::UnresolvedMarking { .. }) if !last_try => {
                         let parsed = ParsedObject { object, warnings: Vec::new(), id_computed: false };
@@ -493,46 +521,46 @@ impl<'a> Ingest<'a> {
             _ => self.actor.org_id().to_owned(),
             },
         };
-        label = label.with_originator(Some(originator.clone()));
-
         // Derived objects cover what they refer to (a signed object was
         // raised by its originator's node before it was signed).
-        if self.signer.is_none() && DERIVED_TYPES.contains(&object.object_type()) {
-            let given = label.clone();
-            for reference in object.references() {
-                let referred = match self.written.get(reference) {
-                    Some(i) => Some(self.written_labels[*i as usize].clone()),
-                    None => txn.latest_label(reference)?,
+        let derived = self.signer.is_none() && DERIVED_TYPES.contains(&object.object_type());
+        let known = match found {
+            Found::Cached(at) if !derived => {
+                self.cached_labels[at as usize].by_originator.iter().find(|(o, _)| *o == originator).map(|(_, i)| *i)
+            }
+            _ => None,
+        };
+        let index = match known {
+            Some(index) => index,
+            None => {
+                let (label, cached) = match found {
+                    Found::Cached(at) => (self.cached_labels[at as usize].markings.clone(), Some(at)),
+                    Found::Computed(label, cached) => (label, cached),
                 };
-                let Some(referred) = referred else { continue };
-                if !self.memo.can_read(&self.actor.subject, &referred) {
-                    continue;
-                }
-                let mut referred_marking = referred.clone();
-                referred_marking.originator = label.originator.clone();
-                match self.memo.lub(&label, &referred_marking) {
-                    Ok(l) => label = l,
-                    Err(e) => {
-                        refuse(&mut self.report, format!("cannot combine its label with that of {reference}: {e}"));
-                        return Ok(());
+                let mut label = label.with_originator(Some(originator.clone()));
+                if derived {
+                    match self.raise_derived(txn, &object, &id, label, &mut new_refs)? {
+                        Ok(raised) => label = raised,
+                        Err(reason) => {
+                            refuse(&mut self.report, reason);
+                            return Ok(());
+                        }
                     }
                 }
+                let index = self.intern(&label);
+                if let (Some(at), false) = (cached, derived) {
+                    self.cached_labels[at as usize].by_originator.push((originator.clone(), index));
+                }
+                index
             }
-            if label != given {
-                let current = new_refs.take().unwrap_or_else(|| marking_refs_of(&object));
-                new_refs = Some(self.carry_label(txn, &current, &label)?);
-                self.report.raised.push(Raise {
-                    id: id.clone(),
-                    from: raise_name(&given),
-                    to: raise_name(&label),
-                });
-            }
-        }
+        };
+        // Shared with `written_labels`: checked and stored without a copy.
+        let label = Rc::clone(&self.written_labels[index as usize]);
+        let label: &Label = &label;
 
         // A signed object comes only over a link its label may cross.
-        let index = self.intern(&label);
         if let Some(signer) = self.signer.clone() {
-            if !self.within_link(&signer, index, &label) {
+            if !self.within_link(&signer, index, label) {
                 refuse(
                     &mut self.report,
                     format!("its label ({}) may not cross the link to this peer (spec §5)", label.display_name(None)),
@@ -540,8 +568,8 @@ impl<'a> Ingest<'a> {
                 return Ok(());
             }
         // Nobody writes above their own reach.
-        } else if !self.memo.can_write(&self.actor.subject, index, &label) {
-            let why = explain_read(&self.actor.subject, &label).err().map(|d| d.to_string()).unwrap_or_default();
+        } else if !self.memo.can_write(&self.actor.subject, index, label) {
+            let why = explain_read(&self.actor.subject, label).err().map(|d| d.to_string()).unwrap_or_default();
             refuse(&mut self.report, format!("its label ({}) is above the writer's reach: {why}", label.display_name(None)));
             return Ok(());
         }
@@ -566,7 +594,7 @@ impl<'a> Ingest<'a> {
                     refuse(&mut self.report, "the object is revoked: revocation is permanent and no later version is accepted".into());
                     return Ok(());
                 }
-                if version_key > latest.version_key && is_loosening(&latest.label, &label) {
+                if version_key > latest.version_key && is_loosening(&latest.label, label) {
                     txn.audit(
                         &self.actor.audit_name(),
                         "release",
@@ -603,6 +631,42 @@ impl<'a> Ingest<'a> {
             spent.push(object);
         }
         result
+    }
+
+    /// Raises a derived object's `label` to cover the labels of the objects
+    /// it refers to that the writer can read (spec §4). When it was
+    /// raised, the markings (`new_refs`) carry the new label and the raise
+    /// is reported. The inner `Err` says why the object cannot be stored.
+    fn raise_derived(
+        &mut self,
+        txn: &mut dyn WriteTxn,
+        object: &StixObject,
+        id: &str,
+        mut label: Label,
+        new_refs: &mut Option<Vec<String>>,
+    ) -> Result<Result<Label, String>, StoreError> {
+        let given = label.clone();
+        for reference in object.references() {
+            let referred = match self.written.get(reference) {
+                Some(i) => Some(Label::clone(&self.written_labels[*i as usize])),
+                None => txn.latest_label(reference)?,
+            };
+            let Some(mut referred) = referred else { continue };
+            if !self.memo.can_read(&self.actor.subject, &referred) {
+                continue;
+            }
+            referred.originator = label.originator.clone();
+            match self.memo.lub(&label, &referred) {
+                Ok(l) => label = l,
+                Err(e) => return Ok(Err(format!("cannot combine its label with that of {reference}: {e}"))),
+            }
+        }
+        if label != given {
+            let current = new_refs.take().unwrap_or_else(|| marking_refs_of(object));
+            *new_refs = Some(self.carry_label(txn, &current, &label)?);
+            self.report.raised.push(Raise { id: id.to_owned(), from: raise_name(&given), to: raise_name(&label) });
+        }
+        Ok(Ok(label))
     }
 
     /// Rewrites an object's markings so that it carries `label` explicitly,
@@ -651,8 +715,8 @@ impl<'a> Ingest<'a> {
         }
     }
 
-    fn put(&mut self, txn: &mut dyn WriteTxn, path: &str, object: &StixObject, json: &str, label: Label) -> Result<(), StoreError> {
-        let version = NewVersion { object, json, label: &label, origin: &self.options.origin };
+    fn put(&mut self, txn: &mut dyn WriteTxn, path: &str, object: &StixObject, json: &str, label: &Label) -> Result<(), StoreError> {
+        let version = NewVersion { object, json, label, origin: &self.options.origin };
         match txn.put(version) {
             Ok(PutOutcome::Stored { date_added }) => {
                 self.report.stored += 1;

@@ -86,6 +86,11 @@ macro_rules! store_test_suite {
                 $crate::test_suite::one_ingest_answers_each_label_again_alike(&s);
             }
             #[test]
+            fn one_marking_list_under_several_originators_keeps_each_originator() {
+                let (_g, s) = $make();
+                $crate::test_suite::one_marking_list_under_several_originators_keeps_each_originator(&s);
+            }
+            #[test]
             fn store_equals_the_pure_rule_for_random_worlds() {
                 $crate::test_suite::store_equals_the_pure_rule_for_random_worlds(&|| $make());
             }
@@ -715,6 +720,80 @@ pub fn one_ingest_answers_each_label_again_alike(store: &dyn Store) {
     );
     // The marking definition, six indicators and three relationships.
     assert_eq!(report.stored, 10, "{report:?}");
+}
+
+/// One ingest meets the same `object_marking_refs` on objects of several
+/// originators (its label is computed once and kept per originator): each
+/// object is stored under its own originator, and a derived object under
+/// that list is still raised to what it refers to.
+pub fn one_marking_list_under_several_originators_keeps_each_originator(store: &dyn Store) {
+    let now = Timestamp::now(3);
+    for (id, country, name) in [(ORG_A, "LTU", "CERT-LT"), (ORG_B, "EST", "CERT-EE")] {
+        store.put_organisation(&OrganisationRecord { org: org(id, country, &["EU"]), name: name.into(), kind: "national-authority".into(), created: now }).unwrap();
+    }
+    store.put_user(&eu_analyst("user--lt", "lt", ORG_A, Rank::Restricted, now)).unwrap();
+    let lt = store.actor(&store.find_user("lt").unwrap().unwrap(), None).unwrap();
+    // Objects created by another registered organisation are accepted
+    // (as they are when they arrive signed through the federation).
+    let options = IngestOptions { defaults: LabelDefaults::default(), explicit_defaults: false, origin: lt.origin(), signed_by_originator: true };
+    let unregistered = "identity--e0000000-0000-4000-8000-000000000009";
+    let id = |n: u32| format!("indicator--f2000000-0000-4000-8000-{n:012}");
+    let mut objects = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..8u32 {
+        let mut v = indicator(&id(n), "2026-01-01T00:00:00.000Z", "x").to_value();
+        v["object_marking_refs"] = json!([phalanx_labels::TLP2_GREEN]);
+        let originator = match n % 4 {
+            0 => ORG_A,
+            1 => {
+                v["created_by_ref"] = json!(ORG_B);
+                ORG_B
+            }
+            2 => {
+                v["created_by_ref"] = json!(unregistered);
+                ORG_A
+            }
+            _ => {
+                v["created_by_ref"] = json!(ORG_A);
+                ORG_A
+            }
+        };
+        objects.push(v);
+        expected.push((id(n), originator.to_owned()));
+    }
+    // An AMBER indicator, then a relationship under the same GREEN list
+    // pointing at it: raised to AMBER, where the indicators stayed GREEN.
+    let mut amber = indicator(&id(8), "2026-01-01T00:00:00.000Z", "x").to_value();
+    amber["object_marking_refs"] = json!([phalanx_labels::TLP2_AMBER]);
+    objects.push(amber);
+    let rel = "relationship--f2000000-0000-4000-8000-000000000001";
+    objects.push(json!({
+        "type": "relationship", "spec_version": "2.1", "id": rel,
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "relationship_type": "related-to", "source_ref": id(0), "target_ref": id(8),
+        "created_by_ref": ORG_A, "object_marking_refs": [phalanx_labels::TLP2_GREEN]
+    }));
+    let mut txn = store.begin().unwrap();
+    let mut ingest = Ingest::new(store, &lt, options).unwrap();
+    for (i, v) in objects.into_iter().enumerate() {
+        let parsed = StixObject::from_value(v, &format!("$[{i}]")).unwrap();
+        ingest.object(txn.as_mut(), &format!("$[{i}]"), parsed).unwrap();
+    }
+    let report = ingest.finish(txn.as_mut()).unwrap();
+    txn.commit().unwrap();
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.stored, 10, "{report:?}");
+    let subject = lt.subject.clone();
+    for (id, originator) in &expected {
+        let stored = store.get(&subject, id, &VersionFilter::Last).unwrap();
+        assert_eq!(stored.len(), 1, "{id}");
+        assert_eq!(stored[0].label.originator.as_deref(), Some(originator.as_str()), "{id}");
+        assert_eq!(stored[0].label.tlp, Some(Tlp::Green), "{id}");
+    }
+    let stored = store.get(&subject, rel, &VersionFilter::Last).unwrap();
+    assert_eq!(stored[0].label.originator.as_deref(), Some(ORG_A));
+    assert_eq!(stored[0].label.tlp, Some(Tlp::Amber));
+    assert_eq!(report.raised.len(), 1, "{:?}", report.raised);
 }
 
 /// Property: for random organisations, users and labelled objects, what

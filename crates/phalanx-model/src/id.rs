@@ -31,25 +31,42 @@ pub fn is_valid_type_name(name: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-/// Where the first `--` is in `b` (a plain scan: a `&str` pattern search
-/// sets up a searcher first, which costs more than these short texts).
+/// Where the first `--` is in `b`: a look at each `-` (a `&str` pattern
+/// search sets up a searcher first, which costs more than these short
+/// texts).
 fn double_dash(b: &[u8]) -> Option<usize> {
-    b.windows(2).position(|pair| pair == b"--")
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(b'-', &b[from..]) {
+        let at = from + at;
+        if b.get(at + 1) == Some(&b'-') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
+
+/// Whether each byte is an ASCII hex digit.
+const HEX_DIGIT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = (c as u8).is_ascii_hexdigit();
+        c += 1;
+    }
+    table
+};
 
 /// Whether `text` is an RFC 4122 UUID in the 8-4-4-4-12 form with a valid
 /// version (1 to 8) and variant, as STIX requires.
 pub fn is_rfc4122_uuid(text: &str) -> bool {
     let b = text.as_bytes();
-    if b.len() != 36 {
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return false;
     }
-    for (i, c) in b.iter().enumerate() {
-        let ok = match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        };
-        if !ok {
+    // The five groups of hex digits between the dashes.
+    for (start, end) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
+        if !b[start..end].iter().all(|c| HEX_DIGIT[*c as usize]) {
             return false;
         }
     }
@@ -112,6 +129,53 @@ impl fmt::Display for StixId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain forms of the two scans, to compare the faster ones with.
+    fn reference_uuid(text: &str) -> bool {
+        let b = text.as_bytes();
+        b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+            && matches!(b[14], b'1'..=b'8')
+            && matches!(b[19], b'8' | b'9' | b'a' | b'b' | b'A' | b'B')
+    }
+
+    fn reference_double_dash(b: &[u8]) -> Option<usize> {
+        b.windows(2).position(|pair| pair == b"--")
+    }
+
+    #[test]
+    fn the_uuid_and_dash_scans_agree_with_their_plain_forms() {
+        let valid = "8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+        assert!(is_rfc4122_uuid(valid));
+        // Every byte of a valid UUID replaced by each byte of an alphabet
+        // of the interesting ones, then cut and lengthened.
+        let alphabet = b"0189aAbBcfFgGz-_ \xff";
+        for at in 0..valid.len() {
+            for c in alphabet {
+                let mut b = valid.as_bytes().to_vec();
+                b[at] = *c;
+                let text = String::from_utf8_lossy(&b).into_owned();
+                assert_eq!(is_rfc4122_uuid(&text), reference_uuid(&text), "{text}");
+            }
+        }
+        for text in ["", "-", &valid[..35], &format!("{valid}0"), &valid.to_uppercase(), "é2e2d2b-17d4-4cbf-938f-98ee46b3cd3"] {
+            assert_eq!(is_rfc4122_uuid(text), reference_uuid(text), "{text}");
+        }
+        for text in ["", "-", "--", "a-b--c", "a-b-c", "ab--", "--ab", "x---y", "attack-pattern--1", "a-"] {
+            assert_eq!(double_dash(text.as_bytes()), reference_double_dash(text.as_bytes()), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scans_agree_on_random_texts(text in "[0-9a-fA-Fgz-]{0,40}", dashes in "[a-z-]{0,16}") {
+            proptest::prop_assert_eq!(is_rfc4122_uuid(&text), reference_uuid(&text));
+            proptest::prop_assert_eq!(double_dash(dashes.as_bytes()), reference_double_dash(dashes.as_bytes()));
+        }
+    }
 
     #[test]
     fn parses_and_splits() {

@@ -152,11 +152,6 @@ pub struct Ingest<'a> {
     memo: LabelMemo,
 }
 
-/// A label computed from a list of markings, with the written label it
-/// became for each originator met (an index into
-/// [`Ingest::written_labels`]), so that an object whose markings and
-/// originator were met before takes its label without building,
-/// comparing or dropping one.
 /// Where an object's label (before its originator) came from.
 enum Found {
     /// `cached_labels[i]`.
@@ -165,9 +160,16 @@ enum Found {
     Computed(Label, Option<u32>),
 }
 
+/// A label computed from a list of markings, with the written label it
+/// became for each originator met (an index into
+/// [`Ingest::written_labels`]), so that an object whose markings and
+/// originator were met before takes its label without building,
+/// comparing or dropping one.
 struct CachedLabel {
-    /// Without originator.
+    /// The label of the markings, without originator.
     markings: Label,
+    /// (originator, index in the written labels), searched in order: an
+    /// input has few originators per marking list.
     by_originator: Vec<(String, u32)>,
 }
 

@@ -89,11 +89,11 @@ CREATE TABLE IF NOT EXISTS object_refs (
 CREATE INDEX IF NOT EXISTS object_refs_target ON object_refs (target_hash);
 -- Contentless: a deletion hands the indexed text back ('delete' command),
 -- read from the stored body (sqlite_delete.rs). Without contentless_delete
--- and with columnsize=0, FTS5 keeps no %_docsize row per version: a
--- quarter less disk for the index and about 0.5 s less CPU per 1M
--- imported objects (bench/RESULTS.md, Import, session 16). Data
--- directories made before keep their contentless_delete table, from which
--- a version is deleted by rowid.
+-- and with columnsize=0, FTS5 keeps no %_docsize row per version: the
+-- index of 1M imported objects takes 23 MB instead of 36, and the SQL
+-- worker 5% fewer instructions (bench/RESULTS.md, Import, session 16).
+-- Data directories made before keep their contentless_delete table, from
+-- which a version is deleted by rowid.
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5 (
     name, description, content = '', columnsize = 0, detail = none,
     tokenize = 'unicode61 remove_diacritics 2'

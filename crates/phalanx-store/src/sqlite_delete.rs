@@ -71,10 +71,16 @@ fn delete_fts_row(conn: &Connection, by_rowid: bool, seq: i64, json: &str) -> Re
         conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([seq])?;
         return Ok(());
     }
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        what: format!("the stored body of version {seq}"),
-        message: format!("not a json object: {e}"),
-    })?;
+    let map: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(json) {
+        Ok(map) => map,
+        Err(e) => {
+            // A damaged body must not keep its version from being deleted.
+            // Its terms stay in the index, unreachable: every search goes
+            // through `objects`, and a seq is never given again.
+            tracing::warn!(seq, error = %e, "the stored body of a deleted version is not a json object; its full-text terms stay");
+            return Ok(());
+        }
+    };
     // The same text as when it was written (`write_row_with`): the body
     // is the JSON that was parsed then.
     let (name, description) = phalanx_model::object::search_text_of(&map);
@@ -347,6 +353,27 @@ mod tests {
         let store = SqliteStore::open(dir.path()).expect("open");
         assert!(store.with_writer(super::fts_deletes_by_rowid).expect("schema"));
         deleted_versions_leave_the_index(&store);
+    }
+
+    #[test]
+    fn a_version_whose_body_is_damaged_is_still_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let t1 = "2026-01-01T00:00:00.000Z";
+        put_all(&store, &[indicator(t1, "one")]);
+        let (off, len): (i64, i64) = store
+            .with_writer(|c| Ok(c.query_row("SELECT body_off, body_len FROM objects WHERE id = ?1", [ID], |r| Ok((r.get(0)?, r.get(1)?)))?))
+            .expect("span");
+        {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut f = std::fs::OpenOptions::new().write(true).open(dir.path().join("phalanx.bodies")).expect("bodies");
+            f.seek(SeekFrom::Start(off as u64)).expect("seek");
+            f.write_all(&vec![b'#'; len as usize]).expect("damage");
+        }
+        assert_eq!(store.delete_versions(ID, &VersionFilter::All).expect("delete"), 1);
+        assert!(versions(&store, VersionFilter::All).is_empty());
+        let q = Query { text: Some("one".into()), versions: VersionFilter::All, ..Query::default() };
+        assert_eq!(store.count(&reader(), &q).expect("count"), 0);
     }
 
     #[test]

@@ -668,6 +668,20 @@ pub fn ingest_applies_the_write_rules(store: &dyn Store) {
 /// One ingest meets the same labels again and again, interleaved (its
 /// answers for a label are kept): each object still gets its own label's
 /// answer, and each derived object the join of its own references' labels.
+/// Writes `objects` (JSON values, paths `$[i]`) through one ingest by
+/// `actor` in one transaction, and returns its report.
+fn ingest_all(store: &dyn Store, actor: &crate::registry::Actor, options: IngestOptions, objects: Vec<Value>) -> crate::ingest::IngestReport {
+    let mut txn = store.begin().unwrap();
+    let mut ingest = Ingest::new(store, actor, options).unwrap();
+    for (i, v) in objects.into_iter().enumerate() {
+        let parsed = StixObject::from_value(v, &format!("$[{i}]")).unwrap();
+        ingest.object(txn.as_mut(), &format!("$[{i}]"), parsed).unwrap();
+    }
+    let report = ingest.finish(txn.as_mut()).unwrap();
+    txn.commit().unwrap();
+    report
+}
+
 pub fn one_ingest_answers_each_label_again_alike(store: &dyn Store) {
     let now = Timestamp::now(3);
     store
@@ -700,14 +714,7 @@ pub fn one_ingest_answers_each_label_again_alike(store: &dyn Store) {
             "object_marking_refs": [phalanx_labels::TLP2_GREEN]
         }));
     }
-    let mut txn = store.begin().unwrap();
-    let mut ingest = Ingest::new(store, &lt, options).unwrap();
-    for (i, v) in objects.into_iter().enumerate() {
-        let parsed = StixObject::from_value(v, &format!("$[{i}]")).unwrap();
-        ingest.object(txn.as_mut(), &format!("$[{i}]"), parsed).unwrap();
-    }
-    let report = ingest.finish(txn.as_mut()).unwrap();
-    txn.commit().unwrap();
+    let report = ingest_all(store, &lt, options, objects);
     let refused: Vec<&str> = report.refused.iter().filter_map(|r| r.id.as_deref()).collect();
     assert_eq!(refused, [id(1), id(4), id(7)], "{:?}", report.refused);
     assert!(report.refused.iter().all(|r| r.reason.contains("above the writer's reach")), "{:?}", report.refused);
@@ -773,14 +780,7 @@ pub fn one_marking_list_under_several_originators_keeps_each_originator(store: &
         "relationship_type": "related-to", "source_ref": id(0), "target_ref": id(8),
         "created_by_ref": ORG_A, "object_marking_refs": [phalanx_labels::TLP2_GREEN]
     }));
-    let mut txn = store.begin().unwrap();
-    let mut ingest = Ingest::new(store, &lt, options).unwrap();
-    for (i, v) in objects.into_iter().enumerate() {
-        let parsed = StixObject::from_value(v, &format!("$[{i}]")).unwrap();
-        ingest.object(txn.as_mut(), &format!("$[{i}]"), parsed).unwrap();
-    }
-    let report = ingest.finish(txn.as_mut()).unwrap();
-    txn.commit().unwrap();
+    let report = ingest_all(store, &lt, options, objects);
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     assert_eq!(report.stored, 10, "{report:?}");
     let subject = lt.subject.clone();

@@ -46,17 +46,6 @@ fn double_dash(b: &[u8]) -> Option<usize> {
     None
 }
 
-/// Whether each byte is an ASCII hex digit.
-const HEX_DIGIT: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        table[c] = (c as u8).is_ascii_hexdigit();
-        c += 1;
-    }
-    table
-};
-
 /// Whether `text` is an RFC 4122 UUID in the 8-4-4-4-12 form with a valid
 /// version (1 to 8) and variant, as STIX requires.
 pub fn is_rfc4122_uuid(text: &str) -> bool {
@@ -66,7 +55,7 @@ pub fn is_rfc4122_uuid(text: &str) -> bool {
     }
     // The five groups of hex digits between the dashes.
     for (start, end) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
-        if !b[start..end].iter().all(|c| HEX_DIGIT[*c as usize]) {
+        if !b[start..end].iter().all(u8::is_ascii_hexdigit) {
             return false;
         }
     }

@@ -21,8 +21,12 @@ use std::sync::mpsc;
 /// Objects handed from the parsing thread to the writer at once.
 const BATCH: usize = 256;
 
-/// Batches in flight between the two threads.
-const BATCHES_IN_FLIGHT: usize = 64;
+/// Batches in flight between the two threads. Few enough that the objects
+/// in flight (and those handed back to be freed) stay in the caches: with
+/// 64 (16,384 objects, tens of MiB) each reused allocation missed them, and
+/// the parsing and writing threads took 15% and 9% more CPU on a 1M import
+/// (bench/RESULTS.md, Import, session 17). 4 gave no more.
+const BATCHES_IN_FLIGHT: usize = 8;
 
 /// Nice steps a thread that feeds a write takes below the writer's threads.
 /// With three busy threads on two cores, equal priorities give the SQL

@@ -26,10 +26,18 @@ const PULL_TXN_OBJECTS: usize = 100_000;
 /// (other writers wait for it meanwhile).
 const PULL_TXN_TIME: Duration = Duration::from_secs(2);
 
-/// Batches a pull's fetch thread and check thread may each hand on ahead
-/// of the next stage, so that fetching and checking go on while the
-/// writer commits.
+/// Batches a pull's fetch thread may hand on ahead of the check thread,
+/// so that fetching goes on while the writer commits.
 const PULL_AHEAD: usize = 3;
+
+/// Objects a pull's check thread checks and hands on at once: the writer
+/// starts on a batch's first objects while the rest are checked, and few
+/// parsed objects wait in memory (a whole checked batch of 20,000 was
+/// tens of MiB, out of the caches when written).
+const PULL_PART: usize = 256;
+
+/// Checked parts the check thread may hand on ahead of the writer.
+const PARTS_AHEAD: usize = 8;
 
 /// How long a push worker leaves a peer that is pulling from us before it
 /// asks again where the peer is.
@@ -70,14 +78,40 @@ impl SignatureCache {
     }
 }
 
-/// What a pull worker's fetch thread hands on.
+/// What a pull worker's check thread hands on: for each batch, `Begin`,
+/// its objects in `Part`s, then `End`.
 enum Pulled {
-    /// A batch fetched and checked; `more` when the peer has more.
-    Checked { more: bool, batch: crate::receive::CheckedBatch },
+    /// A batch fetched, its shape and keys checked, its objects not yet
+    /// ([`crate::receive::begin_check`]); `more` when the peer has more.
+    Begin { more: bool, batch: crate::receive::CheckedBatch },
+    /// The next objects of the batch begun, checked.
+    Part(crate::receive::CheckedPart),
+    /// Every object of the batch begun was handed on.
+    End,
     /// Fetching or checking failed.
     Failed(String),
     /// The peer's stream starts over.
     Rewind,
+}
+
+/// The error of a pull whose check thread stopped within a batch (the
+/// engine stops).
+fn check_stopped() -> ReceiveError {
+    ReceiveError::Malformed("the check thread stopped before the batch's end".into())
+}
+
+/// The rest of a begun batch, from its parts up to its end.
+fn collect_parts(
+    mut batch: crate::receive::CheckedBatch,
+    rx: &std::sync::mpsc::Receiver<Pulled>,
+) -> Result<crate::receive::CheckedBatch, ReceiveError> {
+    loop {
+        match rx.recv() {
+            Ok(Pulled::Part(part)) => batch.extend(part),
+            Ok(Pulled::End) => return Ok(batch),
+            _ => return Err(check_stopped()),
+        }
+    }
 }
 
 /// A version on its way into a batch.
@@ -732,10 +766,10 @@ impl Federation {
                 }
             };
             // Three stages at once: a fetch thread asks for the next batch
-            // while a check thread checks the one before (signatures, STIX
-            // rules) and this one stores the one before that.
+            // while a check thread checks the objects before (signatures,
+            // STIX rules) and this one stores those checked before them.
             let (fetched_tx, fetched_rx) = std::sync::mpsc::sync_channel::<Result<Batch, ExchangeError>>(PULL_AHEAD);
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Pulled>(PULL_AHEAD);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Pulled>(PARTS_AHEAD);
             let fetcher = {
                 let engine = self.clone();
                 let peer = peer.clone();
@@ -762,22 +796,40 @@ impl Federation {
                 std::thread::Builder::new().name(format!("check-{name}")).spawn(move || {
                     phalanx_store::pipeline::yield_to_the_writer();
                     for fetched in fetched_rx.iter() {
-                        let pulled = match fetched {
+                        let (more, mut objects) = match fetched {
                             Ok(batch) => {
                                 let more = batch.more;
-                                let checked = position(engine.store.as_ref(), &peer.name)
+                                let begun = position(engine.store.as_ref(), &peer.name)
                                     .map_err(ReceiveError::from)
-                                    .and_then(|have| crate::receive::check(engine.store.as_ref(), &peer, batch, have));
-                                match checked {
-                                    Ok(batch) => Pulled::Checked { more, batch },
-                                    Err(e) => Pulled::Failed(e.to_string()),
+                                    .and_then(|have| crate::receive::begin_check(engine.store.as_ref(), &peer, batch, have));
+                                match begun {
+                                    Ok((batch, objects)) => {
+                                        if tx.send(Pulled::Begin { more, batch }).is_err() {
+                                            return;
+                                        }
+                                        (more, objects)
+                                    }
+                                    Err(e) => {
+                                        let _ = tx.send(Pulled::Failed(e.to_string()));
+                                        return;
+                                    }
                                 }
                             }
-                            Err(ExchangeError::Retry(error, _)) => Pulled::Failed(error),
-                            Err(ExchangeError::Rewind(_)) => Pulled::Rewind,
+                            Err(ExchangeError::Retry(error, _)) => {
+                                let _ = tx.send(Pulled::Failed(error));
+                                return;
+                            }
+                            Err(ExchangeError::Rewind(_)) => {
+                                let _ = tx.send(Pulled::Rewind);
+                                return;
+                            }
                         };
-                        let last = !matches!(&pulled, Pulled::Checked { more: true, .. });
-                        if tx.send(pulled).is_err() || last || engine.stopped() {
+                        while let Some(part) = objects.next_part(&peer, PULL_PART) {
+                            if tx.send(Pulled::Part(part)).is_err() || engine.stopped() {
+                                return;
+                            }
+                        }
+                        if tx.send(Pulled::End).is_err() || !more || engine.stopped() {
                             return;
                         }
                     }
@@ -815,13 +867,14 @@ impl Federation {
         }
     }
 
-    /// Stores the batches a pull worker's fetch thread hands on; whether
+    /// Stores the batches a pull worker's check thread hands on; whether
     /// it failed (and why) and whether the last batch stored was the
-    /// peer's last. Batches that are checked and waiting when one is
-    /// stored go into the same transaction, up to [`PULL_TXN_OBJECTS`]
-    /// versions or [`PULL_TXN_TIME`]: a commit rewrites most leaves of the
+    /// peer's last. Batches that are begun and waiting when one is stored
+    /// go into the same transaction, up to [`PULL_TXN_OBJECTS`] versions
+    /// or [`PULL_TXN_TIME`]: a commit rewrites most leaves of the
     /// random-key indexes, so fewer commits catch up faster. A transaction
-    /// never waits for the network: it commits when no batch is waiting.
+    /// never waits for the network: it commits when no batch is waiting
+    /// (it waits only for the checks of a batch it began).
     fn store_pulled(&self, peer: &Peer, rx: &std::sync::mpsc::Receiver<Pulled>) -> (Option<String>, bool) {
         let describe = |e: ReceiveError| match e {
             ReceiveError::Gap { have, .. } => format!("pull answered after {have}"),
@@ -831,12 +884,14 @@ impl Federation {
         let mut next = rx.recv().ok();
         while let Some(pulled) = next.take() {
             let (more, batch) = match pulled {
-                Pulled::Checked { more, batch } => (more, batch),
+                Pulled::Begin { more, batch } => (more, batch),
                 Pulled::Failed(error) => return (Some(error), caught_up),
                 Pulled::Rewind => return (None, caught_up),
+                Pulled::Part(_) | Pulled::End => return (Some("checked objects came without their batch".into()), caught_up),
             };
             let stored = if crate::receive::has_deletions(&batch) {
-                self.store_checked_batch(peer, batch).map(|_| more)
+                // Deletions need writes of their own: the whole batch first.
+                collect_parts(batch, rx).and_then(|batch| self.store_checked_batch(peer, batch)).map(|_| more)
             } else {
                 self.store_run(peer, more, batch, rx, &mut next)
             };
@@ -851,10 +906,10 @@ impl Federation {
         (None, caught_up)
     }
 
-    /// Stores `batch` and the checked batches waiting after it in one
-    /// transaction (see [`Federation::store_pulled`]); a batch that cannot
-    /// join is left in `next`. Whether the peer has more after the last
-    /// batch stored.
+    /// Stores `batch` (begun: its objects come in parts) and the batches
+    /// waiting after it in one transaction (see [`Federation::store_pulled`]);
+    /// a batch that cannot join is left in `next`. Whether the peer has
+    /// more after the last batch stored.
     fn store_run(
         &self,
         peer: &Peer,
@@ -866,14 +921,26 @@ impl Federation {
         let lock = self.receive_lock(&peer.name);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut have = position(self.store.as_ref(), &peer.name)?;
+        let actor = crate::receive::peer_actor(peer, &self.node_org);
         let mut txn = self.store.begin()?;
         let started = Instant::now();
         let (mut batches, mut versions, mut changed, mut last_more) = (0, 0, false, more);
         let mut current = Some((more, batch));
         while let Some((more, batch)) = current.take() {
             batches += 1;
-            versions += batch.len();
-            let reply = crate::receive::store_in(txn.as_mut(), self.store.as_ref(), peer, &self.node_org, batch, have, Vec::new())?;
+            let mut writer = crate::receive::BatchWriter::begin(self.store.as_ref(), peer, &actor, &batch, have, Vec::new())?;
+            loop {
+                match rx.recv() {
+                    Ok(Pulled::Part(part)) => {
+                        versions += part.len();
+                        writer.add(txn.as_mut(), part)?;
+                    }
+                    Ok(Pulled::End) => break,
+                    // The transaction rolls back when dropped.
+                    _ => return Err(check_stopped()),
+                }
+            }
+            let reply = writer.finish(txn.as_mut())?;
             have = reply.have;
             changed |= reply.stored > 0;
             last_more = more;
@@ -881,7 +948,7 @@ impl Federation {
                 break;
             }
             match rx.try_recv() {
-                Ok(Pulled::Checked { more, batch }) if !crate::receive::has_deletions(&batch) => current = Some((more, batch)),
+                Ok(Pulled::Begin { more, batch }) if !crate::receive::has_deletions(&batch) => current = Some((more, batch)),
                 Ok(other) => *next = Some(other),
                 Err(_) => {}
             }
@@ -1096,6 +1163,83 @@ mod tests {
         for (a, b) in batch.objects.iter().zip(&again.objects) {
             assert_eq!((&a.sig, &a.tree), (&b.sig, &b.tree));
         }
+    }
+
+    /// A receiving engine whose peers `d` and `e` serve [`ORG`].
+    fn receiver() -> (tempfile::TempDir, Arc<phalanx_store::SqliteStore>, Arc<Federation>) {
+        use phalanx_store::Registry;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
+        let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
+        store
+            .put_organisation(&phalanx_store::OrganisationRecord {
+                org: phalanx_labels::Organisation::new(ORG),
+                name: "writer".into(),
+                kind: "csirt".into(),
+                created: phalanx_model::Timestamp::now(3),
+            })
+            .unwrap();
+        let config = crate::peers::PeerConfig {
+            url: "http://127.0.0.1:9".into(),
+            key: keys.node().public_text(),
+            serves: vec![ORG.into()],
+            accredited: Default::default(),
+            ceiling: phalanx_labels::Rank::Unclassified,
+            exercises: Default::default(),
+        };
+        for name in ["d", "e"] {
+            store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
+        }
+        let engine = Federation::new(store.clone(), keys, "identity--c0000000-0000-4000-8000-000000000003".into(), SyncConfig::default(), Box::new(|| {}))
+            .unwrap();
+        (dir, store, engine)
+    }
+
+    #[test]
+    fn a_pulled_batch_is_stored_part_by_part_and_nothing_of_it_when_its_checks_stop() {
+        let (_sender_dir, _keys, sender) = engine_with_local_versions(7);
+        let mut batch = sender.outgoing(&sender.current_peer("p1").unwrap(), 0, 10).unwrap();
+        assert_eq!(batch.objects.len(), 7);
+        // One object altered on the way: refused alone.
+        let altered = batch.objects[3].object.get().replace("198.51.100.4", "198.51.100.99");
+        batch.objects[3].object = serde_json::value::RawValue::from_string(altered).unwrap();
+        let (_dir, store, engine) = receiver();
+        let peer = engine.current_peer("d").unwrap();
+        // What this node holds of them: what it would pass on to `e`.
+        let other = engine.current_peer("e").unwrap();
+        let stored = || engine.store.release_page(&other.scope, Cursor(0), 100).unwrap().objects.len();
+
+        // The check thread stops after the first part: nothing is written.
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let (begun, mut objects) = crate::receive::begin_check(store.as_ref(), &peer, batch.clone(), 0).unwrap();
+        tx.send(Pulled::Begin { more: false, batch: begun }).unwrap();
+        tx.send(Pulled::Part(objects.next_part(&peer, 3).unwrap())).unwrap();
+        drop(tx);
+        let (failed, _) = engine.store_pulled(&peer, &rx);
+        assert!(failed.expect("a failure").contains("stopped before the batch's end"));
+        assert_eq!(stored(), 0, "the part written before rolled back");
+        assert_eq!(position(store.as_ref(), "d").unwrap(), 0);
+
+        // Every part, then the end: all but the altered object, and the
+        // position after the batch.
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let (begun, mut objects) = crate::receive::begin_check(store.as_ref(), &peer, batch.clone(), 0).unwrap();
+        tx.send(Pulled::Begin { more: false, batch: begun }).unwrap();
+        let mut parts = 0;
+        while let Some(part) = objects.next_part(&peer, 3) {
+            parts += 1;
+            tx.send(Pulled::Part(part)).unwrap();
+        }
+        tx.send(Pulled::End).unwrap();
+        drop(tx);
+        assert_eq!(parts, 3, "7 objects in parts of 3");
+        let (failed, caught_up) = engine.store_pulled(&peer, &rx);
+        assert_eq!(failed, None);
+        assert!(caught_up);
+        let exchange = engine.store.peers().unwrap().into_iter().find(|p| p.name == "d").unwrap();
+        assert_eq!((exchange.received, exchange.refused), (6, 1));
+        assert_eq!(stored(), 6);
+        assert_eq!(position(store.as_ref(), "d").unwrap(), batch.to);
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub fn position(store: &dyn FederationStore, peer: &str) -> Result<i64, StoreErr
     Ok(store.peers()?.into_iter().find(|p| p.name == peer).map(|p| p.pull_cursor).unwrap_or(0))
 }
 
-fn peer_actor(peer: &Peer, node_org: &str) -> Actor {
+/// The actor a peer's batches are written as: `peer--NAME`, an analyst
+/// of this node's organisation with no clearance of its own (the link's
+/// scope, not the actor, bounds what a peer may write).
+pub fn peer_actor(peer: &Peer, node_org: &str) -> Actor {
     Actor {
         user: UserRecord {
             id: format!("peer--{}", peer.name),
@@ -117,6 +120,16 @@ pub fn receive(store: &dyn FederationStore, peer: &Peer, node_org: &str, batch: 
 /// `seq > after`: signature and STIX rules. Verifying is most of the work:
 /// it runs on every core, each thread on a run of the batch.
 pub fn check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after: i64) -> Result<CheckedBatch, ReceiveError> {
+    let (mut checked, objects) = begin_check(store, peer, batch, after)?;
+    checked.extend(objects.check_all(peer));
+    Ok(checked)
+}
+
+/// [`check`] without the objects: the batch's shape and keys. Returns the
+/// batch with no objects yet and the objects that wait to be checked
+/// ([`ObjectsToCheck`]), whose checked parts go into the batch with
+/// [`CheckedBatch::extend`] or into a [`BatchWriter`] as they come.
+pub fn begin_check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after: i64) -> Result<(CheckedBatch, ObjectsToCheck), ReceiveError> {
     if batch.objects.len() > MAX_BATCH_OBJECTS {
         return Err(ReceiveError::Malformed(format!("{} objects, at most {MAX_BATCH_OBJECTS} per batch", batch.objects.len())));
     }
@@ -165,23 +178,8 @@ pub fn check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after: i64)
         }
         items.push((i, item));
     }
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    let chunk = items.len().div_ceil(threads).max(64);
-    let outcomes: Vec<Vec<(i64, Result<Verified, Refused>)>> = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        let mut rest = items;
-        while !rest.is_empty() {
-            let tail = rest.split_off(chunk.min(rest.len()));
-            let run = std::mem::replace(&mut rest, tail);
-            let known = &known;
-            handles.push(scope.spawn(move || check_run(peer, known, run)));
-        }
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| vec![(i64::MAX, Err(Refused { id: None, reason: "verification failed".into() }))]))
-            .collect()
-    });
-    let mut checked = CheckedBatch {
+    let objects = ObjectsToCheck { items: items.into_iter(), known: known.clone() };
+    let checked = CheckedBatch {
         from: batch.from,
         to: batch.to,
         verified: Vec::new(),
@@ -189,13 +187,90 @@ pub fn check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after: i64)
         deletions: batch.deletions,
         known,
     };
-    for (seq, outcome) in outcomes.into_iter().flatten() {
-        match outcome {
-            Ok(v) => checked.verified.push((seq, v)),
-            Err(r) => checked.refused.push((seq, r)),
-        }
+    Ok((checked, objects))
+}
+
+/// Objects of a batch whose shape and keys were checked ([`begin_check`]),
+/// waiting for their own checks.
+pub struct ObjectsToCheck {
+    /// (index in the batch, object), in the batch's order.
+    items: std::vec::IntoIter<(usize, crate::protocol::SignedObject)>,
+    known: HashMap<(String, String), ed25519_dalek::VerifyingKey>,
+}
+
+/// Objects of a batch, checked ([`ObjectsToCheck`]).
+#[derive(Default)]
+pub struct CheckedPart {
+    /// Objects that passed every check, in the batch's order, with their seq.
+    verified: Vec<(i64, Verified)>,
+    /// Objects refused, with their seq.
+    refused: Vec<(i64, Refused)>,
+}
+
+impl CheckedPart {
+    /// How many objects it holds (verified and refused).
+    pub fn len(&self) -> usize {
+        self.verified.len() + self.refused.len()
     }
-    Ok(checked)
+
+    /// Whether it holds no objects.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn from_outcomes(outcomes: impl IntoIterator<Item = (i64, Result<Verified, Refused>)>) -> Self {
+        let mut part = CheckedPart::default();
+        for (seq, outcome) in outcomes {
+            match outcome {
+                Ok(v) => part.verified.push((seq, v)),
+                Err(r) => part.refused.push((seq, r)),
+            }
+        }
+        part
+    }
+}
+
+impl ObjectsToCheck {
+    /// Checks the next `count` objects on this thread; `None` when every
+    /// object was checked. A pull hands each part on as soon as it is
+    /// checked, so that few parsed objects wait in memory at once.
+    pub fn next_part(&mut self, peer: &Peer, count: usize) -> Option<CheckedPart> {
+        let run: Vec<_> = self.items.by_ref().take(count.max(1)).collect();
+        if run.is_empty() {
+            return None;
+        }
+        Some(CheckedPart::from_outcomes(check_run(peer, &self.known, run)))
+    }
+
+    /// Checks every object, each available core on a run of them.
+    pub fn check_all(self, peer: &Peer) -> CheckedPart {
+        let items: Vec<_> = self.items.collect();
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let chunk = items.len().div_ceil(threads).max(64);
+        let known = &self.known;
+        let outcomes: Vec<Vec<(i64, Result<Verified, Refused>)>> = std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            let mut rest = items;
+            while !rest.is_empty() {
+                let tail = rest.split_off(chunk.min(rest.len()));
+                let run = std::mem::replace(&mut rest, tail);
+                handles.push(scope.spawn(move || check_run(peer, known, run)));
+            }
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| vec![(i64::MAX, Err(Refused { id: None, reason: "verification failed".into() }))]))
+                .collect()
+        });
+        CheckedPart::from_outcomes(outcomes.into_iter().flatten())
+    }
+}
+
+impl CheckedBatch {
+    /// Adds checked objects of this batch.
+    pub fn extend(&mut self, part: CheckedPart) {
+        self.verified.extend(part.verified);
+        self.refused.extend(part.refused);
+    }
 }
 
 /// The second half of taking a batch (the caller holds the peer's receive
@@ -239,78 +314,140 @@ pub fn store_in(
     store: &dyn FederationStore,
     peer: &Peer,
     node_org: &str,
-    checked: CheckedBatch,
+    mut checked: CheckedBatch,
     have: i64,
-    mut refused: Vec<Refused>,
+    refused: Vec<Refused>,
 ) -> Result<PushReply, ReceiveError> {
-    if checked.from > have {
-        return Err(ReceiveError::Gap { from: checked.from, have });
-    }
-    let CheckedBatch { from, to, verified, refused: refused_checked, .. } = checked;
-    let mut reply = PushReply { have: have.max(to), ..PushReply::default() };
-    if to <= have {
-        return Ok(reply);
-    }
-    // Objects at or before the position came by another way meanwhile.
-    refused.extend(refused_checked.into_iter().filter(|(seq, _)| *seq > have).map(|(_, r)| r));
-    let verified: Vec<Verified> = verified.into_iter().filter(|(seq, _)| *seq > have).map(|(_, v)| v).collect();
-
-    let started = std::time::Instant::now();
     let actor = peer_actor(peer, node_org);
-    let options = IngestOptions {
-        defaults: LabelDefaults::default(),
-        explicit_defaults: false,
-        origin: peer.origin(),
-        signed_by_originator: true,
-    };
-    let mut link = peer.scope.clone();
-    link.serves.clear();
-    // The signatures of the versions stored commit with them, so no push
-    // worker ever sees a received version without its signature. A
-    // version already held keeps the signature it came with first, so a
-    // peer cannot swap it; a refused one names nothing.
-    let mut signatures = HashMap::with_capacity(verified.len());
-    let mut ingest = Ingest::new(store, &actor, options)?.from_peer(link);
-    for (path, parsed, mut signature) in verified {
-        ingest.signed_object(txn, &path, parsed, &signature.signer)?;
-        let key = (std::mem::take(&mut signature.id), std::mem::take(&mut signature.version));
-        signatures.entry(key).or_insert(signature);
-    }
-    let report = ingest.finish(txn)?;
-    let mut new_signatures = Vec::with_capacity(report.stored_versions.len());
-    for stored in report.stored_versions {
-        if let Some(s) = signatures.remove(&(stored.id, stored.version)) {
-            new_signatures.push(VersionSignature { seq: stored.seq, signer: s.signer, key_id: s.key_id, sig: s.sig, proof: s.proof });
+    let part = CheckedPart { verified: std::mem::take(&mut checked.verified), refused: std::mem::take(&mut checked.refused) };
+    let mut writer = BatchWriter::begin(store, peer, &actor, &checked, have, refused)?;
+    writer.add(txn, part)?;
+    writer.finish(txn)
+}
+
+/// [`store_in`] part by part: begun with a batch's positions (its objects
+/// not yet checked, see [`begin_check`]), given its checked parts in order,
+/// and finished when the last part is in. One ingest takes the whole
+/// batch, so the batch is written exactly as by [`store_in`].
+pub struct BatchWriter<'a> {
+    peer: &'a Peer,
+    ingest: Ingest<'a>,
+    from: i64,
+    to: i64,
+    have: i64,
+    /// The batch ends at or before `have`: nothing of it is written.
+    behind: bool,
+    refused: Vec<Refused>,
+    signatures: HashMap<(String, String), ReceivedSignature>,
+    started: std::time::Instant,
+}
+
+impl<'a> BatchWriter<'a> {
+    /// Begins writing `batch` (its positions; its objects come with
+    /// [`BatchWriter::add`]) after position `have`, as `actor`
+    /// ([`peer_actor`]). `refused` holds refusals found before (of
+    /// deletions).
+    pub fn begin(
+        store: &dyn FederationStore,
+        peer: &'a Peer,
+        actor: &'a Actor,
+        batch: &CheckedBatch,
+        have: i64,
+        refused: Vec<Refused>,
+    ) -> Result<Self, ReceiveError> {
+        if batch.from > have {
+            return Err(ReceiveError::Gap { from: batch.from, have });
         }
+        let options = IngestOptions {
+            defaults: LabelDefaults::default(),
+            explicit_defaults: false,
+            origin: peer.origin(),
+            signed_by_originator: true,
+        };
+        let mut link = peer.scope.clone();
+        link.serves.clear();
+        Ok(BatchWriter {
+            peer,
+            ingest: Ingest::new(store, actor, options)?.from_peer(link),
+            from: batch.from,
+            to: batch.to,
+            have,
+            behind: batch.to <= have,
+            refused,
+            signatures: HashMap::new(),
+            started: std::time::Instant::now(),
+        })
     }
-    txn.put_new_signatures(new_signatures)?;
-    for r in &report.refused {
-        refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
+
+    /// Writes the verified objects of `part` after the position, and keeps
+    /// its refusals for the batch's audit entry.
+    pub fn add(&mut self, txn: &mut dyn WriteTxn, part: CheckedPart) -> Result<(), ReceiveError> {
+        if self.behind {
+            return Ok(());
+        }
+        // Objects at or before the position came by another way meanwhile.
+        let have = self.have;
+        self.refused.extend(part.refused.into_iter().filter(|(seq, _)| *seq > have).map(|(_, r)| r));
+        // The signatures of the versions stored commit with them, so no
+        // push worker ever sees a received version without its signature.
+        // A version already held keeps the signature it came with first,
+        // so a peer cannot swap it; a refused one names nothing.
+        self.signatures.reserve(part.verified.len());
+        for (seq, (path, parsed, mut signature)) in part.verified {
+            if seq <= have {
+                continue;
+            }
+            self.ingest.signed_object(txn, &path, parsed, &signature.signer)?;
+            let key = (std::mem::take(&mut signature.id), std::mem::take(&mut signature.version));
+            self.signatures.entry(key).or_insert(signature);
+        }
+        Ok(())
     }
-    if !refused.is_empty() {
-        txn.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, &refused, from, to))?;
+
+    /// Finishes the batch: the signatures of the versions stored, the
+    /// refusals' audit entry and the peer's new position, in `txn`.
+    pub fn finish(self, txn: &mut dyn WriteTxn) -> Result<PushReply, ReceiveError> {
+        let BatchWriter { peer, ingest, from, to, have, behind, mut refused, mut signatures, started } = self;
+        let mut reply = PushReply { have: have.max(to), ..PushReply::default() };
+        if behind {
+            return Ok(reply);
+        }
+        let report = ingest.finish(txn)?;
+        let mut new_signatures = Vec::with_capacity(report.stored_versions.len());
+        for stored in report.stored_versions {
+            if let Some(s) = signatures.remove(&(stored.id, stored.version)) {
+                new_signatures.push(VersionSignature { seq: stored.seq, signer: s.signer, key_id: s.key_id, sig: s.sig, proof: s.proof });
+            }
+        }
+        txn.put_new_signatures(new_signatures)?;
+        for r in &report.refused {
+            refused.push(Refused { id: r.id.clone(), reason: r.reason.clone() });
+        }
+        if !refused.is_empty() {
+            txn.audit(&peer.origin(), "federation-refused", &format!("{} objects", refused.len()), &refusal_details(peer, &refused, from, to))?;
+        }
+        let refused_count = refused.len() as u64;
+        txn.record_exchange(
+            &peer.name,
+            PeerExchange { sent: 0, received: report.stored + report.unchanged, refused: refused_count, error: None, position: Some(to) },
+        )?;
+        if refused_count > 0 {
+            tracing::warn!(peer = %peer.name, refused = refused_count, first = %refused[0].reason, "objects from a peer refused");
+        }
+        tracing::debug!(
+            peer = %peer.name,
+            stored = report.stored,
+            unchanged = report.unchanged,
+            ingest_ms = started.elapsed().as_millis() as u64,
+            "batch taken"
+        );
+        refused.truncate(MAX_REASONS);
+        reply.stored = report.stored;
+        reply.unchanged = report.unchanged;
+        reply.refused = refused;
+        reply.refused_count = refused_count;
+        Ok(reply)
     }
-    let refused_count = refused.len() as u64;
-    txn.record_exchange(
-        &peer.name,
-        PeerExchange { sent: 0, received: report.stored + report.unchanged, refused: refused_count, error: None, position: Some(to) },
-    )?;
-    if refused_count > 0 {
-        tracing::warn!(peer = %peer.name, refused = refused_count, first = %refused[0].reason, "objects from a peer refused");
-    }
-    tracing::debug!(
-        peer = %peer.name,
-        stored = report.stored,
-        unchanged = report.unchanged,
-        ingest_ms = started.elapsed().as_millis() as u64,
-        "batch taken"
-    );
-    refused.truncate(MAX_REASONS);
-    reply.stored = report.stored;
-    reply.unchanged = report.unchanged;
-    reply.refused = refused;
-    reply.refused_count = refused_count;
-    Ok(reply)
 }
 
 fn refusal_details(peer: &Peer, refused: &[Refused], from: i64, to: i64) -> serde_json::Value {

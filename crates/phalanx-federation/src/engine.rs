@@ -851,6 +851,8 @@ impl Federation {
             let _ = fetcher.join();
             self.set_pulling(&name, false);
             match failed {
+                // Stopping ends a batch's checks early: not the peer's fault.
+                Some(_) if self.stopped() => return,
                 Some(error) => {
                     tracing::warn!(peer = %name, %error, "pull failed; retrying");
                     self.record(&name, PeerExchange { error: Some(format!("pull: {error}")), ..PeerExchange::default() });

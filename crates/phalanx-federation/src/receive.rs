@@ -70,7 +70,8 @@ pub fn peer_actor(peer: &Peer, node_org: &str) -> Actor {
 }
 
 /// A batch whose objects were checked ([`check`]) and wait to be stored
-/// ([`store_checked`]).
+/// ([`store_checked`]); or, from [`begin_check`], a batch whose objects
+/// are still to come (in [`CheckedPart`]s).
 pub struct CheckedBatch {
     from: i64,
     to: i64,

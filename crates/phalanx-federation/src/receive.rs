@@ -75,30 +75,11 @@ pub fn peer_actor(peer: &Peer, node_org: &str) -> Actor {
 pub struct CheckedBatch {
     from: i64,
     to: i64,
-    /// Objects that passed every check, in the batch's order, with their seq.
-    verified: Vec<(i64, Verified)>,
-    /// Objects refused, with their seq.
-    refused: Vec<(i64, Refused)>,
+    /// Its objects checked so far.
+    objects: CheckedPart,
     deletions: Vec<SignedDeletion>,
     /// The keys this node knows (learned ones included).
     known: HashMap<(String, String), ed25519_dalek::VerifyingKey>,
-}
-
-impl CheckedBatch {
-    /// The stream position after the batch.
-    pub fn to(&self) -> i64 {
-        self.to
-    }
-
-    /// How many objects it holds (verified and refused).
-    pub fn len(&self) -> usize {
-        self.verified.len() + self.refused.len()
-    }
-
-    /// Whether it holds no objects.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Takes a batch from `peer` (the caller holds the peer's receive lock and
@@ -183,8 +164,7 @@ pub fn begin_check(store: &dyn FederationStore, peer: &Peer, batch: Batch, after
     let checked = CheckedBatch {
         from: batch.from,
         to: batch.to,
-        verified: Vec::new(),
-        refused: Vec::new(),
+        objects: CheckedPart::default(),
         deletions: batch.deletions,
         known,
     };
@@ -269,8 +249,8 @@ impl ObjectsToCheck {
 impl CheckedBatch {
     /// Adds checked objects of this batch.
     pub fn extend(&mut self, part: CheckedPart) {
-        self.verified.extend(part.verified);
-        self.refused.extend(part.refused);
+        self.objects.verified.extend(part.verified);
+        self.objects.refused.extend(part.refused);
     }
 }
 
@@ -320,7 +300,7 @@ pub fn store_in(
     refused: Vec<Refused>,
 ) -> Result<PushReply, ReceiveError> {
     let actor = peer_actor(peer, node_org);
-    let part = CheckedPart { verified: std::mem::take(&mut checked.verified), refused: std::mem::take(&mut checked.refused) };
+    let part = std::mem::take(&mut checked.objects);
     let mut writer = BatchWriter::begin(store, peer, &actor, &checked, have, refused)?;
     writer.add(txn, part)?;
     writer.finish(txn)
@@ -332,12 +312,12 @@ pub fn store_in(
 /// batch, so the batch is written exactly as by [`store_in`].
 pub struct BatchWriter<'a> {
     peer: &'a Peer,
-    ingest: Ingest<'a>,
+    /// `None` when the batch ends at or before `have`: nothing of it is
+    /// written.
+    ingest: Option<Ingest<'a>>,
     from: i64,
     to: i64,
     have: i64,
-    /// The batch ends at or before `have`: nothing of it is written.
-    behind: bool,
     refused: Vec<Refused>,
     signatures: HashMap<(String, String), ReceivedSignature>,
     started: std::time::Instant,
@@ -359,21 +339,25 @@ impl<'a> BatchWriter<'a> {
         if batch.from > have {
             return Err(ReceiveError::Gap { from: batch.from, have });
         }
-        let options = IngestOptions {
-            defaults: LabelDefaults::default(),
-            explicit_defaults: false,
-            origin: peer.origin(),
-            signed_by_originator: true,
+        let ingest = if batch.to <= have {
+            None
+        } else {
+            let options = IngestOptions {
+                defaults: LabelDefaults::default(),
+                explicit_defaults: false,
+                origin: peer.origin(),
+                signed_by_originator: true,
+            };
+            let mut link = peer.scope.clone();
+            link.serves.clear();
+            Some(Ingest::new(store, actor, options)?.from_peer(link))
         };
-        let mut link = peer.scope.clone();
-        link.serves.clear();
         Ok(BatchWriter {
             peer,
-            ingest: Ingest::new(store, actor, options)?.from_peer(link),
+            ingest,
             from: batch.from,
             to: batch.to,
             have,
-            behind: batch.to <= have,
             refused,
             signatures: HashMap::new(),
             started: std::time::Instant::now(),
@@ -383,9 +367,9 @@ impl<'a> BatchWriter<'a> {
     /// Writes the verified objects of `part` after the position, and keeps
     /// its refusals for the batch's audit entry.
     pub fn add(&mut self, txn: &mut dyn WriteTxn, part: CheckedPart) -> Result<(), ReceiveError> {
-        if self.behind {
+        let Some(ingest) = self.ingest.as_mut() else {
             return Ok(());
-        }
+        };
         // Objects at or before the position came by another way meanwhile.
         let have = self.have;
         self.refused.extend(part.refused.into_iter().filter(|(seq, _)| *seq > have).map(|(_, r)| r));
@@ -398,7 +382,7 @@ impl<'a> BatchWriter<'a> {
             if seq <= have {
                 continue;
             }
-            self.ingest.signed_object(txn, &path, parsed, &signature.signer)?;
+            ingest.signed_object(txn, &path, parsed, &signature.signer)?;
             let key = (std::mem::take(&mut signature.id), std::mem::take(&mut signature.version));
             self.signatures.entry(key).or_insert(signature);
         }
@@ -408,11 +392,11 @@ impl<'a> BatchWriter<'a> {
     /// Finishes the batch: the signatures of the versions stored, the
     /// refusals' audit entry and the peer's new position, in `txn`.
     pub fn finish(self, txn: &mut dyn WriteTxn) -> Result<PushReply, ReceiveError> {
-        let BatchWriter { peer, ingest, from, to, have, behind, mut refused, mut signatures, started } = self;
+        let BatchWriter { peer, ingest, from, to, have, mut refused, mut signatures, started } = self;
         let mut reply = PushReply { have: have.max(to), ..PushReply::default() };
-        if behind {
+        let Some(ingest) = ingest else {
             return Ok(reply);
-        }
+        };
         let report = ingest.finish(txn)?;
         let mut new_signatures = Vec::with_capacity(report.stored_versions.len());
         for stored in report.stored_versions {

@@ -7,12 +7,14 @@
 # 2. builds `phalanx` in release mode (CARGO_TARGET_DIR is honoured);
 # 3. generates bench/out/corpus-N.jsonl with the seeded generator
 #    (bench/gen_corpus.py, seed 42, JSON lines) when it is absent;
-# 4. runs `phalanx init` + `phalanx import` on a fresh data directory
+# 4. notes the CPU model and times a fixed CPU task (a Python loop) so
+#    that figures of different machines can be compared;
+# 5. runs `phalanx init` + `phalanx import` on a fresh data directory
 #    (bench/out/data-import) under /usr/bin/time -v;
-# 5. runs the OASIS stix2.parse anchor (bench/stix2_parse_anchor.py) on the
+# 6. runs the OASIS stix2.parse anchor (bench/stix2_parse_anchor.py) on the
 #    first --sample objects of the same corpus (default 50,000: stix2.parse
 #    runs at about 3k objects/s) and computes the ratio from that rate;
-# 6. prints objects, seconds, objects/s, user+sys CPU seconds, peak RSS,
+# 7. prints the machine, objects, seconds, objects/s, user+sys CPU seconds, peak RSS,
 #    the anchor rate, the ratio, and PASS/FAIL per target.
 #
 # Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
@@ -69,7 +71,13 @@ fi
 lines=$(wc -l < "$corpus")
 [[ "$lines" -eq "$count" ]] || { log "error: $corpus has $lines lines, expected $count"; exit 2; }
 
-# 4. import on a fresh data directory
+# 4. the machine's state: its CPU, and a fixed CPU task timed just before
+#    the import (its speed drifts by 10-30% within a session, and machines
+#    differ by up to 3x between sessions; see bench/RESULTS.md)
+cpu_model=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+calibration=$(python3 -c 'import time; t = time.perf_counter(); sum(range(30_000_000)); print(f"{time.perf_counter() - t:.2f}")')
+
+# 5. import on a fresh data directory
 data="$out/data-import"
 rm -rf "$data"
 timeout 60 "$bin" --data "$data" init >/dev/null
@@ -93,7 +101,7 @@ rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/import.time")
 data_mib=$(du -sm "$data" | cut -f1)
 [[ $keep -eq 1 ]] || rm -rf "$data"
 
-# 5. anchor
+# 6. anchor
 anchor_rate=""
 if [[ $anchor -eq 1 ]]; then
     log "running the stix2.parse anchor on the first $sample objects"
@@ -103,12 +111,13 @@ if [[ $anchor -eq 1 ]]; then
     anchor_cpu=$(sed -nE 's/.*cpu_seconds=([0-9.]+).*/\1/p' "$out/anchor.err" | tail -1)
 fi
 
-# 6. report
-python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" <<'PY'
+# 7. report
+python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" <<'PY'
 import sys
 count, wall, user, sys_, rss_kb, data_mib = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 anchor = float(sys.argv[7]) if sys.argv[7] else None
 sample, asecs, acpu, lb, la = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
+cpu_model, cores, calibration = sys.argv[13], sys.argv[14], sys.argv[15]
 rate = count / wall if wall > 0 else 0.0
 cpu = user + sys_
 rss_mib = rss_kb / 1024
@@ -117,6 +126,7 @@ def verdict(cond):
     global ok
     ok = ok and cond
     return "PASS" if cond else "FAIL"
+print(f"machine            {cpu_model}, {cores} cores; fixed CPU task (python3 sum(range(30M))) {calibration} s")
 print(f"objects            {count}")
 print(f"seconds (wall)     {wall:.2f}")
 print(f"objects/s          {rate:,.0f}")

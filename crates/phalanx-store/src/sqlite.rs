@@ -2045,6 +2045,16 @@ impl SqliteTxn<'_> {
 
     /// Waits for the worker to finish the queued SQL and takes the
     /// connection back; the first failed row's error, if any.
+    /// Hands the worker (when there is one) the rows queued for it.
+    fn send_queued_rows(&mut self) -> Result<(), StoreError> {
+        let Some(worker) = &mut self.worker else { return Ok(()) };
+        if worker.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
+        worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())
+    }
+
     fn stop_worker(&mut self) -> Result<(), StoreError> {
         let Some(mut worker) = self.worker.take() else { return Ok(()) };
         let mut sent = Ok(());
@@ -2350,6 +2360,12 @@ impl WriteTxn for SqliteTxn<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         self.release_committed_reader();
+        // The bodies are durable before the rows that point at them are
+        // committed. Their sync runs while the worker writes its last
+        // rows and derived rows (a large write's tail).
+        self.send_queued_rows()?;
+        self.appender.make_durable(&self.store.bodies)?;
+        let bodies_done = started.elapsed();
         self.stop_worker()?;
         let worker_done = started.elapsed();
         {
@@ -2359,9 +2375,6 @@ impl WriteTxn for SqliteTxn<'_> {
                 classes.labels.push((id, label));
             }
         }
-        // The bodies are durable before the rows that point at them.
-        self.appender.make_durable(&self.store.bodies)?;
-        let bodies_done = started.elapsed();
         if self.appender.end() != self.appender.start() {
             self.guard
                 .conn
@@ -2377,9 +2390,9 @@ impl WriteTxn for SqliteTxn<'_> {
         self.restore_cache();
         tracing::debug!(
             versions = self.rows.len(),
-            worker_ms = worker_done.as_millis() as u64,
-            bodies_sync_ms = (bodies_done - worker_done).as_millis() as u64,
-            sqlite_commit_ms = (started.elapsed() - bodies_done).as_millis() as u64,
+            bodies_sync_ms = bodies_done.as_millis() as u64,
+            worker_ms = (worker_done - bodies_done).as_millis() as u64,
+            sqlite_commit_ms = (started.elapsed() - worker_done).as_millis() as u64,
             "write transaction committed"
         );
         let last = self.guard.last_date_added;

@@ -14,8 +14,9 @@
 # 6. runs the OASIS stix2.parse anchor (bench/stix2_parse_anchor.py) on the
 #    first --sample objects of the same corpus (default 50,000: stix2.parse
 #    runs at about 3k objects/s) and computes the ratio from that rate;
-# 7. prints the machine, objects, seconds, objects/s, user+sys CPU seconds, peak RSS,
-#    the anchor rate, the ratio, and PASS/FAIL per target.
+# 7. prints the machine, objects, seconds, objects/s, user+sys CPU
+#    seconds, peak RSS, the anchor rate, the ratio, and PASS/FAIL per
+#    target.
 #
 # Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
 # peak RSS < 1 GiB. Exit status: 0 all targets met, 1 a target missed,

@@ -1939,13 +1939,11 @@ impl SqliteTxn<'_> {
         &mut self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let Some(worker) = &mut self.worker else {
+        if self.worker.is_none() {
             return f(&self.guard.conn);
-        };
-        if !worker.batch.is_empty() {
-            let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
-            worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
         }
+        self.send_queued_rows()?;
+        let Some(worker) = &self.worker else { return Err(worker_gone()) };
         let (tx, rx) = sync_channel(1);
         let job = Job::Run(Box::new(move |conn, failed| {
             let result = match failed {
@@ -1971,8 +1969,7 @@ impl SqliteTxn<'_> {
         let Some(worker) = &mut self.worker else { return Err(worker_gone()) };
         worker.batch.push(queued);
         if worker.batch.len() >= WORKER_BATCH {
-            let rows = std::mem::replace(&mut worker.batch, Vec::with_capacity(WORKER_BATCH));
-            worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())?;
+            return self.send_queued_rows();
         }
         Ok(())
     }
@@ -2043,8 +2040,6 @@ impl SqliteTxn<'_> {
         }
     }
 
-    /// Waits for the worker to finish the queued SQL and takes the
-    /// connection back; the first failed row's error, if any.
     /// Hands the worker (when there is one) the rows queued for it.
     fn send_queued_rows(&mut self) -> Result<(), StoreError> {
         let Some(worker) = &mut self.worker else { return Ok(()) };
@@ -2055,12 +2050,11 @@ impl SqliteTxn<'_> {
         worker.jobs.send(Job::Rows(rows)).map_err(|_| worker_gone())
     }
 
+    /// Waits for the worker to finish the queued SQL and takes the
+    /// connection back; the first failed row's error, if any.
     fn stop_worker(&mut self) -> Result<(), StoreError> {
-        let Some(mut worker) = self.worker.take() else { return Ok(()) };
-        let mut sent = Ok(());
-        if !worker.batch.is_empty() {
-            sent = worker.jobs.send(Job::Rows(std::mem::take(&mut worker.batch))).map_err(|_| worker_gone());
-        }
+        let sent = self.send_queued_rows();
+        let Some(worker) = self.worker.take() else { return sent };
         drop(worker.jobs);
         match worker.handle.join() {
             Ok((conn, failed)) => {

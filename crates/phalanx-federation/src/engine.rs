@@ -1080,7 +1080,7 @@ mod tests {
     /// An engine whose organisation `ORG` wrote `n` TLP:CLEAR indicators,
     /// with two peers (`p1`, `p2`) that may have them.
     fn engine_with_local_versions(n: u8) -> (tempfile::TempDir, Arc<KeyRing>, Arc<Federation>) {
-        use phalanx_store::{NewVersion, Registry, Store};
+        use phalanx_store::{NewVersion, Store};
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
         let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
@@ -1101,28 +1101,34 @@ mod tests {
             txn.put(NewVersion { object: &object, json: &json, label: &label, origin: "local:test" }).unwrap();
         }
         txn.commit().unwrap();
-        let partner = "identity--b0000000-0000-4000-8000-000000000002";
+        peers_serving(&store, &keys, "identity--b0000000-0000-4000-8000-000000000002", "partner", &["p1", "p2"]);
+        let engine = Federation::new(store, keys.clone(), ORG.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
+        (dir, keys, engine)
+    }
+
+    /// Registers organisation `org` (of kind `kind`) and peers `names` that
+    /// serve it, keyed with this node's key.
+    fn peers_serving(store: &phalanx_store::SqliteStore, keys: &KeyRing, org: &str, kind: &str, names: &[&str]) {
+        use phalanx_store::Registry;
         store
             .put_organisation(&phalanx_store::OrganisationRecord {
-                org: phalanx_labels::Organisation::new(partner),
-                name: "partner".into(),
-                kind: "partner".into(),
+                org: phalanx_labels::Organisation::new(org),
+                name: kind.into(),
+                kind: kind.into(),
                 created: phalanx_model::Timestamp::now(3),
             })
             .unwrap();
-        for name in ["p1", "p2"] {
-            let config = crate::peers::PeerConfig {
-                url: "http://127.0.0.1:9".into(),
-                key: keys.node().public_text(),
-                serves: vec![partner.into()],
-                accredited: Default::default(),
-                ceiling: phalanx_labels::Rank::Unclassified,
-                exercises: Default::default(),
-            };
+        let config = crate::peers::PeerConfig {
+            url: "http://127.0.0.1:9".into(),
+            key: keys.node().public_text(),
+            serves: vec![org.into()],
+            accredited: Default::default(),
+            ceiling: phalanx_labels::Rank::Unclassified,
+            exercises: Default::default(),
+        };
+        for name in names {
             store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
         }
-        let engine = Federation::new(store, keys.clone(), ORG.into(), SyncConfig::default(), Box::new(|| {})).unwrap();
-        (dir, keys, engine)
     }
 
     /// The organisation that wrote the versions of [`engine_with_local_versions`].
@@ -1169,29 +1175,10 @@ mod tests {
 
     /// A receiving engine whose peers `d` and `e` serve [`ORG`].
     fn receiver() -> (tempfile::TempDir, Arc<phalanx_store::SqliteStore>, Arc<Federation>) {
-        use phalanx_store::Registry;
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(phalanx_store::SqliteStore::open(&dir.path().join("store")).unwrap());
         let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).unwrap());
-        store
-            .put_organisation(&phalanx_store::OrganisationRecord {
-                org: phalanx_labels::Organisation::new(ORG),
-                name: "writer".into(),
-                kind: "csirt".into(),
-                created: phalanx_model::Timestamp::now(3),
-            })
-            .unwrap();
-        let config = crate::peers::PeerConfig {
-            url: "http://127.0.0.1:9".into(),
-            key: keys.node().public_text(),
-            serves: vec![ORG.into()],
-            accredited: Default::default(),
-            ceiling: phalanx_labels::Rank::Unclassified,
-            exercises: Default::default(),
-        };
-        for name in ["d", "e"] {
-            store.put_peer(name, &serde_json::to_string(&config).unwrap()).unwrap();
-        }
+        peers_serving(&store, &keys, ORG, "csirt", &["d", "e"]);
         let engine = Federation::new(store.clone(), keys, "identity--c0000000-0000-4000-8000-000000000003".into(), SyncConfig::default(), Box::new(|| {}))
             .unwrap();
         (dir, store, engine)

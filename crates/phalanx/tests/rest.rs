@@ -25,21 +25,19 @@ fn last_line(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_owned()
 }
 
-/// An HTTP answer.
-pub(crate) struct Resp {
-    pub(crate) status: u16,
-    headers: HashMap<String, String>,
-    body: String,
+pub(crate) use crate::common::HttpAnswer as Resp;
+
+/// The REST API's checks of an answer.
+pub(crate) trait RestAnswer {
+    /// Asserts the status; an error must be the table's JSON error.
+    fn expect(&self, status: u16) -> Value;
+    /// Asserts an error with `status` and `code`; returns the message.
+    fn error(&self, status: u16, code: &str) -> String;
 }
 
-impl Resp {
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {}", self.body))
-    }
-
-    /// Asserts the status; an error must be the table's JSON error.
+impl RestAnswer for Resp {
     #[track_caller]
-    pub(crate) fn expect(&self, status: u16) -> Value {
+    fn expect(&self, status: u16) -> Value {
         assert_eq!(self.status, status, "body: {}", self.body);
         if status >= 400 {
             assert_eq!(self.headers.get("content-type").map(String::as_str), Some("application/json"));
@@ -54,9 +52,8 @@ impl Resp {
         }
     }
 
-    /// Asserts an error with `status` and `code`; returns the message.
     #[track_caller]
-    pub(crate) fn error(&self, status: u16, code: &str) -> String {
+    fn error(&self, status: u16, code: &str) -> String {
         let e = self.expect(status);
         assert_eq!(e["code"], code, "{}", self.body);
         e["message"].as_str().unwrap_or_default().to_owned()

@@ -6,7 +6,7 @@
 //! new versions, an ineligible expert is refused naming the rule, and a
 //! read-only role cannot write.
 
-use crate::rest::Server;
+use crate::rest::{RestAnswer, Server};
 use serde_json::{Value, json};
 
 fn patch(s: &Server, path: &str, user: &str, body: &Value) -> crate::rest::Resp {

@@ -36,22 +36,7 @@ fn last_line(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_owned()
 }
 
-/// An HTTP answer.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: HashMap<String, String>,
-    pub body: String,
-}
-
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {}", self.body))
-    }
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
-}
+pub use crate::common::HttpAnswer as Resp;
 
 /// A running `phalanx serve` on a temporary node with users alice
 /// (analyst, SECRET, CERT-LT), bob (viewer, UNCLASSIFIED, CERT-LT) and

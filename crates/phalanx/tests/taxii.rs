@@ -73,20 +73,16 @@ fn add_users(data: &Path) -> HashMap<String, String> {
     tokens
 }
 
-/// An HTTP answer.
-struct Resp {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
+use crate::common::HttpAnswer as Resp;
+
+/// The TAXII checks of an answer.
+trait TaxiiAnswer {
+    /// Asserts the status; a body must be TAXII, and an error the TAXII
+    /// error message with a lowercase description.
+    fn expect(&self, status: u16) -> &Self;
 }
 
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {}", self.body))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
+impl TaxiiAnswer for Resp {
     #[track_caller]
     fn expect(&self, status: u16) -> &Self {
         assert_eq!(self.status, status, "body: {}", self.body);

@@ -4,7 +4,7 @@
 //! each webhook sends only what its user may read, and an overdue
 //! deadline is sent once.
 
-use crate::rest::Server;
+use crate::rest::{RestAnswer, Server};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use std::collections::HashMap;

@@ -119,6 +119,7 @@ pub fn spawn_serve(cmd: &mut Command) -> (std::process::Child, String) {
 }
 
 /// An HTTP answer: status, headers (names in lower case), body text.
+#[derive(Debug)]
 pub struct HttpAnswer {
     /// The status code.
     pub status: u16,
@@ -126,6 +127,18 @@ pub struct HttpAnswer {
     pub headers: std::collections::HashMap<String, String>,
     /// The body.
     pub body: String,
+}
+
+impl HttpAnswer {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {}", self.body))
+    }
+
+    /// The value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
 }
 
 /// An HTTP client that answers error statuses like any other (30 s timeout).

@@ -19,11 +19,7 @@ const REL_SECRET: &str = "relationship--1b1d2c3e-4f50-4a61-8b72-9c83d4e5f602";
 
 use crate::common::phalanx_in as phalanx;
 
-#[track_caller]
-fn last_line(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_owned()
-}
+use crate::common::last_line_of_success as last_line;
 
 pub(crate) use crate::common::HttpAnswer as Resp;
 

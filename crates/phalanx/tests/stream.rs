@@ -30,11 +30,7 @@ pub fn phalanx(data: &Path, args: &[&str]) -> std::process::Output {
         .expect("run phalanx")
 }
 
-#[track_caller]
-fn last_line(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_owned()
-}
+use crate::common::last_line_of_success as last_line;
 
 pub use crate::common::HttpAnswer as Resp;
 

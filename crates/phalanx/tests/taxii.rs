@@ -49,11 +49,7 @@ const USERS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// The last line of a successful command's stdout.
-#[track_caller]
-fn last_line(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_owned()
-}
+use crate::common::last_line_of_success as last_line;
 
 /// Adds the CERT-EE organisation and the users through the CLI; returns
 /// each user's API token.

@@ -100,6 +100,14 @@ pub fn last_line(s: &str) -> &str {
     s.lines().last().unwrap_or_default()
 }
 
+/// The last line of a command's standard output, trimmed; the command must
+/// have succeeded.
+#[track_caller]
+pub fn last_line_of_success(out: &Output) -> String {
+    assert!(out.status.success(), "{}", text(out));
+    stdout(out).lines().last().unwrap_or_default().trim().to_owned()
+}
+
 /// Spawns `cmd` (a `phalanx serve` command line) with its standard output
 /// piped, and waits up to 60 s for the `listening on URL` line. Returns the
 /// process and the URL.

@@ -21,6 +21,8 @@ const IND: &str = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
 const SECRET_IND: &str = "indicator--d2e3f4a5-0b1c-4d2e-8f3a-4b5c6d7e8f90";
 const PUBLIC_IND: &str = "indicator--a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
 
+use crate::common::HttpAnswer as Resp;
+use crate::common::last_line_of_success as last_line;
 use crate::common::phalanx_in as phalanx;
 
 fn base64(input: &[u8]) -> String {
@@ -48,9 +50,6 @@ const USERS: &[(&str, &str, &str, &str)] = &[
     ("carol", "CERT-EE", "analyst", "UNCLASSIFIED"),
 ];
 
-/// The last line of a successful command's stdout.
-use crate::common::last_line_of_success as last_line;
-
 /// Adds the CERT-EE organisation and the users through the CLI; returns
 /// each user's API token.
 fn add_users(data: &Path) -> HashMap<String, String> {
@@ -68,8 +67,6 @@ fn add_users(data: &Path) -> HashMap<String, String> {
     }
     tokens
 }
-
-use crate::common::HttpAnswer as Resp;
 
 /// The TAXII checks of an answer.
 trait TaxiiAnswer {

@@ -36,9 +36,21 @@ impl Drop for FedNode {
     }
 }
 
+/// A port for a node, which keeps its address when it is restarted (its
+/// peers know its URL). Taken below Linux's ephemeral range (32768-60999),
+/// from which every `127.0.0.1:0` bind of the tests running beside this
+/// one draws: none of them can take the port while the node is stopped.
+/// Each port is handed out once per test process.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = std::process::id() % 1_000 * 12;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 20_000 + (base + n) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
 }
 
 
@@ -115,8 +127,9 @@ impl FedNode {
                 let _ = tx.send(line);
             }
         });
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("serve printed its address");
-        assert!(line.starts_with("listening on"), "{line}");
+        let log = || std::fs::read_to_string(self.data().join("serve.log")).unwrap_or_default();
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| panic!("serve on port {} did not start ({e}); its log:\n{}", self.port, log()));
+        assert!(line.starts_with("listening on"), "{line}\n{}", log());
         self.child = Some(child);
     }
 

@@ -44,13 +44,14 @@ impl Drop for FedNode {
 fn free_port() -> u16 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let base = std::process::id() % 1_000 * 12;
-    loop {
+    for _ in 0..12_000 {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let port = 20_000 + (base + n) % 12_000;
         if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
             return port as u16;
         }
     }
+    panic!("no free port in 20000-31999");
 }
 
 

@@ -1939,11 +1939,10 @@ impl SqliteTxn<'_> {
         &mut self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        if self.worker.is_none() {
-            return f(&self.guard.conn);
-        }
         self.send_queued_rows()?;
-        let Some(worker) = &self.worker else { return Err(worker_gone()) };
+        let Some(worker) = &self.worker else {
+            return f(&self.guard.conn);
+        };
         let (tx, rx) = sync_channel(1);
         let job = Job::Run(Box::new(move |conn, failed| {
             let result = match failed {

@@ -18,6 +18,8 @@
 #    seconds, peak RSS, the anchor rate, the ratio, and PASS/FAIL per
 #    target.
 #
+# Which of the import's threads bounds its wall time: bench/import/threads.py.
+#
 # Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
 # peak RSS < 1 GiB. Exit status: 0 all targets met, 1 a target missed,
 # 2 the benchmark could not run. Every step has a time limit (timeout).

@@ -2,6 +2,7 @@
 //! into the store, one transaction per input file.
 
 use crate::Finished;
+use crate::compressed;
 use crate::node::{actor, open_store};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,7 +36,9 @@ pub struct ImportArgs {
     /// Largest object accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_object_mib: usize,
-    /// Files or directories to read; `-` reads standard input.
+    /// Files or directories to read (directories: *.json, *.jsonl and *.ndjson, each also as
+    /// *.gz); `-` reads standard input. A file that starts as gzip does is decompressed as it is
+    /// read, whatever its name; standard input is read as it comes (pipe it through zcat).
     #[arg(required = true)]
     pub inputs: Vec<String>,
 }
@@ -61,7 +64,7 @@ fn collect_files(input: &str, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         for entry in entries {
             if entry.is_dir() {
                 collect_files(&entry.to_string_lossy(), out)?;
-            } else if matches!(entry.extension().and_then(|e| e.to_str()), Some("json" | "jsonl" | "ndjson")) {
+            } else if matches!(compressed::inner_extension(&entry), Some("json" | "jsonl" | "ndjson")) {
                 out.push(entry);
             }
         }
@@ -141,7 +144,7 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
             let mut found = Vec::new();
             collect_files(input, &mut found)?;
             if found.is_empty() {
-                bail!("{input}: no .json, .jsonl or .ndjson files found");
+                bail!("{input}: no .json, .jsonl or .ndjson files found (plain or .gz)");
             }
             files.extend(found.into_iter().map(Some));
         }
@@ -166,11 +169,17 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
             }
             _ => ProgressBar::hidden(),
         };
+        // The bar counts the bytes of the file, compressed or not.
         let reader: Box<dyn Read + Send> = match &file {
-            Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
-            None => Box::new(std::io::stdin()),
+            Some(p) => {
+                let gzip = compressed::is_gzip(p).with_context(|| format!("cannot open {}", p.display()))?;
+                let opened = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+                let counted = Counting { inner: opened, bar: bar.clone() };
+                if gzip { compressed::gunzip(counted) } else { Box::new(counted) }
+            }
+            None => Box::new(Counting { inner: std::io::stdin(), bar: bar.clone() }),
         };
-        let reader = Box::new(BufReader::with_capacity(1 << 20, Counting { inner: reader, bar: bar.clone() }));
+        let reader = Box::new(BufReader::with_capacity(1 << 20, reader));
         let result = import_reader(&store, &actor, &options, limits, reader)?;
         bar.finish_and_clear();
         match (result.report, result.fatal) {

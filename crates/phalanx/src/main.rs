@@ -5,6 +5,7 @@
 
 mod alerts;
 mod audit;
+mod compressed;
 mod demo;
 mod export;
 mod federation;

@@ -5,6 +5,7 @@
 //! match on standard output; counts on standard error.
 
 use crate::Finished;
+use crate::compressed;
 use crate::node::{actor, open_store};
 use anyhow::{Context, bail};
 use phalanx_matcher::load::{Lines, compile_lines};
@@ -103,7 +104,9 @@ pub struct MatchArgs {
     #[arg(long)]
     pub exercise: Option<String>,
     /// Telemetry files or directories (searched recursively, in name order, for *.json, *.jsonl,
-    /// *.ndjson, *.log, *.eve and *.txt); `-` is standard input. Compressed files are not read.
+    /// *.ndjson, *.log, *.eve and *.txt, each also as *.gz); `-` is standard input. A file that
+    /// starts as gzip does is decompressed as it is read, whatever its name; standard input is
+    /// read as it comes (pipe it through zcat). --follow leaves *.gz files in directories out.
     #[arg(required = true, value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
 }
@@ -417,7 +420,9 @@ fn open_inputs(paths: &[PathBuf], follow: bool) -> anyhow::Result<Vec<Input>> {
         if p.as_os_str() == "-" {
             files.push(p.clone());
         } else if p.is_dir() {
-            walk(p, &mut files, &is_telemetry_file)?;
+            // An archived, compressed log does not grow: following it
+            // would wait at its end forever.
+            walk(p, &mut files, &|f: &Path| is_telemetry_file(f) && !(follow && compressed::has_gzip_extension(f)))?;
         } else if p.exists() {
             files.push(p.clone());
         } else {
@@ -430,17 +435,27 @@ fn open_inputs(paths: &[PathBuf], follow: bool) -> anyhow::Result<Vec<Input>> {
             inputs.push(Input { name: "-".into(), reader: Box::new(std::io::stdin()) });
             continue;
         }
+        let gzip = compressed::is_gzip(&p).with_context(|| format!("{}", p.display()))?;
         let file = std::fs::File::open(&p).with_context(|| format!("{}", p.display()))?;
-        let reader: Box<dyn Read + Send> = if follow { Box::new(Follow { file }) } else { Box::new(file) };
+        let reader: Box<dyn Read + Send> = match (gzip, follow) {
+            (true, true) => bail!(
+                "{}: a gzip-compressed file cannot be followed (it does not grow); leave out --follow to read it",
+                p.display()
+            ),
+            (true, false) => compressed::gunzip(file),
+            (false, true) => Box::new(Follow { file }),
+            (false, false) => Box::new(file),
+        };
         inputs.push(Input { name: p.display().to_string(), reader });
     }
     Ok(inputs)
 }
 
 /// Files taken from a directory: `*.json`, `*.jsonl`, `*.ndjson`, `*.log`,
-/// `*.eve`, `*.txt` (licences, READMEs and the like are left alone).
+/// `*.eve`, `*.txt`, each also gzip-compressed as `*.gz` (licences,
+/// READMEs and the like are left alone).
 fn is_telemetry_file(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["json", "jsonl", "ndjson", "log", "eve", "txt"].contains(&e))
+    compressed::inner_extension(p).is_some_and(|e| ["json", "jsonl", "ndjson", "log", "eve", "txt"].contains(&e))
 }
 
 /// A file read like `tail -f`: at its end, waits for more instead of ending.

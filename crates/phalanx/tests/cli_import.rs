@@ -182,6 +182,56 @@ fn bad_inputs_are_refused_without_panic_or_partial_write() {
     assert_eq!(stats_objects(node.path()), base + 1);
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[test]
+fn gzip_compressed_inputs_import_as_their_plain_text_and_a_cut_one_stores_nothing() {
+    let plain_node = new_node();
+    let gz_node = new_node();
+    let objects: Vec<Value> = (0..50)
+        .map(|n| indicator(&format!("indicator--8e2e2d2b-17d4-4cbf-938f-{n:012}"), "2026-01-01T00:00:00.000Z", &format!("n{n}")))
+        .collect();
+    let content = bundle(objects);
+    let plain = write(plain_node.path(), "feed.json", &content);
+    let out = import(plain_node.path(), &plain);
+    assert!(text(&out).contains("stored 50, unchanged 0, refused 0"), "{}", text(&out));
+
+    // Told by its first bytes: a compressed file named .json, and one named
+    // .json.gz found in a directory.
+    let named_plain = write(gz_node.path(), "feed-compressed.json", &gzip(&content));
+    let out = import(gz_node.path(), &named_plain);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("stored 50, unchanged 0, refused 0"), "{}", text(&out));
+    let indicators = |data: &Path| -> Vec<Value> { export_all(data).into_iter().filter(|o| o["type"] == "indicator").collect() };
+    let from_plain = indicators(plain_node.path());
+    assert_eq!(from_plain.len(), 50);
+    assert_eq!(indicators(gz_node.path()), from_plain);
+    let dir = gz_node.path().join("archive");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let second = bundle(vec![indicator(IND, "2026-03-01T00:00:00.000Z", "from the archive")]);
+    write(&dir, "more.json.gz", &gzip(&second));
+    write(&dir, "notes.txt.gz", &gzip(b"not an input"));
+    let out = phalanx(gz_node.path(), &["import", dir.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("more.json.gz: stored 1,"), "{}", text(&out));
+    assert!(!text(&out).contains("notes.txt.gz"), "{}", text(&out));
+
+    // A cut archive is refused whole, naming gzip, and stores nothing.
+    let before = stats_objects(gz_node.path());
+    let packed = gzip(&bundle(vec![indicator(IND, "2026-04-01T00:00:00.000Z", "cut")]));
+    let cut = write(gz_node.path(), "cut.json.gz", &packed[..packed.len() - 12]);
+    let out = import(gz_node.path(), &cut);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("cut.json.gz: refused whole, nothing stored") && t.contains("gzip: the compressed stream is cut short"), "{t}");
+    assert_eq!(stats_objects(gz_node.path()), before);
+}
+
 #[test]
 fn same_version_with_other_content_and_wrong_sco_id_are_refused() {
     let node = new_node();

@@ -107,6 +107,78 @@ fn offline_indicators_match_real_zeek_logs_field_exact() {
     assert!(stderr(&out).contains("compiled 5 rules from 7 objects"), "{}", stderr(&out));
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+/// Match records with their `source` (file:line) reduced to the file's
+/// first name part and the line, so that runs over differently named
+/// copies of the same logs compare.
+fn by_stem(recs: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            let source = r["source"].as_str().expect("source");
+            let (path, line) = source.rsplit_once(':').expect("file:line");
+            let file = path.rsplit('/').next().expect("file name");
+            let stem = file.split('.').next().expect("stem");
+            format!("{stem}:{line} {} {} {}", r["indicator"], r["field"], r["value"])
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn gzip_compressed_logs_match_as_their_plain_text() {
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(
+        &node,
+        vec![
+            indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
+            indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
+        ],
+    );
+    let plain_dir = node.data().join("plain");
+    let packed_dir = node.data().join("packed");
+    std::fs::create_dir(&plain_dir).expect("mkdir");
+    std::fs::create_dir(&packed_dir).expect("mkdir");
+    for name in ["dns.json", "ssl.json"] {
+        std::fs::copy(testdata(&format!("zeek-wrccdc-2018/{name}")), plain_dir.join(name)).expect("copy");
+    }
+    let dns = std::fs::read(testdata("zeek-wrccdc-2018/dns.json")).expect("dns");
+    let ssl = std::fs::read(testdata("zeek-wrccdc-2018/ssl.json")).expect("ssl");
+    // Zeek's archive name, and a compressed file whose name does not say so.
+    std::fs::write(packed_dir.join("dns.00:00:00-01:00:00.log.gz"), gzip(&dns)).expect("write");
+    std::fs::write(packed_dir.join("ssl.json"), gzip(&ssl)).expect("write");
+    std::fs::write(packed_dir.join("README.gz"), gzip(b"not telemetry")).expect("write");
+
+    let run = |dir: &std::path::Path| {
+        let out = node.run(&["match", "--indicators", ind.to_str().unwrap(), "--format", "zeek", dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        records(&stdout(&out))
+    };
+    let plain = run(&plain_dir);
+    let packed = run(&packed_dir);
+    assert!(count_for(&plain, 1) > 0 && count_for(&plain, 2) > 0, "{} records", plain.len());
+    assert_eq!(by_stem(&packed), by_stem(&plain));
+    assert!(packed.iter().any(|r| r["source"].as_str().unwrap().contains("dns.00:00:00-01:00:00.log.gz:")));
+
+    // A cut archive: an error naming the file and gzip.
+    let cut = node.data().join("cut.json.gz");
+    let whole = gzip(&dns);
+    std::fs::write(&cut, &whole[..whole.len() / 2]).expect("write");
+    let out = node.run(&["match", "--indicators", ind.to_str().unwrap(), "--format", "zeek", cut.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cut.json.gz") && stderr(&out).contains("gzip: the compressed stream is cut short"), "{}", stderr(&out));
+
+    // --follow: a named archive is refused.
+    let err = node.fails(&["match", "--indicators", ind.to_str().unwrap(), "--no-post", "--follow", cut.to_str().unwrap()]);
+    assert!(err.contains("cut.json.gz: a gzip-compressed file cannot be followed"), "{err}");
+}
+
 #[test]
 fn warninglists_suppress_matches_and_bad_lists_are_errors() {
     let node = Node { dir: tempfile::tempdir().expect("tempdir") };

@@ -1,0 +1,135 @@
+//! Input files that may be gzip-compressed (rotated Zeek and Suricata logs,
+//! archived feeds). A file is recognised by its first two bytes, the gzip
+//! magic number, not by its name, and is decompressed as it is read.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+
+/// The first two bytes of every gzip member (RFC 1952, section 2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether the file at `path` starts with the gzip magic number.
+pub fn is_gzip(path: &Path) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 2];
+    let mut filled = 0;
+    while filled < head.len() {
+        let n = file.read(&mut head[filled..])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        filled += n;
+    }
+    Ok(head == GZIP_MAGIC)
+}
+
+/// Whether `path` names a compressed file by its name (`*.gz`), for the
+/// directory walks that pick files by extension.
+pub fn has_gzip_extension(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+/// The extension of `path` once a trailing `.gz` is set aside: `json` for
+/// `dns.json.gz` as for `dns.json`.
+pub fn inner_extension(path: &Path) -> Option<&str> {
+    if has_gzip_extension(path) {
+        Path::new(path.file_stem()?).extension()?.to_str()
+    } else {
+        path.extension()?.to_str()
+    }
+}
+
+/// `reader`, a gzip stream, decompressed: every member in turn, as `zcat`
+/// reads concatenated members. A damaged or cut stream reads as an error
+/// whose message starts with `gzip:`.
+pub fn gunzip<R: Read + Send + 'static>(reader: R) -> Box<dyn Read + Send> {
+    Box::new(Gunzip { inner: MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, reader)) })
+}
+
+struct Gunzip<R: Read> {
+    inner: MultiGzDecoder<io::BufReader<R>>,
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let message = if e.kind() == io::ErrorKind::UnexpectedEof {
+                "gzip: the compressed stream is cut short".to_string()
+            } else {
+                format!("gzip: {e}")
+            };
+            io::Error::new(e.kind(), message)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn read_all(reader: &mut dyn Read) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn gzip_is_told_by_its_first_bytes_not_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let packed = dir.path().join("dns.log");
+        std::fs::write(&packed, gz(b"{\"query\":\"a.example\"}\n")).unwrap();
+        let plain = dir.path().join("dns.json.gz");
+        std::fs::write(&plain, b"{\"query\":\"a.example\"}\n").unwrap();
+        let one_byte = dir.path().join("one");
+        std::fs::write(&one_byte, [0x1f]).unwrap();
+        assert!(is_gzip(&packed).unwrap());
+        assert!(!is_gzip(&plain).unwrap());
+        assert!(!is_gzip(&one_byte).unwrap());
+        assert!(is_gzip(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn concatenated_members_read_as_one_stream() {
+        let mut both = gz(b"line 1\n");
+        both.extend(gz(b"line 2\n"));
+        let out = read_all(&mut *gunzip(io::Cursor::new(both))).unwrap();
+        assert_eq!(out, b"line 1\nline 2\n");
+    }
+
+    #[test]
+    fn a_cut_or_damaged_stream_is_an_error_naming_gzip() {
+        let whole = gz(&b"{\"query\":\"a.example\"}\n".repeat(1000));
+        let cut = whole[..whole.len() / 2].to_vec();
+        let e = read_all(&mut *gunzip(io::Cursor::new(cut))).unwrap_err();
+        assert_eq!(e.to_string(), "gzip: the compressed stream is cut short");
+
+        let mut damaged = whole.clone();
+        for b in &mut damaged[20..60] {
+            *b ^= 0x5a;
+        }
+        let e = read_all(&mut *gunzip(io::Cursor::new(damaged))).unwrap_err();
+        assert!(e.to_string().starts_with("gzip: "), "{e}");
+    }
+
+    #[test]
+    fn the_inner_extension_sets_a_trailing_gz_aside() {
+        assert_eq!(inner_extension(Path::new("zeek/dns.json.gz")), Some("json"));
+        assert_eq!(inner_extension(Path::new("conn.00:00:00-01:00:00.log.gz")), Some("log"));
+        assert_eq!(inner_extension(Path::new("dns.json")), Some("json"));
+        assert_eq!(inner_extension(Path::new("archive.gz")), None);
+        assert!(has_gzip_extension(Path::new("x.log.gz")));
+        assert!(!has_gzip_extension(Path::new("x.log")));
+    }
+}

@@ -1,8 +1,10 @@
 //! Arbitrary bytes into the telemetry decoders of phalanx-matcher, and the
 //! decoded fields through a small compiled matcher.
 //!
-//! Fails on a panic, or when a line that serde_json accepts as a JSON object
-//! (nested less than `MAX_DEPTH`) is refused by the one-pass scanner.
+//! Fails on a panic, when a line that serde_json accepts as a JSON object
+//! (nested less than `MAX_DEPTH`) is refused by the one-pass scanner, or
+//! when a line of the input read as a Zeek tab-separated log (its `#` lines
+//! the header) decodes but its event is not a JSON object.
 
 #![no_main]
 
@@ -39,6 +41,18 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         telemetry::decode_text(text, &mut fields);
+    }
+    let mut header = telemetry::ZeekTsvHeader::default();
+    for line in data.split(|&b| b == b'\n') {
+        if line.first() == Some(&b'#') {
+            header.read_line(line);
+            continue;
+        }
+        let columns = telemetry::zeek_tsv_columns(&header, &map);
+        if telemetry::decode_zeek_tsv(line, &header, &columns, &mut fields).is_ok() {
+            let event = telemetry::zeek_tsv_event_json(line, &header).expect("a decoded line has an event");
+            assert!(matches!(serde_json::from_slice::<serde_json::Value>(&event), Ok(serde_json::Value::Object(_))));
+        }
     }
     let mut hits = Vec::new();
     matcher().lookup(&fields, &mut hits);

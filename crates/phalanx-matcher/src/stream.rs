@@ -9,7 +9,7 @@
 
 use crate::eval::{self, Timeline};
 use crate::index::{Matcher, event_objects};
-use crate::telemetry::{self, Field, FieldMap, Format};
+use crate::telemetry::{self, Field, FieldMap, Format, ZeekTsvHeader};
 use phalanx_pattern::Pattern;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, Read, Write};
@@ -135,6 +135,9 @@ struct Chunk {
     input: Arc<str>,
     first_line: u64,
     data: Vec<u8>,
+    /// For a Zeek log in the tab-separated form: the header its data lines
+    /// are read against (a chunk never spans two headers).
+    zeek: Option<Arc<ZeekTsvHeader>>,
 }
 
 struct Done {
@@ -196,9 +199,13 @@ pub fn run(
 
 fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>, spare: &Mutex<Vec<Vec<u8>>>) -> Result<(), RunError> {
     let mut seq = 0u64;
+    // Zeek's tab-separated logs are told by their first line.
+    let tsv_allowed = matches!(options.format, Format::Auto | Format::Zeek);
     for mut input in inputs {
         let name: Arc<str> = input.name.clone().into();
         let mut line = 1u64;
+        let mut first = true;
+        let mut zeek: Option<Arc<ZeekTsvHeader>> = None;
         let mut buf: Vec<u8> = Vec::with_capacity(options.chunk_bytes + 4096);
         loop {
             if buf.len() >= buf.capacity() {
@@ -226,12 +233,24 @@ fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>, 
                 rest.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 let data = std::mem::replace(&mut buf, rest);
-                let lines = memchr::memchr_iter(b'\n', &data).count() as u64 + u64::from(!data.ends_with(b"\n"));
-                let chunk = Chunk { seq, input: Arc::clone(&name), first_line: line, data };
-                line += lines;
-                seq += 1;
-                if tx.send(chunk).is_err() {
-                    return Ok(());
+                if first {
+                    first = false;
+                    if tsv_allowed && ZeekTsvHeader::starts(&data) {
+                        zeek = Some(Arc::new(ZeekTsvHeader::default()));
+                    }
+                }
+                let parts = match &mut zeek {
+                    None => vec![(data, None)],
+                    Some(header) => zeek_parts(data, header),
+                };
+                for (data, zeek) in parts {
+                    let lines = memchr::memchr_iter(b'\n', &data).count() as u64 + u64::from(!data.ends_with(b"\n"));
+                    let chunk = Chunk { seq, input: Arc::clone(&name), first_line: line, data, zeek };
+                    line += lines;
+                    seq += 1;
+                    if tx.send(chunk).is_err() {
+                        return Ok(());
+                    }
                 }
             }
             if eof {
@@ -240,6 +259,48 @@ fn read_chunks(inputs: Vec<Input>, options: &RunOptions, tx: SyncSender<Chunk>, 
         }
     }
     Ok(())
+}
+
+/// Cuts a chunk of a Zeek TSV log before each header that follows data
+/// lines (a `#close` and the next log's `#separator`, when logs were
+/// concatenated), reads each part's leading header lines into `header`, and
+/// pairs each part with the header its data lines are read against.
+fn zeek_parts(data: Vec<u8>, header: &mut Arc<ZeekTsvHeader>) -> Vec<(Vec<u8>, Option<Arc<ZeekTsvHeader>>)> {
+    // Where each part starts: 0, and every header line after a data line.
+    let mut starts = vec![0];
+    let mut in_header = data.first() == Some(&b'#');
+    let mut at = 0;
+    while let Some(n) = memchr::memchr(b'\n', &data[at..]) {
+        at += n + 1;
+        let is_header = data.get(at) == Some(&b'#');
+        if is_header && !in_header {
+            starts.push(at);
+        }
+        in_header = is_header;
+    }
+    let mut read_header = |part: &[u8]| {
+        let mut rest = part;
+        while rest.first() == Some(&b'#') {
+            let n = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+            let line = &rest[..n];
+            Arc::make_mut(header).read_line(line.strip_suffix(b"\n").unwrap_or(line));
+            rest = &rest[n..];
+        }
+        Some(Arc::clone(header))
+    };
+    if starts.len() == 1 {
+        // The usual case: one part, no copy.
+        let zeek = read_header(&data);
+        return vec![(data, zeek)];
+    }
+    let mut parts = Vec::with_capacity(starts.len());
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(data.len());
+        let part = &data[start..end];
+        let zeek = read_header(part);
+        parts.push((part.to_vec(), zeek));
+    }
+    parts
 }
 
 fn work(live: &LiveMatcher, rx: Arc<Mutex<Receiver<Chunk>>>, tx: SyncSender<Done>, options: &RunOptions, spare: &Mutex<Vec<Vec<u8>>>) {
@@ -292,6 +353,8 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
     let mut hits = Vec::new();
     let sequencing = m.needs_sequencing();
     let mut line_no = chunk.first_line;
+    // A Zeek TSV chunk's columns in the field map (one header a chunk).
+    let mut zeek_columns: Option<Vec<Option<(telemetry::Kind, u16)>>> = None;
     let data = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
     // The lines of `data` (as `split` on b'\n' gives them), found with memchr.
     let mut rest = Some(data);
@@ -317,7 +380,19 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
         fields.clear();
         hits.clear();
         let is_json = format != Format::Text;
-        if is_json {
+        if let Some(header) = &chunk.zeek {
+            if line.first() == Some(&b'#') {
+                continue;
+            }
+            let columns = zeek_columns.get_or_insert_with(|| telemetry::zeek_tsv_columns(header, map));
+            if let Err(e) = telemetry::decode_zeek_tsv(line, header, columns, &mut fields) {
+                done.errors += 1;
+                if done.first_errors.len() < 5 {
+                    done.first_errors.push(format!("{}:{line_no}: {e}", chunk.input));
+                }
+                continue;
+            }
+        } else if is_json {
             if let Err(e) = telemetry::decode_json(line, map, &mut fields) {
                 done.errors += 1;
                 if done.first_errors.len() < 5 {
@@ -342,6 +417,9 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
             continue;
         }
         let time = fields.iter().find(|f| f.kind == telemetry::Kind::Time).and_then(|f| telemetry::event_time_micros(&f.value));
+        // A Zeek TSV line is reported as the JSON object Zeek would write.
+        let tsv_event = chunk.zeek.as_ref().and_then(|h| telemetry::zeek_tsv_event_json(line, h).ok());
+        let event = tsv_event.as_deref().unwrap_or(line);
         let mut objects = None;
         let mut seen: Vec<(u32, u16)> = Vec::new();
         for hit in &hits {
@@ -361,7 +439,7 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
             let single = rule.pattern.as_ref().is_none_or(|p| !sequencing || is_single(p));
             if single {
                 let record = MatchRecord { indicator: rule.id.to_string(), field, value: hit.value.clone(), time, source };
-                write_record(&mut done.out, &record, line, is_json);
+                write_record(&mut done.out, &record, event, is_json);
                 done.records.push(record);
             } else if let Some(pattern) = &rule.pattern {
                 done.pending.push(SeqHit {
@@ -370,7 +448,7 @@ fn match_chunk(m: &Matcher, map: &FieldMap, format: Format, chunk: &Chunk) -> Do
                     observation: hit.leaf.observation,
                     time: time.unwrap_or(0),
                     source,
-                    event: line.to_vec(),
+                    event: event.to_vec(),
                 });
             }
         }
@@ -549,6 +627,81 @@ mod tests {
         assert_eq!(r1["event"]["_path"], "dns");
         assert_eq!(stats.decode_errors, 1);
         assert!(stats.first_errors[0].starts_with("t:5:"), "{:?}", stats.first_errors);
+    }
+
+    #[test]
+    fn zeek_tsv_logs_concatenated_are_read_against_their_own_headers() {
+        let fp = "b2dafbcdbc75210672f137f27ce882ccb799887631655d4f11191d5a678e44fe";
+        let m = matcher(
+            &[
+                &ind("1", "[ipv4-addr:value = '198.51.100.7']", ""),
+                &ind("2", "[domain-name:value = 'evil.example']", ""),
+                &ind("3", &format!("[x509-certificate:hashes.'SHA-256' = '{fp}']"), ""),
+                &ind("4", "[domain-name:value = 'x.example']", ""),
+            ],
+            AllowList::default(),
+        );
+        // Lines 1-8 header, 9-12 data (12 is cut short), 13 #close; then a
+        // second log with other columns and '|' between them: lines 14-20
+        // header, 21 data.
+        let dns = [
+            r"#separator \x09",
+            "#set_separator\t,",
+            "#empty_field\t(empty)",
+            "#unset_field\t-",
+            "#path\tdns",
+            "#open\t2024-04-12-19-29-12",
+            "#fields\tts\tuid\tid.orig_h\tid.resp_h\tquery\tanswers",
+            "#types\ttime\tstring\taddr\taddr\tstring\tvector[string]",
+            "1521911720.865716\tC1\t10.0.0.1\t10.0.0.53\tevil.example\tother.example,198.51.100.7",
+            "1521911721.000000\tC2\t10.0.0.1\t10.0.0.53\tfine.example\t(empty)",
+            r"1521911722.000000	C3	-	10.0.0.53	x\x2eexample	-",
+            "1521911723.000000\tC9",
+            "#close\t2024-04-12-19-34-07",
+        ];
+        let ssl = [
+            r"#separator \x7c",
+            "#set_separator|;",
+            "#empty_field|(empty)",
+            "#unset_field|-",
+            "#path|ssl",
+            "#fields|ts|uid|id.orig_h|id.resp_h|server_name|cert_chain_fps",
+            "#types|time|string|addr|addr|string|vector[string]",
+            &format!("1521911724.5|C4|198.51.100.7|10.0.0.9|evil.example|{};{fp}", "a".repeat(64)),
+        ];
+        let lines = format!("{}\n{}\n", dns.join("\n"), ssl.join("\n"));
+        let (recs, stats) = run_lines(m, &lines, Format::Auto);
+        let mut got: Vec<String> = recs
+            .iter()
+            .map(|r| format!("{} {} {} {}", r["source"].as_str().unwrap(), r["indicator"].as_str().unwrap(), r["field"].as_str().unwrap(), r["value"].as_str().unwrap()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "t:11 indicator--4 query x.example",
+                "t:21 indicator--1 id.orig_h 198.51.100.7",
+                "t:21 indicator--2 server_name evil.example",
+                &format!("t:21 indicator--3 cert_chain_fps {fp}"),
+                "t:9 indicator--1 answers 198.51.100.7",
+                "t:9 indicator--2 query evil.example",
+            ]
+        );
+        assert_eq!(stats.lines, 21);
+        assert_eq!(stats.decode_errors, 1);
+        assert_eq!(stats.first_errors, ["t:12: fewer columns than the #fields header names at byte 20"]);
+        // The event is the object Zeek's JSON writer would give (as text);
+        // an unset column is left out.
+        let first = recs.iter().find(|r| r["source"] == "t:9").unwrap();
+        assert_eq!(first["event"]["uid"], "C1");
+        assert_eq!(first["event"]["answers"], serde_json::json!(["other.example", "198.51.100.7"]));
+        let third = recs.iter().find(|r| r["source"] == "t:11").unwrap();
+        assert!(third["event"].get("id.orig_h").is_none() && third["event"]["answers"].is_null(), "{third}");
+        // Under --format eve or text the same bytes are not read as Zeek TSV.
+        let m = matcher(&[&ind("1", "[ipv4-addr:value = '198.51.100.7']", "")], AllowList::default());
+        let (recs, stats) = run_lines(m, &lines, Format::Eve);
+        assert!(recs.is_empty());
+        assert_eq!(stats.decode_errors, 21);
     }
 
     #[test]

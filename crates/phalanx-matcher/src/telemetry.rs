@@ -1,5 +1,6 @@
-//! Telemetry decoding: a line of Zeek JSON, Suricata EVE JSON, JSON with a
-//! field map, or plain text, to the typed values the matcher looks up.
+//! Telemetry decoding: a line of Zeek JSON, a Zeek log in its tab-separated
+//! form, Suricata EVE JSON, JSON with a field map, or plain text, to the
+//! typed values the matcher looks up.
 //!
 //! JSON lines are read by a small scanner that walks the text once and hands
 //! on only the members the field map names (nested objects are flattened
@@ -94,10 +95,12 @@ impl Kind {
 /// The input format of telemetry lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Zeek JSON logs and Suricata EVE JSON alike (their field names do not
+    /// Zeek logs and Suricata EVE JSON alike (their field names do not
     /// collide), plus any `--field` entries.
     Auto,
-    /// Zeek JSON logs (conn, dns, http, ssl, files, x509, smtp, notice).
+    /// Zeek logs (conn, dns, http, ssl, files, x509, smtp, notice): JSON, or
+    /// the default tab-separated form when an input starts with its
+    /// `#separator` line ([`ZeekTsvHeader`]).
     Zeek,
     /// Suricata EVE JSON.
     Eve,
@@ -528,6 +531,227 @@ pub(crate) fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     b[at..].iter().position(|&c| c == b'"' || c == b'\\').map(|n| at + n)
 }
 
+/// The header of a Zeek log in Zeek's default, tab-separated form: the
+/// `#separator`, `#set_separator`, `#empty_field`, `#unset_field`, `#path`,
+/// `#fields` and `#types` lines that open every such file. A data line is
+/// read against the header above it ([`decode_zeek_tsv`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZeekTsvHeader {
+    /// Between columns (`\t`).
+    pub separator: u8,
+    /// Between the elements of a set or vector column (`,`).
+    pub set_separator: u8,
+    /// An empty set, vector or string (`(empty)`).
+    pub empty_field: Box<[u8]>,
+    /// A value that was not set (`-`).
+    pub unset_field: Box<[u8]>,
+    /// The log's name (`dns`, `conn`, ...).
+    pub path: String,
+    /// The column names, in order.
+    pub fields: Vec<Box<str>>,
+    /// Per column: whether it holds a set or a vector (from `#types`).
+    pub containers: Vec<bool>,
+}
+
+impl Default for ZeekTsvHeader {
+    fn default() -> Self {
+        ZeekTsvHeader {
+            separator: b'\t',
+            set_separator: b',',
+            empty_field: b"(empty)".as_slice().into(),
+            unset_field: b"-".as_slice().into(),
+            path: String::new(),
+            fields: Vec::new(),
+            containers: Vec::new(),
+        }
+    }
+}
+
+/// The bytes of a Zeek header value: `\xHH` escapes decoded.
+fn unescape_bytes(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' && raw.get(i + 1) == Some(&b'x') {
+            let hex = raw.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(b) = hex {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    out
+}
+
+impl ZeekTsvHeader {
+    /// Whether `data` opens a Zeek log in the tab-separated form.
+    pub fn starts(data: &[u8]) -> bool {
+        data.starts_with(b"#separator ")
+    }
+
+    /// Reads one header line (it starts with `#`). `#separator` resets the
+    /// header, as a new log begins with it (logs concatenated by `cat` or
+    /// `zcat`). Lines it does not use (`#open`, `#close`, comments) change
+    /// nothing; a value it cannot use leaves the previous one.
+    pub fn read_line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(value) = line.strip_prefix(b"#separator ") {
+            *self = ZeekTsvHeader::default();
+            if let [b] = unescape_bytes(value).as_slice() {
+                self.separator = *b;
+            }
+            return;
+        }
+        let mut parts = line.split(|&b| b == self.separator);
+        let Some(key) = parts.next() else { return };
+        let values: Vec<&[u8]> = parts.collect();
+        let single = || match values.as_slice() {
+            [v] => Some(unescape_bytes(v)),
+            _ => None,
+        };
+        match key {
+            b"#set_separator" => {
+                if let Some([b]) = single().as_deref() {
+                    self.set_separator = *b;
+                }
+            }
+            b"#empty_field" => {
+                if let Some(v) = single() {
+                    self.empty_field = v.into();
+                }
+            }
+            b"#unset_field" => {
+                if let Some(v) = single() {
+                    self.unset_field = v.into();
+                }
+            }
+            b"#path" => {
+                if let Some(v) = single() {
+                    self.path = String::from_utf8_lossy(&v).into_owned();
+                }
+            }
+            b"#fields" => {
+                self.fields = values.iter().map(|v| String::from_utf8_lossy(&unescape_bytes(v)).into()).collect();
+                self.containers = vec![false; self.fields.len()];
+            }
+            b"#types" => {
+                self.containers = values.iter().map(|t| t.starts_with(b"set[") || t.starts_with(b"vector[")).collect();
+                self.containers.resize(self.fields.len(), false);
+            }
+            _ => {}
+        }
+    }
+
+    /// The columns of a data line and, per column, its value: `None` when
+    /// unset, else its elements (one for a scalar column, none for an empty
+    /// set, vector or string), each with its `\xHH` escapes decoded.
+    fn columns<'a>(&self, line: &'a [u8]) -> Result<Vec<Option<Vec<Cow<'a, str>>>>, DecodeError> {
+        if self.fields.is_empty() {
+            return Err(DecodeError { offset: 0, message: "a zeek log line before its #fields header" });
+        }
+        let mut out = Vec::with_capacity(self.fields.len());
+        let mut offset = 0;
+        for (i, raw) in line.split(|&b| b == self.separator).enumerate() {
+            let Some(&container) = self.containers.get(i) else {
+                return Err(DecodeError { offset, message: "more columns than the #fields header names" });
+            };
+            offset += raw.len() + 1;
+            if *raw == *self.unset_field {
+                out.push(None);
+            } else if *raw == *self.empty_field {
+                out.push(Some(Vec::new()));
+            } else if container {
+                out.push(Some(raw.split(|&b| b == self.set_separator).map(zeek_text).collect()));
+            } else {
+                out.push(Some(vec![zeek_text(raw)]));
+            }
+        }
+        if out.len() < self.fields.len() {
+            return Err(DecodeError { offset: line.len(), message: "fewer columns than the #fields header names" });
+        }
+        Ok(out)
+    }
+}
+
+/// A Zeek TSV value as text: `\xHH` escapes decoded (Zeek writes
+/// separators, non-printable bytes and backslashes so), bytes that are not
+/// UTF-8 replaced.
+fn zeek_text(raw: &[u8]) -> Cow<'_, str> {
+    if !raw.contains(&b'\\') {
+        return String::from_utf8_lossy(raw);
+    }
+    Cow::Owned(String::from_utf8_lossy(&unescape_bytes(raw)).into_owned())
+}
+
+/// The [`FieldMap`] entry of each column of `header` (`None`: a column no
+/// indicator looks at), found once per header for [`decode_zeek_tsv`].
+pub fn zeek_tsv_columns(header: &ZeekTsvHeader, map: &FieldMap) -> Vec<Option<(Kind, u16)>> {
+    header.fields.iter().map(|name| map.get(name.as_bytes())).collect()
+}
+
+/// Decodes one data line of a Zeek log in the tab-separated form against
+/// its `header`, pushing the fields that `columns` ([`zeek_tsv_columns`] of
+/// the header) maps onto `out`: a set or vector column gives one field per
+/// element; unset and empty columns give none. Lines that start with `#`
+/// are header lines, not data: the caller reads them with
+/// [`ZeekTsvHeader::read_line`].
+pub fn decode_zeek_tsv<'a>(
+    line: &'a [u8],
+    header: &ZeekTsvHeader,
+    columns: &[Option<(Kind, u16)>],
+    out: &mut Vec<Field<'a>>,
+) -> Result<(), DecodeError> {
+    if header.fields.is_empty() {
+        return Err(DecodeError { offset: 0, message: "a zeek log line before its #fields header" });
+    }
+    let mut count = 0;
+    let mut offset = 0;
+    for raw in line.split(|&b| b == header.separator) {
+        let Some(&container) = header.containers.get(count) else {
+            return Err(DecodeError { offset, message: "more columns than the #fields header names" });
+        };
+        if let Some(Some((kind, id))) = columns.get(count)
+            && *raw != *header.unset_field
+            && *raw != *header.empty_field
+        {
+            if container {
+                for value in raw.split(|&b| b == header.set_separator) {
+                    out.push(Field { name: *id, kind: *kind, value: zeek_text(value) });
+                }
+            } else {
+                out.push(Field { name: *id, kind: *kind, value: zeek_text(raw) });
+            }
+        }
+        count += 1;
+        offset += raw.len() + 1;
+    }
+    if count < header.fields.len() {
+        return Err(DecodeError { offset: line.len(), message: "fewer columns than the #fields header names" });
+    }
+    Ok(())
+}
+
+/// One data line of a Zeek TSV log as the JSON object Zeek's JSON writer
+/// would give, with every value as text (sets and vectors as arrays; unset
+/// columns left out), for the `event` of a match record.
+pub fn zeek_tsv_event_json(line: &[u8], header: &ZeekTsvHeader) -> Result<Vec<u8>, DecodeError> {
+    let columns = header.columns(line)?;
+    let mut object = serde_json::Map::new();
+    for ((name, column), &container) in header.fields.iter().zip(columns).zip(&header.containers) {
+        let Some(values) = column else { continue };
+        let value = if container {
+            serde_json::Value::Array(values.into_iter().map(|v| serde_json::Value::String(v.into_owned())).collect())
+        } else {
+            serde_json::Value::String(values.into_iter().next().map(Cow::into_owned).unwrap_or_default())
+        };
+        object.insert(name.to_string(), value);
+    }
+    Ok(serde_json::Value::Object(object).to_string().into_bytes())
+}
+
 /// Finds values by their shape in a line of plain text: URLs, e-mail
 /// addresses, IP addresses, hex hashes (32, 40 or 64 digits) and domain
 /// names (a dot and a letter in the last label).
@@ -595,6 +819,80 @@ pub fn event_time_micros(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zeek_header(lines: &[&str]) -> ZeekTsvHeader {
+        let mut h = ZeekTsvHeader::default();
+        for l in lines {
+            h.read_line(l.as_bytes());
+        }
+        h
+    }
+
+    #[test]
+    fn a_zeek_tsv_header_is_read_from_its_lines() {
+        let h = zeek_header(&[
+            r"#separator \x09",
+            "#set_separator\t,",
+            "#empty_field\t(empty)",
+            "#unset_field\t-",
+            "#path\tconn",
+            "#open\t2024-04-12-19-29-12",
+            "#fields\tts\tid.orig_h\ttunnel_parents\tnote",
+            "#types\ttime\taddr\tset[string]\tstring",
+        ]);
+        assert_eq!((h.separator, h.set_separator, h.path.as_str()), (b'\t', b',', "conn"));
+        assert_eq!(h.fields.iter().map(|f| &**f).collect::<Vec<_>>(), ["ts", "id.orig_h", "tunnel_parents", "note"]);
+        assert_eq!(h.containers, [false, false, true, false]);
+        // Other separators and markers, escaped; #separator starts over.
+        let h = zeek_header(&[r"#separator \x7c", r"#set_separator|\x3b", "#empty_field|EMPTY", "#unset_field|UNSET", "#fields|a|b"]);
+        assert_eq!((h.separator, h.set_separator, &*h.empty_field, &*h.unset_field), (b'|', b';', &b"EMPTY"[..], &b"UNSET"[..]));
+        assert_eq!(h.containers, [false, false]);
+        let again = zeek_header(&[r"#separator \x7c", "#fields|a|b", r"#separator \x09"]);
+        assert_eq!(again, ZeekTsvHeader::default());
+        // A separator that is not one byte leaves the tab.
+        assert_eq!(zeek_header(&[r"#separator \x09\x09"]).separator, b'\t');
+        assert!(ZeekTsvHeader::starts(b"#separator \\x09\n#set_separator"));
+        assert!(!ZeekTsvHeader::starts(b"{\"ts\":1}"));
+    }
+
+    #[test]
+    fn zeek_tsv_lines_give_the_mapped_columns_with_sets_unset_empty_and_escapes() {
+        let h = zeek_header(&[
+            r"#separator \x09",
+            "#fields\tts\tid.orig_h\tquery\tanswers\tuid",
+            "#types\ttime\taddr\tstring\tvector[string]\tstring",
+        ]);
+        let map = FieldMap::for_format(Format::Zeek);
+        let mut out = Vec::new();
+        let line = b"1521911720.865716\t10.0.0.1\tb\\x5cad\\x09q.example\ta.example,10.9.8.7\tC1";
+        let columns = zeek_tsv_columns(&h, &map);
+        decode_zeek_tsv(line, &h, &columns, &mut out).unwrap();
+        let got: Vec<(&str, Kind, &str)> = out.iter().map(|f| (map.name(f.name), f.kind, &*f.value)).collect();
+        assert_eq!(
+            got,
+            [
+                ("ts", Kind::Time, "1521911720.865716"),
+                ("id.orig_h", Kind::Ip, "10.0.0.1"),
+                ("query", Kind::Domain, "b\\ad\tq.example"),
+                ("answers", Kind::DomainOrIp, "a.example"),
+                ("answers", Kind::DomainOrIp, "10.9.8.7"),
+            ]
+        );
+        out.clear();
+        decode_zeek_tsv(b"-\t-\t(empty)\t(empty)\tC2", &h, &columns, &mut out).unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        let event = zeek_tsv_event_json(b"-\t10.0.0.1\t(empty)\t(empty)\tC2", &h).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&event).unwrap(),
+            serde_json::json!({"id.orig_h": "10.0.0.1", "query": "", "answers": [], "uid": "C2"})
+        );
+        let e = decode_zeek_tsv(b"1\t2\t3\t4\t5\t6", &h, &columns, &mut out).unwrap_err();
+        assert_eq!(e.to_string(), "more columns than the #fields header names at byte 10");
+        let e = decode_zeek_tsv(b"1\t2", &h, &columns, &mut out).unwrap_err();
+        assert_eq!(e.to_string(), "fewer columns than the #fields header names at byte 3");
+        let e = decode_zeek_tsv(b"1\t2", &ZeekTsvHeader::default(), &[], &mut out).unwrap_err();
+        assert_eq!(e.to_string(), "a zeek log line before its #fields header at byte 0");
+    }
 
     #[test]
     fn the_field_map_answers_every_name_it_holds_and_only_those() {

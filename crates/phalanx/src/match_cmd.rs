@@ -21,9 +21,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// Telemetry formats on the command line.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum FormatArg {
-    /// Zeek JSON and Suricata EVE JSON field names together.
+    /// Zeek (JSON, or the default tab-separated form) and Suricata EVE JSON field names together.
     Auto,
-    /// Zeek JSON logs (conn, dns, http, ssl, files, x509, smtp, notice).
+    /// Zeek logs (conn, dns, http, ssl, files, x509, smtp, notice), JSON or the default
+    /// tab-separated form (told by its `#separator` first line).
     Zeek,
     /// Suricata EVE JSON.
     Eve,

@@ -83,7 +83,12 @@ fn offline_indicators_match_real_zeek_logs_field_exact() {
         testdata("zeek-wrccdc-2018").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let recs = records(&stdout(&out));
+    // The directory also holds dns.log and ssl.log, the same records in
+    // Zeek's tab-separated form (compared in the test below): the oracle
+    // reads the JSON files.
+    let all = records(&stdout(&out));
+    let recs: Vec<Value> = all.iter().filter(|r| r["source"].as_str().unwrap().contains(".json:")).cloned().collect();
+    assert!(all.len() > recs.len() && all.iter().any(|r| r["source"].as_str().unwrap().contains("/dns.log:")));
     let ubuntu = |v: &Value| strings(v, "query").iter().chain(strings(v, "answers").iter()).chain(strings(v, "server_name").iter()).any(|d| d.to_lowercase().ends_with(".ubuntu.com"));
     let want1 = oracle("zeek-wrccdc-2018/dns.json", ubuntu) + oracle("zeek-wrccdc-2018/ssl.json", ubuntu) + oracle("zeek-wrccdc-2018/x509.json", |v| strings(v, "san.dns").iter().any(|d| d.ends_with(".ubuntu.com")));
     assert!(want1 > 0);
@@ -177,6 +182,46 @@ fn gzip_compressed_logs_match_as_their_plain_text() {
     // --follow: a named archive is refused.
     let err = node.fails(&["match", "--indicators", ind.to_str().unwrap(), "--no-post", "--follow", cut.to_str().unwrap()]);
     assert!(err.contains("cut.json.gz: a gzip-compressed file cannot be followed"), "{err}");
+}
+
+#[test]
+fn zeek_tsv_logs_match_as_the_same_records_in_zeek_json() {
+    // testdata holds the same 3000 dns and 1000 ssl records twice: as Zeek
+    // JSON (`*.json`) and in Zeek's default tab-separated form (`*.log`,
+    // 8 header lines above the records).
+    let node = Node { dir: tempfile::tempdir().expect("tempdir") };
+    let ind = write_indicators(
+        &node,
+        vec![
+            indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
+            indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
+            indicator(3, "[x509-certificate:hashes.'SHA-256' = 'B2DAFBCDBC75210672F137F27CE882CCB799887631655D4F11191D5A678E44FE']", json!({})),
+            indicator(4, "[domain-name:value = 'ise.wrccdc.org']", json!({})),
+        ],
+    );
+    let summary = |file: &str, header_lines: u64| -> Vec<String> {
+        let out = node.run(&["match", "--indicators", ind.to_str().unwrap(), "--format", "zeek", testdata(&format!("zeek-wrccdc-2018/{file}")).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(", 0 lines not decoded"), "{file}: {}", stderr(&out));
+        let mut rows: Vec<String> = records(&stdout(&out))
+            .iter()
+            .map(|r| {
+                let line: u64 = r["source"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
+                format!("{} {} {} {} {}", line - header_lines, r["indicator"], r["field"], r["value"], r["event"]["uid"])
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    for (name, want_indicators) in [("dns", [1, 2, 4].as_slice()), ("ssl", [2, 3, 4].as_slice())] {
+        let json_rows = summary(&format!("{name}.json"), 0);
+        let tsv_rows = summary(&format!("{name}.log"), 8);
+        for n in want_indicators {
+            let id = format!("indicator--00000000-0000-4000-8000-{n:012}");
+            assert!(json_rows.iter().any(|r| r.contains(&id)), "{name}: no match of indicator {n}");
+        }
+        assert_eq!(tsv_rows, json_rows, "{name}");
+    }
 }
 
 #[test]

@@ -227,6 +227,10 @@ pub struct Federation {
     /// Peers whose stream our pull worker is reading now (told to their
     /// push workers in each push reply).
     pulling: Mutex<HashSet<String>>,
+    /// Peers that sent us an authenticated request since their push
+    /// worker last failed to reach them: they are up again, so the worker
+    /// ends its backoff early (see [`Federation::sleep_until_heard`]).
+    heard_from: Mutex<HashSet<String>>,
     signatures: Mutex<SignatureCache>,
     peers: Mutex<Vec<Peer>>,
 }
@@ -262,6 +266,7 @@ impl Federation {
             stopping: AtomicBool::new(false),
             receive_locks: Mutex::new(HashMap::new()),
             pulling: Mutex::new(HashSet::new()),
+            heard_from: Mutex::new(HashSet::new()),
             signatures: Mutex::new(SignatureCache::default()),
             peers: Mutex::new(peers),
         }))
@@ -313,6 +318,7 @@ impl Federation {
                 .ok_or_else(|| FederationError::Authentication(format!("no peer has node key {}", parts.key_id)))?,
         };
         check_auth(&parts, &peer.node_key, method, path, body).map_err(FederationError::Authentication)?;
+        self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.name.clone());
         Ok(peer)
     }
 
@@ -738,8 +744,21 @@ impl Federation {
                 Err(ExchangeError::Retry(error, after)) => {
                     tracing::warn!(peer = %name, %error, "push failed; retrying");
                     self.record(&name, PeerExchange { error: Some(format!("push: {error}")), ..PeerExchange::default() });
-                    let wait = after.unwrap_or(backoff).min(self.config.backoff_max);
-                    self.sleep(wait);
+                    match after {
+                        // The peer asked for the wait (busy, throttled): keep it.
+                        Some(after) => self.sleep(after.min(self.config.backoff_max)),
+                        // Unreachable or failing: back off, unless the peer
+                        // calls in meanwhile (it is up again, e.g. its pull
+                        // worker after a restart): then try at once. The
+                        // backoff still doubles, so a peer that calls in
+                        // while our pushes keep failing is tried no more
+                        // often than it calls.
+                        None => {
+                            if self.sleep_until_heard(&name, backoff) {
+                                tracing::info!(peer = %name, "peer called in; pushing again");
+                            }
+                        }
+                    }
                     backoff = (backoff * 2).min(self.config.backoff_max);
                 }
             }
@@ -965,6 +984,25 @@ impl Federation {
     }
 
     /// Sleeps `wait`, waking early when the engine stops.
+    /// Sleeps like [`Self::sleep`], but returns early, with `true`, when
+    /// `peer` sends an authenticated request after the sleep began.
+    fn sleep_until_heard(&self, peer: &str, wait: Duration) -> bool {
+        self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).remove(peer);
+        let deadline = Instant::now() + wait;
+        while !self.stopped() {
+            if self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).remove(peer) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let seen = self.wakeup.generation();
+            self.wakeup.wait(seen, (deadline - now).min(Duration::from_millis(200)));
+        }
+        false
+    }
+
     fn sleep(&self, wait: Duration) {
         let deadline = Instant::now() + wait;
         while !self.stopped() {

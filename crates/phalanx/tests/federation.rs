@@ -410,6 +410,35 @@ fn a_node_stopped_while_10000_objects_flow_converges_after_restart() {
 }
 
 #[test]
+fn a_peer_that_calls_in_again_is_pushed_to_without_waiting_out_the_backoff() {
+    let mut hub = FedNode::init("ENISA", None, "EU");
+    let mut ltu = FedNode::init("NCSC-LT", Some("LTU"), "EU,NATO");
+    hub.register(&ltu, "NCSC-LT", Some("LTU"), "EU,NATO");
+    ltu.register(&hub, "ENISA", None, "EU");
+    hub.peer("ltu", &ltu, "NCSC-LT", "EU,NATO", "SECRET", None);
+    ltu.peer("hub", &hub, "ENISA", "EU", "SECRET", None);
+    let before = "indicator--0c000000-0000-4000-8000-000000000001";
+    hub.import(&[indicator(before, "2026-01-01T00:00:00.000Z")], &[]);
+    // The Lithuanian node is down: the hub's push worker fails at 0,
+    // 0.25, 0.75, 1.75, 3.75, 7.75 and 15.75 s, its backoff doubling.
+    // At 17 s it sleeps until 31.75 s.
+    hub.start();
+    std::thread::sleep(Duration::from_secs(17));
+    let started = Instant::now();
+    ltu.start();
+    // Its pull worker catches up at once, then asks again only every 30 s:
+    // what comes next reaches it only through the hub's push worker.
+    wait_until("the Lithuanian node caught up", TIMEOUT, || ltu.versions(before) == 1);
+    let after = "indicator--0c000000-0000-4000-8000-000000000002";
+    hub.import(&[indicator(after, "2026-01-01T00:00:00.000Z")], &[]);
+    wait_until("the hub pushed the new indicator", TIMEOUT, || ltu.versions(after) == 1);
+    let took = started.elapsed();
+    // Waiting out the backoff would take until the hub's 31.75 s, 14 s
+    // after the restart; the peer's requests end it at once.
+    assert!(took < Duration::from_secs(10), "the new indicator took {took:?} after the restart");
+}
+
+#[test]
 fn a_bad_peer_is_refused_per_object_or_throttled_and_the_node_keeps_serving() {
     let f = federation();
     // Mallory: a peer of the Lithuanian node that serves ENISA.

@@ -51,7 +51,11 @@ fuzz_target!(|data: &[u8]| {
         let columns = telemetry::zeek_tsv_columns(&header, &map);
         if telemetry::decode_zeek_tsv(line, &header, &columns, &mut fields).is_ok() {
             let event = telemetry::zeek_tsv_event_json(line, &header).expect("a decoded line has an event");
-            assert!(matches!(serde_json::from_slice::<serde_json::Value>(&event), Ok(serde_json::Value::Object(_))));
+            // Read as a map: serde_json's `Value` (with its raw_value
+            // feature) takes an object whose key is
+            // `$serde_json::private::RawValue` for its raw-value token.
+            let object = serde_json::from_slice::<std::collections::BTreeMap<String, serde_json::Value>>(&event);
+            assert!(object.is_ok(), "the event of a decoded line is not a JSON object: {object:?}");
         }
     }
     let mut hits = Vec::new();

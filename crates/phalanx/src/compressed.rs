@@ -2,7 +2,6 @@
 //! archived feeds). A file is recognised by its first two bytes, the gzip
 //! magic number, not by its name, and is decompressed as it is read.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -11,19 +10,22 @@ use flate2::read::MultiGzDecoder;
 /// The first two bytes of every gzip member (RFC 1952, section 2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Whether the file at `path` starts with the gzip magic number.
-pub fn is_gzip(path: &Path) -> io::Result<bool> {
-    let mut file = File::open(path)?;
+/// Reads the first bytes of `reader` to tell whether it is gzip, and hands
+/// them back in front of the rest: the input is read once, so a pipe,
+/// standard input or `<(...)` works as a file does.
+pub fn peek_gzip<R: Read>(mut reader: R) -> io::Result<(bool, io::Chain<io::Cursor<Vec<u8>>, R>)> {
     let mut head = [0u8; 2];
     let mut filled = 0;
     while filled < head.len() {
-        let n = file.read(&mut head[filled..])?;
-        if n == 0 {
-            return Ok(false);
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        filled += n;
     }
-    Ok(head == GZIP_MAGIC)
+    let gzip = head == GZIP_MAGIC;
+    Ok((gzip, io::Cursor::new(head[..filled].to_vec()).chain(reader)))
 }
 
 /// Whether `path` names a compressed file by its name (`*.gz`), for the
@@ -86,18 +88,32 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_told_by_its_first_bytes_not_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let packed = dir.path().join("dns.log");
-        std::fs::write(&packed, gz(b"{\"query\":\"a.example\"}\n")).unwrap();
-        let plain = dir.path().join("dns.json.gz");
-        std::fs::write(&plain, b"{\"query\":\"a.example\"}\n").unwrap();
-        let one_byte = dir.path().join("one");
-        std::fs::write(&one_byte, [0x1f]).unwrap();
-        assert!(is_gzip(&packed).unwrap());
-        assert!(!is_gzip(&plain).unwrap());
-        assert!(!is_gzip(&one_byte).unwrap());
-        assert!(is_gzip(&dir.path().join("missing")).is_err());
+    fn gzip_is_told_by_its_first_bytes_which_are_handed_back() {
+        let packed = gz(b"{\"query\":\"a.example\"}\n");
+        let (gzip, mut rest) = peek_gzip(io::Cursor::new(packed.clone())).unwrap();
+        assert!(gzip);
+        assert_eq!(read_all(&mut rest).unwrap(), packed);
+        let (gzip, mut rest) = peek_gzip(io::Cursor::new(b"{\"a\":1}".to_vec())).unwrap();
+        assert!(!gzip);
+        assert_eq!(read_all(&mut rest).unwrap(), b"{\"a\":1}");
+        for short in [&b""[..], &[0x1f][..]] {
+            let (gzip, mut rest) = peek_gzip(io::Cursor::new(short.to_vec())).unwrap();
+            assert!(!gzip);
+            assert_eq!(read_all(&mut rest).unwrap(), short);
+        }
+        // A reader that gives one byte at a time (a pipe may).
+        struct Trickle(Vec<u8>, usize);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let Some(&b) = self.0.get(self.1) else { return Ok(0) };
+                buf[0] = b;
+                self.1 += 1;
+                Ok(1)
+            }
+        }
+        let (gzip, rest) = peek_gzip(Trickle(packed.clone(), 0)).unwrap();
+        assert!(gzip);
+        assert_eq!(read_all(&mut *gunzip(rest)).unwrap(), b"{\"query\":\"a.example\"}\n");
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub struct ImportArgs {
     #[arg(long, default_value_t = 64)]
     pub max_object_mib: usize,
     /// Files or directories to read (directories: *.json, *.jsonl and *.ndjson, each also as
-    /// *.gz); `-` reads standard input. A file that starts as gzip does is decompressed as it is
-    /// read, whatever its name; standard input is read as it comes (pipe it through zcat).
+    /// *.gz); `-` reads standard input. An input that starts as gzip does is decompressed as it
+    /// is read, whatever its name.
     #[arg(required = true)]
     pub inputs: Vec<String>,
 }
@@ -170,15 +170,13 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
             _ => ProgressBar::hidden(),
         };
         // The bar counts the bytes of the file, compressed or not.
-        let reader: Box<dyn Read + Send> = match &file {
-            Some(p) => {
-                let gzip = compressed::is_gzip(p).with_context(|| format!("cannot open {}", p.display()))?;
-                let opened = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-                let counted = Counting { inner: opened, bar: bar.clone() };
-                if gzip { compressed::gunzip(counted) } else { Box::new(counted) }
-            }
-            None => Box::new(Counting { inner: std::io::stdin(), bar: bar.clone() }),
+        let raw: Box<dyn Read + Send> = match &file {
+            Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
+            None => Box::new(std::io::stdin()),
         };
+        let (gzip, raw) = compressed::peek_gzip(raw).with_context(|| format!("cannot read {name}"))?;
+        let counted = Counting { inner: raw, bar: bar.clone() };
+        let reader: Box<dyn Read + Send> = if gzip { compressed::gunzip(counted) } else { Box::new(counted) };
         let reader = Box::new(BufReader::with_capacity(1 << 20, reader));
         let result = import_reader(&store, &actor, &options, limits, reader)?;
         bar.finish_and_clear();

@@ -105,9 +105,9 @@ pub struct MatchArgs {
     #[arg(long)]
     pub exercise: Option<String>,
     /// Telemetry files or directories (searched recursively, in name order, for *.json, *.jsonl,
-    /// *.ndjson, *.log, *.eve and *.txt, each also as *.gz); `-` is standard input. A file that
-    /// starts as gzip does is decompressed as it is read, whatever its name; standard input is
-    /// read as it comes (pipe it through zcat). --follow leaves *.gz files in directories out.
+    /// *.ndjson, *.log, *.eve and *.txt, each also as *.gz); `-` is standard input. An input that
+    /// starts as gzip does is decompressed as it is read, whatever its name. --follow leaves *.gz
+    /// files in directories out.
     #[arg(required = true, value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
 }
@@ -432,22 +432,20 @@ fn open_inputs(paths: &[PathBuf], follow: bool) -> anyhow::Result<Vec<Input>> {
     }
     let mut inputs = Vec::new();
     for p in files {
-        if p.as_os_str() == "-" {
-            inputs.push(Input { name: "-".into(), reader: Box::new(std::io::stdin()) });
-            continue;
-        }
-        let gzip = compressed::is_gzip(&p).with_context(|| format!("{}", p.display()))?;
-        let file = std::fs::File::open(&p).with_context(|| format!("{}", p.display()))?;
-        let reader: Box<dyn Read + Send> = match (gzip, follow) {
-            (true, true) => bail!(
-                "{}: a gzip-compressed file cannot be followed (it does not grow); leave out --follow to read it",
-                p.display()
-            ),
-            (true, false) => compressed::gunzip(file),
-            (false, true) => Box::new(Follow { file }),
-            (false, false) => Box::new(file),
+        let name = p.display().to_string();
+        let raw: Box<dyn Read + Send> = if name == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(&p).with_context(|| name.clone())?)
         };
-        inputs.push(Input { name: p.display().to_string(), reader });
+        let (gzip, raw) = compressed::peek_gzip(raw).with_context(|| name.clone())?;
+        let reader: Box<dyn Read + Send> = match (gzip, follow && name != "-") {
+            (true, true) => bail!("{name}: a gzip-compressed file cannot be followed (it does not grow); leave out --follow to read it"),
+            (true, false) => compressed::gunzip(raw),
+            (false, true) => Box::new(Follow { file: raw }),
+            (false, false) => Box::new(raw),
+        };
+        inputs.push(Input { name, reader });
     }
     Ok(inputs)
 }
@@ -460,11 +458,11 @@ fn is_telemetry_file(p: &Path) -> bool {
 }
 
 /// A file read like `tail -f`: at its end, waits for more instead of ending.
-struct Follow {
-    file: std::fs::File,
+struct Follow<R> {
+    file: R,
 }
 
-impl Read for Follow {
+impl<R: Read> Read for Follow<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             let n = self.file.read(buf)?;

@@ -221,6 +221,26 @@ fn gzip_compressed_inputs_import_as_their_plain_text_and_a_cut_one_stores_nothin
     assert!(text(&out).contains("more.json.gz: stored 1,"), "{}", text(&out));
     assert!(!text(&out).contains("notes.txt.gz"), "{}", text(&out));
 
+    // Standard input is told by its first bytes too.
+    let piped = bundle(vec![indicator(IND, "2026-03-15T00:00:00.000Z", "from a pipe")]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .arg("--data")
+        .arg(gz_node.path())
+        .args(["import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run phalanx");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(&gzip(&piped)).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for phalanx");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("-: stored 1,"), "{}", text(&out));
+
     // A cut archive is refused whole, naming gzip, and stores nothing.
     let before = stats_objects(gz_node.path());
     let packed = gzip(&bundle(vec![indicator(IND, "2026-04-01T00:00:00.000Z", "cut")]));

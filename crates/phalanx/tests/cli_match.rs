@@ -60,21 +60,32 @@ fn write_indicators(node: &Node, objects: Vec<Value>) -> PathBuf {
     path
 }
 
+/// Indicators 1-3, each seen in the WRCCDC logs of testdata: a domain
+/// suffix, an address, a certificate fingerprint.
+fn wrccdc_indicators() -> Vec<Value> {
+    vec![
+        indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
+        indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
+        indicator(3, "[x509-certificate:hashes.'SHA-256' = 'B2DAFBCDBC75210672F137F27CE882CCB799887631655D4F11191D5A678E44FE']", json!({})),
+    ]
+}
+
 #[test]
 fn offline_indicators_match_real_zeek_logs_field_exact() {
     let node = Node { dir: tempfile::tempdir().expect("tempdir") };
     let ind = write_indicators(
         &node,
-        vec![
-            indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
-            indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
-            indicator(3, "[x509-certificate:hashes.'SHA-256' = 'B2DAFBCDBC75210672F137F27CE882CCB799887631655D4F11191D5A678E44FE']", json!({})),
-            // exact: must not match ise.wrccdc.org (no substring false positives)
-            indicator(4, "[domain-name:value = 'wrccdc.org']", json!({})),
-            indicator(5, "[domain-name:value = 'ISE.wrccdc.org.']", json!({})),
-            indicator(6, "[ipv4-addr:value = '134.71.3.16']", json!({"valid_until": "2020-01-01T00:00:00Z"})),
-            indicator(7, "[ipv4-addr:value = '134.71.3.16']", json!({"revoked": true})),
-        ],
+        [
+            wrccdc_indicators(),
+            vec![
+                // exact: must not match ise.wrccdc.org (no substring false positives)
+                indicator(4, "[domain-name:value = 'wrccdc.org']", json!({})),
+                indicator(5, "[domain-name:value = 'ISE.wrccdc.org.']", json!({})),
+                indicator(6, "[ipv4-addr:value = '134.71.3.16']", json!({"valid_until": "2020-01-01T00:00:00Z"})),
+                indicator(7, "[ipv4-addr:value = '134.71.3.16']", json!({"revoked": true})),
+            ],
+        ]
+        .concat(),
     );
     let out = node.run(&[
         "match",
@@ -192,12 +203,7 @@ fn zeek_tsv_logs_match_as_the_same_records_in_zeek_json() {
     let node = Node { dir: tempfile::tempdir().expect("tempdir") };
     let ind = write_indicators(
         &node,
-        vec![
-            indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
-            indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
-            indicator(3, "[x509-certificate:hashes.'SHA-256' = 'B2DAFBCDBC75210672F137F27CE882CCB799887631655D4F11191D5A678E44FE']", json!({})),
-            indicator(4, "[domain-name:value = 'ise.wrccdc.org']", json!({})),
-        ],
+        [wrccdc_indicators(), vec![indicator(4, "[domain-name:value = 'ise.wrccdc.org']", json!({}))]].concat(),
     );
     let summary = |file: &str, header_lines: u64| -> Vec<String> {
         let out = node.run(&["match", "--indicators", ind.to_str().unwrap(), "--format", "zeek", testdata(&format!("zeek-wrccdc-2018/{file}")).to_str().unwrap()]);

@@ -549,8 +549,65 @@ pub struct ZeekTsvHeader {
     pub path: String,
     /// The column names, in order.
     pub fields: Vec<Box<str>>,
-    /// Per column: whether it holds a set or a vector (from `#types`).
-    pub containers: Vec<bool>,
+    /// Per column: its type (from `#types`; text until one is given).
+    pub types: Vec<ZeekType>,
+}
+
+/// The type of a Zeek log column, as far as reading it and writing it as
+/// JSON need: whether it is a set or vector, and what its values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZeekType {
+    /// A `set[...]` or `vector[...]`: elements between set separators.
+    pub container: bool,
+    /// What a value (an element, in a container) is.
+    pub value: ZeekValue,
+}
+
+/// What a Zeek value is written as in JSON, as Zeek's JSON writer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeekValue {
+    /// `string`, `addr`, `subnet`, `enum` and the rest: a JSON string.
+    Text,
+    /// `count`, `int`, `port`, `double`, `interval` and `time` (seconds
+    /// since the epoch): a JSON number.
+    Number,
+    /// `bool` (`T` or `F`): true or false.
+    Bool,
+}
+
+impl ZeekType {
+    const TEXT: ZeekType = ZeekType { container: false, value: ZeekValue::Text };
+
+    /// The type a `#types` entry names (`count`, `vector[interval]`, ...).
+    fn parse(name: &[u8]) -> ZeekType {
+        let (container, inner) = match name.strip_suffix(b"]") {
+            Some(rest) => match rest.strip_prefix(b"set[").or_else(|| rest.strip_prefix(b"vector[")) {
+                Some(inner) => (true, inner),
+                None => (false, name),
+            },
+            None => (false, name),
+        };
+        let value = match inner {
+            b"count" | b"int" | b"port" | b"double" | b"interval" | b"time" => ZeekValue::Number,
+            b"bool" => ZeekValue::Bool,
+            _ => ZeekValue::Text,
+        };
+        ZeekType { container, value }
+    }
+
+    /// A value of this type as JSON: a number or boolean when the text is
+    /// one, else the text as a string.
+    fn json(self, text: Cow<'_, str>) -> serde_json::Value {
+        match self.value {
+            ZeekValue::Number => match text.parse::<serde_json::Number>() {
+                Ok(n) => serde_json::Value::Number(n),
+                Err(_) => serde_json::Value::String(text.into_owned()),
+            },
+            ZeekValue::Bool if text == "T" => serde_json::Value::Bool(true),
+            ZeekValue::Bool if text == "F" => serde_json::Value::Bool(false),
+            _ => serde_json::Value::String(text.into_owned()),
+        }
+    }
 }
 
 impl Default for ZeekTsvHeader {
@@ -562,7 +619,7 @@ impl Default for ZeekTsvHeader {
             unset_field: b"-".as_slice().into(),
             path: String::new(),
             fields: Vec::new(),
-            containers: Vec::new(),
+            types: Vec::new(),
         }
     }
 }
@@ -635,11 +692,11 @@ impl ZeekTsvHeader {
             }
             b"#fields" => {
                 self.fields = values.iter().map(|v| String::from_utf8_lossy(&unescape_bytes(v)).into()).collect();
-                self.containers = vec![false; self.fields.len()];
+                self.types = vec![ZeekType::TEXT; self.fields.len()];
             }
             b"#types" => {
-                self.containers = values.iter().map(|t| t.starts_with(b"set[") || t.starts_with(b"vector[")).collect();
-                self.containers.resize(self.fields.len(), false);
+                self.types = values.iter().map(|t| ZeekType::parse(t)).collect();
+                self.types.resize(self.fields.len(), ZeekType::TEXT);
             }
             _ => {}
         }
@@ -655,7 +712,7 @@ impl ZeekTsvHeader {
         let mut out = Vec::with_capacity(self.fields.len());
         let mut offset = 0;
         for (i, raw) in line.split(|&b| b == self.separator).enumerate() {
-            let Some(&container) = self.containers.get(i) else {
+            let Some(container) = self.types.get(i).map(|t| t.container) else {
                 return Err(DecodeError { offset, message: "more columns than the #fields header names" });
             };
             offset += raw.len() + 1;
@@ -710,7 +767,7 @@ pub fn decode_zeek_tsv<'a>(
     let mut count = 0;
     let mut offset = 0;
     for raw in line.split(|&b| b == header.separator) {
-        let Some(&container) = header.containers.get(count) else {
+        let Some(container) = header.types.get(count).map(|t| t.container) else {
             return Err(DecodeError { offset, message: "more columns than the #fields header names" });
         };
         if let Some(Some((kind, id))) = columns.get(count)
@@ -735,17 +792,18 @@ pub fn decode_zeek_tsv<'a>(
 }
 
 /// One data line of a Zeek TSV log as the JSON object Zeek's JSON writer
-/// would give, with every value as text (sets and vectors as arrays; unset
-/// columns left out), for the `event` of a match record.
+/// would give, for the `event` of a match record: numbers, booleans and
+/// text as `#types` says (times as seconds since the epoch), sets and
+/// vectors as arrays, unset columns left out.
 pub fn zeek_tsv_event_json(line: &[u8], header: &ZeekTsvHeader) -> Result<Vec<u8>, DecodeError> {
     let columns = header.columns(line)?;
     let mut object = serde_json::Map::new();
-    for ((name, column), &container) in header.fields.iter().zip(columns).zip(&header.containers) {
+    for ((name, column), &ty) in header.fields.iter().zip(columns).zip(&header.types) {
         let Some(values) = column else { continue };
-        let value = if container {
-            serde_json::Value::Array(values.into_iter().map(|v| serde_json::Value::String(v.into_owned())).collect())
+        let value = if ty.container {
+            serde_json::Value::Array(values.into_iter().map(|v| ty.json(v)).collect())
         } else {
-            serde_json::Value::String(values.into_iter().next().map(Cow::into_owned).unwrap_or_default())
+            ty.json(values.into_iter().next().unwrap_or_default())
         };
         object.insert(name.to_string(), value);
     }
@@ -842,11 +900,12 @@ mod tests {
         ]);
         assert_eq!((h.separator, h.set_separator, h.path.as_str()), (b'\t', b',', "conn"));
         assert_eq!(h.fields.iter().map(|f| &**f).collect::<Vec<_>>(), ["ts", "id.orig_h", "tunnel_parents", "note"]);
-        assert_eq!(h.containers, [false, false, true, false]);
+        let t = |container, value| ZeekType { container, value };
+        assert_eq!(h.types, [t(false, ZeekValue::Number), t(false, ZeekValue::Text), t(true, ZeekValue::Text), t(false, ZeekValue::Text)]);
         // Other separators and markers, escaped; #separator starts over.
         let h = zeek_header(&[r"#separator \x7c", r"#set_separator|\x3b", "#empty_field|EMPTY", "#unset_field|UNSET", "#fields|a|b"]);
         assert_eq!((h.separator, h.set_separator, &*h.empty_field, &*h.unset_field), (b'|', b';', &b"EMPTY"[..], &b"UNSET"[..]));
-        assert_eq!(h.containers, [false, false]);
+        assert_eq!(h.types, [ZeekType::TEXT, ZeekType::TEXT]);
         let again = zeek_header(&[r"#separator \x7c", "#fields|a|b", r"#separator \x09"]);
         assert_eq!(again, ZeekTsvHeader::default());
         // A separator that is not one byte leaves the tab.

@@ -5,6 +5,7 @@
 
 use crate::common::{Node, stderr, stdout};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -205,28 +206,56 @@ fn zeek_tsv_logs_match_as_the_same_records_in_zeek_json() {
         &node,
         [wrccdc_indicators(), vec![indicator(4, "[domain-name:value = 'ise.wrccdc.org']", json!({}))]].concat(),
     );
-    let summary = |file: &str, header_lines: u64| -> Vec<String> {
+    // Per record (line below the header): the matches, and the event.
+    let summary = |file: &str, header_lines: u64| -> (Vec<String>, BTreeMap<u64, Value>) {
         let out = node.run(&["match", "--indicators", ind.to_str().unwrap(), "--format", "zeek", testdata(&format!("zeek-wrccdc-2018/{file}")).to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
         assert!(stderr(&out).contains(", 0 lines not decoded"), "{file}: {}", stderr(&out));
-        let mut rows: Vec<String> = records(&stdout(&out))
-            .iter()
-            .map(|r| {
-                let line: u64 = r["source"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
-                format!("{} {} {} {} {}", line - header_lines, r["indicator"], r["field"], r["value"], r["event"]["uid"])
-            })
-            .collect();
+        let mut rows = Vec::new();
+        let mut events = BTreeMap::new();
+        for r in records(&stdout(&out)) {
+            let line: u64 = r["source"].as_str().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
+            rows.push(format!("{} {} {} {}", line - header_lines, r["indicator"], r["field"], r["value"]));
+            events.insert(line - header_lines, r["event"].clone());
+        }
         rows.sort();
-        rows
+        (rows, events)
     };
     for (name, want_indicators) in [("dns", [1, 2, 4].as_slice()), ("ssl", [2, 3, 4].as_slice())] {
-        let json_rows = summary(&format!("{name}.json"), 0);
-        let tsv_rows = summary(&format!("{name}.log"), 8);
+        let (json_rows, json_events) = summary(&format!("{name}.json"), 0);
+        let (tsv_rows, tsv_events) = summary(&format!("{name}.log"), 8);
         for n in want_indicators {
             let id = format!("indicator--00000000-0000-4000-8000-{n:012}");
             assert!(json_rows.iter().any(|r| r.contains(&id)), "{name}: no match of indicator {n}");
         }
         assert_eq!(tsv_rows, json_rows, "{name}");
+        // The event of a TSV line is the object Zeek's JSON writer gave for
+        // the record, but for what that writer adds (`_path`, `_write_ts`),
+        // the time (seconds since the epoch here, ISO 8601 in these logs)
+        // and the rounding of the TSV form (6 decimals).
+        for (line, json_event) in &json_events {
+            let tsv_event = &tsv_events[line];
+            let mut want = json_event.as_object().unwrap().clone();
+            let mut got = tsv_event.as_object().unwrap().clone();
+            for key in ["_path", "_write_ts", "ts"] {
+                want.remove(key);
+            }
+            assert!(got.remove("ts").is_some_and(|t| t.is_number()), "{name}:{line}: {tsv_event}");
+            let keys = |m: &serde_json::Map<String, Value>| m.keys().cloned().collect::<std::collections::BTreeSet<_>>();
+            assert_eq!(keys(&got), keys(&want), "{name}:{line}");
+            for (key, w) in &want {
+                let g = &got[key];
+                let close = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+                    (Some(x), Some(y)) => (x - y).abs() <= 1e-6,
+                    _ => a == b,
+                };
+                let same = match (g, w) {
+                    (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| close(x, y)),
+                    _ => close(g, w),
+                };
+                assert!(same, "{name}:{line} {key}: tsv {g}, json {w}");
+            }
+        }
     }
 }
 

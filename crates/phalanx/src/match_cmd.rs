@@ -48,7 +48,8 @@ pub struct MatchArgs {
     #[arg(long = "as", env = "PHALANX_USER")]
     pub as_user: Option<String>,
     /// Match against this file instead of the store: a STIX 2.1 bundle, JSON array or JSON lines of
-    /// indicators and observables, or a snapshot from `phalanx export --format matcher-snapshot`.
+    /// indicators and observables, or a snapshot from `phalanx export --format matcher-snapshot`;
+    /// gzip-compressed or not.
     #[arg(long, value_name = "FILE")]
     pub indicators: Option<PathBuf>,
     /// Telemetry format.
@@ -314,8 +315,16 @@ fn load_allowlists(paths: &[PathBuf]) -> anyhow::Result<AllowList> {
 /// not one plain object per line, go through the splitter.
 pub fn compile_file(path: &Path, allow: AllowList) -> anyhow::Result<(Matcher, CompileStats)> {
     let context = || format!("--indicators {}", path.display());
-    let open = || std::fs::File::open(path).map(|f| BufReader::with_capacity(1 << 20, f)).with_context(context);
-    let mut reader = open()?;
+    // The reader (decompressed when the file is gzip) and the file's size
+    // when that is the size of what is read (a hint for the compiler).
+    let open = || -> anyhow::Result<(BufReader<Box<dyn Read + Send>>, Option<u64>)> {
+        let file = std::fs::File::open(path).with_context(context)?;
+        let size = file.metadata().ok().map(|m| m.len());
+        let (gzip, raw) = compressed::peek_gzip(file).with_context(context)?;
+        let (reader, bytes): (Box<dyn Read + Send>, _) = if gzip { (compressed::gunzip(raw), None) } else { (Box::new(raw), size) };
+        Ok((BufReader::with_capacity(1 << 20, reader), bytes))
+    };
+    let (mut reader, bytes) = open()?;
     let head = reader.fill_buf().with_context(context)?;
     let lines = if head.starts_with(phalanx_matcher::SNAPSHOT_HEADER.as_bytes()) {
         Some(Lines::Snapshot)
@@ -326,11 +335,10 @@ pub fn compile_file(path: &Path, allow: AllowList) -> anyhow::Result<(Matcher, C
     };
     if let Some(lines) = lines {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let bytes = reader.get_ref().metadata().ok().map(|m| m.len());
         if let Some(compiler) = compile_lines(reader, bytes, lines, CompileOptions::default(), workers).with_context(context)? {
             return Ok(compiler.build(allow));
         }
-        reader = open()?;
+        reader = open()?.0;
     }
     let mut compiler = Compiler::new(CompileOptions::default());
     phalanx_model::stream::split_objects(reader, &phalanx_model::stream::Limits::default(), &mut |item| {

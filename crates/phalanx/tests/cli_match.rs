@@ -151,13 +151,7 @@ fn by_stem(recs: &[Value]) -> Vec<String> {
 #[test]
 fn gzip_compressed_logs_match_as_their_plain_text() {
     let node = Node { dir: tempfile::tempdir().expect("tempdir") };
-    let ind = write_indicators(
-        &node,
-        vec![
-            indicator(1, "[domain-name:value LIKE '%.ubuntu.com']", json!({})),
-            indicator(2, "[ipv4-addr:value = '134.71.3.16']", json!({})),
-        ],
-    );
+    let ind = write_indicators(&node, wrccdc_indicators()[..2].to_vec());
     let plain_dir = node.data().join("plain");
     let packed_dir = node.data().join("packed");
     std::fs::create_dir(&plain_dir).expect("mkdir");
@@ -194,6 +188,20 @@ fn gzip_compressed_logs_match_as_their_plain_text() {
     // --follow: a named archive is refused.
     let err = node.fails(&["match", "--indicators", ind.to_str().unwrap(), "--no-post", "--follow", cut.to_str().unwrap()]);
     assert!(err.contains("cut.json.gz: a gzip-compressed file cannot be followed"), "{err}");
+
+    // Indicators compressed too: a bundle (read by the splitter) and JSON
+    // lines (read on every core) compile and match as the plain file does.
+    let bundle_gz = node.data().join("indicators.json.gz");
+    std::fs::write(&bundle_gz, gzip(&std::fs::read(&ind).expect("indicators"))).expect("write");
+    let lines_gz = node.data().join("indicators.jsonl.gz");
+    let lines: String = wrccdc_indicators()[..2].iter().map(|o| format!("{o}\n")).collect();
+    std::fs::write(&lines_gz, gzip(lines.as_bytes())).expect("write");
+    for indicators in [&bundle_gz, &lines_gz] {
+        let out = node.run(&["match", "--indicators", indicators.to_str().unwrap(), "--format", "zeek", plain_dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("compiled 2 rules from 2 objects"), "{}", stderr(&out));
+        assert_eq!(by_stem(&records(&stdout(&out))), by_stem(&plain), "{}", indicators.display());
+    }
 }
 
 #[test]

@@ -318,7 +318,11 @@ impl Federation {
                 .ok_or_else(|| FederationError::Authentication(format!("no peer has node key {}", parts.key_id)))?,
         };
         check_auth(&parts, &peer.node_key, method, path, body).map_err(FederationError::Authentication)?;
-        self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.name.clone());
+        let mut heard = self.heard_from.lock().unwrap_or_else(|p| p.into_inner());
+        if !heard.contains(&peer.name) {
+            heard.insert(peer.name.clone());
+        }
+        drop(heard);
         Ok(peer)
     }
 
@@ -984,13 +988,24 @@ impl Federation {
     }
 
     /// Sleeps `wait`, waking early when the engine stops.
+    fn sleep(&self, wait: Duration) {
+        self.sleep_until(wait, || false);
+    }
+
     /// Sleeps like [`Self::sleep`], but returns early, with `true`, when
     /// `peer` sends an authenticated request after the sleep began.
     fn sleep_until_heard(&self, peer: &str, wait: Duration) -> bool {
-        self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).remove(peer);
+        let heard = || self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).remove(peer);
+        heard();
+        self.sleep_until(wait, heard)
+    }
+
+    /// Sleeps `wait`, looking at `done` every 200 ms at most; returns
+    /// whether `done` ended it (not the time, not the engine stopping).
+    fn sleep_until(&self, wait: Duration, mut done: impl FnMut() -> bool) -> bool {
         let deadline = Instant::now() + wait;
         while !self.stopped() {
-            if self.heard_from.lock().unwrap_or_else(|p| p.into_inner()).remove(peer) {
+            if done() {
                 return true;
             }
             let now = Instant::now();
@@ -1001,18 +1016,6 @@ impl Federation {
             self.wakeup.wait(seen, (deadline - now).min(Duration::from_millis(200)));
         }
         false
-    }
-
-    fn sleep(&self, wait: Duration) {
-        let deadline = Instant::now() + wait;
-        while !self.stopped() {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            let seen = self.wakeup.generation();
-            self.wakeup.wait(seen, (deadline - now).min(Duration::from_millis(200)));
-        }
     }
 
     /// Starts the workers of every configured peer, and a supervisor that

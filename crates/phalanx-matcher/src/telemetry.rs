@@ -702,35 +702,52 @@ impl ZeekTsvHeader {
         }
     }
 
-    /// The columns of a data line and, per column, its value: `None` when
-    /// unset, else its elements (one for a scalar column, none for an empty
-    /// set, vector or string), each with its `\xHH` escapes decoded.
-    fn columns<'a>(&self, line: &'a [u8]) -> Result<Vec<Option<Vec<Cow<'a, str>>>>, DecodeError> {
+    /// Walks the columns of a data line, handing `each` a column's index,
+    /// its type and what is written there; checks that the line has as
+    /// many columns as `#fields` names.
+    fn each_column<'a>(&self, line: &'a [u8], mut each: impl FnMut(usize, ZeekType, ZeekColumn<'a>)) -> Result<(), DecodeError> {
         if self.fields.is_empty() {
             return Err(DecodeError { offset: 0, message: "a zeek log line before its #fields header" });
         }
-        let mut out = Vec::with_capacity(self.fields.len());
+        let mut count = 0;
         let mut offset = 0;
-        for (i, raw) in line.split(|&b| b == self.separator).enumerate() {
-            let Some(container) = self.types.get(i).map(|t| t.container) else {
+        for raw in line.split(|&b| b == self.separator) {
+            let Some(&ty) = self.types.get(count) else {
                 return Err(DecodeError { offset, message: "more columns than the #fields header names" });
             };
-            offset += raw.len() + 1;
-            if *raw == *self.unset_field {
-                out.push(None);
+            let column = if *raw == *self.unset_field {
+                ZeekColumn::Unset
             } else if *raw == *self.empty_field {
-                out.push(Some(Vec::new()));
-            } else if container {
-                out.push(Some(raw.split(|&b| b == self.set_separator).map(zeek_text).collect()));
+                ZeekColumn::Empty
             } else {
-                out.push(Some(vec![zeek_text(raw)]));
-            }
+                ZeekColumn::Written(raw)
+            };
+            each(count, ty, column);
+            count += 1;
+            offset += raw.len() + 1;
         }
-        if out.len() < self.fields.len() {
+        if count < self.fields.len() {
             return Err(DecodeError { offset: line.len(), message: "fewer columns than the #fields header names" });
         }
-        Ok(out)
+        Ok(())
     }
+
+    /// The values written in a column: its elements for a set or vector,
+    /// else the whole (escaped) text.
+    fn elements<'a>(&self, raw: &'a [u8], ty: ZeekType) -> impl Iterator<Item = &'a [u8]> {
+        let set_separator = self.set_separator;
+        raw.split(move |&b| ty.container && b == set_separator)
+    }
+}
+
+/// What a column of a Zeek TSV data line holds.
+enum ZeekColumn<'a> {
+    /// The unset marker (`-`).
+    Unset,
+    /// The empty marker (`(empty)`): an empty set, vector or string.
+    Empty,
+    /// A value, or a container's elements between set separators, escaped.
+    Written(&'a [u8]),
 }
 
 /// A Zeek TSV value as text: `\xHH` escapes decoded (Zeek writes
@@ -761,34 +778,13 @@ pub fn decode_zeek_tsv<'a>(
     columns: &[Option<(Kind, u16)>],
     out: &mut Vec<Field<'a>>,
 ) -> Result<(), DecodeError> {
-    if header.fields.is_empty() {
-        return Err(DecodeError { offset: 0, message: "a zeek log line before its #fields header" });
-    }
-    let mut count = 0;
-    let mut offset = 0;
-    for raw in line.split(|&b| b == header.separator) {
-        let Some(container) = header.types.get(count).map(|t| t.container) else {
-            return Err(DecodeError { offset, message: "more columns than the #fields header names" });
-        };
-        if let Some(Some((kind, id))) = columns.get(count)
-            && *raw != *header.unset_field
-            && *raw != *header.empty_field
-        {
-            if container {
-                for value in raw.split(|&b| b == header.set_separator) {
-                    out.push(Field { name: *id, kind: *kind, value: zeek_text(value) });
-                }
-            } else {
-                out.push(Field { name: *id, kind: *kind, value: zeek_text(raw) });
+    header.each_column(line, |i, ty, column| {
+        if let (Some(Some((kind, id))), ZeekColumn::Written(raw)) = (columns.get(i), column) {
+            for value in header.elements(raw, ty) {
+                out.push(Field { name: *id, kind: *kind, value: zeek_text(value) });
             }
         }
-        count += 1;
-        offset += raw.len() + 1;
-    }
-    if count < header.fields.len() {
-        return Err(DecodeError { offset: line.len(), message: "fewer columns than the #fields header names" });
-    }
-    Ok(())
+    })
 }
 
 /// One data line of a Zeek TSV log as the JSON object Zeek's JSON writer
@@ -796,17 +792,20 @@ pub fn decode_zeek_tsv<'a>(
 /// text as `#types` says (times as seconds since the epoch), sets and
 /// vectors as arrays, unset columns left out.
 pub fn zeek_tsv_event_json(line: &[u8], header: &ZeekTsvHeader) -> Result<Vec<u8>, DecodeError> {
-    let columns = header.columns(line)?;
     let mut object = serde_json::Map::new();
-    for ((name, column), &ty) in header.fields.iter().zip(columns).zip(&header.types) {
-        let Some(values) = column else { continue };
-        let value = if ty.container {
-            serde_json::Value::Array(values.into_iter().map(|v| ty.json(v)).collect())
-        } else {
-            ty.json(values.into_iter().next().unwrap_or_default())
+    header.each_column(line, |i, ty, column| {
+        let Some(name) = header.fields.get(i) else { return };
+        let value = match column {
+            ZeekColumn::Unset => return,
+            ZeekColumn::Empty if ty.container => serde_json::Value::Array(Vec::new()),
+            ZeekColumn::Empty => serde_json::Value::String(String::new()),
+            ZeekColumn::Written(raw) if ty.container => {
+                serde_json::Value::Array(header.elements(raw, ty).map(|v| ty.json(zeek_text(v))).collect())
+            }
+            ZeekColumn::Written(raw) => ty.json(zeek_text(raw)),
         };
         object.insert(name.to_string(), value);
-    }
+    })?;
     Ok(serde_json::Value::Object(object).to_string().into_bytes())
 }
 

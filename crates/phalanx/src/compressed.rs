@@ -10,10 +10,20 @@ use flate2::read::MultiGzDecoder;
 /// The first two bytes of every gzip member (RFC 1952, section 2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// `reader`, decompressed as it is read when it is gzip (told by its first
+/// bytes, [`peek_gzip`]), and whether it was.
+pub fn decompressed<R: Read + Send + 'static>(reader: R) -> io::Result<(bool, Box<dyn Read + Send>)> {
+    let (gzip, raw) = peek_gzip(reader)?;
+    Ok(if gzip { (true, gunzip(raw)) } else { (false, Box::new(raw)) })
+}
+
+/// A reader with the bytes read from it to tell its kind put back in front.
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Reads the first bytes of `reader` to tell whether it is gzip, and hands
 /// them back in front of the rest: the input is read once, so a pipe,
 /// standard input or `<(...)` works as a file does.
-pub fn peek_gzip<R: Read>(mut reader: R) -> io::Result<(bool, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+fn peek_gzip<R: Read>(mut reader: R) -> io::Result<(bool, Peeked<R>)> {
     let mut head = [0u8; 2];
     let mut filled = 0;
     while filled < head.len() {
@@ -47,7 +57,7 @@ pub fn inner_extension(path: &Path) -> Option<&str> {
 /// `reader`, a gzip stream, decompressed: every member in turn, as `zcat`
 /// reads concatenated members. A damaged or cut stream reads as an error
 /// whose message starts with `gzip:`.
-pub fn gunzip<R: Read + Send + 'static>(reader: R) -> Box<dyn Read + Send> {
+fn gunzip<R: Read + Send + 'static>(reader: R) -> Box<dyn Read + Send> {
     Box::new(Gunzip { inner: MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, reader)) })
 }
 

@@ -174,9 +174,8 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
             Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
             None => Box::new(std::io::stdin()),
         };
-        let (gzip, raw) = compressed::peek_gzip(raw).with_context(|| format!("cannot read {name}"))?;
         let counted = Counting { inner: raw, bar: bar.clone() };
-        let reader: Box<dyn Read + Send> = if gzip { compressed::gunzip(counted) } else { Box::new(counted) };
+        let (_, reader) = compressed::decompressed(counted).with_context(|| format!("cannot read {name}"))?;
         let reader = Box::new(BufReader::with_capacity(1 << 20, reader));
         let result = import_reader(&store, &actor, &options, limits, reader)?;
         bar.finish_and_clear();

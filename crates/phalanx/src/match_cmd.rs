@@ -317,12 +317,12 @@ pub fn compile_file(path: &Path, allow: AllowList) -> anyhow::Result<(Matcher, C
     let context = || format!("--indicators {}", path.display());
     // The reader (decompressed when the file is gzip) and the file's size
     // when that is the size of what is read (a hint for the compiler).
-    let open = || -> anyhow::Result<(BufReader<Box<dyn Read + Send>>, Option<u64>)> {
+    type Opened = (BufReader<Box<dyn Read + Send>>, Option<u64>);
+    let open = || -> anyhow::Result<Opened> {
         let file = std::fs::File::open(path).with_context(context)?;
         let size = file.metadata().ok().map(|m| m.len());
-        let (gzip, raw) = compressed::peek_gzip(file).with_context(context)?;
-        let (reader, bytes): (Box<dyn Read + Send>, _) = if gzip { (compressed::gunzip(raw), None) } else { (Box::new(raw), size) };
-        Ok((BufReader::with_capacity(1 << 20, reader), bytes))
+        let (gzip, reader) = compressed::decompressed(file).with_context(context)?;
+        Ok((BufReader::with_capacity(1 << 20, reader), if gzip { None } else { size }))
     };
     let (mut reader, bytes) = open()?;
     let head = reader.fill_buf().with_context(context)?;
@@ -446,12 +446,11 @@ fn open_inputs(paths: &[PathBuf], follow: bool) -> anyhow::Result<Vec<Input>> {
         } else {
             Box::new(std::fs::File::open(&p).with_context(|| name.clone())?)
         };
-        let (gzip, raw) = compressed::peek_gzip(raw).with_context(|| name.clone())?;
+        let (gzip, reader) = compressed::decompressed(raw).with_context(|| name.clone())?;
         let reader: Box<dyn Read + Send> = match (gzip, follow && name != "-") {
             (true, true) => bail!("{name}: a gzip-compressed file cannot be followed (it does not grow); leave out --follow to read it"),
-            (true, false) => compressed::gunzip(raw),
-            (false, true) => Box::new(Follow { file: raw }),
-            (false, false) => Box::new(raw),
+            (false, true) => Box::new(Follow { file: reader }),
+            (_, false) => reader,
         };
         inputs.push(Input { name, reader });
     }

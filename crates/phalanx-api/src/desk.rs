@@ -167,7 +167,7 @@ impl<'a> Desk<'a> {
         stored: StoredObject,
         from_stix: fn(&serde_json::Value) -> Result<T, ResponseError>,
     ) -> Result<(T, StoredObject), DeskError> {
-        let value: serde_json::Value = serde_json::from_str(&stored.json).map_err(|e| DeskError::Corrupt {
+        let value: serde_json::Value = phalanx_model::strict::parse_text(&stored.json).map_err(|e| DeskError::Corrupt {
             what,
             id: stored.id.clone(),
             message: e.to_string(),
@@ -187,7 +187,7 @@ impl<'a> Desk<'a> {
     ) -> Result<Vec<(T, StoredObject)>, DeskError> {
         let mut out = Vec::new();
         for stored in self.all_of(object_type)? {
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(&stored.json) else { continue };
+            let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
             let Ok(item) = from_stix(&value) else { continue };
             out.push((item, stored));
         }

@@ -228,7 +228,7 @@ pub fn overdue_now(
     };
     let mut out = Vec::new();
     for stored in store.query(reader, &query)?.objects {
-        let Ok(object) = serde_json::from_str::<Value>(&stored.json) else { continue };
+        let Ok(object) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         for event in overdue_deadlines(&object, now) {
             out.push((event, stored.clone(), object.clone()));
         }

@@ -201,7 +201,7 @@ fn read_batch(state: &AppState, caller: &Caller, after: Cursor, batch: usize) ->
             ChangeKind::Updated
         };
         let response_events = if events::may_carry_events(&o.object_type) && !o.revoked {
-            match serde_json::from_str::<serde_json::Value>(&o.json) {
+            match phalanx_model::strict::parse_text(&o.json) {
                 Ok(value) => events::version_events(&value, first_version),
                 Err(_) => Vec::new(),
             }

@@ -274,7 +274,7 @@ impl Sender {
             if !events::may_carry_events(&stored.object_type) {
                 continue;
             }
-            let Ok(object) = serde_json::from_str::<Value>(&stored.json) else { continue };
+            let Ok(object) = phalanx_model::strict::parse_text(&stored.json) else { continue };
             let first_version = events::is_first_readable_version(self.store.as_ref(), &actor.subject, stored)?;
             for event in events::version_events(&object, first_version) {
                 if self.config.wants(event.kind) {

@@ -604,7 +604,7 @@ impl Federation {
         match status {
             200 => serde_json::from_str(&text).map_err(|e| ExchangeError::Retry(format!("reply is not a push reply: {e}"), None)),
             409 => {
-                let have = serde_json::from_str::<serde_json::Value>(&text)
+                let have = phalanx_model::strict::parse_text(&text)
                     .ok()
                     .and_then(|v| v.get("have").and_then(|h| h.as_i64()))
                     .ok_or_else(|| ExchangeError::Retry("409 without a position".into(), None))?;

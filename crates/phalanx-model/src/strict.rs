@@ -5,6 +5,13 @@
 //! would be labelled by one value here and read with the other elsewhere.
 //! RFC 8259 leaves the meaning of such an object open; STIX objects never
 //! need it, so it is refused, at any depth.
+//!
+//! Every member name is also kept as written. serde_json's own `Value`
+//! reader (with the `raw_value` feature, which the federation protocol
+//! needs) takes the name `$serde_json::private::RawValue` for its
+//! raw-value token and returns the JSON inside that member's string in
+//! the object's place: `{"x":{"$serde_json::private::RawValue":"1"}}`
+//! would read as `{"x":1}`. Read stored texts with this module.
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::map::Entry;
@@ -233,6 +240,16 @@ mod tests {
         // Errors leave nothing behind: the next parse is whole.
         let text = many_members(20, "");
         assert_eq!(parse_value(text.as_bytes()).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
+    }
+
+    #[test]
+    fn the_raw_value_token_is_a_member_name_like_any_other() {
+        let text = r#"{"x":{"$serde_json::private::RawValue":"[1,2]"}}"#;
+        let value = parse_text(text).unwrap();
+        assert_eq!(value["x"]["$serde_json::private::RawValue"], "[1,2]");
+        assert_eq!(parse_value(text.as_bytes()).unwrap(), value);
+        // What serde_json's own reader makes of it, which this module is for.
+        assert_eq!(serde_json::from_str::<Value>(text).unwrap()["x"], serde_json::json!([1, 2]));
     }
 
     #[test]

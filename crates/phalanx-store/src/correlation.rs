@@ -304,7 +304,7 @@ pub(crate) fn index_values(conn: &Connection, bodies: &crate::bodies::Bodies) ->
         }
         for (seq, object_type, off, len) in rows {
             let json = bodies.read(off as u64, len as u64)?;
-            let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&json) else { continue };
+            let Ok(Value::Object(map)) = phalanx_model::strict::parse_text(&json) else { continue };
             write_values(conn, seq, &values_of(&object_type, &map, None), sighted(&object_type, &map).as_deref())?;
         }
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, '1')", [VALUES_INDEXED_SETTING])?;

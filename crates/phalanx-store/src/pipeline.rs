@@ -117,7 +117,7 @@ struct Given {
 
 impl Given {
     fn read(bytes: &[u8]) -> Given {
-        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(bytes) else {
+        let Ok(Value::Object(map)) = phalanx_model::strict::parse_value(bytes) else {
             return Given::default();
         };
         let field = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);

@@ -793,7 +793,7 @@ fn index_relationship_refs(conn: &Connection, bodies: &Bodies) -> Result<(), Sto
         let mut n = 0;
         for (seq, object_type, off, len) in rows {
             let json = bodies.read(off as u64, len as u64)?;
-            let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&json) else {
+            let Ok(serde_json::Value::Object(map)) = phalanx_model::strict::parse_text(&json) else {
                 return Err(StoreError::Corrupt { what: format!("object version {seq}"), message: "body is not a json object".into() });
             };
             for target in relationship_refs(&object_type, &map) {
@@ -1494,7 +1494,7 @@ impl Store for SqliteStore {
             for row in rows {
                 let (off, len) = row?;
                 let json = self.bodies.read(off as u64, len as u64)?;
-                let v = serde_json::from_str(&json)
+                let v = phalanx_model::strict::parse_text(&json)
                     .map_err(|e| StoreError::Corrupt { what: "marking-definition".into(), message: e.to_string() })?;
                 out.push(v);
             }
@@ -2423,7 +2423,7 @@ impl Drop for SqliteTxn<'_> {
 /// (`1.0` and `1`: a version received from a peer is stored as its
 /// canonical text, and the same version imported here keeps its own).
 fn same_json(a: &str, b: &str) -> bool {
-    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+    match (phalanx_model::strict::parse_text(a), phalanx_model::strict::parse_text(b)) {
         (Ok(a), Ok(b)) => a == b || phalanx_model::jcs::canonicalize(&a) == phalanx_model::jcs::canonicalize(&b),
         _ => false,
     }
@@ -2440,6 +2440,9 @@ mod tests {
         assert!(!same_json(r#"{"a":1.5}"#, r#"{"a":1}"#));
         assert!(!same_json(r#"{"a":[1,2]}"#, r#"{"a":[2,1]}"#));
         assert!(!same_json(r#"{"a":1}"#, "not json"));
+        // serde_json's Value reads this one member name as its raw-value
+        // token and puts the parsed string in the object's place.
+        assert!(!same_json(r#"{"x_a":{"b":1}}"#, r#"{"x_a":{"$serde_json::private::RawValue":"{\"b\":1}"}}"#));
     }
 
     fn make() -> (tempfile::TempDir, SqliteStore) {

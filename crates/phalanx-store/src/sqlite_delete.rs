@@ -71,8 +71,12 @@ fn delete_fts_row(conn: &Connection, by_rowid: bool, seq: i64, json: &str) -> Re
         conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([seq])?;
         return Ok(());
     }
-    let map: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(json) {
-        Ok(map) => map,
+    let map = match phalanx_model::strict::parse_text(json) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(_) => {
+            tracing::warn!(seq, "the stored body of a deleted version is not a json object; its full-text terms stay");
+            return Ok(());
+        }
         Err(e) => {
             // A damaged body must not keep its version from being deleted.
             // Its terms stay in the index, unreachable: every search goes

@@ -59,7 +59,7 @@ pub struct AlertRow {
 impl AlertRow {
     /// Reads an alert from a stored grouping; `None` if it is not one.
     pub fn from_stored(stored: &StoredObject) -> Option<AlertRow> {
-        let value: Value = serde_json::from_str(&stored.json).ok()?;
+        let value: Value = phalanx_model::strict::parse_text(&stored.json).ok()?;
         let name = value.get("name")?.as_str()?;
         if !name.starts_with(ALERT_NAME_PREFIX) {
             return None;
@@ -393,7 +393,7 @@ pub fn compute(
         }
         if d.significant {
             // The NIS2 clocks come from the domain model, decoded in full.
-            let Ok(value) = serde_json::from_str::<Value>(&stored.json) else { continue };
+            let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
             let Ok(incident) = Incident::from_stix(&value) else { continue };
             for deadline in incident.nis2_clocks(now).all() {
                 if matches!(deadline.state, DeadlineState::Due | DeadlineState::Overdue) {
@@ -412,7 +412,7 @@ pub fn compute(
 
     for stored in latest_of(store, subject, ASSISTANCE_REQUEST_TYPE)? {
         p.highest.add(&stored.label);
-        let Ok(value) = serde_json::from_str::<Value>(&stored.json) else { continue };
+        let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         let Ok(request) = AssistanceRequest::from_stix(&value) else { continue };
         let state = request.details.state;
         let country = country_of.get(request.details.beneficiary_ref.as_str()).map(|c| (*c).to_owned());

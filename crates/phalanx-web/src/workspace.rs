@@ -123,7 +123,7 @@ impl SearchParams {
 
 /// An object's name for lists: `name`, else its id.
 pub fn display_name(json: &str, id: &str) -> String {
-    serde_json::from_str::<Value>(json)
+    phalanx_model::strict::parse_text(json)
         .ok()
         .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| id.to_owned())
@@ -253,7 +253,7 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         };
         let relationships = store.query(&actor.subject, &related(&["relationship"]))?.objects;
         let sightings = store.query(&actor.subject, &related(&["sighting"]))?.objects;
-        let value: Value = serde_json::from_str(&latest.json).unwrap_or(Value::Null);
+        let value: Value = phalanx_model::strict::parse_text(&latest.json).unwrap_or(Value::Null);
         let ids = referenced_ids(&value);
         let referenced = if ids.is_empty() {
             Vec::new()
@@ -288,7 +288,7 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         highest.add_all(list.iter().map(|o| &o.label));
     }
     let Some(latest) = view.versions.last() else { return Err(WebError::NotFound("no such object".into())) };
-    let pretty = serde_json::from_str::<Value>(&latest.json)
+    let pretty = phalanx_model::strict::parse_text(&latest.json)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| latest.json.clone());
@@ -311,7 +311,7 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         .relationships
         .iter()
         .map(|r| {
-            let value: Value = serde_json::from_str(&r.json).unwrap_or(Value::Null);
+            let value: Value = phalanx_model::strict::parse_text(&r.json).unwrap_or(Value::Null);
             let s = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
             let (source, target) = (s("source_ref"), s("target_ref"));
             let other = if source == latest.id { target } else { source };
@@ -329,7 +329,7 @@ pub async fn object_page(State(state): State<WebState>, current: Current, Path(i
         .sightings
         .iter()
         .map(|r| {
-            let value: Value = serde_json::from_str(&r.json).unwrap_or(Value::Null);
+            let value: Value = phalanx_model::strict::parse_text(&r.json).unwrap_or(Value::Null);
             let s = |k: &str| value.get(k).map(|v| v.to_string().trim_matches('"').to_owned()).unwrap_or_default();
             let mut by: Vec<String> = Vec::new();
             for w in value.get("where_sighted_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {

@@ -107,7 +107,7 @@ impl SightingCache {
                 let record = if o.revoked {
                     None
                 } else {
-                    serde_json::from_str::<Value>(&o.json).ok().as_ref().and_then(SightingRecord::from_object)
+                    phalanx_model::strict::parse_text(&o.json).ok().as_ref().and_then(SightingRecord::from_object)
                 };
                 match record {
                     Some(record) => self.sightings.insert(o.id.clone(), (added, record)),
@@ -175,7 +175,7 @@ pub fn evaluate_alerts(
         loop {
             let page = store.query(&actor.subject, &query)?;
             for o in &page.objects {
-                let Ok(v) = serde_json::from_str::<Value>(&o.json) else { continue };
+                let Ok(v) = phalanx_model::strict::parse_text(&o.json) else { continue };
                 let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
                 let target_type = s("target_ref").split("--").next().unwrap_or_default();
                 if s("relationship_type") == "indicates" && indicators.contains(s("source_ref")) && GROUP_TYPES.contains(&target_type) {
@@ -194,14 +194,14 @@ pub fn evaluate_alerts(
     for alert in &mut alerts {
         if let Some(o) = store.get(&actor.subject, &alert.subject, &VersionFilter::Last)?.into_iter().next() {
             alert.subject_name =
-                serde_json::from_str::<Value>(&o.json).ok().and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned));
+                phalanx_model::strict::parse_text(&o.json).ok().and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned));
         }
     }
 
     let mut writes: Vec<(bool, Value)> = Vec::new();
     for alert in alerts {
         let stored = store.get(&actor.subject, &alert.id, &VersionFilter::Last)?.into_iter().next();
-        let stored_value = stored.as_ref().and_then(|o| serde_json::from_str::<Value>(&o.json).ok());
+        let stored_value = stored.as_ref().and_then(|o| phalanx_model::strict::parse_text(&o.json).ok());
         let previous = stored_value.as_ref().and_then(CollectiveAlert::from_object);
         let Some(next) = alert.update_of(previous.as_ref()) else {
             run.unchanged += 1;
@@ -440,7 +440,7 @@ pub fn run(data: &Path, command: AlertsCommand) -> anyhow::Result<Finished> {
                 let shown: Vec<_> = page.objects.iter().filter(|o| phalanx_matcher::alert::is_alert_json(&o.object_type, &o.json)).cloned().collect();
                 phalanx_auth::audit_reads(&store, &actor, &shown, "alerts")?;
                 for o in shown {
-                    let Ok(v) = serde_json::from_str::<Value>(&o.json) else { continue };
+                    let Ok(v) = phalanx_model::strict::parse_text(&o.json) else { continue };
                     if let Some(a) = CollectiveAlert::from_object(&v) {
                         alerts.push((a, o.label.display_name(None), v));
                     }

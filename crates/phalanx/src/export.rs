@@ -170,7 +170,7 @@ pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<Finished> {
 }
 
 fn collect_marking_refs(json: &str, into: &mut BTreeSet<String>) {
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) else { return };
+    let Ok(Value::Object(map)) = phalanx_model::strict::parse_text(json) else { return };
     if let Some(Value::Array(refs)) = map.get("object_marking_refs") {
         into.extend(refs.iter().filter_map(Value::as_str).map(str::to_owned));
     }
@@ -206,7 +206,7 @@ fn write_matcher_snapshot(
             for object in &page.objects {
                 // One object a line: JSON stored with line breaks is written compact.
                 if object.json.contains('\n') {
-                    let compact = serde_json::from_str::<Value>(&object.json)?.to_string();
+                    let compact = phalanx_model::strict::parse_text(&object.json)?.to_string();
                     out.write_all(compact.as_bytes())?;
                 } else {
                     out.write_all(object.json.as_bytes())?;

@@ -68,7 +68,7 @@ pub fn write(store: &SqliteStore, actor: &Actor, mut query: Query, format: Senso
         let page = store.query(&actor.subject, &query)?;
         phalanx_auth::audit_reads(store, actor, &page.objects, "export")?;
         for object in &page.objects {
-            let Ok(v) = serde_json::from_str::<Value>(&object.json) else { continue };
+            let Ok(v) = phalanx_model::strict::parse_text(&object.json) else { continue };
             counts.indicators += 1;
             let s = |k: &str| v.get(k).and_then(Value::as_str);
             if s("pattern_type").is_some_and(|t| t != "stix") {

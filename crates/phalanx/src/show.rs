@@ -51,7 +51,7 @@ pub fn get(data: &Path, args: GetArgs) -> anyhow::Result<Finished> {
         if args.all_versions {
             println!("{}", object.json);
         } else {
-            let value: serde_json::Value = serde_json::from_str(&object.json)?;
+            let value: serde_json::Value = phalanx_model::strict::parse_text(&object.json)?;
             println!("{}", serde_json::to_string_pretty(&value)?);
             eprintln!(
                 "label: {} | originator: {} | date_added: {} | origin: {}",

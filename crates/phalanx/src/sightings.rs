@@ -202,7 +202,7 @@ impl Poster {
                 if status != 200 {
                     bail!("--node: {endpoint} answered {status}: {}", body.chars().take(300).collect::<String>());
                 }
-                let report: Value = serde_json::from_str(&body).with_context(|| format!("--node: {endpoint} answered no write report"))?;
+                let report: Value = phalanx_model::strict::parse_text(&body).with_context(|| format!("--node: {endpoint} answered no write report"))?;
                 if let Some(results) = report.get("results").and_then(Value::as_array) {
                     for r in results.iter().filter(|r| r.get("status").and_then(Value::as_str) == Some("refused")) {
                         eprintln!(

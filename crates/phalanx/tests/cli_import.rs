@@ -266,6 +266,29 @@ fn same_version_with_other_content_and_wrong_sco_id_are_refused() {
     assert!(t.contains("expected ipv4-addr--12592121-be4c-5a93-a813-5a5af16e50db") && t.contains("[sco-id]"), "{t}");
 }
 
+/// serde_json's `Value` (with the `raw_value` feature the workspace
+/// enables) reads the member name `$serde_json::private::RawValue` as its
+/// raw-value token and puts the JSON inside the string in the object's
+/// place. Stored texts are read with the strict parser instead, which keeps
+/// every name as written: the two spellings below are different content.
+#[test]
+fn a_member_named_like_serde_jsons_raw_value_token_is_content_like_any_other() {
+    let node = new_node();
+    let mut plain = indicator(IND, "2026-01-01T00:00:00.000Z", "one");
+    plain["x_detail"] = json!({"b": 1});
+    let mut token = plain.clone();
+    token["x_detail"] = json!({"$serde_json::private::RawValue": "{\"b\":1}"});
+    let first = write(node.path(), "token.json", &bundle(vec![token]));
+    let out = import(node.path(), &first);
+    assert!(text(&out).contains("stored 1, unchanged 0, refused 0"), "{}", text(&out));
+    let shown = phalanx(node.path(), &["get", IND]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert!(text(&shown).contains("$serde_json::private::RawValue"), "get rewrote the stored member: {}", text(&shown));
+    let second = write(node.path(), "plain.json", &bundle(vec![plain]));
+    let t = text(&import(node.path(), &second));
+    assert!(t.contains("stored 0, unchanged 0, refused 1") && t.contains("already stored with different content"), "{t}");
+}
+
 #[test]
 fn marking_defined_later_in_the_bundle_resolves_and_unknown_marking_refuses() {
     let node = new_node();

@@ -313,6 +313,18 @@ fn writes_follow_the_write_rules_and_need_a_writer() {
     let again = s.post("/api/v1/objects", Some("alice"), &bundle["objects"][0]).expect(200);
     assert_eq!(again["unchanged"], 1);
     s.post("/api/v1/objects?default_tlp=purple", Some("alice"), &bundle).error(400, "invalid_parameter");
+    // A member named twice is refused, as `phalanx import` refuses it.
+    let twice = r#"{"type":"indicator","spec_version":"2.1","id":"indicator--0b1d2c3e-4f50-4a61-8b72-9c83d4e5f6a3","name":"a","name":"b"}"#;
+    let message = s.request("POST", "/api/v1/objects", Some("alice"), Some("application/json"), Some(twice.into())).error(400, "invalid_body");
+    assert!(message.contains("'name' appears twice"), "{message}");
+    // A member named like serde_json's raw-value token is kept and served
+    // as written (serde_json's own reader would put `{"b":1}` there).
+    let token_id = "indicator--0b1d2c3e-4f50-4a61-8b72-9c83d4e5f6a4";
+    let mut token = indicator(token_id, "2026-03-01T00:00:00.000Z", "token", &[TLP_GREEN]);
+    token["x_detail"] = json!({"$serde_json::private::RawValue": "{\"b\":1}"});
+    s.post("/api/v1/objects", Some("alice"), &token).expect(200);
+    let shown = s.get(&format!("/api/v1/objects/{token_id}"), Some("alice"));
+    assert!(shown.body.contains(r#""x_detail":{"$serde_json::private::RawValue":"{\"b\":1}"}"#), "{}", shown.body);
 }
 
 #[test]

@@ -122,7 +122,7 @@ pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 /// serde knows it, the field.
 pub(crate) fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes, what: &str) -> Result<T, ApiError> {
     require_json(headers)?;
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let value: serde_json::Value = phalanx_model::strict::parse_value(bytes)
         .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("body: not valid json: {e}")))?;
     serde_json::from_value(value).map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("body: {what}: {e}")))
 }

@@ -93,7 +93,7 @@ pub struct ObjectRecord {
 impl ObjectRecord {
     fn of(o: &StoredObject) -> Result<Self, ApiError> {
         let object: Value =
-            serde_json::from_str(&o.json).map_err(|e| ApiError::internal(format!("stored object {}: {e}", o.id)))?;
+            phalanx_model::strict::parse_text(&o.json).map_err(|e| ApiError::internal(format!("stored object {}: {e}", o.id)))?;
         Ok(ObjectRecord {
             id: o.id.clone(),
             object_type: o.object_type.clone(),
@@ -492,7 +492,7 @@ pub async fn relations(
         let Some(latest) = store.get(&subject, &object_id, &VersionFilter::Last)?.into_iter().next_back() else {
             return Ok(None);
         };
-        let value: Value = serde_json::from_str(&latest.json)
+        let value: Value = phalanx_model::strict::parse_text(&latest.json)
             .map_err(|e| ApiError::internal(format!("stored object {object_id}: {e}")))?;
         let refs = referenced_ids(&value);
         let referenced = if refs.is_empty() {
@@ -569,7 +569,7 @@ struct Posted {
 
 /// The objects of a write body: a STIX bundle, or one object.
 fn read_objects(bytes: &[u8]) -> Result<Vec<Posted>, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
+    let value: Value = phalanx_model::strict::parse_value(bytes)
         .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("body: not valid json: {e}")))?;
     let Value::Object(mut map) = value else {
         return Err(ApiError::new(ErrorCode::UnprocessableContent, "body: expected a STIX bundle or one STIX object (a json object)"));

@@ -154,7 +154,7 @@ pub fn run(data: &Path, command: AssistCommand) -> anyhow::Result<Finished> {
 /// Loads the latest version of a request the user may read.
 pub fn load(session: &Session, id: &str) -> anyhow::Result<(AssistanceRequest, StoredObject)> {
     let stored = session.latest("assistance request", id)?;
-    let value: serde_json::Value = serde_json::from_str(&stored.json).context("stored request is not json")?;
+    let value: serde_json::Value = phalanx_model::strict::parse_text(&stored.json).context("stored request is not json")?;
     Ok((AssistanceRequest::from_stix(&value)?, stored))
 }
 
@@ -162,7 +162,7 @@ pub fn load(session: &Session, id: &str) -> anyhow::Result<(AssistanceRequest, S
 pub fn offers_for(session: &Session, request_id: &str) -> anyhow::Result<Vec<(ExpertOffer, StoredObject)>> {
     let mut out = Vec::new();
     for stored in session.all_of(EXPERT_OFFER_TYPE)? {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&stored.json) else { continue };
+        let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         let Ok(offer) = ExpertOffer::from_stix(&value) else { continue };
         if offer.details.request_ref == request_id {
             out.push((offer, stored));
@@ -383,7 +383,7 @@ fn list(data: &Path, args: ListArgs) -> anyhow::Result<Finished> {
     let mut rows = Vec::new();
     let mut shown = Vec::new();
     for stored in session.all_of(ASSISTANCE_REQUEST_TYPE)? {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&stored.json) else { continue };
+        let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         let Ok(request) = AssistanceRequest::from_stix(&value) else { continue };
         if channel.is_some_and(|c| c != request.details.channel) || state.is_some_and(|s| s != request.details.state) {
             continue;

@@ -214,7 +214,7 @@ fn open(data: &Path, args: OpenArgs) -> anyhow::Result<Finished> {
 /// Loads the latest version of an incident the user may read.
 pub fn load(session: &Session, id: &str) -> anyhow::Result<(Incident, phalanx_store::StoredObject)> {
     let stored = session.latest("incident", id)?;
-    let value: serde_json::Value = serde_json::from_str(&stored.json).context("stored incident is not json")?;
+    let value: serde_json::Value = phalanx_model::strict::parse_text(&stored.json).context("stored incident is not json")?;
     Ok((Incident::from_stix(&value)?, stored))
 }
 
@@ -367,7 +367,7 @@ fn list(data: &Path, args: ListArgs) -> anyhow::Result<Finished> {
     let mut shown = Vec::new();
     let mut rows = Vec::new();
     for stored in session.all_of(INCIDENT_TYPE)? {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&stored.json) else { continue };
+        let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         // Incidents from other tools, without the Phalanx extension, are not listed here.
         let Ok(incident) = Incident::from_stix(&value) else { continue };
         if status.is_some_and(|s| s != incident.details.status) {

@@ -101,7 +101,7 @@ pub fn run(data: &Path, command: RosterCommand) -> anyhow::Result<Finished> {
 /// Loads the latest version of an expert the user may read.
 pub fn load_expert(session: &Session, id: &str) -> anyhow::Result<(Expert, StoredObject)> {
     let stored = session.latest("expert", id)?;
-    let value: serde_json::Value = serde_json::from_str(&stored.json).context("stored expert is not json")?;
+    let value: serde_json::Value = phalanx_model::strict::parse_text(&stored.json).context("stored expert is not json")?;
     Ok((Expert::from_stix(&value)?, stored))
 }
 
@@ -186,7 +186,7 @@ fn list(data: &Path, args: ListArgs) -> anyhow::Result<Finished> {
     let mut experts = Vec::new();
     let mut shown = Vec::new();
     for stored in session.all_of(EXPERT_TYPE)? {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&stored.json) else { continue };
+        let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         let Ok(expert) = Expert::from_stix(&value) else { continue };
         experts.push(expert);
         shown.push(stored);

@@ -135,7 +135,7 @@ fn add(data: &Path, args: AddArgs) -> anyhow::Result<Finished> {
 
 fn load(session: &Session, id: &str) -> anyhow::Result<(Task, phalanx_store::StoredObject)> {
     let stored = session.latest("task", id)?;
-    let value: serde_json::Value = serde_json::from_str(&stored.json).context("stored task is not json")?;
+    let value: serde_json::Value = phalanx_model::strict::parse_text(&stored.json).context("stored task is not json")?;
     Ok((Task::from_stix(&value)?, stored))
 }
 
@@ -168,7 +168,7 @@ fn list(data: &Path, args: ListArgs) -> anyhow::Result<Finished> {
     let mut tasks = Vec::new();
     let mut shown = Vec::new();
     for stored in session.all_of(TASK_TYPE)? {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&stored.json) else { continue };
+        let Ok(value) = phalanx_model::strict::parse_text(&stored.json) else { continue };
         let Ok(task) = Task::from_stix(&value) else { continue };
         let d = &task.details;
         if args.incident.as_deref().is_some_and(|i| d.incident_ref.as_deref() != Some(i.trim()))

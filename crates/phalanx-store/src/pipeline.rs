@@ -117,7 +117,11 @@ struct Given {
 
 impl Given {
     fn read(bytes: &[u8]) -> Given {
-        let Ok(Value::Object(map)) = phalanx_model::strict::parse_value(bytes) else {
+        // Read as written; an object refused for naming a member twice
+        // is read again by serde_json (the last one kept), only so that
+        // the refusal can name its id.
+        let read = phalanx_model::strict::parse_value(bytes).or_else(|_| serde_json::from_slice::<Value>(bytes));
+        let Ok(Value::Object(map)) = read else {
             return Given::default();
         };
         let field = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -274,11 +278,17 @@ fn parse_input(
             Item::Object { path, bytes, .. } => {
                 match StixObject::from_compact_json_or_bytes(bytes, &path) {
                     Ok(p) => Parsed::Object(path, p),
-                    Err((errors, bytes)) => Parsed::Invalid {
-                        path,
-                        errors,
-                        given: Given::read(&bytes),
-                    },
+                    Err((mut errors, bytes)) => {
+                        let given = Given::read(&bytes);
+                        // A text refused before its members were checked
+                        // (one named twice) still names its id.
+                        for e in &mut errors.0 {
+                            if e.object_id.is_none() {
+                                e.object_id.clone_from(&given.id);
+                            }
+                        }
+                        Parsed::Invalid { path, errors, given }
+                    }
                 }
             }
             Item::TooLarge { path, size } => Parsed::TooLarge(path, size),

@@ -141,6 +141,7 @@ fn an_object_that_names_a_property_twice_is_refused_and_its_neighbours_stored() 
     let t = text(&out);
     assert!(t.contains("stored 1, unchanged 0, refused 1"), "{t}");
     assert!(t.contains("line 2") && t.contains("[duplicate-property]") && t.contains("property 'name' appears twice"), "{t}");
+    assert!(t.contains("refused line 2 indicator--00000000-0000-4000-8000-000000000003:"), "the refusal names the id: {t}");
     assert!(!phalanx(node.path(), &["get", "indicator--00000000-0000-4000-8000-000000000003"]).status.success());
 }
 

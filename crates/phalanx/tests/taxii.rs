@@ -426,6 +426,14 @@ fn post_status_and_write_errors() {
         assert!(f["id"].is_string() && f["version"].is_string());
         assert!(!f["message"].as_str().unwrap_or_default().is_empty(), "{f}");
     }
+    // An object that names a member twice is a failure under its own id.
+    let twice_id = "indicator--11111111-2222-4333-8444-555555555556";
+    let twice = format!(r#"{{"objects":[{{"type":"indicator","spec_version":"2.1","id":"{twice_id}","name":"a","name":"b"}}]}}"#);
+    let r = node.request("POST", &format!("{ALL}objects/"), Some("alice"), &[("Content-Type", "application/taxii+json;version=2.1")], Some(twice.into_bytes()));
+    r.expect(202);
+    let t = r.json();
+    assert_eq!(t["failures"][0]["id"], twice_id, "{t}");
+    assert!(t["failures"][0]["message"].as_str().unwrap_or_default().contains("'name' appears twice"), "{t}");
     // The status stays queryable by its poster, and only by its poster.
     let id = s["id"].as_str().expect("status id");
     let again = node.get(&format!("/taxii2/root/status/{id}/"), Some("alice"));

@@ -404,6 +404,13 @@ impl<'a> Ingest<'a> {
         index
     }
 
+    /// A hint that about `objects` objects follow (see
+    /// [`crate::pipeline::objects_expected_in`]): the table of the ids
+    /// written is sized once instead of growing as they come.
+    pub fn reserve(&mut self, objects: usize) {
+        self.written.reserve(objects);
+    }
+
     /// Records an object that could not be parsed or validated.
     pub fn refuse_invalid(&mut self, path: &str, errors: &ObjectErrors) {
         let id = errors.first().and_then(|e| e.object_id.clone());

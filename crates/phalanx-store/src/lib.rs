@@ -145,6 +145,13 @@ pub trait WriteTxn {
     /// Adds an exchange to a peer's counters, and moves this node's
     /// position in its stream, with the rest of the transaction.
     fn record_exchange(&mut self, peer: &str, exchange: PeerExchange) -> Result<(), StoreError>;
+    /// A hint that about `versions` versions follow: a backend may size
+    /// its tables of this transaction's versions once, instead of growing
+    /// them as it goes (each growth rehashes every entry while the writer
+    /// waits).
+    fn reserve(&mut self, versions: usize) {
+        let _ = versions;
+    }
     /// Makes every put durable and visible.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -2350,6 +2350,10 @@ impl WriteTxn for SqliteTxn<'_> {
         Ok(PutOutcome::Stored { date_added: Timestamp::from_unix_micros(date_added) })
     }
 
+    fn reserve(&mut self, versions: usize) {
+        self.by_hash.reserve(versions);
+    }
+
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         self.release_committed_reader();

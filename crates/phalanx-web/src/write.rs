@@ -57,8 +57,9 @@ pub struct UploadReport {
 pub fn upload(store: &dyn Store, actor: &Actor, bytes: Bytes, default_tlp: Option<Tlp>) -> Result<UploadReport, StoreError> {
     let ingest = Ingest::new(store, actor, options(actor, default_tlp))?;
     let mut meta: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let input_bytes = bytes.len() as u64;
     let reader = Box::new(std::io::Cursor::new(bytes));
-    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, Some(&mut |seen| {
+    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, Some(input_bytes), Some(&mut |seen| {
         meta.push((seen.path.to_owned(), seen.given_id.map(str::to_owned), seen.object_type.map(str::to_owned)));
     }))?;
     let Some(report) = outcome.report else {

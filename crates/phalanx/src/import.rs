@@ -88,16 +88,18 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Imports one input (already opened) in one transaction.
+/// Imports one input (already opened) in one transaction; `input_bytes`
+/// is its length when known (see `write_stream`).
 pub fn import_reader(
     store: &SqliteStore,
     actor: &phalanx_store::Actor,
     options: &IngestOptions,
     limits: Limits,
     reader: Box<dyn BufRead + Send>,
+    input_bytes: Option<u64>,
 ) -> anyhow::Result<InputResult> {
     let ingest = Ingest::new(store, actor, options.clone())?;
-    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, None)?;
+    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, input_bytes, None)?;
     Ok(InputResult { report: outcome.report, fatal: outcome.fatal.map(|f| f.message) })
 }
 
@@ -175,9 +177,15 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
             None => Box::new(std::io::stdin()),
         };
         let counted = Counting { inner: raw, bar: bar.clone() };
-        let (_, reader) = compressed::decompressed(counted).with_context(|| format!("cannot read {name}"))?;
+        let (gzip, reader) = compressed::decompressed(counted).with_context(|| format!("cannot read {name}"))?;
+        // A plain file's length sizes the write's tables; a compressed
+        // one's says little of what it holds.
+        let input_bytes = match &file {
+            Some(p) if !gzip => std::fs::metadata(p).ok().map(|m| m.len()),
+            _ => None,
+        };
         let reader = Box::new(BufReader::with_capacity(1 << 20, reader));
-        let result = import_reader(&store, &actor, &options, limits, reader)?;
+        let result = import_reader(&store, &actor, &options, limits, reader, input_bytes)?;
         bar.finish_and_clear();
         match (result.report, result.fatal) {
             (Some(report), _) => {

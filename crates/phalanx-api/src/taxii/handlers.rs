@@ -503,9 +503,10 @@ pub async fn add_objects(
         // Where each object was, its id (the path when it has none) and
         // its version as given, in input order, for the status resource.
         let mut meta: Vec<(String, String, Option<String>)> = Vec::new();
+        let input_bytes = bytes.len() as u64;
         let reader = Box::new(std::io::Cursor::new(bytes.clone()));
         let limits = Limits { max_object_bytes: max, ..Limits::default() };
-        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, Some(&mut |seen| {
+        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, Some(input_bytes), Some(&mut |seen| {
             let id = seen.id.unwrap_or(seen.path).to_owned();
             meta.push((seen.path.to_owned(), id, seen.version.map(str::to_owned)));
         }))?;

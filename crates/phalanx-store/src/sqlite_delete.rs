@@ -73,15 +73,12 @@ fn delete_fts_row(conn: &Connection, by_rowid: bool, seq: i64, json: &str) -> Re
     }
     let map = match phalanx_model::strict::parse_text(json) {
         Ok(serde_json::Value::Object(map)) => map,
-        Ok(_) => {
-            tracing::warn!(seq, "the stored body of a deleted version is not a json object; its full-text terms stay");
-            return Ok(());
-        }
-        Err(e) => {
+        other => {
             // A damaged body must not keep its version from being deleted.
             // Its terms stay in the index, unreachable: every search goes
             // through `objects`, and a seq is never given again.
-            tracing::warn!(seq, error = %e, "the stored body of a deleted version is not a json object; its full-text terms stay");
+            let error = other.err().map(|e| e.to_string());
+            tracing::warn!(seq, ?error, "the stored body of a deleted version is not a json object; its full-text terms stay");
             return Ok(());
         }
     };

@@ -159,10 +159,10 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
     let (mut stored, mut unchanged, mut refused, mut failed_inputs) = (0u64, 0u64, 0u64, 0u64);
     for file in files {
         let name = file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into());
+        let size = file.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
         let bar = match (&file, terminal) {
-            (Some(p), true) => {
-                let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-                let bar = ProgressBar::new(size);
+            (Some(_), true) => {
+                let bar = ProgressBar::new(size.unwrap_or(0));
                 if let Ok(style) = ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {eta}") {
                     bar.set_style(style);
                 }
@@ -180,10 +180,7 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
         let (gzip, reader) = compressed::decompressed(counted).with_context(|| format!("cannot read {name}"))?;
         // A plain file's length sizes the write's tables; a compressed
         // one's says little of what it holds.
-        let input_bytes = match &file {
-            Some(p) if !gzip => std::fs::metadata(p).ok().map(|m| m.len()),
-            _ => None,
-        };
+        let input_bytes = if gzip { None } else { size };
         let reader = Box::new(BufReader::with_capacity(1 << 20, reader));
         let result = import_reader(&store, &actor, &options, limits, reader, input_bytes)?;
         bar.finish_and_clear();

@@ -30,6 +30,12 @@ const MAGIC: &[u8; 8] = b"PHXBODY1";
 pub(crate) const HEADER_LEN: u64 = MAGIC.len() as u64;
 /// Appends are buffered up to this many bytes before they are written.
 const FLUSH_AT: usize = 1 << 20;
+/// Bytes written by a transaction after which a background thread starts
+/// an `fdatasync` of them, while the transaction goes on appending: the
+/// disk then writes a large transaction's bodies during it, and the sync
+/// before its `COMMIT` waits only for the last ones (a 1M-object import
+/// otherwise waited 0.5-0.8 s there for all 470 MB).
+const EARLY_SYNC_EVERY: u64 = 32 << 20;
 
 /// The open body file, shared by the writer and the readers.
 pub(crate) struct Bodies {
@@ -191,12 +197,16 @@ pub(crate) struct Appender {
     start: u64,
     written: u64,
     buf: Vec<u8>,
+    /// The end of what was written when the last early sync started.
+    early_synced: u64,
+    /// The early sync under way, if any ([`EARLY_SYNC_EVERY`]).
+    early_sync: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Appender {
     /// Starts appending at `start`, the committed end.
     pub(crate) fn new(start: u64) -> Self {
-        Appender { start, written: start, buf: Vec::new() }
+        Appender { start, written: start, buf: Vec::new(), early_synced: start, early_sync: None }
     }
 
     /// Where the transaction began.
@@ -228,13 +238,50 @@ impl Appender {
             bodies.file.write_all_at(&self.buf, self.written).map_err(|e| io_error(&bodies.path, e))?;
             self.written += self.buf.len() as u64;
             self.buf.clear();
+            if self.written - self.early_synced >= EARLY_SYNC_EVERY {
+                self.start_early_sync(bodies)?;
+            }
         }
         Ok(())
+    }
+
+    /// Starts an `fdatasync` of what was written so far on a background
+    /// thread, unless the last one is still under way. Only the sync
+    /// before `COMMIT` ([`Appender::make_durable`]) makes bodies durable;
+    /// this one only starts the disk early.
+    fn start_early_sync(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
+        if self.early_sync.as_ref().is_some_and(|sync| !sync.is_finished()) {
+            return Ok(());
+        }
+        self.finish_early_sync(bodies)?;
+        let file = bodies.file.try_clone().map_err(|e| io_error(&bodies.path, e))?;
+        let sync = std::thread::Builder::new()
+            .name("phalanx-bodies-sync".into())
+            .spawn(move || file.sync_data())
+            .map_err(|e| io_error(&bodies.path, e))?;
+        self.early_sync = Some(sync);
+        self.early_synced = self.written;
+        Ok(())
+    }
+
+    /// Waits for the early sync under way, if any, and reports its error:
+    /// a write-back error it saw is not reported again to a later sync
+    /// through the same open file.
+    fn finish_early_sync(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
+        let Some(sync) = self.early_sync.take() else { return Ok(()) };
+        match sync.join() {
+            Ok(result) => result.map_err(|e| io_error(&bodies.path, e)),
+            Err(_) => Err(StoreError::DataDir {
+                path: bodies.path.display().to_string(),
+                message: "the thread syncing the body file panicked".into(),
+            }),
+        }
     }
 
     /// Writes and syncs everything appended: call before the `COMMIT`.
     pub(crate) fn make_durable(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
         self.write(bodies)?;
+        self.finish_early_sync(bodies)?;
         if self.written > self.start {
             bodies.file.sync_data().map_err(|e| io_error(&bodies.path, e))?;
         }
@@ -258,10 +305,14 @@ impl Appender {
     /// Drops what this transaction appended (after its `ROLLBACK`).
     pub(crate) fn roll_back(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
         self.buf.clear();
+        // An early sync still under way only syncs bytes dropped here;
+        // it is left to finish on its own.
+        self.early_sync = None;
         if self.written > self.start {
             bodies.file.set_len(self.start).map_err(|e| io_error(&bodies.path, e))?;
         }
         self.written = self.start;
+        self.early_synced = self.start;
         Ok(())
     }
 }
@@ -269,6 +320,32 @@ impl Appender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_write_syncs_early_and_still_rolls_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let bodies = Bodies::open(&dir.path().join(FILE_NAME)).unwrap();
+        let start = bodies.len().unwrap();
+        let body = vec![b'x'; 64 << 10];
+        let mut appender = Appender::new(start);
+        while appender.end() - start <= EARLY_SYNC_EVERY + FLUSH_AT as u64 {
+            appender.append(&bodies, &body).unwrap();
+        }
+        assert!(appender.early_sync.is_some(), "no early sync was started");
+        assert!(appender.early_synced > start);
+        appender.make_durable(&bodies).unwrap();
+        assert!(appender.early_sync.is_none(), "make_durable did not wait for the early sync");
+        assert_eq!(bodies.len().unwrap(), appender.end());
+
+        let mut appender = Appender::new(start);
+        while appender.end() - start <= EARLY_SYNC_EVERY + FLUSH_AT as u64 {
+            appender.append(&bodies, &body).unwrap();
+        }
+        assert!(appender.early_synced > start);
+        appender.roll_back(&bodies).unwrap();
+        assert_eq!(bodies.len().unwrap(), start);
+        assert_eq!(appender.end(), start);
+    }
 
     #[test]
     fn read_many_returns_each_body_in_the_order_asked() {

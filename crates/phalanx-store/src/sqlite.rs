@@ -1561,6 +1561,60 @@ struct SqliteTxn<'s> {
     snapshot: Option<Connection>,
 }
 
+/// While a large write commits, a helper thread `fdatasync`s the WAL every
+/// [`WalWriteBehind::EVERY`], so that the disk writes the pages SQLite
+/// appends to it while it appends them, instead of all at the
+/// checkpoint's sync that follows. It opens the WAL file itself (SQLite
+/// holds no lock on that file, so closing it drops none), and as its own
+/// open file, so that a write-back error it meets is still reported to
+/// SQLite's sync. It only starts the disk early: durability stays
+/// SQLite's. Stopped and joined when dropped.
+struct WalWriteBehind {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WalWriteBehind {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(25);
+
+    /// Starts syncing the WAL of the database at `db`; `None` when the
+    /// file cannot be opened or the thread cannot start (nothing is
+    /// synced early then).
+    fn start(db: &Path) -> Option<Self> {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let file = match std::fs::File::open(&wal) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(error = %e, "no early sync of the WAL");
+                return None;
+            }
+        };
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("phalanx-wal-sync".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Self::EVERY) {
+                    if let Err(e) = file.sync_data() {
+                        tracing::debug!(error = %e, "early sync of the WAL");
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(WalWriteBehind { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for WalWriteBehind {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A version stored by the current transaction, as its lookups need it
 /// (the id itself is checked against the body).
 struct TxnRow {
@@ -2380,7 +2434,12 @@ impl WriteTxn for SqliteTxn<'_> {
                 )?
                 .execute(params![BODY_END_SETTING, self.appender.end().to_string()])?;
         }
-        self.guard.conn.execute_batch("COMMIT")?;
+        {
+            // A large write's COMMIT writes most of its pages to the WAL
+            // only now, and its checkpoint then syncs them.
+            let _write_behind = self.large_cache.then(|| WalWriteBehind::start(&self.store.path));
+            self.guard.conn.execute_batch("COMMIT")?;
+        }
         self.store.count_class_rows(self.rows.iter().map(|r| r.class), std::iter::empty());
         self.store.wake_checkpointer();
         self.open = false;

@@ -248,19 +248,26 @@ impl Appender {
     /// Starts an `fdatasync` of what was written so far on a background
     /// thread, unless the last one is still under way. Only the sync
     /// before `COMMIT` ([`Appender::make_durable`]) makes bodies durable;
-    /// this one only starts the disk early.
+    /// this one only starts the disk early, so a file handle or thread
+    /// that cannot be had only means no early sync. The error of the last
+    /// early sync is reported here.
     fn start_early_sync(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
         if self.early_sync.as_ref().is_some_and(|sync| !sync.is_finished()) {
             return Ok(());
         }
         self.finish_early_sync(bodies)?;
-        let file = bodies.file.try_clone().map_err(|e| io_error(&bodies.path, e))?;
-        let sync = std::thread::Builder::new()
-            .name("phalanx-bodies-sync".into())
-            .spawn(move || file.sync_data())
-            .map_err(|e| io_error(&bodies.path, e))?;
-        self.early_sync = Some(sync);
         self.early_synced = self.written;
+        let file = match bodies.file.try_clone() {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::debug!(error = %e, "no early sync of the body file");
+                return Ok(());
+            }
+        };
+        match std::thread::Builder::new().name("phalanx-bodies-sync".into()).spawn(move || file.sync_data()) {
+            Ok(sync) => self.early_sync = Some(sync),
+            Err(e) => tracing::debug!(error = %e, "no early sync of the body file"),
+        }
         Ok(())
     }
 

@@ -59,7 +59,6 @@ CREATE TABLE IF NOT EXISTS objects (
     id           TEXT NOT NULL,
     type         TEXT NOT NULL,
     version      TEXT NOT NULL,       -- modified/created, 9 digits; '' when unversioned
-    version_us   INTEGER,             -- the same in µs, for range queries
     access_class INTEGER NOT NULL,
     is_latest    INTEGER NOT NULL,
     revoked      INTEGER NOT NULL,
@@ -74,8 +73,10 @@ CREATE INDEX IF NOT EXISTS objects_id ON objects (id_hash);
 -- counts over 1M versions). Replaces the older objects_type (type, seq).
 CREATE INDEX IF NOT EXISTS objects_type_class ON objects (type, seq, access_class);
 DROP INDEX IF EXISTS objects_type;
--- No index on version_us: no query ranges over it yet (an index costs a
--- random-key B-tree insert per version; create it with the first query).
+-- No column or index for ranges over versions: no query has one yet (the
+-- column version_us, the version in µs, was written and never read: 8
+-- bytes a row in the B-tree, the WAL and the checkpoint). Stores made
+-- before keep it, NULL in rows written since.
 CREATE INDEX IF NOT EXISTS objects_access_class ON objects (access_class, seq);
 -- Relationship references of relationships and sightings (source_ref,
 -- target_ref, sighting_of_ref, observed_data_refs, where_sighted_refs):
@@ -1681,7 +1682,6 @@ struct RowJob {
     id: String,
     object_type: String,
     version: String,
-    version_us: Option<i64>,
     class: i64,
     is_latest: bool,
     revoked: bool,
@@ -1701,8 +1701,8 @@ struct RowJob {
 }
 
 const DEMOTE_SQL: &str = "UPDATE objects SET is_latest = 0 WHERE seq = ?1";
-const INSERT_SQL: &str = "INSERT INTO objects (seq, id_hash, id, type, version, version_us, access_class, is_latest, revoked, origin, body_off, body_len)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+const INSERT_SQL: &str = "INSERT INTO objects (seq, id_hash, id, type, version, access_class, is_latest, revoked, origin, body_off, body_len)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 const FTS_SQL: &str = "INSERT INTO objects_fts (rowid, name, description) VALUES (?1, ?2, ?3)";
 const REFS_SQL: &str = "INSERT OR IGNORE INTO object_refs (seq, target_hash, target) VALUES (?1, ?2, ?3)";
 
@@ -1748,7 +1748,6 @@ fn write_row_with(st: &mut RowStatements<'_>, r: RowJob, derived: &mut DerivedRo
         r.id,
         r.object_type,
         r.version,
-        r.version_us,
         r.class,
         r.is_latest as i64,
         r.revoked as i64,
@@ -2359,7 +2358,6 @@ impl WriteTxn for SqliteTxn<'_> {
         let demote = if is_latest { latest.map(|(seq, _)| seq) } else { None };
         let class = self.access_class(v.label)?;
         let date_added = now_micros().max(self.guard.last_date_added + 1);
-        let version_us = v.object.version().map(|t| t.unix_micros());
         let body_off = self.appender.append(&self.store.bodies, v.json.as_bytes())?;
         let hash = id_hash(id);
         let (name, description) = v.object.search_text();
@@ -2372,7 +2370,6 @@ impl WriteTxn for SqliteTxn<'_> {
             id: id.to_owned(),
             object_type: v.object.object_type().to_owned(),
             version: version_key,
-            version_us,
             class,
             is_latest,
             revoked: v.object.revoked(),

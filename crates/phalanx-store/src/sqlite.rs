@@ -1569,10 +1569,10 @@ struct SqliteTxn<'s> {
 /// holds no lock on that file, so closing it drops none), and as its own
 /// open file, so that a write-back error it meets is still reported to
 /// SQLite's sync. It only starts the disk early: durability stays
-/// SQLite's. Stopped and joined when dropped.
+/// SQLite's. Dropping it tells the thread to stop; the commit does not
+/// wait for the sync under way (the thread ends after it).
 struct WalWriteBehind {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _stop: std::sync::mpsc::Sender<()>,
 }
 
 impl WalWriteBehind {
@@ -1592,7 +1592,7 @@ impl WalWriteBehind {
             }
         };
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("phalanx-wal-sync".into())
             .spawn(move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Self::EVERY) {
@@ -1603,16 +1603,7 @@ impl WalWriteBehind {
                 }
             })
             .ok()?;
-        Some(WalWriteBehind { stop: Some(stop), thread: Some(thread) })
-    }
-}
-
-impl Drop for WalWriteBehind {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        Some(WalWriteBehind { _stop: stop })
     }
 }
 

@@ -19,6 +19,7 @@
 #    target.
 #
 # Which of the import's threads bounds its wall time: bench/import/threads.py.
+# Which of two builds imports faster on a drifting machine: bench/import/pairs.py.
 #
 # Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
 # peak RSS < 1 GiB. Exit status: 0 all targets met, 1 a target missed,

@@ -39,7 +39,7 @@ while [[ $# -gt 0 ]]; do
         --sample) sample="$2"; shift 2 ;;
         --no-anchor) anchor=0; shift ;;
         --keep-data) keep=1; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done

@@ -200,7 +200,7 @@ pub(crate) struct Appender {
     /// The end of what was written when the last early sync started.
     early_synced: u64,
     /// The early sync under way, if any ([`EARLY_SYNC_EVERY`]).
-    early_sync: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    early_sync: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Appender {
@@ -239,56 +239,37 @@ impl Appender {
             self.written += self.buf.len() as u64;
             self.buf.clear();
             if self.written - self.early_synced >= EARLY_SYNC_EVERY {
-                self.start_early_sync(bodies)?;
+                self.start_early_sync(bodies);
             }
         }
         Ok(())
     }
 
-    /// Starts an `fdatasync` of what was written so far on a background
-    /// thread, unless the last one is still under way. Only the sync
-    /// before `COMMIT` ([`Appender::make_durable`]) makes bodies durable;
-    /// this one only starts the disk early, so a file handle or thread
-    /// that cannot be had only means no early sync. The error of the last
-    /// early sync is reported here.
-    fn start_early_sync(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
+    /// Starts an `fdatasync` of what was written so far on a helper
+    /// thread ([`crate::early_sync`]), unless the last one is still under
+    /// way. Only the sync before `COMMIT` ([`Appender::make_durable`])
+    /// makes bodies durable.
+    fn start_early_sync(&mut self, bodies: &Bodies) {
         if self.early_sync.as_ref().is_some_and(|sync| !sync.is_finished()) {
-            return Ok(());
+            return;
         }
-        self.finish_early_sync(bodies)?;
+        self.finish_early_sync();
         self.early_synced = self.written;
-        let file = match bodies.file.try_clone() {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::debug!(error = %e, "no early sync of the body file");
-                return Ok(());
-            }
-        };
-        match std::thread::Builder::new().name("phalanx-bodies-sync".into()).spawn(move || file.sync_data()) {
-            Ok(sync) => self.early_sync = Some(sync),
-            Err(e) => tracing::debug!(error = %e, "no early sync of the body file"),
-        }
-        Ok(())
+        self.early_sync = crate::early_sync::once(&bodies.path, "phalanx-bodies-sync");
     }
 
-    /// Waits for the early sync under way, if any, and reports its error:
-    /// a write-back error it saw is not reported again to a later sync
-    /// through the same open file.
-    fn finish_early_sync(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
-        let Some(sync) = self.early_sync.take() else { return Ok(()) };
-        match sync.join() {
-            Ok(result) => result.map_err(|e| io_error(&bodies.path, e)),
-            Err(_) => Err(StoreError::DataDir {
-                path: bodies.path.display().to_string(),
-                message: "the thread syncing the body file panicked".into(),
-            }),
+    /// Waits for the early sync under way, if any (its errors, on its own
+    /// open file, are the final sync's to report).
+    fn finish_early_sync(&mut self) {
+        if let Some(sync) = self.early_sync.take() {
+            let _ = sync.join();
         }
     }
 
     /// Writes and syncs everything appended: call before the `COMMIT`.
     pub(crate) fn make_durable(&mut self, bodies: &Bodies) -> Result<(), StoreError> {
         self.write(bodies)?;
-        self.finish_early_sync(bodies)?;
+        self.finish_early_sync();
         if self.written > self.start {
             bodies.file.sync_data().map_err(|e| io_error(&bodies.path, e))?;
         }

@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod pipeline;
 mod bodies;
 mod correlation;
+mod early_sync;
 mod query;
 pub mod registry;
 mod sqlite;

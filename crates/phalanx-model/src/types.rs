@@ -14,7 +14,7 @@
 //! `external_references[].hashes`, predefined extension names).
 
 use crate::check::{Checker, has_member, item_path, json_kind, member};
-use crate::id::StixId;
+use crate::id::{StixId, all_hex_digits};
 use crate::kinds::{SCO_TYPES, SDO_TYPES, SRO_TYPES, builtin_family};
 use crate::timestamp::Timestamp;
 use crate::vocab::*;
@@ -97,7 +97,7 @@ struct V<'c> {
 
 /// Whether `s` is a string of hexadecimal digits of even length (§2.8).
 fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && all_hex_digits(s.as_bytes())
 }
 
 /// Whether `s` is standard base64 with padding (RFC 4648 §4).
@@ -221,7 +221,7 @@ fn is_charset_name(s: &str) -> bool {
 /// it matches, `Some(false)` when it does not, `None` for an algorithm
 /// whose format is not known.
 fn hash_value_ok(algorithm: &str, value: &str) -> Option<bool> {
-    let hex_len = |n: usize| value.len() == n && value.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex_len = |n: usize| value.len() == n && all_hex_digits(value.as_bytes());
     Some(match algorithm {
         "MD5" => hex_len(32),
         "SHA-1" => hex_len(40),
@@ -238,7 +238,7 @@ fn fuzzy_hash_ok(algorithm: &str, value: &str) -> Option<bool> {
         "SSDEEP" => !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"/+:.".contains(&b)),
         "TLSH" => {
             let v = value.strip_prefix("T1").unwrap_or(value);
-            v.len() == 70 && v.bytes().all(|b| b.is_ascii_hexdigit())
+            v.len() == 70 && all_hex_digits(v.as_bytes())
         }
         _ => return None,
     })

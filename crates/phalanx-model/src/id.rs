@@ -63,8 +63,8 @@ pub fn is_rfc4122_uuid(text: &str) -> bool {
 /// Whether every byte of `bytes` is an ASCII hex digit. Each byte is
 /// looked up and the answers or'ed, without a branch per byte: the digits
 /// of uuids and hashes are random, so a test of "digit or letter" per byte
-/// mispredicts about a third of the time. On this project's 2-core
-/// machine the uuid check took 120 ns that way and 14 ns this way
+/// mispredicts about a third of the time. On session 23's machine the
+/// uuid check took 117-199 ns that way and 13-22 ns this way
 /// (bench/RESULTS.md, Import, session 23); it was 6-7% of an import's
 /// parsing thread.
 pub(crate) fn all_hex_digits(bytes: &[u8]) -> bool {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Anchor for the import benchmark: OASIS python-stix2 parsing the same corpus.
 
-  stix2_parse_anchor.py [--limit N] CORPUS.jsonl
+  stix2_parse_anchor.py [--offset K] [--limit N] CORPUS.jsonl
 
 Reads the JSON-lines corpus made by bench/gen_corpus.py (one STIX object per
 line) and runs `stix2.parse(line, allow_custom=True)` on every object, which
@@ -14,6 +14,8 @@ The last line printed is:  objects=N seconds=S rate=R objects/s
 Runs under <repo>/.venv-interop (interop/install.sh): when stix2 cannot be
 imported and that venv exists, the script re-executes itself with it.
 Measure on a slice (e.g. --limit 20000): python-stix2 is slow on 1,000,000.
+--offset K skips the first K objects (bench/import/run.sh times one half
+of its slice before the import and the other half after it).
 """
 import argparse
 import os
@@ -38,14 +40,21 @@ except ImportError:  # pragma: no cover - depends on the environment
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Time stix2.parse over a JSONL STIX corpus.")
     ap.add_argument("corpus", help="JSON-lines file from bench/gen_corpus.py ('-' for stdin)")
-    ap.add_argument("--limit", type=int, default=0, help="parse only the first N objects (0 = all)")
+    ap.add_argument("--offset", type=int, default=0, help="skip the first K objects")
+    ap.add_argument("--limit", type=int, default=0, help="parse only N objects (0 = all)")
     args = ap.parse_args(argv)
+    if args.offset < 0 or args.limit < 0:
+        ap.error("--offset and --limit must not be negative")
 
     fh = sys.stdin if args.corpus == "-" else open(args.corpus, encoding="utf-8")
     lines = []
+    skipped = 0
     with fh:
         for line in fh:
             if line.strip():
+                if skipped < args.offset:
+                    skipped += 1
+                    continue
                 lines.append(line)
                 if args.limit and len(lines) >= args.limit:
                     break

@@ -13,7 +13,10 @@
 #    (bench/out/data-import) under /usr/bin/time -v;
 # 6. runs the OASIS stix2.parse anchor (bench/stix2_parse_anchor.py) on the
 #    first --sample objects of the same corpus (default 50,000: stix2.parse
-#    runs at about 3k objects/s) and computes the ratio from that rate;
+#    runs at about 3k objects/s), the first half just before the import and
+#    the second half just after it, so that a machine whose speed drifts
+#    during the run moves both sides of the ratio alike; the anchor's rate
+#    is the sample over the two halves' seconds;
 # 7. prints the machine, objects, seconds, objects/s, user+sys CPU
 #    seconds, peak RSS, the anchor rate, the ratio, and PASS/FAIL per
 #    target.
@@ -39,13 +42,14 @@ while [[ $# -gt 0 ]]; do
         --sample) sample="$2"; shift 2 ;;
         --no-anchor) anchor=0; shift ;;
         --keep-data) keep=1; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 [[ "$count" =~ ^[0-9]+$ && "$count" -gt 0 ]] || { echo "run.sh: --count must be a positive integer" >&2; exit 2; }
 [[ "$sample" =~ ^[0-9]+$ && "$sample" -gt 0 ]] || { echo "run.sh: --sample must be a positive integer" >&2; exit 2; }
 (( sample > count )) && sample=$count
+[[ $anchor -eq 0 || $sample -ge 2 ]] || { echo "run.sh: the anchor needs --sample of at least 2 (half before the import, half after)" >&2; exit 2; }
 
 log() { echo "run.sh: $*" >&2; }
 out="$root/bench/out"
@@ -76,12 +80,32 @@ lines=$(wc -l < "$corpus")
 [[ "$lines" -eq "$count" ]] || { log "error: $corpus has $lines lines, expected $count"; exit 2; }
 
 # 4. the machine's state: its CPU, and a fixed CPU task timed just before
-#    the import (its speed drifts by 10-30% within a session, and machines
-#    differ by up to 3x between sessions; see bench/RESULTS.md)
+#    the anchor's first half and the import (its speed drifts by 10-30%
+#    within a session, and machines differ by up to 3x between sessions;
+#    see bench/RESULTS.md)
 cpu_model=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 calibration=$(python3 -c 'import time; t = time.perf_counter(); sum(range(30_000_000)); print(f"{time.perf_counter() - t:.2f}")')
 
-# 5. import on a fresh data directory
+# The anchor, on objects [offset, offset + limit) of the corpus: sets
+# anchor_secs_part and anchor_cpu_part.
+run_anchor() {
+    local offset="$1" limit="$2" out_text
+    out_text=$(timeout 3600 "$root/.venv-interop/bin/python" "$root/bench/stix2_parse_anchor.py" \
+        --offset "$offset" --limit "$limit" "$corpus" 2> "$out/anchor.err")
+    anchor_secs_part=$(sed -nE 's/.*seconds=([0-9.]+).*/\1/p' <<< "$out_text" | tail -1)
+    anchor_cpu_part=$(sed -nE 's/.*cpu_seconds=([0-9.]+).*/\1/p' "$out/anchor.err" | tail -1)
+    [[ -n "$anchor_secs_part" && -n "$anchor_cpu_part" ]] || { log "error: the anchor printed no timing"; tail -5 "$out/anchor.err" >&2; exit 2; }
+}
+first_half=$(( sample / 2 ))
+second_half=$(( sample - first_half ))
+
+# 5. import on a fresh data directory, between the anchor's two halves
+if [[ $anchor -eq 1 ]]; then
+    log "running the stix2.parse anchor on objects 1-$first_half (before the import)"
+    run_anchor 0 "$first_half"
+    anchor_secs_before=$anchor_secs_part
+    anchor_cpu_before=$anchor_cpu_part
+fi
 data="$out/data-import"
 rm -rf "$data"
 timeout 60 "$bin" --data "$data" init >/dev/null
@@ -105,23 +129,26 @@ rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/import.time")
 data_mib=$(du -sm "$data" | cut -f1)
 [[ $keep -eq 1 ]] || rm -rf "$data"
 
-# 6. anchor
+# 6. the anchor's second half, then its rate over both halves
 anchor_rate=""
 if [[ $anchor -eq 1 ]]; then
-    log "running the stix2.parse anchor on the first $sample objects"
-    anchor_out=$(timeout 3600 "$root/.venv-interop/bin/python" "$root/bench/stix2_parse_anchor.py" --limit "$sample" "$corpus" 2> "$out/anchor.err")
-    anchor_rate=$(sed -nE 's/.*rate=([0-9.]+) objects\/s.*/\1/p' <<< "$anchor_out" | tail -1)
-    anchor_secs=$(sed -nE 's/.*seconds=([0-9.]+).*/\1/p' <<< "$anchor_out" | tail -1)
-    anchor_cpu=$(sed -nE 's/.*cpu_seconds=([0-9.]+).*/\1/p' "$out/anchor.err" | tail -1)
+    log "running the stix2.parse anchor on objects $(( first_half + 1 ))-$sample (after the import)"
+    run_anchor "$first_half" "$second_half"
+    read -r anchor_secs anchor_cpu anchor_rate < <(python3 -c '
+import sys
+s1, c1, s2, c2, n = map(float, sys.argv[1:])
+print(f"{s1 + s2:.3f} {c1 + c2:.3f} {n / (s1 + s2) if s1 + s2 > 0 else 0:.0f}")' \
+        "$anchor_secs_before" "$anchor_cpu_before" "$anchor_secs_part" "$anchor_cpu_part" "$sample")
+    anchor_halves="$anchor_secs_before s before, $anchor_secs_part s after"
 fi
 
 # 7. report
-python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" <<'PY'
+python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" "${anchor_halves:-}" <<'PY'
 import sys
 count, wall, user, sys_, rss_kb, data_mib = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 anchor = float(sys.argv[7]) if sys.argv[7] else None
 sample, asecs, acpu, lb, la = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
-cpu_model, cores, calibration = sys.argv[13], sys.argv[14], sys.argv[15]
+cpu_model, cores, calibration, halves = sys.argv[13], sys.argv[14], sys.argv[15], sys.argv[16]
 rate = count / wall if wall > 0 else 0.0
 cpu = user + sys_
 rss_mib = rss_kb / 1024
@@ -140,7 +167,7 @@ print(f"data dir MiB       {data_mib}")
 print(f"load average       before {lb}, after {la} (2 cores)")
 if anchor is not None:
     ratio = rate / anchor if anchor else 0.0
-    print(f"anchor             stix2.parse on the first {sample} objects: {asecs} s, cpu {acpu} s, {anchor:,.0f} objects/s")
+    print(f"anchor             stix2.parse on the first {sample} objects: {asecs} s ({halves}), cpu {acpu} s, {anchor:,.0f} objects/s")
     print(f"ratio ours/anchor  {ratio:.1f}x")
 print(f"target >= 100,000 objects/s: {verdict(rate >= 100_000)} ({rate:,.0f})")
 if anchor is not None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end import benchmark (issue "Node foundation", performance section).
 #
-#   bench/import/run.sh [--count N] [--sample N] [--no-anchor] [--keep-data]
+#   bench/import/run.sh [--count N] [--sample N] [--no-anchor] [--keep-data] [--bin PATH]
 #
 # 1. installs the interop venv (interop/install.sh) when stix2 is missing;
-# 2. builds `phalanx` in release mode (CARGO_TARGET_DIR is honoured);
+# 2. builds `phalanx` in release mode (CARGO_TARGET_DIR is honoured), or,
+#    with --bin, measures the binary given (bench/pgo/build.sh makes one);
 # 3. generates bench/out/corpus-N.jsonl with the seeded generator
 #    (bench/gen_corpus.py, seed 42, JSON lines) when it is absent;
 # 4. notes the CPU model and times a fixed CPU task (a Python loop) so
@@ -36,13 +37,15 @@ count=1000000
 sample=50000
 anchor=1
 keep=0
+given_bin=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --count) count="$2"; shift 2 ;;
         --sample) sample="$2"; shift 2 ;;
         --no-anchor) anchor=0; shift ;;
         --keep-data) keep=1; shift ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --bin) given_bin="$2"; shift 2 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -56,6 +59,10 @@ out="$root/bench/out"
 mkdir -p "$out"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target_dir/release/phalanx"
+if [[ -n "$given_bin" ]]; then
+    [[ -x "$given_bin" ]] || { echo "run.sh: --bin $given_bin is not an executable file" >&2; exit 2; }
+    bin="$(cd "$(dirname "$given_bin")" && pwd)/$(basename "$given_bin")"
+fi
 
 # 1. interop venv (for the anchor)
 if [[ $anchor -eq 1 ]]; then
@@ -66,8 +73,10 @@ if [[ $anchor -eq 1 ]]; then
 fi
 
 # 2. build
-log "building phalanx (release) in $target_dir"
-(cd "$root" && CARGO_TARGET_DIR="$target_dir" timeout 3600 cargo build --release -q -p phalanx)
+if [[ -z "$given_bin" ]]; then
+    log "building phalanx (release) in $target_dir"
+    (cd "$root" && CARGO_TARGET_DIR="$target_dir" timeout 3600 cargo build --release -q -p phalanx)
+fi
 
 # 3. corpus
 corpus="$out/corpus-$count.jsonl"
@@ -143,12 +152,12 @@ print(f"{s1 + s2:.3f} {c1 + c2:.3f} {n / (s1 + s2) if s1 + s2 > 0 else 0:.0f}")'
 fi
 
 # 7. report
-python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" "${anchor_halves:-}" <<'PY'
+python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" "${anchor_halves:-}" "$bin" <<'PY'
 import sys
 count, wall, user, sys_, rss_kb, data_mib = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 anchor = float(sys.argv[7]) if sys.argv[7] else None
 sample, asecs, acpu, lb, la = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
-cpu_model, cores, calibration, halves = sys.argv[13], sys.argv[14], sys.argv[15], sys.argv[16]
+cpu_model, cores, calibration, halves, binary = sys.argv[13], sys.argv[14], sys.argv[15], sys.argv[16], sys.argv[17]
 rate = count / wall if wall > 0 else 0.0
 cpu = user + sys_
 rss_mib = rss_kb / 1024
@@ -158,6 +167,7 @@ def verdict(cond):
     ok = ok and cond
     return "PASS" if cond else "FAIL"
 print(f"machine            {cpu_model}, {cores} cores; fixed CPU task (python3 sum(range(30M))) {calibration} s")
+print(f"binary             {binary}")
 print(f"objects            {count}")
 print(f"seconds (wall)     {wall:.2f}")
 print(f"objects/s          {rate:,.0f}")

@@ -40,6 +40,9 @@ keep=0
 given_bin=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --count|--sample|--bin) [[ $# -ge 2 ]] || { echo "run.sh: $1 needs a value" >&2; exit 2; } ;;
+    esac
+    case "$1" in
         --count) count="$2"; shift 2 ;;
         --sample) sample="$2"; shift 2 ;;
         --no-anchor) anchor=0; shift ;;

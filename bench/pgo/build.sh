@@ -32,7 +32,7 @@ root="$(cd "$here/../.." && pwd)"
 count=200000
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --count) count="$2"; shift 2 ;;
+        --count) [[ $# -ge 2 ]] || { echo "build.sh: --count needs a value" >&2; exit 2; }; count="$2"; shift 2 ;;
         -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac

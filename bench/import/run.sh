@@ -63,7 +63,7 @@ mkdir -p "$out"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target_dir/release/phalanx"
 if [[ -n "$given_bin" ]]; then
-    [[ -x "$given_bin" ]] || { echo "run.sh: --bin $given_bin is not an executable file" >&2; exit 2; }
+    [[ -f "$given_bin" && -x "$given_bin" ]] || { echo "run.sh: --bin $given_bin is not an executable file" >&2; exit 2; }
     bin="$(cd "$(dirname "$given_bin")" && pwd)/$(basename "$given_bin")"
 fi
 

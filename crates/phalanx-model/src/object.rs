@@ -357,20 +357,54 @@ impl StixObject {
         out
     }
 
-    /// The text indexed for full-text search: the name and aliases, then
-    /// the description (and an SCO's `value`).
-    pub fn search_text(&self) -> (String, String) {
-        search_text_of(&self.map)
+    /// The text indexed for full-text search in `form`: (names, then the
+    /// description).
+    pub fn search_text(&self, form: SearchTextForm) -> (String, String) {
+        search_text_of(&self.map, form)
     }
 }
 
-/// [`StixObject::search_text`] of an object's properties: (`name`, `value`,
-/// `pattern` and `aliases`, then `description`). A store that must hand
-/// the indexed text back to remove it reads it from the stored JSON.
-pub fn search_text_of(map: &Map<String, Value>) -> (String, String) {
+/// Which properties a full-text index holds. A store keeps the form it was
+/// made with: a deletion hands the indexed text back, read again from the
+/// stored object, and must hand back exactly what was indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchTextForm {
+    /// Names, aliases and descriptions. An SCO's `value` and an
+    /// indicator's `pattern` only where a store's value index does not hold
+    /// them: the `value` of SCO types other than `ipv4-addr`, `ipv6-addr`,
+    /// `domain-name`, `url` and `email-addr`, and patterns whose
+    /// `pattern_type` is not `stix`. Values are not words: cut into words,
+    /// `10.0.0.1` would also find `1.0.0.10`.
+    Words,
+    /// The form of stores made before [`SearchTextForm::Words`]: `name`,
+    /// `value`, `pattern` and aliases, then the description.
+    WithValuesAndPatterns,
+}
+
+/// SCO types whose `value` a store indexes as a value in normal form, not
+/// as words ([`SearchTextForm::Words`]).
+const VALUE_INDEXED_TYPES: [&str; 5] = ["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"];
+
+/// [`StixObject::search_text`] of an object's properties: (the names,
+/// then `description`). A store that must hand the indexed text back to
+/// remove it reads it from the stored JSON.
+pub fn search_text_of(map: &Map<String, Value>, form: SearchTextForm) -> (String, String) {
     let text = |key: &str| member(map, key).and_then(Value::as_str);
+    let keys: &[&str] = match form {
+        SearchTextForm::WithValuesAndPatterns => &["name", "value", "pattern"],
+        SearchTextForm::Words => {
+            let object_type = text("type").unwrap_or_default();
+            if object_type == "indicator" {
+                if text("pattern_type").is_some_and(|t| t != "stix") { &["name", "pattern"] } else { &["name"] }
+            } else if VALUE_INDEXED_TYPES.contains(&object_type) {
+                &["name"]
+            } else {
+                &["name", "value"]
+            }
+        }
+    };
     let mut name = String::new();
-    for key in ["name", "value", "pattern"] {
+    for key in keys {
         if let Some(s) = text(key) {
             if !name.is_empty() {
                 name.push(' ');
@@ -539,6 +573,24 @@ mod tests {
             r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--44af6c39-c09b-49c5-9de2-394224b04982","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z"{markings},"pattern":"[ipv4-addr:value = '10.0.0.1']","pattern_type":"stix","valid_from":"2016-04-06T20:03:48Z","x_custom":{{"a":[1,2.5]}}}}"#
         );
         StixObject::from_compact_json(text.into_bytes(), "$").expect("valid").object
+    }
+
+    #[test]
+    fn the_words_form_leaves_indexed_values_and_stix_patterns_out() {
+        let text = |v: Value, form| match v {
+            Value::Object(map) => search_text_of(&map, form),
+            _ => unreachable!("objects only"),
+        };
+        let address = serde_json::json!({"type": "ipv4-addr", "value": "10.0.0.1", "description": "d"});
+        assert_eq!(text(address.clone(), SearchTextForm::Words), (String::new(), "d".to_owned()));
+        assert_eq!(text(address, SearchTextForm::WithValuesAndPatterns), ("10.0.0.1".to_owned(), "d".to_owned()));
+        let mac = serde_json::json!({"type": "mac-addr", "value": "00:11:22:33:44:55"});
+        assert_eq!(text(mac, SearchTextForm::Words).0, "00:11:22:33:44:55");
+        let stix = serde_json::json!({"type": "indicator", "name": "n", "pattern": "[x:y = 'z']", "pattern_type": "stix", "aliases": ["a"]});
+        assert_eq!(text(stix.clone(), SearchTextForm::Words).0, "n a");
+        assert_eq!(text(stix, SearchTextForm::WithValuesAndPatterns).0, "n [x:y = 'z'] a");
+        let yara = serde_json::json!({"type": "indicator", "name": "n", "pattern": "rule r {}", "pattern_type": "yara"});
+        assert_eq!(text(yara, SearchTextForm::Words).0, "n rule r {}");
     }
 
     #[test]

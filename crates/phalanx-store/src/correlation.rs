@@ -253,6 +253,43 @@ fn single_equality(text: &str) -> Option<Option<CorrelationValue>> {
     Some(path_value(object_type, "value", None, literal))
 }
 
+/// The values a free-text search for `text` names, in normal form: the
+/// whole text read as an address or CIDR block, a URL, an e-mail address,
+/// a hash (by its length) or a domain; none for text with spaces or
+/// anything else. The store's text filter finds the versions that hold
+/// one of them besides its full-text matches: a data directory's
+/// full-text index does not hold these values (see
+/// `phalanx_model::object::SearchTextForm::Words`).
+pub(crate) fn searched_values(text: &str) -> Vec<CorrelationValue> {
+    let t = text.trim();
+    if t.is_empty() || t.contains(char::is_whitespace) {
+        return Vec::new();
+    }
+    if let Some(v) = ip_value(t) {
+        return vec![v];
+    }
+    if t.contains("://") {
+        return url_value(t).into_iter().collect();
+    }
+    if t.contains('@') {
+        return plain("email", t).into_iter().collect();
+    }
+    if t.chars().all(|c| c.is_ascii_hexdigit()) {
+        let kind = match t.len() {
+            32 => Some("md5"),
+            40 => Some("sha1"),
+            64 => Some("sha256"),
+            128 => Some("sha512"),
+            _ => None,
+        };
+        return kind.and_then(|k| plain(k, t)).into_iter().collect();
+    }
+    if t.contains('.') {
+        return domain_value(t).into_iter().collect();
+    }
+    Vec::new()
+}
+
 /// The id a sighting sights, if it is one.
 pub(crate) fn sighted(object_type: &str, map: &Map<String, Value>) -> Option<String> {
     if object_type != "sighting" {
@@ -369,7 +406,7 @@ pub struct Related {
 }
 
 /// Prefix-range upper bound of reversed domain `rev` + `.`: `.` + 1 is `/`.
-fn children_bounds(rev: &str) -> (String, String) {
+pub(crate) fn children_bounds(rev: &str) -> (String, String) {
     (format!("{rev}."), format!("{rev}/"))
 }
 

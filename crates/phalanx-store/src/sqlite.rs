@@ -8,6 +8,7 @@ use crate::query::{Cursor, JsonPage, JsonPageObject, LabelFilter, Order, Page, Q
 use crate::{ExistingVersion, NewVersion, PutOutcome, Stats, Store, StoreError, StoredObject, WriteTxn};
 use phalanx_labels::{Label, Subject, can_read};
 use phalanx_model::Timestamp;
+use phalanx_model::object::SearchTextForm;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::{HashMap, HashSet};
@@ -138,7 +139,19 @@ pub struct SqliteStore {
     /// this process's commits and deletions (other processes' writes are
     /// not seen: a stale count only picks a slower plan).
     class_rows: Mutex<Option<HashMap<i64, u64>>>,
+    /// What the full-text index holds: set when the data directory is
+    /// made ([`FTS_FORM_SETTING`]), and kept, so that a deletion hands
+    /// back the text that was indexed.
+    pub(crate) fts_form: SearchTextForm,
 }
+
+/// The setting that names the form of the full-text index's text; a data
+/// directory made before it has none and keeps
+/// [`SearchTextForm::WithValuesAndPatterns`].
+const FTS_FORM_SETTING: &str = "fts_text_form";
+
+/// The value of [`FTS_FORM_SETTING`] for [`SearchTextForm::Words`].
+const FTS_FORM_WORDS: &str = "words";
 
 struct WriterState {
     conn: Connection,
@@ -275,6 +288,9 @@ impl SqliteStore {
         match stored.as_deref() {
             None => {
                 conn.execute("INSERT INTO settings (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION])?;
+                // A new data directory: values are searched through
+                // `observable_values`, not as words.
+                conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)", [FTS_FORM_SETTING, FTS_FORM_WORDS])?;
             }
             Some(SCHEMA_VERSION) => {}
             Some(other) => {
@@ -284,6 +300,18 @@ impl SqliteStore {
                 });
             }
         }
+        let form: Option<String> =
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [FTS_FORM_SETTING], |r| r.get(0)).optional()?;
+        let fts_form = match form.as_deref() {
+            None => SearchTextForm::WithValuesAndPatterns,
+            Some(FTS_FORM_WORDS) => SearchTextForm::Words,
+            Some(other) => {
+                return Err(StoreError::DataDir {
+                    path: dir.display().to_string(),
+                    message: format!("setting {FTS_FORM_SETTING}: full-text form '{other}' is not supported by this build"),
+                });
+            }
+        };
         let last_date_added: i64 =
             conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM objects", [], |r| r.get(0))?;
         let mut classes = AccessClasses::default();
@@ -320,6 +348,7 @@ impl SqliteStore {
             large_after: KNOWN_IDS_AFTER_LOOKUPS,
             checkpointer: None,
             class_rows: Mutex::new(None),
+            fts_form,
         })
     }
 
@@ -931,8 +960,27 @@ fn where_clause(query: &Query, classes: &ReaderClasses, params: &mut Vec<SqlValu
     }
     if let Some(text) = &query.text {
         let fts = fts_query(text)?;
-        sql.push_str(" AND o.seq IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH ?)");
+        sql.push_str(" AND o.seq IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH ?");
         params.push(SqlValue::Text(fts));
+        // A value (an address, a domain and its subdomains, a hash...) is
+        // found in normal form in `observable_values`, not as words; a
+        // sighting's values are its indicator's, not its own.
+        const OWN_VALUES: &str = " UNION SELECT v.seq FROM observable_values v JOIN objects s ON s.seq = v.seq WHERE s.type <> 'sighting' AND v.kind = ?";
+        for v in crate::correlation::searched_values(text) {
+            sql.push_str(OWN_VALUES);
+            sql.push_str(" AND v.value = ?");
+            params.push(SqlValue::Text(v.kind.to_owned()));
+            params.push(SqlValue::Text(v.value));
+            if let ("domain", Some(reversed)) = (v.kind, &v.lo) {
+                let (from, to) = crate::correlation::children_bounds(reversed);
+                sql.push_str(OWN_VALUES);
+                sql.push_str(" AND v.lo > ? AND v.lo < ?");
+                params.push(SqlValue::Text(v.kind.to_owned()));
+                params.push(SqlValue::Text(from));
+                params.push(SqlValue::Text(to));
+            }
+        }
+        sql.push(')');
     }
     sql.push_str(" AND ");
     sql.push_str(&version_clause(&query.versions, classes, params));
@@ -2310,7 +2358,7 @@ impl WriteTxn for SqliteTxn<'_> {
         let date_added = now_micros().max(self.guard.last_date_added + 1);
         let body_off = self.appender.append(&self.store.bodies, v.json.as_bytes())?;
         let hash = id_hash(id);
-        let (name, description) = v.object.search_text();
+        let (name, description) = v.object.search_text(self.store.fts_form);
         let refs = relationship_refs(v.object.object_type(), v.object.map());
         let values = crate::correlation::values_of(v.object.object_type(), v.object.map(), v.object.stix_pattern());
         let sighting_of = crate::correlation::sighted(v.object.object_type(), v.object.map());

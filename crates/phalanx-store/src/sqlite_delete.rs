@@ -8,6 +8,7 @@ use crate::query::VersionFilter;
 use crate::sqlite::{SqliteStore, id_hash};
 use crate::StoreError;
 use phalanx_model::Timestamp;
+use phalanx_model::object::SearchTextForm;
 use rusqlite::{Connection, params};
 
 /// Tombstones of deleted versions: one row per (id, version) deleted,
@@ -63,9 +64,9 @@ fn fts_deletes_by_rowid(conn: &Connection) -> Result<bool, StoreError> {
     Ok(sql.contains("contentless_delete"))
 }
 
-/// Removes version `seq`'s full-text entry, whose text is read from its
-/// stored body `json`.
-fn delete_fts_row(conn: &Connection, by_rowid: bool, seq: i64, json: &str) -> Result<(), StoreError> {
+/// Removes version `seq`'s full-text entry, whose text (in the store's
+/// `form`) is read from its stored body `json`.
+fn delete_fts_row(conn: &Connection, by_rowid: bool, form: SearchTextForm, seq: i64, json: &str) -> Result<(), StoreError> {
     if by_rowid {
         // A row that had no text has no entry; deleting it is a no-op.
         conn.prepare_cached("DELETE FROM objects_fts WHERE rowid = ?1")?.execute([seq])?;
@@ -84,7 +85,7 @@ fn delete_fts_row(conn: &Connection, by_rowid: bool, seq: i64, json: &str) -> Re
     };
     // The same text as when it was written (`write_row_with`): the body
     // is the JSON that was parsed then.
-    let (name, description) = phalanx_model::object::search_text_of(&map);
+    let (name, description) = phalanx_model::object::search_text_of(&map, form);
     if !name.is_empty() || !description.is_empty() {
         conn.prepare_cached("INSERT INTO objects_fts (objects_fts, rowid, name, description) VALUES ('delete', ?1, ?2, ?3)")?
             .execute(params![seq, name, description])?;
@@ -106,7 +107,14 @@ fn selected(filter: &VersionFilter, key: &str, all: &[String]) -> bool {
 
 /// Deletes what [`SqliteStore::delete_versions_impl`] says; returns the
 /// access class of each version deleted.
-fn delete_in(conn: &Connection, bodies: &Bodies, actor: &str, id: &str, versions: &VersionFilter) -> Result<Vec<i64>, StoreError> {
+fn delete_in(
+    conn: &Connection,
+    bodies: &Bodies,
+    form: SearchTextForm,
+    actor: &str,
+    id: &str,
+    versions: &VersionFilter,
+) -> Result<Vec<i64>, StoreError> {
     ensure_deleted_table(conn)?;
     let mut rows = Vec::new();
     {
@@ -136,7 +144,7 @@ fn delete_in(conn: &Connection, bodies: &Bodies, actor: &str, id: &str, versions
     let mut latest_gone = false;
     for row in &doomed {
         let json = if fts_by_rowid { String::new() } else { bodies.read(row.body_off as u64, row.body_len as u64)? };
-        delete_fts_row(conn, fts_by_rowid, row.seq, &json)?;
+        delete_fts_row(conn, fts_by_rowid, form, row.seq, &json)?;
         conn.prepare_cached("DELETE FROM objects WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM object_refs WHERE seq = ?1")?.execute([row.seq])?;
         conn.prepare_cached("DELETE FROM observable_values WHERE seq = ?1")?.execute([row.seq])?;
@@ -172,7 +180,7 @@ impl SqliteStore {
     pub(crate) fn delete_versions_impl(&self, actor: &str, id: &str, versions: &VersionFilter) -> Result<u64, StoreError> {
         let classes = self.with_writer(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
-            crate::sqlite::commit_or_rollback(conn, "a delete", || delete_in(conn, &self.bodies, actor, id, versions))
+            crate::sqlite::commit_or_rollback(conn, "a delete", || delete_in(conn, &self.bodies, self.fts_form, actor, id, versions))
         })?;
         self.count_class_rows(std::iter::empty(), classes.iter().copied());
         Ok(classes.len() as u64)
@@ -215,6 +223,7 @@ impl SqliteStore {
 mod tests {
     use crate::registry::{Registry, verify_audit_chain};
     use crate::{NewVersion, Query, SqliteStore, Store, VersionFilter};
+    use phalanx_model::object::SearchTextForm;
     use phalanx_labels::{Label, Organisation, Reader, Subject, Tlp};
     use phalanx_model::{StixObject, Timestamp};
     use serde_json::json;
@@ -300,7 +309,13 @@ mod tests {
             .expect("vocab")
     }
 
-    fn deleted_versions_leave_the_index(store: &SqliteStore) {
+    /// Deletes the versions of an indicator and checks that their terms
+    /// leave the index; `patterns_indexed` says whether the store's form
+    /// indexes STIX patterns as words (data directories made before
+    /// [`SearchTextForm::Words`]).
+    fn deleted_versions_leave_the_index(store: &SqliteStore, patterns_indexed: bool) {
+        assert_eq!(store.fts_form == SearchTextForm::WithValuesAndPatterns, patterns_indexed);
+        let pattern_documents = |n: i64| if patterns_indexed { n } else { 0 };
         let (t1, t2) = ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z");
         // A description with a diacritic (tokenised without it) and an
         // escape in the stored JSON text.
@@ -311,6 +326,7 @@ mod tests {
         put_all(store, &[indicator(t1, "alpha zulu"), second]);
         assert_eq!(indexed_with(store, "zulu").len(), 2);
         assert_eq!(term_documents(store, "kilo"), 1);
+        assert_eq!(term_documents(store, "evil"), pattern_documents(2));
         assert_eq!(store.delete_versions(ID, &VersionFilter::Last).expect("delete"), 1);
         // Every term of the deleted version's name, pattern and description
         // is gone from the index; the other version's stay.
@@ -320,7 +336,7 @@ mod tests {
             assert_eq!(term_documents(store, term), 0, "{term} still counted");
         }
         assert_eq!(term_documents(store, "alpha"), 1);
-        assert_eq!(term_documents(store, "evil"), 1);
+        assert_eq!(term_documents(store, "evil"), pattern_documents(1));
         assert_eq!(store.delete_versions(ID, &VersionFilter::All).expect("delete"), 1);
         assert!(indexed_with(store, "zulu").is_empty());
         for term in ["alpha", "zulu", "evil", "example"] {
@@ -336,7 +352,7 @@ mod tests {
             .with_writer(|c| Ok(c.query_row("SELECT sql FROM sqlite_schema WHERE name = 'objects_fts'", [], |r| r.get(0))?))
             .expect("schema");
         assert!(sql.contains("columnsize = 0") && !sql.contains("contentless_delete"), "{sql}");
-        deleted_versions_leave_the_index(&store);
+        deleted_versions_leave_the_index(&store, false);
     }
 
     #[test]
@@ -353,7 +369,27 @@ mod tests {
         }
         let store = SqliteStore::open(dir.path()).expect("open");
         assert!(store.with_writer(super::fts_deletes_by_rowid).expect("schema"));
-        deleted_versions_leave_the_index(&store);
+        deleted_versions_leave_the_index(&store, false);
+    }
+
+    #[test]
+    fn a_data_directory_made_before_the_words_form_keeps_indexing_and_deleting_patterns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            // Such a directory has a schema version and no form setting.
+            let store = SqliteStore::open(dir.path()).expect("open");
+            assert_eq!(store.fts_form, SearchTextForm::Words);
+            store.with_writer(|c| Ok(c.execute("DELETE FROM settings WHERE key = 'fts_text_form'", [])?)).expect("older");
+        }
+        let store = SqliteStore::open(dir.path()).expect("reopen");
+        deleted_versions_leave_the_index(&store, true);
+        drop(store);
+        // A form this build does not know is refused, by name.
+        let store = SqliteStore::open(dir.path()).expect("reopen");
+        store.with_writer(|c| Ok(c.execute("INSERT INTO settings (key, value) VALUES ('fts_text_form', 'stems')", [])?)).expect("newer");
+        drop(store);
+        let error = SqliteStore::open(dir.path()).err().expect("refused").to_string();
+        assert!(error.contains("fts_text_form") && error.contains("'stems'"), "{error}");
     }
 
     #[test]

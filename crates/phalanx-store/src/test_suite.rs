@@ -41,6 +41,11 @@ macro_rules! store_test_suite {
                 $crate::test_suite::pages_counts_and_search_are_filtered_in_the_query(&s);
             }
             #[test]
+            fn values_are_searched_in_normal_form_not_as_words() {
+                let (_g, s) = $make();
+                $crate::test_suite::values_are_searched_in_normal_form_not_as_words(&s);
+            }
+            #[test]
             fn merged_pages_equal_one_sorted_read() {
                 let (_g, s) = $make();
                 $crate::test_suite::merged_pages_equal_one_sorted_read(&s);
@@ -308,6 +313,80 @@ pub fn pages_counts_and_search_are_filtered_in_the_query(store: &dyn Store) {
     assert_eq!(store.count(&Subject::Anonymous, &q).unwrap(), 0);
     // Stats are filtered too.
     assert_eq!(store.stats(&uncleared).unwrap().objects, 200);
+}
+
+/// The ids a text search finds for `reader`, sorted.
+fn searched(store: &dyn Store, reader: &Subject, text: &str) -> Vec<String> {
+    let query = Query { text: Some(text.into()), limit: 100, ..Query::default() };
+    let mut ids: Vec<String> = store.query(reader, &query).expect("search").objects.into_iter().map(|o| o.id).collect();
+    ids.sort();
+    assert_eq!(store.count(reader, &query).expect("count") as usize, ids.len(), "count of {text}");
+    ids
+}
+
+/// A search for an address, a domain, a hash or an e-mail address finds
+/// the objects that hold that value, in normal form (a domain: and its
+/// subdomains), not objects that merely share its digits or labels as
+/// words; words still find names, descriptions, and values the value
+/// index does not hold.
+pub fn values_are_searched_in_normal_form_not_as_words(store: &dyn Store) {
+    let pattern_indicator = |n: u32, name: &str, pattern: &str, pattern_type: &str| {
+        obj(json!({
+            "type": "indicator", "spec_version": "2.1", "id": format!("indicator--d0000000-0000-4000-8000-{n:012}"),
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "name": name, "pattern": pattern, "pattern_type": pattern_type, "valid_from": "2026-01-01T00:00:00Z"
+        }))
+    };
+    let address = obj(json!({"type": "ipv4-addr", "spec_version": "2.1", "value": "198.51.100.7"}));
+    let exact = pattern_indicator(1, "alpha", "[ipv4-addr:value = '198.51.100.7']", "stix");
+    let same_digits = pattern_indicator(2, "beta", "[ipv4-addr:value = '7.100.51.198']", "stix");
+    let block = pattern_indicator(3, "gamma", "[ipv4-addr:value ISSUBSET '198.51.100.0/24']", "stix");
+    let sigma = pattern_indicator(4, "delta", "title: suspicious powershell download", "sigma");
+    let sighting = obj(json!({
+        "type": "sighting", "spec_version": "2.1", "id": "sighting--d0000000-0000-4000-8000-000000000005",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "sighting_of_ref": exact.id().as_str()
+    }));
+    let domain = obj(json!({"type": "domain-name", "spec_version": "2.1", "value": "Evil.Example.COM"}));
+    let subdomain = obj(json!({"type": "domain-name", "spec_version": "2.1", "value": "mail.evil.example.com"}));
+    let secret_subdomain = obj(json!({"type": "domain-name", "spec_version": "2.1", "value": "c2.evil.example.com"}));
+    let other = obj(json!({"type": "domain-name", "spec_version": "2.1", "value": "notevil.example.com"}));
+    let file = obj(json!({"type": "file", "spec_version": "2.1", "name": "dropper.exe",
+        "hashes": {"MD5": "0123456789ABCDEF0123456789ABCDEF"}}));
+    let mail = obj(json!({"type": "email-addr", "spec_version": "2.1", "value": "Phish@Example.org"}));
+    let mac = obj(json!({"type": "mac-addr", "spec_version": "2.1", "value": "00:11:22:33:44:55"}));
+    let mut items: Vec<(StixObject, Label)> = [&address, &exact, &same_digits, &block, &sigma, &sighting, &domain, &subdomain, &other, &file, &mail, &mac]
+        .into_iter()
+        .map(|o| (o.clone(), green(ORG_A)))
+        .collect();
+    items.push((secret_subdomain.clone(), secret_eu(ORG_A)));
+    put_all(store, &items);
+    let cleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Secret, &[Policy::Eu]);
+    let uncleared = reader(&org(ORG_B, "EST", &["EU"]), Rank::Restricted, &[Policy::Eu]);
+    let ids = |objects: &[&StixObject]| {
+        let mut ids: Vec<String> = objects.iter().map(|o| o.id().as_str().to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    // The address and the indicator that tests it; not the indicator of
+    // the same digits, nor the sighting that borrows its indicator's value.
+    assert_eq!(searched(store, &uncleared, "198.51.100.7"), ids(&[&address, &exact]));
+    assert_eq!(searched(store, &uncleared, " 198.51.100.7 "), ids(&[&address, &exact]));
+    assert_eq!(searched(store, &uncleared, "198.51.100.0/24"), ids(&[&block]));
+    // A domain in any case finds itself and its subdomains, each only for
+    // a reader who may read it.
+    assert_eq!(searched(store, &uncleared, "evil.EXAMPLE.com"), ids(&[&domain, &subdomain]));
+    assert_eq!(searched(store, &cleared, "evil.example.com"), ids(&[&domain, &subdomain, &secret_subdomain]));
+    assert_eq!(searched(store, &uncleared, "mail.evil.example.com"), ids(&[&subdomain]));
+    assert_eq!(searched(store, &uncleared, "0123456789abcdef0123456789abcdef"), ids(&[&file]));
+    assert_eq!(searched(store, &uncleared, "phish@example.org"), ids(&[&mail]));
+    // Values the value index does not hold are words.
+    assert_eq!(searched(store, &uncleared, "00:11:22:33:44:55"), ids(&[&mac]));
+    assert_eq!(searched(store, &uncleared, "powershell"), ids(&[&sigma]));
+    assert_eq!(searched(store, &uncleared, "dropper"), ids(&[&file]));
+    // Names are words; a value's parts are not.
+    assert_eq!(searched(store, &uncleared, "gamma"), ids(&[&block]));
+    assert!(searched(store, &uncleared, "example").is_empty());
+    assert!(searched(store, &uncleared, "51").is_empty());
 }
 
 /// The `seq` of every object `query` selects, read page by page (each page

@@ -198,7 +198,9 @@ pub struct SearchQuery {
     object_type: Option<String>,
     /// Object ids, comma-separated.
     id: Option<String>,
-    /// Full text over names and descriptions (every word; the last as a prefix).
+    /// Full text over names and descriptions (every word; the last as a
+    /// prefix), or a value: an address or CIDR block, a domain (and its
+    /// subdomains), a URL, an e-mail address or a hash, in any case.
     q: Option<String>,
     /// Only versions added strictly after this instant (RFC 3339).
     added_after: Option<String>,

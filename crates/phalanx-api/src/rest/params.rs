@@ -82,7 +82,7 @@ pub struct Params {
     pub types: Vec<String>,
     /// `id`: object ids.
     pub ids: Vec<String>,
-    /// `q`: full text.
+    /// `q`: full text, or a value.
     pub text: Option<String>,
     /// `added_after`.
     pub added_after: Option<Timestamp>,

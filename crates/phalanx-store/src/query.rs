@@ -70,7 +70,9 @@ pub struct Query {
     pub readable_ends: bool,
     /// Which versions.
     pub versions: VersionFilter,
-    /// Full-text query over names and descriptions.
+    /// Full-text query over names and descriptions; the whole text is also
+    /// looked up as a value in normal form (an address, a domain and its
+    /// subdomains, a URL, an e-mail address, a hash).
     pub text: Option<String>,
     /// Include revoked versions (default true, as TAXII serves them).
     pub exclude_revoked: bool,

@@ -27,7 +27,8 @@ const PAGE_SIZE: usize = 50;
 /// The search form's fields, as given in the query string.
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchParams {
-    /// Full text over names and descriptions.
+    /// Full text over names and descriptions, or a value (an address, a
+    /// domain and its subdomains, a URL, an e-mail address, a hash).
     #[serde(default)]
     q: Option<String>,
     /// Object type(s), comma-separated.
@@ -176,7 +177,7 @@ pub async fn search(
     ];
     let form = format!(
         "<form class=\"search\" method=\"get\" action=\"/ui/search\" id=\"search-form\">\
-         <label>Text <input name=\"q\" id=\"f-q\" value=\"{q}\" placeholder=\"names and descriptions\"></label>\
+         <label>Text <input name=\"q\" id=\"f-q\" value=\"{q}\" placeholder=\"words of names and descriptions, or an address, domain or hash\"></label>\
          <label>Type {ty}</label><label>TLP {tlp}</label><label>Policy {policy}</label><label>At least {cls}</label>\
          <label>Added from <input type=\"date\" name=\"from\" value=\"{from}\"></label><label>to <input type=\"date\" name=\"to\" value=\"{to}\"></label>\
          <button type=\"submit\">Search</button></form>",

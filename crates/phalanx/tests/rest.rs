@@ -211,6 +211,12 @@ fn search_is_filtered_by_the_read_rule_and_pages_with_a_cursor() {
     // Full text: the classified match is not even counted for bob.
     let text = s.get("/api/v1/objects?q=ransomware&count=true", Some("bob")).expect(200);
     assert_eq!((ids(&text, "objects"), &text["total"]), (vec![IND.to_owned()], &json!(1)));
+    // A value, in any case: the indicators whose patterns test it, the
+    // classified one only for alice.
+    let value = s.get("/api/v1/objects?q=EVIL.example&count=true", Some("bob")).expect(200);
+    assert_eq!(value["total"], 2, "{value}");
+    assert!(!ids(&value, "objects").contains(&SECRET_IND.to_owned()));
+    assert_eq!(s.get("/api/v1/objects?q=EVIL.example&count=true", Some("alice")).expect(200)["total"], 3);
     // Label filters narrow, never widen.
     let classified = "/api/v1/objects?min_classification=RESTRICTED&count=true";
     assert_eq!(s.get(classified, Some("alice")).expect(200)["total"], 1);

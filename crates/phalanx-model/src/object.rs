@@ -382,7 +382,10 @@ pub enum SearchTextForm {
 }
 
 /// SCO types whose `value` a store indexes as a value in normal form, not
-/// as words ([`SearchTextForm::Words`]).
+/// as words ([`SearchTextForm::Words`]). Part of the form, so fixed: data
+/// directories hand this text back to delete a version, and a change here
+/// would make a new form with a setting value of its own. A store that
+/// comes to hold more kinds of values keeps them as words too.
 const VALUE_INDEXED_TYPES: [&str; 5] = ["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr"];
 
 /// [`StixObject::search_text`] of an object's properties: (the names,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Alternating imports of two builds, to compare them on a drifting machine.
 
-    python3 bench/import/pairs.py [--rounds N] BIN_A BIN_B CORPUS
+    python3 bench/import/pairs.py [--rounds N] [--a-args ARGS] [--b-args ARGS] BIN_A BIN_B CORPUS
 
 Each round imports CORPUS once with BIN_A and once with BIN_B (the order
 swapped every round), each into a fresh data directory under bench/out/,
@@ -10,7 +10,9 @@ says where its tail went. Prints one line per import: the build, wall
 seconds, user and system CPU seconds, and the commit line's bodies_sync_ms,
 worker_ms and sqlite_commit_ms; then each build's median wall time. This
 machine's speed drifts by 10-30% within minutes (bench/RESULTS.md), so
-only pairs run side by side say which build is faster. Linux only.
+only pairs run side by side say which build is faster. `--a-args` and
+`--b-args` add arguments to one side's `import` (`--b-args=--exclusive`
+compares the two ways of importing with one build). Linux only.
 """
 import argparse
 import os
@@ -25,14 +27,14 @@ import time
 FIELDS = ("bodies_sync_ms", "worker_ms", "sqlite_commit_ms")
 
 
-def import_once(binary, corpus, data):
+def import_once(binary, extra, corpus, data):
     """(wall s, user s, sys s, {field: ms}) of one import into a fresh `data`."""
     shutil.rmtree(data, ignore_errors=True)
     subprocess.run([binary, "--data", data, "init"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     env = dict(os.environ, PHALANX_LOG="phalanx_store=debug")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    run = subprocess.run([binary, "--data", data, "import", corpus], env=env,
+    run = subprocess.run([binary, "--data", data, "import", *extra, corpus], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -52,6 +54,8 @@ def import_once(binary, corpus, data):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--a-args", default="", help="arguments added to A's import, split at spaces")
+    ap.add_argument("--b-args", default="", help="arguments added to B's import, split at spaces")
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("corpus")
@@ -61,11 +65,11 @@ def main():
     data = os.path.join(out, "data-pairs")
     walls = {"A": [], "B": []}
     for round_ in range(args.rounds):
-        order = [("A", args.a), ("B", args.b)]
+        order = [("A", args.a, args.a_args.split()), ("B", args.b, args.b_args.split())]
         if round_ % 2 == 1:
             order.reverse()
-        for name, binary in order:
-            wall, user, sys_, tail = import_once(binary, args.corpus, data)
+        for name, binary, extra in order:
+            wall, user, sys_, tail = import_once(binary, extra, args.corpus, data)
             walls[name].append(wall)
             fields = " ".join(f"{k}={tail.get(k, '?')}" for k in FIELDS)
             print(f"round {round_ + 1} {name} wall {wall:6.2f} s user {user:6.2f} sys {sys_:5.2f} {fields}", flush=True)

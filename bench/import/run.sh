@@ -10,23 +10,28 @@
 #    (bench/gen_corpus.py, seed 42, JSON lines) when it is absent;
 # 4. notes the CPU model and times a fixed CPU task (a Python loop) so
 #    that figures of different machines can be compared;
-# 5. runs `phalanx init` + `phalanx import` on a fresh data directory
-#    (bench/out/data-import) under /usr/bin/time -v;
+# 5. imports the corpus twice, each time into a fresh data directory
+#    (bench/out/data-import-MODE) after `phalanx init`, under
+#    /usr/bin/time -v: `phalanx import` (shared: readers and other
+#    processes use the store meanwhile, through SQLite's WAL) and
+#    `phalanx import --exclusive` (the initial load of a node: the process
+#    has the data directory to itself and writes each database page once);
 # 6. runs the OASIS stix2.parse anchor (bench/stix2_parse_anchor.py) on the
 #    first --sample objects of the same corpus (default 50,000: stix2.parse
 #    runs at about 3k objects/s), the first half just before the import and
 #    the second half just after it, so that a machine whose speed drifts
 #    during the run moves both sides of the ratio alike; the anchor's rate
 #    is the sample over the two halves' seconds;
-# 7. prints the machine, objects, seconds, objects/s, user+sys CPU
-#    seconds, peak RSS, the anchor rate, the ratio, and PASS/FAIL per
-#    target.
+# 7. prints the machine, the anchor rate, and for each import its
+#    seconds, objects/s, user+sys CPU seconds, peak RSS, the ratio, and
+#    PASS/FAIL per target.
 #
 # Which of the import's threads bounds its wall time: bench/import/threads.py.
 # Which of two builds imports faster on a drifting machine: bench/import/pairs.py.
 #
 # Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
-# peak RSS < 1 GiB. Exit status: 0 all targets met, 1 a target missed,
+# peak RSS < 1 GiB, checked for each import. Exit status: 0 all targets
+# met by both imports, 1 a target missed by either,
 # 2 the benchmark could not run. Every step has a time limit (timeout).
 # Nothing here is committed: bench/out/ is git-ignored.
 set -euo pipefail
@@ -118,28 +123,37 @@ if [[ $anchor -eq 1 ]]; then
     anchor_secs_before=$anchor_secs_part
     anchor_cpu_before=$anchor_cpu_part
 fi
-data="$out/data-import"
-rm -rf "$data"
-timeout 60 "$bin" --data "$data" init >/dev/null
+# One import of the corpus into a fresh data directory: `run_import MODE
+# [ARGS...]` writes bench/out/import-MODE.{time,log,err} and sets
+# data_mib_MODE.
+run_import() {
+    local mode="$1" rc data total_line stored
+    shift
+    data="$out/data-import-$mode"
+    rm -rf "$data"
+    timeout 60 "$bin" --data "$data" init >/dev/null
+    log "importing (mode $mode)"
+    set +e
+    timeout 1800 /usr/bin/time -v -o "$out/import-$mode.time" "$bin" --data "$data" import "$@" "$corpus" \
+        > "$out/import-$mode.log" 2> "$out/import-$mode.err"
+    rc=$?
+    set -e
+    if [[ $rc -ne 0 ]]; then
+        log "error: phalanx import ($mode) exited $rc"; tail -5 "$out/import-$mode.err" >&2; tail -5 "$out/import-$mode.log" >&2; exit 2
+    fi
+    total_line=$(grep '^total:' "$out/import-$mode.log" | tail -1)
+    stored=$(sed -E 's/^total: stored ([0-9]+).*/\1/' <<< "$total_line")
+    [[ "$stored" -eq "$count" ]] || { log "error: stored $stored of $count objects ($total_line)"; exit 2; }
+    printf -v "data_mib_$mode" '%s' "$(du -sm "$data" | cut -f1)"
+    [[ $keep -eq 1 ]] || rm -rf "$data"
+}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-set +e
-timeout 1800 /usr/bin/time -v -o "$out/import.time" "$bin" --data "$data" import "$corpus" > "$out/import.log" 2> "$out/import.err"
-rc=$?
-set -e
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-if [[ $rc -ne 0 ]]; then
-    log "error: phalanx import exited $rc"; tail -5 "$out/import.err" >&2; tail -5 "$out/import.log" >&2; exit 2
+run_import shared
+run_import exclusive --exclusive
+if grep -q 'not exclusive' "$out/import-exclusive.err"; then
+    log "error: the exclusive import was written shared:"; grep 'not exclusive' "$out/import-exclusive.err" >&2; exit 2
 fi
-total_line=$(grep '^total:' "$out/import.log" | tail -1)
-stored=$(sed -E 's/^total: stored ([0-9]+).*/\1/' <<< "$total_line")
-[[ "$stored" -eq "$count" ]] || { log "error: stored $stored of $count objects ($total_line)"; exit 2; }
-
-wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$out/import.time")
-user=$(awk -F': ' '/User time/ {print $2}' "$out/import.time")
-sys=$(awk -F': ' '/System time/ {print $2}' "$out/import.time")
-rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/import.time")
-data_mib=$(du -sm "$data" | cut -f1)
-[[ $keep -eq 1 ]] || rm -rf "$data"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # 6. the anchor's second half, then its rate over both halves
 anchor_rate=""
@@ -155,15 +169,25 @@ print(f"{s1 + s2:.3f} {c1 + c2:.3f} {n / (s1 + s2) if s1 + s2 > 0 else 0:.0f}")'
 fi
 
 # 7. report
-python3 - "$count" "$wall" "$user" "$sys" "$rss_kb" "$data_mib" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" "${anchor_halves:-}" "$bin" <<'PY'
+python3 - "$count" "$out" "$data_mib_shared" "$data_mib_exclusive" "${anchor_rate:-}" "$sample" "${anchor_secs:-}" "${anchor_cpu:-}" "$load_before" "$load_after" "$cpu_model" "$(nproc)" "$calibration" "${anchor_halves:-}" "$bin" <<'PY'
 import sys
-count, wall, user, sys_, rss_kb, data_mib = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-anchor = float(sys.argv[7]) if sys.argv[7] else None
-sample, asecs, acpu, lb, la = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
-cpu_model, cores, calibration, halves, binary = sys.argv[13], sys.argv[14], sys.argv[15], sys.argv[16], sys.argv[17]
-rate = count / wall if wall > 0 else 0.0
-cpu = user + sys_
-rss_mib = rss_kb / 1024
+count, out = int(sys.argv[1]), sys.argv[2]
+data_mib = {"shared": sys.argv[3], "exclusive": sys.argv[4]}
+anchor = float(sys.argv[5]) if sys.argv[5] else None
+sample, asecs, acpu, lb, la = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9], sys.argv[10]
+cpu_model, cores, calibration, halves, binary = sys.argv[11], sys.argv[12], sys.argv[13], sys.argv[14], sys.argv[15]
+
+def time_fields(path):
+    fields = {}
+    for line in open(path):
+        key, _, value = line.strip().partition(": ")
+        fields[key] = value
+    parts = [float(p) for p in fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":")]
+    wall = 0.0
+    for p in parts:
+        wall = wall * 60 + p
+    return wall, float(fields["User time (seconds)"]), float(fields["System time (seconds)"]), int(fields["Maximum resident set size (kbytes)"])
+
 ok = True
 def verdict(cond):
     global ok
@@ -172,21 +196,28 @@ def verdict(cond):
 print(f"machine            {cpu_model}, {cores} cores; fixed CPU task (python3 sum(range(30M))) {calibration} s")
 print(f"binary             {binary}")
 print(f"objects            {count}")
-print(f"seconds (wall)     {wall:.2f}")
-print(f"objects/s          {rate:,.0f}")
-print(f"cpu seconds        {cpu:.2f} (user {user:.2f} + sys {sys_:.2f}); {count / cpu if cpu else 0:,.0f} objects per cpu-second")
-print(f"peak RSS MiB       {rss_mib:.0f}")
-print(f"data dir MiB       {data_mib}")
 print(f"load average       before {lb}, after {la} (2 cores)")
 if anchor is not None:
-    ratio = rate / anchor if anchor else 0.0
     print(f"anchor             stix2.parse on the first {sample} objects: {asecs} s ({halves}), cpu {acpu} s, {anchor:,.0f} objects/s")
-    print(f"ratio ours/anchor  {ratio:.1f}x")
-print(f"target >= 100,000 objects/s: {verdict(rate >= 100_000)} ({rate:,.0f})")
-if anchor is not None:
-    print(f"target >= 20x stix2.parse:   {verdict(ratio >= 20)} ({ratio:.1f}x)")
-else:
-    print("target >= 20x stix2.parse:   SKIPPED (--no-anchor)")
-print(f"target peak RSS < 1 GiB:     {verdict(rss_mib < 1024)} ({rss_mib:.0f} MiB)")
+for mode, command in (("shared", "phalanx import"), ("exclusive", "phalanx import --exclusive")):
+    wall, user, sys_, rss_kb = time_fields(f"{out}/import-{mode}.time")
+    rate = count / wall if wall > 0 else 0.0
+    cpu = user + sys_
+    rss_mib = rss_kb / 1024
+    print(f"== {mode} ({command})")
+    print(f"seconds (wall)     {wall:.2f}")
+    print(f"objects/s          {rate:,.0f}")
+    print(f"cpu seconds        {cpu:.2f} (user {user:.2f} + sys {sys_:.2f}); {count / cpu if cpu else 0:,.0f} objects per cpu-second")
+    print(f"peak RSS MiB       {rss_mib:.0f}")
+    print(f"data dir MiB       {data_mib[mode]}")
+    if anchor is not None:
+        ratio = rate / anchor if anchor else 0.0
+        print(f"ratio ours/anchor  {ratio:.1f}x")
+    print(f"target >= 100,000 objects/s: {verdict(rate >= 100_000)} ({rate:,.0f})")
+    if anchor is not None:
+        print(f"target >= 20x stix2.parse:   {verdict(ratio >= 20)} ({ratio:.1f}x)")
+    else:
+        print("target >= 20x stix2.parse:   SKIPPED (--no-anchor)")
+    print(f"target peak RSS < 1 GiB:     {verdict(rss_mib < 1024)} ({rss_mib:.0f} MiB)")
 sys.exit(0 if ok else 1)
 PY

@@ -31,6 +31,7 @@ mod query;
 pub mod registry;
 mod sqlite;
 mod sqlite_delete;
+mod sqlite_exclusive;
 mod sqlite_registry;
 mod sqlite_federation;
 
@@ -161,6 +162,14 @@ pub trait WriteTxn {
 pub trait Store: Registry + Send + Sync {
     /// Starts the (single) write transaction; waits for any other writer.
     fn begin(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError>;
+    /// Starts the write transaction of a large load by a process that
+    /// expects to have the store to itself (`phalanx import --exclusive`):
+    /// a backend may then keep other readers out until it ends, to write
+    /// faster, when nobody else is using the store; otherwise, and by
+    /// default, it is [`Store::begin`].
+    fn begin_exclusive(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+        self.begin()
+    }
     /// Versions of one object that `reader` may read, filtered by
     /// `versions`, oldest first. Empty when the object does not exist or
     /// the reader may not read it.

@@ -71,6 +71,17 @@ pub fn yield_to_the_writer() {
     }
 }
 
+/// Whether a write may keep other users of the store out while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    /// Readers and other processes use the store meanwhile (servers, and
+    /// every write by default).
+    Shared,
+    /// The caller expects to have the store to itself: the write is
+    /// started with [`Store::begin_exclusive`].
+    Exclusive,
+}
+
 /// What the input holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Container {
@@ -157,7 +168,9 @@ impl Given {
 /// each object (valid or not) just before it is written. Commits when the input was
 /// read to its end; rolls back and reports [`Fatal`] when it is not JSON.
 /// `input_bytes`, the input's length when it is known, sizes the write's
-/// tables ahead ([`objects_expected_in`]).
+/// tables ahead ([`objects_expected_in`]); `sharing` says how the
+/// transaction is begun.
+#[allow(clippy::too_many_arguments)]
 pub fn write_stream(
     store: &dyn Store,
     mut ingest: Ingest<'_>,
@@ -165,6 +178,7 @@ pub fn write_stream(
     reader: Box<dyn BufRead + Send>,
     container: Container,
     input_bytes: Option<u64>,
+    sharing: Sharing,
     mut seen: Option<&mut dyn FnMut(SeenObject<'_>)>,
 ) -> Result<StreamOutcome, StoreError> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(BATCHES_IN_FLIGHT);
@@ -179,7 +193,10 @@ pub fn write_stream(
         })
         .map_err(|e| StoreError::Database(format!("cannot start the parsing thread: {e}")))?;
 
-    let mut txn = store.begin()?;
+    let mut txn = match sharing {
+        Sharing::Shared => store.begin()?,
+        Sharing::Exclusive => store.begin_exclusive()?,
+    };
     if let Some(bytes) = input_bytes {
         let objects = objects_expected_in(bytes);
         ingest.reserve(objects);

@@ -1,9 +1,11 @@
 //! The embedded backend: one SQLite database in the data directory, in WAL
-//! mode, with one writer connection and a small pool of readers. The JSON
+//! mode (but for the length of an exclusive write, [`crate::sqlite_exclusive`]),
+//! with one writer connection and a small pool of readers. The JSON
 //! text of each version lives in the append-only body file beside it
 //! ([`crate::bodies`]); a row names its body by offset and length.
 
 use crate::bodies::{Appender, Bodies, HEADER_LEN};
+use crate::sqlite_exclusive::CommittedVersions;
 use crate::query::{Cursor, JsonPage, JsonPageObject, LabelFilter, Order, Page, Query, VersionFilter};
 use crate::{ExistingVersion, NewVersion, PutOutcome, Stats, Store, StoreError, StoredObject, WriteTxn};
 use phalanx_labels::{Label, Subject, can_read};
@@ -131,6 +133,13 @@ pub struct SqliteStore {
     /// hands its SQL to a worker thread ([`KNOWN_IDS_AFTER_LOOKUPS`];
     /// tests lower it to run every write through that path).
     large_after: u32,
+    /// Most versions the store may hold for a write to be exclusive
+    /// ([`crate::sqlite_exclusive::EXCLUSIVE_STORE_MAX`]; tests lower it).
+    exclusive_store_max: usize,
+    /// Every write is begun as [`Store::begin_exclusive`] (tests: the
+    /// shared store suite run through exclusive writes).
+    #[cfg(test)]
+    exclusive_always: bool,
     /// Wakes the background checkpointer after a commit, when it is on
     /// ([`SqliteStore::with_background_checkpoints`]).
     checkpointer: Option<SyncSender<()>>,
@@ -227,8 +236,11 @@ impl KnownIds {
 /// header). 16 KiB pages against the 4 KiB default, 1M-object import, three
 /// alternating runs each: 22.0-22.9 s -> 18.9-20.1 s (shallower B-trees,
 /// fewer page-cache operations and WAL frames). Existing stores keep theirs.
+/// The journal mode is not among them: WAL is a property of the database
+/// file, set once by the writer at open ([`SqliteStore::open`]); a reader
+/// that set it too would fail while an exclusive write
+/// ([`crate::sqlite_exclusive`]) has the database in its rollback journal.
 const CONNECTION_PRAGMAS: &str = "PRAGMA page_size = 16384;
-     PRAGMA journal_mode = WAL;
      PRAGMA synchronous = NORMAL;
      PRAGMA temp_store = MEMORY;
      PRAGMA mmap_size = 4294967296;";
@@ -249,7 +261,7 @@ const LARGE_WRITE_CACHE: &str = "PRAGMA cache_size = -262144";
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.busy_timeout(crate::sqlite_exclusive::BUSY_TIMEOUT)?;
     conn.execute_batch(CONNECTION_PRAGMAS)?;
     conn.execute_batch(NORMAL_CACHE)?;
     // Query-planner stability: without it, SQLite (built with STAT4)
@@ -277,6 +289,18 @@ impl SqliteStore {
         let path = dir.join("phalanx.sqlite");
         let bodies = Bodies::open(&dir.join(crate::bodies::FILE_NAME))?;
         let conn = open_connection(&path)?;
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => {}
+            // Only a database in the rollback journal with a lock held
+            // answers so: another process's exclusive write.
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+                return Err(StoreError::DataDir {
+                    path: dir.display().to_string(),
+                    message: crate::sqlite_exclusive::HELD_BY_AN_EXCLUSIVE_WRITE.into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::sqlite_registry::SCHEMA)?;
         conn.execute_batch(&crate::sqlite_registry::generation_triggers())?;
@@ -336,7 +360,7 @@ impl SqliteStore {
             conn.execute_batch("COMMIT")?;
             bodies.truncate_to_committed(end?)?;
         }
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(crate::sqlite_exclusive::BUSY_TIMEOUT)?;
         index_relationship_refs(&conn, &bodies)?;
         crate::correlation::index_values(&conn, &bodies)?;
         Ok(SqliteStore {
@@ -346,6 +370,9 @@ impl SqliteStore {
             classes: RwLock::new(classes),
             bodies,
             large_after: KNOWN_IDS_AFTER_LOOKUPS,
+            exclusive_store_max: crate::sqlite_exclusive::EXCLUSIVE_STORE_MAX,
+            #[cfg(test)]
+            exclusive_always: false,
             checkpointer: None,
             class_rows: Mutex::new(None),
             fts_form,
@@ -391,6 +418,14 @@ impl SqliteStore {
     #[cfg(test)]
     pub(crate) fn with_large_after(mut self, lookups: u32) -> Self {
         self.large_after = lookups;
+        self
+    }
+
+    /// Lowers the most versions a store may hold for a write to be
+    /// exclusive (tests).
+    #[cfg(test)]
+    pub(crate) fn with_exclusive_store_max(mut self, versions: usize) -> Self {
+        self.exclusive_store_max = versions;
         self
     }
 
@@ -1434,11 +1469,27 @@ fn given_version_parsed(json: &str) -> Option<Timestamp> {
     Timestamp::parse(t.modified.or(t.created)?).ok()
 }
 
-impl Store for SqliteStore {
-    fn begin(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+impl SqliteStore {
+    /// Starts the write transaction, exclusive ([`crate::sqlite_exclusive`])
+    /// when `exclusive` asks for it and the store can be had alone.
+    fn begin_txn(&self, exclusive: bool) -> Result<SqliteTxn<'_>, StoreError> {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        guard.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let prepared = (|| -> Result<u64, StoreError> {
+        let mut exclusive = exclusive;
+        if exclusive {
+            // This process's idle readers would keep the database shared.
+            self.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            if let Err(reason) = crate::sqlite_exclusive::take(&guard.conn, self.exclusive_store_max)? {
+                tracing::warn!(reason, "the write is not exclusive: it shares the store, through the WAL");
+                exclusive = false;
+            }
+        }
+        if let Err(e) = guard.conn.execute_batch("BEGIN IMMEDIATE") {
+            if exclusive {
+                crate::sqlite_exclusive::give_back(&guard.conn);
+            }
+            return Err(e.into());
+        }
+        let prepared = (|| -> Result<(u64, Option<CommittedVersions>), StoreError> {
             // Another process may have written since: date_added stays
             // above every stored one, and the id set catches up.
             let max_seq: i64 = guard.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM objects", [], |r| r.get(0))?;
@@ -1449,16 +1500,30 @@ impl Store for SqliteStore {
             }
             let end = committed_body_end(&guard.conn)?;
             self.bodies.truncate_to_committed(end)?;
-            Ok(end)
+            // An exclusive write reads the committed versions from memory,
+            // and knows every committed id from the start.
+            let committed = if exclusive {
+                let committed = CommittedVersions::load(&guard.conn)?;
+                let mut hashes = HashSet::default();
+                hashes.extend(committed.hashes());
+                guard.known = Some(KnownIds { hashes, upto: max_seq });
+                Some(committed)
+            } else {
+                None
+            };
+            Ok((end, committed))
         })();
-        let end = match prepared {
-            Ok(end) => end,
+        let (end, committed) = match prepared {
+            Ok(prepared) => prepared,
             Err(e) => {
                 let _ = guard.conn.execute_batch("ROLLBACK");
+                if exclusive {
+                    crate::sqlite_exclusive::give_back(&guard.conn);
+                }
                 return Err(e);
             }
         };
-        Ok(Box::new(SqliteTxn {
+        Ok(SqliteTxn {
             store: self,
             guard,
             open: true,
@@ -1474,7 +1539,22 @@ impl Store for SqliteStore {
             by_hash: HashMap::default(),
             demoted: HashSet::default(),
             snapshot: None,
-        }))
+            exclusive: committed,
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn begin(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+        #[cfg(test)]
+        if self.exclusive_always {
+            return Ok(Box::new(self.begin_txn(true)?));
+        }
+        Ok(Box::new(self.begin_txn(false)?))
+    }
+
+    fn begin_exclusive(&self) -> Result<Box<dyn WriteTxn + '_>, StoreError> {
+        Ok(Box::new(self.begin_txn(true)?))
     }
 
     fn get(&self, reader: &Subject, id: &str, versions: &VersionFilter) -> Result<Vec<StoredObject>, StoreError> {
@@ -1608,6 +1688,10 @@ struct SqliteTxn<'s> {
     demoted: HashSet<i64, BuildHasherDefault<IdHasher>>,
     /// See [`SqliteTxn::committed_reader`].
     snapshot: Option<Connection>,
+    /// In an exclusive write ([`crate::sqlite_exclusive`]), the versions
+    /// committed before it began, which its lookups read instead of a
+    /// reader.
+    exclusive: Option<CommittedVersions>,
 }
 
 /// How often the WAL is synced while a large write commits (see
@@ -1951,13 +2035,13 @@ fn worker_gone() -> StoreError {
 
 /// One stored version, as the write path reads it.
 #[derive(Clone)]
-struct VersionRow {
-    seq: i64,
-    version: String,
-    is_latest: bool,
-    access_class: i64,
-    revoked: bool,
-    json: String,
+pub(crate) struct VersionRow {
+    pub(crate) seq: i64,
+    pub(crate) version: String,
+    pub(crate) is_latest: bool,
+    pub(crate) access_class: i64,
+    pub(crate) revoked: bool,
+    pub(crate) json: String,
 }
 
 /// Every stored version of `id` (one query, no ORDER BY: with STAT4 an
@@ -2176,8 +2260,13 @@ impl SqliteTxn<'_> {
             if maybe_committed {
                 // The committed versions, from a reader: while this
                 // transaction holds the write lock, a reader sees exactly
-                // what was committed before it began.
-                let found = select_versions(self.committed_reader()?, hash, id)?;
+                // what was committed before it began. An exclusive write
+                // has them in memory.
+                let loaded = self.exclusive.as_ref().map(|committed| committed.versions(hash, id));
+                let found = match loaded {
+                    Some(found) => found,
+                    None => select_versions(self.committed_reader()?, hash, id)?,
+                };
                 for (mut version, off, len) in found {
                     if bodies {
                         version.json = self.store.bodies.read(off, len)?;
@@ -2437,8 +2526,10 @@ impl WriteTxn for SqliteTxn<'_> {
             // lock on that file). With the background checkpointer
             // nothing waits for that sync at commit, and the early syncs
             // would only slow the appending (0.49 -> 0.55-0.75 s for
-            // 450 MB).
-            let _early_sync = if self.large_cache && self.store.checkpointer.is_none() {
+            // 450 MB). An exclusive write has no WAL, and its database
+            // file cannot be synced so: SQLite holds POSIX locks on it,
+            // which closing another handle of the file would drop.
+            let _early_sync = if self.large_cache && self.store.checkpointer.is_none() && self.exclusive.is_none() {
                 let mut wal = self.store.path.as_os_str().to_owned();
                 wal.push("-wal");
                 crate::early_sync::Repeated::start(Path::new(&wal), WAL_EARLY_SYNC_EVERY, "phalanx-wal-sync")
@@ -2446,6 +2537,9 @@ impl WriteTxn for SqliteTxn<'_> {
                 None
             };
             self.guard.conn.execute_batch("COMMIT")?;
+        }
+        if self.exclusive.take().is_some() {
+            crate::sqlite_exclusive::give_back(&self.guard.conn);
         }
         self.store.count_class_rows(self.rows.iter().map(|r| r.class), std::iter::empty());
         self.store.wake_checkpointer();
@@ -2477,6 +2571,9 @@ impl Drop for SqliteTxn<'_> {
             }
             if let Err(e) = self.guard.conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rollback failed");
+            }
+            if self.exclusive.take().is_some() {
+                crate::sqlite_exclusive::give_back(&self.guard.conn);
             }
             self.restore_cache();
             if let Err(e) = self.appender.roll_back(&self.store.bodies) {
@@ -2533,6 +2630,18 @@ mod tests {
     mod large {
         use super::*;
         store_test_suite!(make_large);
+    }
+
+    /// A store whose every write is exclusive, on the large-write path.
+    fn make_exclusive() -> (tempfile::TempDir, SqliteStore) {
+        let (dir, mut store) = make_large();
+        store.exclusive_always = true;
+        (dir, store)
+    }
+
+    mod exclusive {
+        use super::*;
+        store_test_suite!(make_exclusive);
     }
 
     #[test]
@@ -3133,5 +3242,159 @@ mod tests {
             PutOutcome::Stored { date_added } => assert!(date_added.unix_micros() > max_before),
             PutOutcome::Unchanged => panic!("new object reported unchanged"),
         }
+    }
+
+    /// The journal mode of the database in `dir`, as a new connection of
+    /// its own sees it (closed again before it returns).
+    fn journal_mode(dir: &Path) -> String {
+        let conn = Connection::open(dir.join("phalanx.sqlite")).expect("sqlite");
+        conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal mode")
+    }
+
+    fn count_ips(store: &SqliteStore) -> i64 {
+        store.with_reader(|c| Ok(c.query_row("SELECT COUNT(*) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0))?)).unwrap()
+    }
+
+    #[test]
+    fn an_exclusive_write_runs_in_the_rollback_journal_and_goes_back_to_wal() {
+        let (dir, store) = make();
+        put_ips(&store, 0..2);
+        let mut txn = store.begin_exclusive().unwrap();
+        for i in 2..5 {
+            let o = ip(i);
+            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        }
+        assert_eq!(journal_mode(dir.path()), "delete");
+        txn.commit().unwrap();
+        assert_eq!(journal_mode(dir.path()), "wal");
+        assert!(!dir.path().join("phalanx.sqlite-journal").exists(), "the rollback journal is gone");
+        assert_eq!(count_ips(&store), 5);
+        // Later writes share the store again.
+        let txn = store.begin().unwrap();
+        assert_eq!(journal_mode(dir.path()), "wal");
+        drop(txn);
+    }
+
+    #[test]
+    fn an_exclusive_write_is_shared_while_another_connection_has_the_store_open() {
+        let (dir, store) = make();
+        put_ips(&store, 0..1);
+        // Another process (a server) reads the store.
+        let other = Connection::open(dir.path().join("phalanx.sqlite")).expect("sqlite");
+        let before: i64 = other.query_row("SELECT COUNT(*) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0)).unwrap();
+        assert_eq!(before, 1);
+        let started = Instant::now();
+        let mut txn = store.begin_exclusive().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "the switch did not wait for the other connection");
+        let o = ip(1);
+        txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        let mode: String = other.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let during: i64 = other.query_row("SELECT COUNT(*) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0)).unwrap();
+        assert_eq!(during, 1, "the other connection reads while the write runs");
+        txn.commit().unwrap();
+        let after: i64 = other.query_row("SELECT COUNT(*) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0)).unwrap();
+        assert_eq!(after, 2);
+    }
+
+    #[test]
+    fn a_store_larger_than_the_limit_is_written_shared() {
+        let (dir, store) = make();
+        put_ips(&store, 0..3);
+        let store = store.with_exclusive_store_max(2);
+        let txn = store.begin_exclusive().unwrap();
+        assert_eq!(journal_mode(dir.path()), "wal");
+        drop(txn);
+        let store = store.with_exclusive_store_max(3);
+        let txn = store.begin_exclusive().unwrap();
+        assert_eq!(journal_mode(dir.path()), "delete", "a store at the limit is written exclusively");
+        drop(txn);
+        assert_eq!(journal_mode(dir.path()), "wal");
+    }
+
+    #[test]
+    fn an_exclusive_write_looks_committed_versions_up_in_memory() {
+        let (dir, store) = make_large();
+        let old = indicator("old");
+        let mut txn = store.begin().unwrap();
+        txn.put(NewVersion { object: &old, json: &old.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        for i in 0..3 {
+            let o = ip(i);
+            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        }
+        txn.commit().unwrap();
+        let mut txn = store.begin_txn(true).unwrap();
+        assert_eq!(journal_mode(dir.path()), "delete");
+        // A committed SCO again: unchanged.
+        let again = ip(1);
+        let outcome = txn.put(NewVersion { object: &again, json: &again.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        assert_eq!(outcome, PutOutcome::Unchanged);
+        // The committed (id, version) with other content: a conflict.
+        let other = indicator("other");
+        let err = txn.put(NewVersion { object: &other, json: &other.to_json_string(), label: &green(), origin: "t" }).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        // A newer version: the committed one is no longer the latest.
+        let newer = crate::test_suite::obj(serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": "indicator--c0000000-0000-4000-8000-000000000003",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-02-01T00:00:00.000Z",
+            "name": "newer", "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+            "valid_from": "2026-01-01T00:00:00Z"
+        }));
+        let versions = txn.versions_of(old.id().as_str()).unwrap();
+        assert_eq!(versions.len(), 1, "the committed version is found");
+        assert!(matches!(
+            txn.put(NewVersion { object: &newer, json: &newer.to_json_string(), label: &green(), origin: "t" }).unwrap(),
+            PutOutcome::Stored { .. }
+        ));
+        assert!(txn.worker.is_some(), "the lookups ran beside the SQL worker");
+        // A reader in a read transaction would keep the writer from
+        // spilling pages to the database file and from committing.
+        assert!(txn.snapshot.is_none(), "no reader was kept for the committed versions");
+        Box::new(txn).commit().unwrap();
+        assert_eq!(journal_mode(dir.path()), "wal");
+        let latest: Vec<(String, i64)> = store
+            .with_reader(|c| {
+                let mut stmt = c.prepare("SELECT version, is_latest FROM objects WHERE type = 'indicator' ORDER BY version")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(latest.len(), 2);
+        assert_eq!((latest[0].1, latest[1].1), (0, 1), "{latest:?}");
+        assert_eq!(count_ips(&store), 3);
+    }
+
+    #[test]
+    fn a_rolled_back_exclusive_write_leaves_nothing_and_goes_back_to_wal() {
+        let (dir, store) = make();
+        put_ips(&store, 0..1);
+        let bodies_before = store.bodies.len().unwrap();
+        let mut txn = store.begin_exclusive().unwrap();
+        for i in 1..50 {
+            let o = ip(i);
+            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        }
+        assert_eq!(journal_mode(dir.path()), "delete");
+        drop(txn);
+        assert_eq!(journal_mode(dir.path()), "wal");
+        assert!(!dir.path().join("phalanx.sqlite-journal").exists());
+        assert_eq!(count_ips(&store), 1);
+        assert_eq!(store.bodies.len().unwrap(), bodies_before);
+    }
+
+    #[test]
+    fn opening_a_store_that_an_exclusive_write_holds_says_so() {
+        let (dir, store) = make();
+        let mut txn = store.begin_exclusive().unwrap();
+        let o = ip(1);
+        txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
+        let started = Instant::now();
+        let err = SqliteStore::open(dir.path()).err().expect("the open is refused while the write runs");
+        assert!(started.elapsed() < Duration::from_secs(5), "the open did not wait");
+        assert!(err.to_string().contains("exclusive write"), "{err}");
+        txn.commit().unwrap();
+        let again = SqliteStore::open(dir.path()).expect("open after the write");
+        assert_eq!(count_ips(&again), 1);
     }
 }

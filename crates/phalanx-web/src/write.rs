@@ -7,7 +7,7 @@ use phalanx_labels::{LabelDefaults, Tlp};
 use axum::body::Bytes;
 use phalanx_model::stream::Limits;
 use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::pipeline::{Container, write_stream};
+use phalanx_store::pipeline::{Container, Sharing, write_stream};
 use phalanx_store::{Actor, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ pub fn upload(store: &dyn Store, actor: &Actor, bytes: Bytes, default_tlp: Optio
     let mut meta: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     let input_bytes = bytes.len() as u64;
     let reader = Box::new(std::io::Cursor::new(bytes));
-    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, Some(input_bytes), Some(&mut |seen| {
+    let outcome = write_stream(store, ingest, Limits::default(), reader, Container::Stix, Some(input_bytes), Sharing::Shared, Some(&mut |seen| {
         meta.push((seen.path.to_owned(), seen.given_id.map(str::to_owned), seen.object_type.map(str::to_owned)));
     }))?;
     let Some(report) = outcome.report else {

@@ -196,7 +196,7 @@ fn import_reference_data(store: &SqliteStore, admin: &Actor) -> anyhow::Result<(
     let inputs = OASIS_BUNDLES.iter().map(|(name, bytes)| (*name, *bytes, "green")).chain([("ics-attack.json", ATTACK_ICS, "clear")]);
     for (name, bytes, tlp) in inputs {
         let options = crate::import::ingest_options(admin, Some(tlp), None)?;
-        let result = crate::import::import_reader(store, admin, &options, Limits::default(), Box::new(std::io::Cursor::new(bytes)), None)?;
+        let result = crate::import::import_reader(store, admin, &options, Limits::default(), Box::new(std::io::Cursor::new(bytes)), None, phalanx_store::pipeline::Sharing::Shared)?;
         if let Some(reason) = result.fatal {
             bail!("demo data {name}: {reason}");
         }

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use phalanx_labels::{LabelDefaults, LabelMarking, Tlp};
 use phalanx_model::stream::Limits;
 use phalanx_store::ingest::{Ingest, IngestOptions, IngestReport};
-use phalanx_store::pipeline::{Container, write_stream};
+use phalanx_store::pipeline::{Container, Sharing, write_stream};
 use phalanx_store::SqliteStore;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,15 @@ pub struct ImportArgs {
     /// '{"policy":"EU","classification":"RESTRICTED","releasable_to":["LTU"]}').
     #[arg(long)]
     pub default_label: Option<String>,
+    /// Have the data directory alone while each input is written: no other
+    /// process can open it until the import ends (one that tries is told
+    /// why), and the database's pages are written once, straight into its
+    /// file, instead of to the write-ahead log and then copied by a
+    /// checkpoint. For the initial load of a node: a store of more than
+    /// 100,000 versions, or one that another process has open, is written
+    /// shared, with a warning.
+    #[arg(long)]
+    pub exclusive: bool,
     /// Largest object accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_object_mib: usize,
@@ -89,7 +98,8 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Imports one input (already opened) in one transaction; `input_bytes`
-/// is its length when known (see `write_stream`).
+/// is its length when known, and `sharing` how the transaction is begun
+/// (see `write_stream`).
 pub fn import_reader(
     store: &SqliteStore,
     actor: &phalanx_store::Actor,
@@ -97,9 +107,10 @@ pub fn import_reader(
     limits: Limits,
     reader: Box<dyn BufRead + Send>,
     input_bytes: Option<u64>,
+    sharing: Sharing,
 ) -> anyhow::Result<InputResult> {
     let ingest = Ingest::new(store, actor, options.clone())?;
-    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, input_bytes, None)?;
+    let outcome = write_stream(store, ingest, limits, reader, Container::Stix, input_bytes, sharing, None)?;
     Ok(InputResult { report: outcome.report, fatal: outcome.fatal.map(|f| f.message) })
 }
 
@@ -182,7 +193,8 @@ pub fn run(data: &Path, args: ImportArgs) -> anyhow::Result<Finished> {
         // one's says little of what it holds.
         let input_bytes = if gzip { None } else { size };
         let reader = Box::new(BufReader::with_capacity(1 << 20, reader));
-        let result = import_reader(&store, &actor, &options, limits, reader, input_bytes)?;
+        let sharing = if args.exclusive { Sharing::Exclusive } else { Sharing::Shared };
+        let result = import_reader(&store, &actor, &options, limits, reader, input_bytes, sharing)?;
         bar.finish_and_clear();
         match (result.report, result.fatal) {
             (Some(report), _) => {

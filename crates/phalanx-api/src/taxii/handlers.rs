@@ -19,7 +19,7 @@ use phalanx_labels::{LabelDefaults, LabelMarking, Tlp};
 use phalanx_model::stream::{Limits, StreamErrorKind};
 use phalanx_model::{StixId, Timestamp};
 use phalanx_store::ingest::{Ingest, IngestOptions};
-use phalanx_store::pipeline::{Container, Fatal, write_stream};
+use phalanx_store::pipeline::{Container, Fatal, Sharing, write_stream};
 use phalanx_store::{LabelFilter, Page, Query, StoredObject, VersionFilter};
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
@@ -506,7 +506,7 @@ pub async fn add_objects(
         let input_bytes = bytes.len() as u64;
         let reader = Box::new(std::io::Cursor::new(bytes.clone()));
         let limits = Limits { max_object_bytes: max, ..Limits::default() };
-        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, Some(input_bytes), Some(&mut |seen| {
+        let outcome = write_stream(store.as_ref(), ingest, limits, reader, Container::TaxiiEnvelope, Some(input_bytes), Sharing::Shared, Some(&mut |seen| {
             let id = seen.id.unwrap_or(seen.path).to_owned();
             meta.push((seen.path.to_owned(), id, seen.version.map(str::to_owned)));
         }))?;

@@ -3252,6 +3252,18 @@ mod tests {
         conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal mode")
     }
 
+    /// What SQLite's `integrity_check` finds in the store ("ok" alone when
+    /// nothing is wrong).
+    fn integrity(store: &SqliteStore) -> Vec<String> {
+        store
+            .with_reader(|c| {
+                let mut stmt = c.prepare("PRAGMA integrity_check")?;
+                let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+                Ok(rows)
+            })
+            .unwrap()
+    }
+
     fn count_ips(store: &SqliteStore) -> i64 {
         store.with_reader(|c| Ok(c.query_row("SELECT COUNT(*) FROM objects WHERE type = 'ipv4-addr'", [], |r| r.get(0))?)).unwrap()
     }
@@ -3270,6 +3282,7 @@ mod tests {
         assert_eq!(journal_mode(dir.path()), "wal");
         assert!(!dir.path().join("phalanx.sqlite-journal").exists(), "the rollback journal is gone");
         assert_eq!(count_ips(&store), 5);
+        assert_eq!(integrity(&store), ["ok"]);
         // Later writes share the store again.
         let txn = store.begin().unwrap();
         assert_eq!(journal_mode(dir.path()), "wal");
@@ -3363,6 +3376,7 @@ mod tests {
         assert_eq!(latest.len(), 2);
         assert_eq!((latest[0].1, latest[1].1), (0, 1), "{latest:?}");
         assert_eq!(count_ips(&store), 3);
+        assert_eq!(integrity(&store), ["ok"]);
     }
 
     #[test]
@@ -3381,6 +3395,7 @@ mod tests {
         assert!(!dir.path().join("phalanx.sqlite-journal").exists());
         assert_eq!(count_ips(&store), 1);
         assert_eq!(store.bodies.len().unwrap(), bodies_before);
+        assert_eq!(integrity(&store), ["ok"]);
     }
 
     #[test]

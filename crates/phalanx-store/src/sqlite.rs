@@ -2054,17 +2054,24 @@ fn select_versions(conn: &Connection, hash: i64, id: &str) -> Result<Vec<(Versio
     let mut rows = stmt.query(params![hash, id])?;
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
-        let version = VersionRow {
-            seq: row.get(0)?,
-            version: row.get(1)?,
-            is_latest: row.get::<_, i64>(2)? != 0,
-            access_class: row.get(3)?,
-            revoked: row.get::<_, i64>(4)? != 0,
-            json: String::new(),
-        };
-        found.push((version, row.get::<_, i64>(5)? as u64, row.get::<_, i64>(6)? as u64));
+        found.push(version_row_at(row, 0)?);
     }
     Ok(found)
+}
+
+/// A version's row read from the columns `seq, version, is_latest,
+/// access_class, revoked, body_off, body_len` of `row`, the first at
+/// index `at`, with its body's offset and length (`json` left empty).
+pub(crate) fn version_row_at(row: &rusqlite::Row<'_>, at: usize) -> Result<(VersionRow, u64, u64), StoreError> {
+    let version = VersionRow {
+        seq: row.get(at)?,
+        version: row.get(at + 1)?,
+        is_latest: row.get::<_, i64>(at + 2)? != 0,
+        access_class: row.get(at + 3)?,
+        revoked: row.get::<_, i64>(at + 4)? != 0,
+        json: String::new(),
+    };
+    Ok((version, row.get::<_, i64>(at + 5)? as u64, row.get::<_, i64>(at + 6)? as u64))
 }
 
 impl SqliteTxn<'_> {

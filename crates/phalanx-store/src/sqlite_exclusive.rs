@@ -29,7 +29,7 @@
 //! exclusively (the initial load of a node, the case it is for); a larger
 //! store is written shared.
 
-use crate::sqlite::VersionRow;
+use crate::sqlite::{VersionRow, version_row_at};
 use crate::StoreError;
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
@@ -117,19 +117,8 @@ impl CommittedVersions {
         let mut rows = stmt.query([])?;
         let mut by_hash: HashMap<i64, Vec<CommittedVersion>> = HashMap::new();
         while let Some(row) = rows.next()? {
-            let version = CommittedVersion {
-                id: row.get(1)?,
-                row: VersionRow {
-                    seq: row.get(2)?,
-                    version: row.get(3)?,
-                    is_latest: row.get::<_, i64>(4)? != 0,
-                    access_class: row.get(5)?,
-                    revoked: row.get::<_, i64>(6)? != 0,
-                    json: String::new(),
-                },
-                body_off: row.get::<_, i64>(7)? as u64,
-                body_len: row.get::<_, i64>(8)? as u64,
-            };
+            let (version, body_off, body_len) = version_row_at(row, 2)?;
+            let version = CommittedVersion { id: row.get(1)?, row: version, body_off, body_len };
             by_hash.entry(row.get(0)?).or_default().push(version);
         }
         Ok(CommittedVersions { by_hash })

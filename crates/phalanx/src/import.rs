@@ -34,8 +34,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub default_label: Option<String>,
     /// Have the data directory alone while each input is written: no other
-    /// process can open it until the import ends (one that tries is told
-    /// why), and the database's pages are written once, straight into its
+    /// process can open it meanwhile (one that tries is told why), and the
+    /// database's pages are written once, straight into its
     /// file, instead of to the write-ahead log and then copied by a
     /// checkpoint. For the initial load of a node: a store of more than
     /// 100,000 versions, or one that another process has open, is written

@@ -385,6 +385,26 @@ fn known_bad_third_party_data_is_refused_precisely() {
     assert!(t.contains("[sco-id]") && t.contains("expected ipv4-addr--"), "{t}");
 }
 
+/// Writes a JSON-lines file of 300,000 domains into `data` (it takes a
+/// while to import) and starts `phalanx import ARGS FILE` on it.
+fn spawn_big_import(data: &Path, args: &[&str]) -> std::process::Child {
+    let mut big = String::new();
+    for i in 0..300_000u32 {
+        big.push_str(&format!("{{\"type\":\"domain-name\",\"value\":\"host{i}.example.org\"}}\n"));
+    }
+    let big = write(data, "big.jsonl", big.as_bytes());
+    Command::new(env!("CARGO_BIN_EXE_phalanx"))
+        .arg("--data")
+        .arg(data)
+        .arg("import")
+        .args(args)
+        .arg(&big)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn import")
+}
+
 /// A write that was acknowledged survives `kill -9` of a later import, the
 /// killed import leaves nothing behind, and readers run during a write.
 #[test]
@@ -394,19 +414,7 @@ fn acknowledged_writes_survive_kill_9() {
     assert!(import(node.path(), &first).status.success());
     let acknowledged = stats_objects(node.path());
     // A big JSON-lines file that takes a while to import.
-    let mut big = String::new();
-    for i in 0..300_000u32 {
-        big.push_str(&format!("{{\"type\":\"domain-name\",\"value\":\"host{i}.example.org\"}}\n"));
-    }
-    let big = write(node.path(), "big.jsonl", big.as_bytes());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(node.path())
-        .args(["import", big.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn import");
+    let mut child = spawn_big_import(node.path(), &[]);
     std::thread::sleep(std::time::Duration::from_millis(700));
     // A reader is not blocked by the running write.
     let started = std::time::Instant::now();
@@ -435,19 +443,7 @@ fn an_exclusive_import_keeps_what_was_acknowledged_when_killed() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains("not exclusive"), "a store nobody else has open is written exclusively: {}", text(&out));
     let acknowledged = stats_objects(node.path());
-    let mut big = String::new();
-    for i in 0..300_000u32 {
-        big.push_str(&format!("{{\"type\":\"domain-name\",\"value\":\"host{i}.example.org\"}}\n"));
-    }
-    let big = write(node.path(), "big.jsonl", big.as_bytes());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_phalanx"))
-        .arg("--data")
-        .arg(node.path())
-        .args(["import", "--exclusive", big.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn import");
+    let mut child = spawn_big_import(node.path(), &["--exclusive"]);
     std::thread::sleep(std::time::Duration::from_millis(700));
     let running_before = child.try_wait().expect("wait").is_none();
     let started = std::time::Instant::now();

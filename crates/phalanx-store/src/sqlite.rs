@@ -1475,10 +1475,14 @@ impl SqliteStore {
     fn begin_txn(&self, exclusive: bool) -> Result<SqliteTxn<'_>, StoreError> {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut exclusive = exclusive;
+        if exclusive && let Some(reason) = crate::sqlite_exclusive::too_large(&guard.conn, self.exclusive_store_max)? {
+            tracing::warn!(reason, "the write is not exclusive: it shares the store, through the WAL");
+            exclusive = false;
+        }
         if exclusive {
             // This process's idle readers would keep the database shared.
             self.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
-            if let Err(reason) = crate::sqlite_exclusive::take(&guard.conn, self.exclusive_store_max)? {
+            if let Err(reason) = crate::sqlite_exclusive::take(&guard.conn)? {
                 tracing::warn!(reason, "the write is not exclusive: it shares the store, through the WAL");
                 exclusive = false;
             }
@@ -3323,12 +3327,17 @@ mod tests {
         let (dir, store) = make();
         put_ips(&store, 0..3);
         let store = store.with_exclusive_store_max(2);
+        assert_eq!(count_ips(&store), 3); // leaves an idle reader
+        let idle_readers = || store.readers.lock().unwrap().len();
+        assert_eq!(idle_readers(), 1);
         let txn = store.begin_exclusive().unwrap();
         assert_eq!(journal_mode(dir.path()), "wal");
+        assert_eq!(idle_readers(), 1, "a write shared for the store's size keeps the idle readers");
         drop(txn);
         let store = store.with_exclusive_store_max(3);
         let txn = store.begin_exclusive().unwrap();
         assert_eq!(journal_mode(dir.path()), "delete", "a store at the limit is written exclusively");
+        assert_eq!(store.readers.lock().unwrap().len(), 0, "an exclusive write closes the idle readers");
         drop(txn);
         assert_eq!(journal_mode(dir.path()), "wal");
     }

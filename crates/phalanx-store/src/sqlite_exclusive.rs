@@ -47,19 +47,26 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const HELD_BY_AN_EXCLUSIVE_WRITE: &str = "the database is held by an exclusive write of another process \
      (phalanx import --exclusive); open it again when that import has ended";
 
-/// Switches the writer connection `conn` (outside a transaction) to the
-/// rollback journal, when the store holds at most `store_max` versions and
-/// no other connection has the database open; otherwise says why not.
-/// The caller has closed this process's idle readers first.
-pub(crate) fn take(conn: &Connection, store_max: usize) -> Result<Result<(), String>, StoreError> {
+/// Why a store is too large to be written exclusively: it holds more than
+/// `store_max` versions. Asked before [`take`], so that a store written
+/// shared for its size keeps this process's idle readers.
+pub(crate) fn too_large(conn: &Connection, store_max: usize) -> Result<Option<String>, StoreError> {
     let held: i64 = conn.query_row(
         "SELECT COUNT(*) FROM (SELECT 1 FROM objects LIMIT ?1)",
         params![store_max as i64 + 1],
         |r| r.get(0),
     )?;
     if held as usize > store_max {
-        return Ok(Err(format!("the store holds more than {store_max} versions")));
+        return Ok(Some(format!("the store holds more than {store_max} versions")));
     }
+    Ok(None)
+}
+
+/// Switches the writer connection `conn` (outside a transaction) to the
+/// rollback journal, when no other connection has the database open;
+/// otherwise says why not. The caller has closed this process's idle
+/// readers first.
+pub(crate) fn take(conn: &Connection) -> Result<Result<(), String>, StoreError> {
     // SQLite answers at once when it cannot have the database alone; a
     // busy timeout would only wait for a reader that will not go away.
     conn.busy_timeout(Duration::ZERO)?;

@@ -1799,7 +1799,7 @@ struct RowStatements<'c> {
     fts: rusqlite::CachedStatement<'c>,
     refs: rusqlite::CachedStatement<'c>,
     values: rusqlite::CachedStatement<'c>,
-    sighting_values: rusqlite::CachedStatement<'c>,
+    sighted_values: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> RowStatements<'c> {
@@ -1810,7 +1810,7 @@ impl<'c> RowStatements<'c> {
             fts: conn.prepare_cached(FTS_SQL)?,
             refs: conn.prepare_cached(REFS_SQL)?,
             values: conn.prepare_cached(crate::correlation::VALUE_SQL)?,
-            sighting_values: conn.prepare_cached(crate::correlation::SIGHTING_VALUES_SQL)?,
+            sighted_values: conn.prepare_cached(crate::correlation::SIGHTED_VALUES_SQL)?,
         })
     }
 }
@@ -1900,7 +1900,7 @@ impl DerivedRows {
             st.values.execute(params![seq, v.kind, v.value, v.lo, v.hi])?;
         }
         for (seq, target) in self.sightings.drain(..) {
-            st.sighting_values.execute(params![seq, id_hash(&target), target])?;
+            crate::correlation::copy_sighted_values(&mut st.sighted_values, &mut st.values, seq, &target)?;
         }
         Ok(())
     }
@@ -2769,6 +2769,62 @@ mod tests {
             "name": name, "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
             "valid_from": "2026-01-01T00:00:00Z"
         }))
+    }
+
+    /// (kind, value) of the correlation values of every version of `id`.
+    fn values_of_id(store: &SqliteStore, id: &str) -> Vec<(String, String)> {
+        store
+            .with_reader(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT v.kind, v.value FROM observable_values v JOIN objects o ON o.seq = v.seq WHERE o.id = ?1 ORDER BY 1, 2",
+                )?;
+                let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<(String, String)>, _>>()?;
+                Ok(rows)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_sighting_takes_the_values_of_the_latest_version_it_sights() {
+        let version = |modified: &str, pattern: &str| {
+            crate::test_suite::obj(serde_json::json!({
+                "type": "indicator", "spec_version": "2.1", "id": "indicator--c0000000-0000-4000-8000-000000000009",
+                "created": "2026-01-01T00:00:00.000Z", "modified": modified,
+                "pattern": pattern, "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+            }))
+        };
+        let old = version("2026-01-01T00:00:00.000Z", "[ipv4-addr:value = '198.51.100.7']");
+        let new = version("2026-01-02T00:00:00.000Z", "[ipv4-addr:value = '198.51.100.7' OR domain-name:value = 'Evil.Example']");
+        let sighting = crate::test_suite::obj(serde_json::json!({
+            "type": "sighting", "spec_version": "2.1", "id": "sighting--d0000000-0000-4000-8000-000000000009",
+            "created": "2026-01-03T00:00:00.000Z", "modified": "2026-01-03T00:00:00.000Z",
+            "sighting_of_ref": "indicator--c0000000-0000-4000-8000-000000000009"
+        }));
+        let expected = [("domain".to_owned(), "evil.example".to_owned()), ("ipv4".to_owned(), "198.51.100.7".to_owned())];
+        // Row by row, and through the SQL worker's flush of derived rows.
+        for (dir, store) in [make(), make_large()] {
+            let mut txn = store.begin().unwrap();
+            txn.put(NewVersion { object: &old, json: &old.to_json_string(), label: &green(), origin: "t" }).unwrap();
+            txn.commit().unwrap();
+            // The newer version and the sighting in one transaction.
+            let mut txn = store.begin().unwrap();
+            for o in [&new, &sighting] {
+                txn.put(NewVersion { object: o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
+            }
+            txn.commit().unwrap();
+            assert_eq!(values_of_id(&store, sighting.id().as_str()), expected);
+            // And when the values are indexed again from the bodies.
+            store
+                .with_writer(|c| {
+                    c.execute_batch("DELETE FROM observable_values; DELETE FROM settings WHERE key = 'observable_values_indexed';")?;
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(values_of_id(&store, sighting.id().as_str()), []);
+            drop(store);
+            let store = SqliteStore::open(dir.path()).unwrap();
+            assert_eq!(values_of_id(&store, sighting.id().as_str()), expected);
+        }
     }
 
     #[test]

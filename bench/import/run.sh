@@ -28,6 +28,7 @@
 #
 # Which of the import's threads bounds its wall time: bench/import/threads.py.
 # Which of two builds imports faster on a drifting machine: bench/import/pairs.py.
+# How many instructions each thread of two builds executes: bench/import/instructions.py.
 #
 # Targets: >= 100,000 objects/s end to end; >= 20x the stix2.parse rate;
 # peak RSS < 1 GiB, checked for each import. Exit status: 0 all targets

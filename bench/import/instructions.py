@@ -13,7 +13,7 @@ totals. The same build, corpus and arguments give nearly the same counts
 whatever else the machine is doing: the SQL worker's moved by up to 0.8%
 between runs of one build (how often it finds no work waiting, and so
 flushes its derived rows early, depends on timing), the other threads'
-by 0.1%; on a machine whose speed drifts by 10-30% within minutes
+by 0.2%; on a machine whose speed drifts by 10-30% within minutes
 (bench/RESULTS.md), that tells changes that wall times cannot. Cache
 misses and waits are not counted: a change that moves them needs
 pairs.py as well.

@@ -27,12 +27,13 @@ slower than the build alone: some 3 minutes for 100k):
 `--a-args` and `--b-args` add arguments to one side's `import`, split at
 spaces (`--a-args=--exclusive --b-args=--exclusive`). Needs valgrind.
 """
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
+
+import two_builds
 
 # The function that runs on each named thread, as callgrind names it.
 THREAD_FUNCTIONS = (("parse", "phalanx_store::pipeline::parse_input"), ("sql", "phalanx_store::sqlite::write_row_with"))
@@ -89,13 +90,7 @@ def counts(work):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--a-args", default="", help="arguments added to A's import, split at spaces")
-    ap.add_argument("--b-args", default="", help="arguments added to B's import, split at spaces")
-    ap.add_argument("a")
-    ap.add_argument("b")
-    ap.add_argument("corpus")
-    args = ap.parse_args()
+    args = two_builds.arguments(__doc__)
     if shutil.which("valgrind") is None:
         sys.exit("instructions.py: valgrind is not installed")
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "out")

@@ -14,7 +14,6 @@ only pairs run side by side say which build is faster. `--a-args` and
 `--b-args` add arguments to one side's `import` (`--b-args=--exclusive`
 compares the two ways of importing with one build). Linux only.
 """
-import argparse
 import os
 import re
 import resource
@@ -23,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import two_builds
 
 FIELDS = ("bodies_sync_ms", "worker_ms", "sqlite_commit_ms")
 
@@ -52,14 +53,7 @@ def import_once(binary, extra, corpus, data):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--a-args", default="", help="arguments added to A's import, split at spaces")
-    ap.add_argument("--b-args", default="", help="arguments added to B's import, split at spaces")
-    ap.add_argument("a")
-    ap.add_argument("b")
-    ap.add_argument("corpus")
-    args = ap.parse_args()
+    args = two_builds.arguments(__doc__, rounds=True)
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "out")
     os.makedirs(out, exist_ok=True)
     data = os.path.join(out, "data-pairs")

@@ -293,12 +293,32 @@ impl Checker {
 /// something is wrong: a buffer kept over the list spares a `format!` and
 /// an allocation per item (6% of the import's parsing thread before).
 pub(crate) fn item_path<'b>(buf: &'b mut String, base: &str, i: usize) -> &'b str {
-    use std::fmt::Write;
     buf.clear();
     buf.push_str(base);
-    // Writing into the kept buffer allocates nothing.
-    let _ = write!(buf, "[{i}]");
+    buf.push('[');
+    push_decimal(buf, i as u64);
+    buf.push(']');
     buf
+}
+
+/// Appends `n` to `out` in decimal digits, without the `format!`
+/// machinery (paths are made once or more per object: bench/RESULTS.md,
+/// Import, session 27).
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for d in &digits[at..] {
+        out.push(char::from(*d));
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! [`StreamError`] naming the line and column. An object larger than the
 //! size limit is skipped and reported as [`Item::TooLarge`].
 
+use crate::check::push_decimal;
 use std::io::BufRead;
 
 /// Limits applied while splitting.
@@ -625,24 +626,6 @@ fn array_item_path(prefix: &str, index: u64) -> String {
     push_decimal(&mut path, index);
     path.push(']');
     path
-}
-
-/// Appends `n` to `out` in decimal digits.
-fn push_decimal(out: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for d in &digits[at..] {
-        out.push(char::from(*d));
-    }
 }
 
 /// A top-level `{...}`: a bundle whose objects are streamed, or one object

@@ -13,7 +13,7 @@
 //! rules that need the type (`defanged` outside SCOs, `lang` syntax,
 //! `external_references[].hashes`, predefined extension names).
 
-use crate::check::{Checker, has_member, item_path, json_kind, member};
+use crate::check::{Checker, has_member, item_path, json_kind, member, push_decimal};
 use crate::id::{StixId, all_hex_digits};
 use crate::kinds::{SCO_TYPES, SDO_TYPES, SRO_TYPES, builtin_family};
 use crate::timestamp::Timestamp;
@@ -457,8 +457,13 @@ impl V<'_> {
         let Some(items) = self.list(o, key) else {
             return out;
         };
+        let base = o.p(key);
         for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", o.p(key));
+            let mut path = String::with_capacity(base.len() + 8);
+            path.push_str(&base);
+            path.push('[');
+            push_decimal(&mut path, i as u64);
+            path.push(']');
             match item {
                 Value::Object(m) => out.push(Obj::nested(m, path)),
                 other => {
@@ -560,24 +565,25 @@ impl V<'_> {
             );
         }
         for (alg, v) in h {
-            let at = format!("{path}.{alg}");
+            // The path is made only for a finding.
+            let at = || format!("{path}.{alg}");
             if !is_dictionary_key(alg) || alg.len() < 3 {
                 self.err(
-                    &at,
+                    &at(),
                     "hash-algorithm",
                     format!("hash algorithm name '{}' must be 3 to 250 ascii letters, digits, '-' or '_'", short(alg)),
                 );
             } else if !HASH_ALGORITHM_OV.contains(&alg.as_str()) {
-                self.warn(&at, "hash-algorithm", format!("hash algorithm '{alg}' is not in hash-algorithm-ov"));
+                self.warn(&at(), "hash-algorithm", format!("hash algorithm '{alg}' is not in hash-algorithm-ov"));
             }
             let Value::String(s) = v else {
-                self.err(&at, "property-type", format!("hash values must be strings, not {}", json_kind(v)));
+                self.err(&at(), "property-type", format!("hash values must be strings, not {}", json_kind(v)));
                 continue;
             };
             if hash_value_ok(alg, s) == Some(false) {
-                self.err(&at, "hash-value", format!("'{}' is not a valid {alg} hash value", short(s)));
+                self.err(&at(), "hash-value", format!("'{}' is not a valid {alg} hash value", short(s)));
             } else if fuzzy_hash_ok(alg, s) == Some(false) {
-                self.warn(&at, "hash-value", format!("'{}' does not look like a {alg} hash value", short(s)));
+                self.warn(&at(), "hash-value", format!("'{}' does not look like a {alg} hash value", short(s)));
             }
         }
     }

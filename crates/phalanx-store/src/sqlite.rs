@@ -2884,12 +2884,16 @@ mod tests {
 
     fn put_ips(store: &SqliteStore, range: std::ops::Range<u32>) {
         let mut txn = store.begin().unwrap();
+        put_ips_in(txn.as_mut(), range);
+        txn.commit().unwrap();
+    }
+
+    /// Puts the addresses `ip(i)` of `range`, TLP:GREEN, in the open `txn`.
+    fn put_ips_in(txn: &mut dyn WriteTxn, range: std::ops::Range<u32>) {
         for i in range {
             let o = ip(i);
-            let json = o.to_json_string();
-            txn.put(NewVersion { object: &o, json: &json, label: &green(), origin: "t" }).unwrap();
+            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
         }
-        txn.commit().unwrap();
     }
 
     fn count_all(store: &SqliteStore) -> u64 {
@@ -3157,11 +3161,7 @@ mod tests {
             let committed = body_len(dir.path());
             {
                 let mut txn = store.begin().unwrap();
-                for i in 10..3000 {
-                    let o = ip(i);
-                    let json = o.to_json_string();
-                    txn.put(NewVersion { object: &o, json: &json, label: &green(), origin: "t" }).unwrap();
-                }
+                put_ips_in(txn.as_mut(), 10..3000);
                 // dropped without commit
             }
             assert_eq!(body_len(dir.path()), committed);
@@ -3177,11 +3177,7 @@ mod tests {
         let (_dir, store) = make_large();
         put_ips(&store, 0..100);
         let mut txn = store.begin().unwrap();
-        for i in 100..5000 {
-            let o = ip(i);
-            let json = o.to_json_string();
-            txn.put(NewVersion { object: &o, json: &json, label: &green(), origin: "t" }).unwrap();
-        }
+        put_ips_in(txn.as_mut(), 100..5000);
         // A reader (another connection) runs while the write is under way.
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -3340,10 +3336,7 @@ mod tests {
         let (dir, store) = make();
         put_ips(&store, 0..2);
         let mut txn = store.begin_exclusive().unwrap();
-        for i in 2..5 {
-            let o = ip(i);
-            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
-        }
+        put_ips_in(txn.as_mut(), 2..5);
         assert_eq!(journal_mode(dir.path()), "delete");
         txn.commit().unwrap();
         assert_eq!(journal_mode(dir.path()), "wal");
@@ -3404,10 +3397,7 @@ mod tests {
         let old = indicator("old");
         let mut txn = store.begin().unwrap();
         txn.put(NewVersion { object: &old, json: &old.to_json_string(), label: &green(), origin: "t" }).unwrap();
-        for i in 0..3 {
-            let o = ip(i);
-            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
-        }
+        put_ips_in(txn.as_mut(), 0..3);
         txn.commit().unwrap();
         let mut txn = store.begin_txn(true).unwrap();
         assert_eq!(journal_mode(dir.path()), "delete");
@@ -3457,10 +3447,7 @@ mod tests {
         put_ips(&store, 0..1);
         let bodies_before = store.bodies.len().unwrap();
         let mut txn = store.begin_exclusive().unwrap();
-        for i in 1..50 {
-            let o = ip(i);
-            txn.put(NewVersion { object: &o, json: &o.to_json_string(), label: &green(), origin: "t" }).unwrap();
-        }
+        put_ips_in(txn.as_mut(), 1..50);
         assert_eq!(journal_mode(dir.path()), "delete");
         drop(txn);
         assert_eq!(journal_mode(dir.path()), "wal");
